@@ -1,0 +1,133 @@
+"""Validation at the boundary: every public function checks its inputs here.
+
+Each helper either returns a cleaned value or raises a :mod:`sosstats.errors` exception whose
+message names the argument or column and the problem. None of them modifies its input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sosstats.errors import DataError, DesignError
+
+__all__ = [
+    "check_frame",
+    "check_columns",
+    "check_numeric_columns",
+    "check_unique",
+    "check_option",
+    "check_int",
+    "check_level",
+    "check_rng",
+    "as_list",
+]
+
+
+def as_list(columns: str | Iterable[str] | None) -> list[str]:
+    """Return ``columns`` as a list of names (a single string becomes a one-element list)."""
+    if columns is None:
+        return []
+    if isinstance(columns, str):
+        return [columns]
+    return list(columns)
+
+
+def check_frame(data: Any, name: str = "data") -> pd.DataFrame:
+    """Check that ``data`` is a non-empty pandas DataFrame and return it (not a copy)."""
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"`{name}` must be a pandas DataFrame; got {type(data).__name__}.")
+    if data.shape[0] == 0:
+        raise DataError(f"`{name}` has no rows.")
+    return data
+
+
+def check_columns(data: pd.DataFrame, columns: str | Iterable[str], *, what: str = "column",
+                  name: str = "data") -> list[str]:
+    """Check that every name in ``columns`` is a column of ``data``; return them as a list."""
+    cols = as_list(columns)
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing)
+        raise DataError(f"{what} {shown} not found in `{name}`; its columns are "
+                        f"{', '.join(map(repr, data.columns[:20]))}"
+                        f"{' ...' if data.shape[1] > 20 else ''}.")
+    return cols
+
+
+def check_numeric_columns(data: pd.DataFrame, columns: str | Iterable[str], *,
+                          what: str = "column", name: str = "data", allow_nan: bool = False,
+                          allow_constant: bool = True) -> np.ndarray:
+    """Check columns exist, are numeric, have no NaN (unless allowed), vary (unless allowed).
+
+    Returns
+    -------
+    numpy.ndarray
+        A float64 copy of the columns, shape ``(n_rows, n_columns)``.
+    """
+    cols = check_columns(data, columns, what=what, name=name)
+    bad = [c for c in cols if not (pd.api.types.is_numeric_dtype(data[c])
+                                   and not pd.api.types.is_bool_dtype(data[c]))]
+    if bad:
+        dtypes = ", ".join(f"{c!r} ({data[c].dtype})" for c in bad)
+        raise DataError(f"{what} {dtypes} must be numeric.")
+    values = data[cols].to_numpy(dtype=float, copy=True)
+    if not allow_nan:
+        nan_cols = [c for c, has in zip(cols, np.isnan(values).any(axis=0)) if has]
+        if nan_cols:
+            counts = ", ".join(f"{c!r} ({int(data[c].isna().sum())} missing)" for c in nan_cols)
+            raise DataError(f"{what} {counts} contain NaN; drop or impute those rows first.")
+    if not allow_constant and values.shape[0] > 0:
+        spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+        const = [c for c, s in zip(cols, spread) if not s > 0]
+        if const:
+            raise DataError(f"{what} {', '.join(map(repr, const))} is constant; "
+                            "it cannot be standardised or inform a comparison.")
+    return values
+
+
+def check_unique(data: pd.DataFrame, column: str, *, name: str = "data") -> None:
+    """Raise :class:`DataError` listing the duplicated values of ``column``."""
+    dup = data[column][data[column].duplicated(keep=False)]
+    if len(dup):
+        shown = ", ".join(map(str, pd.unique(dup)[:10]))
+        raise DataError(f"`{name}` has duplicate values in {column!r}: {shown}.")
+
+
+def check_option(value: Any, allowed: Sequence[Any], name: str) -> Any:
+    """Check that ``value`` is one of ``allowed`` (the message lists them)."""
+    if value not in allowed:
+        raise DataError(f"`{name}` must be one of {', '.join(map(repr, allowed))}; "
+                        f"got {value!r}.")
+    return value
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """Check that ``value`` is an integer (and at least ``minimum``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise DataError(f"`{name}` must be an integer; got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise DesignError(f"`{name}` must be at least {minimum}; got {value}.")
+    return int(value)
+
+
+def check_level(level: float) -> float:
+    """Check a confidence level strictly between 0 and 1."""
+    if not (isinstance(level, (float, int)) and 0 < float(level) < 1):
+        raise DataError(f"`level` must be a number strictly between 0 and 1; got {level!r}.")
+    return float(level)
+
+
+def check_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
+    """Turn ``rng`` (int seed, Generator or None) into a Generator, as SPEC 7 asks."""
+    if isinstance(rng, (bool, np.random.RandomState)):
+        raise DataError("`rng` must be an int, a numpy.random.Generator or None; "
+                        f"got {type(rng).__name__}.")
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as exc:
+        raise DataError("`rng` must be an int, a numpy.random.Generator or None; "
+                        f"got {rng!r}.") from exc
