@@ -1,0 +1,167 @@
+"""A neighbour ranking: for each unit, the other units in order of closeness.
+
+Everything in :mod:`sosstats.neighbours` that needs "the k nearest neighbours of LA i, leaving out
+these LAs" works on a :class:`NeighbourRanking`. It comes either from fitted distances (every
+unit ranks every other unit, ``complete=True``) or from a published list such as DfE's ten
+statistical neighbours (``complete=False``: excluding a listed neighbour leaves fewer than ``k``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sosstats._validate import check_columns, check_frame
+from sosstats.errors import DataError, DesignError
+
+__all__ = ["NeighbourRanking", "as_ranking"]
+
+
+@dataclass(frozen=True, eq=False)
+class NeighbourRanking:
+    """Ranked neighbours of every unit, as integer positions into ``ids``.
+
+    Attributes
+    ----------
+    ids : numpy.ndarray
+        Unit codes, shape ``(n,)``.
+    order : numpy.ndarray
+        ``order[i, r]`` is the position in ``ids`` of unit i's neighbour of rank ``r + 1``;
+        ``-1`` pads rows with fewer neighbours. Shape ``(n, m)``.
+    distance : numpy.ndarray
+        Distances matching ``order`` (NaN where unknown, as for published lists).
+    complete : bool
+        True when every row ranks all other units (so exclusions can be refilled).
+    """
+
+    ids: np.ndarray
+    order: np.ndarray
+    distance: np.ndarray
+    complete: bool
+
+    @property
+    def n_units(self) -> int:
+        """Number of ranked units."""
+        return len(self.ids)
+
+    def positions(self, codes: Any, *, what: str = "LA") -> np.ndarray:
+        """Integer positions of ``codes`` in :attr:`ids`; DesignError naming any unknown code."""
+        lookup = pd.Index(self.ids)
+        arr = np.asarray(list(codes) if not isinstance(codes, str) else [codes], dtype=object)
+        pos = lookup.get_indexer(arr)
+        if (pos < 0).any():
+            missing = ", ".join(map(str, arr[pos < 0]))
+            raise DesignError(f"{what} {missing} not found among the ranked units "
+                              "(not in the data, or not in the neighbour list).")
+        return pos.astype(np.intp)
+
+    def select(self, rows: np.ndarray, k: int, excluded: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``k`` neighbours of each unit in ``rows`` that are not ``excluded``.
+
+        Parameters
+        ----------
+        rows : array of int
+            Positions of the units whose neighbours are wanted.
+        k : int
+            Neighbours to keep per unit.
+        excluded : bool array of shape ``(n,)``, optional
+            Units that may not serve as neighbours (a unit is never its own neighbour).
+
+        Returns
+        -------
+        (neighbours, distance) : tuple of arrays of shape ``(len(rows), k)``
+            Positions (``-1`` where fewer than ``k`` remain) and their distances.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        order = self.order[rows]
+        dist = self.distance[rows]
+        valid = order >= 0
+        if excluded is not None:
+            valid &= ~np.asarray(excluded, dtype=bool)[np.where(valid, order, 0)]
+        valid &= order != rows[:, None]
+        # rank among the kept neighbours; keep the first k of them
+        kept_rank = np.cumsum(valid, axis=1)
+        keep = valid & (kept_rank <= k)
+        out = np.full((len(rows), k), -1, dtype=np.intp)
+        out_d = np.full((len(rows), k), np.nan)
+        r, c = np.nonzero(keep)
+        slot = kept_rank[r, c] - 1
+        out[r, slot] = order[r, c]
+        out_d[r, slot] = dist[r, c]
+        return out, out_d
+
+    def to_frame(self, k: int | None = None) -> pd.DataFrame:
+        """Tidy table ``la_code, neighbour, rank, distance`` (first ``k`` ranks)."""
+        m = self.order.shape[1] if k is None else min(k, self.order.shape[1])
+        order = self.order[:, :m]
+        i, r = np.nonzero(order >= 0)
+        return pd.DataFrame({"la_code": self.ids[i], "neighbour": self.ids[order[i, r]],
+                             "rank": r + 1, "distance": self.distance[i, r]})
+
+    @classmethod
+    def from_distances(cls, ids: Any, distances: np.ndarray) -> NeighbourRanking:
+        """Rank every unit's neighbours by a full ``(n, n)`` distance matrix (stable ties)."""
+        ids = np.asarray(ids, dtype=object)
+        d = np.array(distances, dtype=float, copy=True)
+        np.fill_diagonal(d, np.inf)
+        order = np.argsort(d, axis=1, kind="stable")[:, :-1]
+        dist = np.take_along_axis(d, order, axis=1)
+        return cls(ids=ids, order=order.astype(np.intp), distance=dist, complete=True)
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, *, id: str = "la_code",
+                   neighbour: str = "neighbour", rank: str = "rank",
+                   distance: str | None = "distance") -> NeighbourRanking:
+        """Build from a tidy neighbour list (one row per unit x ranked neighbour)."""
+        check_frame(table, "neighbours")
+        cols = check_columns(table, [id, neighbour, rank], what="neighbour-list column",
+                             name="neighbours")
+        if table[cols].isna().any().any():
+            raise DataError(f"neighbour list has missing values in {', '.join(cols)}.")
+        dup = table.duplicated([id, rank], keep=False)
+        if dup.any():
+            shown = ", ".join(map(str, pd.unique(table.loc[dup, id])[:10]))
+            raise DataError(f"neighbour list has more than one neighbour at the same rank for "
+                            f"{shown}.")
+        codes = pd.unique(pd.concat([table[id], table[neighbour]], ignore_index=True)
+                          .astype(str))
+        ids = np.asarray(codes, dtype=object)
+        lookup = pd.Index(ids)
+        src = lookup.get_indexer(table[id].astype(str))
+        dst = lookup.get_indexer(table[neighbour].astype(str))
+        tab = pd.DataFrame({"src": src, "dst": dst, "rank": table[rank].to_numpy(),
+                            "dist": (table[distance].to_numpy(float)
+                                     if distance is not None and distance in table
+                                     else np.nan)})
+        tab = tab.sort_values(["src", "rank"], kind="stable")
+        slot = tab.groupby("src").cumcount().to_numpy()
+        m = int(slot.max()) + 1 if len(slot) else 0
+        order = np.full((len(ids), m), -1, dtype=np.intp)
+        dist = np.full((len(ids), m), np.nan)
+        order[tab["src"].to_numpy(), slot] = tab["dst"].to_numpy()
+        dist[tab["src"].to_numpy(), slot] = tab["dist"].to_numpy()
+        return cls(ids=ids, order=order, distance=dist, complete=False)
+
+
+def as_ranking(neighbours: Any, *, id: str = "la_code") -> NeighbourRanking:
+    """Turn what a user passes as ``neighbours`` into a :class:`NeighbourRanking`.
+
+    Accepted: a ranking; a fitted statistical-neighbour model (anything with a ``ranking``
+    attribute, such as the result of ``StatisticalNeighbours.fit``); a tidy table with columns
+    ``id``, ``neighbour``, ``rank`` (and optionally ``distance``), such as
+    ``load_statistical_neighbours()`` or ``fitted.neighbours_``.
+    """
+    if isinstance(neighbours, NeighbourRanking):
+        return neighbours
+    ranking = getattr(neighbours, "ranking", None)
+    if isinstance(ranking, NeighbourRanking):
+        return ranking
+    if isinstance(neighbours, pd.DataFrame):
+        return NeighbourRanking.from_table(neighbours, id=id)
+    raise DataError("`neighbours` must be a fitted StatisticalNeighbours result or a table "
+                    f"with columns {id!r}, 'neighbour' and 'rank'; got "
+                    f"{type(neighbours).__name__}.")
