@@ -1,0 +1,272 @@
+"""Loaders for the real public data shipped with sosstats.
+
+Three files live in ``sosstats/datasets/data`` (provenance in ``data/SOURCES.md``; Open
+Government Licence v3.0):
+
+- ``la_csc_indicators.csv.gz``: English local-authority (LA) children's social care indicators,
+  long format, 2013-2025 (DfE children-in-need tables, ONS population, DfE LAIT measures);
+- ``la_csc_indicators_dictionary.csv``: one row per indicator (unit, source, years);
+- ``la_statistical_neighbours.csv.gz``: the DfE children's services statistical-neighbour lists
+  (April 2021 and May 2025 models), ten neighbours per LA.
+
+Each file is parsed once per process (``functools.lru_cache``); every public function returns a
+fresh copy, so callers may modify what they get.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+
+from sosstats._validate import as_list
+from sosstats.errors import DataError
+
+__all__ = [
+    "load_la_indicators",
+    "load_indicator_dictionary",
+    "load_statistical_neighbours",
+    "INDICATOR_COLUMNS",
+    "NEIGHBOUR_COLUMNS",
+    "NEIGHBOUR_MODELS",
+]
+
+#: Columns of :func:`load_la_indicators` (long form), in order.
+INDICATOR_COLUMNS: tuple[str, ...] = (
+    "la_code", "old_la_code", "la_name", "year", "indicator", "value", "flag", "period_label",
+)
+
+#: Columns of :func:`load_statistical_neighbours`, in order (the names the fitted neighbour
+#: model in :mod:`sosstats.neighbours` uses).
+NEIGHBOUR_COLUMNS: tuple[str, ...] = (
+    "la_code", "la_name", "old_la_code", "rank", "neighbour", "neighbour_name",
+    "neighbour_old_la_code", "closeness", "model",
+)
+
+#: Short model names accepted by :func:`load_statistical_neighbours` -> label in the data.
+NEIGHBOUR_MODELS: dict[str, str] = {
+    "2021": "DfE children's services SN model April 2021",
+    "2025": "DfE children's services SN model May 2025",
+}
+
+# ONS codes that changed while the LA's boundary did not (Northumberland and Gateshead were
+# recoded in 2013, Buckinghamshire became a unitary in 2020, North Yorkshire and Somerset in
+# 2023). The source tables mix the old and the new code for the same LA and year; the loaders
+# use the current code throughout, as the statistical-neighbour lists do.
+_RECODED: dict[str, str] = {
+    "E06000048": "E06000057",  # Northumberland
+    "E08000020": "E08000037",  # Gateshead
+    "E10000002": "E06000060",  # Buckinghamshire
+    "E10000023": "E06000065",  # North Yorkshire
+    "E10000027": "E06000066",  # Somerset
+}
+
+_DATA = resources.files("sosstats.datasets") / "data"
+_STR_COLUMNS = ("la_code", "old_la_code", "la_name", "indicator", "flag", "period_label")
+
+
+@lru_cache(maxsize=1)
+def _indicators_long() -> pd.DataFrame:
+    with resources.as_file(_DATA / "la_csc_indicators.csv.gz") as path:
+        frame = pd.read_csv(path, dtype={c: "str" for c in _STR_COLUMNS} | {"value": "float64"},
+                            keep_default_na=False, na_values={"value": [""], "flag": [""]})
+    frame["la_code"] = frame["la_code"].replace(_RECODED)
+    frame["year"] = frame["year"].astype("int64")
+    # A cell with no value always carries a symbol; where the source gave none (the ONS
+    # estimates published as "x" for pre-2019 Dorset, Poole and Bournemouth, rates derived from
+    # them, and percentages with an empty denominator) it is "x", not available.
+    frame.loc[frame["value"].isna() & frame["flag"].isna(), "flag"] = "x"
+    return frame[list(INDICATOR_COLUMNS)]
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> pd.DataFrame:
+    with resources.as_file(_DATA / "la_csc_indicators_dictionary.csv") as path:
+        return pd.read_csv(path, dtype={"indicator": "str", "years": "str",
+                                        "period_labels": "str"})
+
+
+@lru_cache(maxsize=1)
+def _neighbours() -> pd.DataFrame:
+    with resources.as_file(_DATA / "la_statistical_neighbours.csv.gz") as path:
+        raw = pd.read_csv(path, dtype="str", keep_default_na=False)
+    frame = pd.DataFrame({
+        "la_code": raw["la_code"].replace(_RECODED),
+        "la_name": raw["la_name"],
+        "old_la_code": raw["old_la_code"],
+        "rank": raw["sn_rank"].astype("int64"),
+        "neighbour": raw["sn_la_code"].replace(_RECODED),
+        "neighbour_name": raw["sn_la_name"],
+        "neighbour_old_la_code": raw["sn_old_la_code"],
+        "closeness": raw["closeness"].str.strip(),
+        "model": raw["model"],
+    })
+    return frame.sort_values(["model", "old_la_code", "rank"], kind="stable",
+                             ignore_index=True)
+
+
+def _check_indicators(indicators: str | Iterable[str], known: list[str]) -> list[str]:
+    wanted = as_list(indicators)
+    if not wanted:
+        raise DataError("`indicators` is empty; pass None for all indicators.")
+    unknown = [name for name in wanted if name not in set(known)]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(str(name), known, n=4, cutoff=0.5)
+            hint = f"did you mean {', '.join(map(repr, close))}?" if close else "no close match"
+            hints.append(f"{name!r} ({hint})")
+        raise DataError(f"unknown indicator(s) in `indicators`: {'; '.join(hints)}. "
+                        "See load_indicator_dictionary() for the list.")
+    return list(dict.fromkeys(wanted))
+
+
+def _check_years(years: int | Iterable[int], known: list[int]) -> list[int]:
+    wanted = [years] if isinstance(years, int) else list(years)
+    if not wanted:
+        raise DataError("`years` is empty; pass None for all years.")
+    bad = [y for y in wanted if isinstance(y, bool) or not isinstance(y, int)]
+    if bad:
+        raise DataError(f"`years` must be integers (year ending 31 March); got {bad!r}.")
+    missing = [y for y in wanted if y not in set(known)]
+    if missing:
+        raise DataError(f"no data for year(s) {missing} in `years`; the data cover "
+                        f"{min(known)}-{max(known)}.")
+    return list(dict.fromkeys(int(y) for y in wanted))
+
+
+def load_la_indicators(*, indicators: str | Iterable[str] | None = None,
+                       years: int | Iterable[int] | None = None,
+                       wide: bool = False) -> pd.DataFrame:
+    """Load English LA children's social care indicators (DfE / ONS official statistics).
+
+    Parameters
+    ----------
+    indicators : str or iterable of str, optional
+        Indicator names to keep (see :func:`load_indicator_dictionary`); all by default.
+    years : int or iterable of int, optional
+        Years to keep: the year ending 31 March (``2016`` is 2015-16; LAIT finance rows use the
+        financial year's end and LAIT workforce rows the September of that year).
+    wide : bool, default False
+        If True return one row per LA x year with one column per indicator (values only, the
+        suppression flags are dropped); otherwise the long form.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long form: columns ``la_code`` (ONS E-code, str), ``old_la_code`` (DfE 3-digit number,
+        str), ``la_name``, ``year`` (int64), ``indicator``, ``value`` (float64), ``flag`` (str
+        or missing) and ``period_label`` (the period as published). Wide form: ``la_code,
+        old_la_code, la_name, year`` and one float column per indicator.
+
+    Raises
+    ------
+    DataError
+        An unknown indicator (the message lists close matches), a year absent from the data,
+        or an empty selection.
+
+    Notes
+    -----
+    A suppressed or unavailable cell has ``value`` NaN and its symbol in ``flag`` (``c``
+    suppressed, ``x``/``:``/``-`` not available, ``z`` not applicable, ``k`` fewer than 0.5,
+    ``u`` low reliability); it is never zero. Rates per 10,000 are
+
+    .. math:: r_{a,t} = 10^4 \\, n_{a,t} / P_{a,t-1},
+
+    with :math:`n_{a,t}` the count for LA :math:`a` in the year ending 31 March :math:`t` and
+    :math:`P_{a,t-1}` the ONS mid-year estimate of children aged 0-17 for calendar year
+    :math:`t-1` (the ``child_population_0_17`` row of year :math:`t`), DfE's own convention.
+    ONS codes that changed without a boundary change (Northumberland, Gateshead,
+    Buckinghamshire, North Yorkshire, Somerset) are given as the current code in every year.
+
+    References
+    ----------
+    Department for Education, *Characteristics of children in need* (Explore Education
+    Statistics, tables B1, C1, C4, D3, D5) and *Local Authority Interactive Tool*;
+    Office for National Statistics, mid-year population estimates. Open Government Licence v3.0.
+
+    Examples
+    --------
+    >>> from sosstats.datasets.loaders import load_la_indicators
+    >>> icpc = load_la_indicators(indicators="icpc_rate_per_10k", years=2016)
+    >>> icpc.columns.tolist()[:4]
+    ['la_code', 'old_la_code', 'la_name', 'year']
+    """
+    frame = _indicators_long()
+    keep = pd.Series(True, index=frame.index)
+    if indicators is not None:
+        names = _check_indicators(indicators, sorted(frame["indicator"].unique()))
+        keep &= frame["indicator"].isin(names)
+    if years is not None:
+        wanted = _check_years(years, sorted(int(y) for y in frame["year"].unique()))
+        keep &= frame["year"].isin(wanted)
+    out = frame.loc[keep].reset_index(drop=True)
+    if not wide:
+        return out.copy()
+    ids = ["la_code", "old_la_code", "la_name", "year"]
+    table = out.pivot(index=ids, columns="indicator", values="value")
+    order = names if indicators is not None else sorted(table.columns)
+    table = table[order].reset_index()
+    table.columns.name = None
+    return table.sort_values(["year", "la_code"], ignore_index=True)
+
+
+def load_indicator_dictionary() -> pd.DataFrame:
+    """Load the dictionary of the indicators in :func:`load_la_indicators`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per indicator: ``indicator, unit, source, years, n_rows, n_missing,
+        period_labels`` (``years`` is a range such as ``"2013-2025"``; ``n_missing`` counts
+        the rows with no value, before the loader's harmonisation of ONS codes).
+    """
+    return _dictionary().copy()
+
+
+def load_statistical_neighbours(model: str = "2021") -> pd.DataFrame:
+    """Load a DfE children's services statistical-neighbour model: ten neighbours per LA.
+
+    Parameters
+    ----------
+    model : {"2021", "2025"}
+        The April 2021 or the May 2025 refresh. (The pre-2021 model, which the 2017 Signs of
+        Safety evaluation would have used, is not shipped.)
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per LA x rank: ``la_code, la_name, old_la_code, rank`` (int64, 1 = nearest),
+        ``neighbour, neighbour_name, neighbour_old_la_code`` (the neighbour's ONS code, name
+        and DfE number), ``closeness`` (DfE band: Extremely close ... Not close) and
+        ``model`` (the DfE model's label). These are the column names of the fitted neighbour
+        model in :mod:`sosstats.neighbours`.
+
+    Raises
+    ------
+    DataError
+        ``model`` is not ``"2021"`` or ``"2025"``.
+
+    Notes
+    -----
+    The April 2021 model also lists the LAs abolished in 2019-21 (Dorset, Poole and
+    Bournemouth "Pre LG", Northamptonshire) so that older data can be compared; their
+    neighbours, like everyone's, are on the 2021 geography (e.g. North and West
+    Northamptonshire), which has no data before 2021. The May 2025 model is on the 2023
+    geography (Cumberland, Westmorland and Furness).
+
+    References
+    ----------
+    Department for Education, *Children's services statistical neighbour benchmarking tool*
+    (April 2021 and May 2025 refreshes). Open Government Licence v3.0.
+    """
+    key = str(model) if isinstance(model, (str, int)) and not isinstance(model, bool) else None
+    if key not in NEIGHBOUR_MODELS:
+        raise DataError(f"`model` must be one of {', '.join(map(repr, NEIGHBOUR_MODELS))}; "
+                        f"got {model!r}. The pre-2021 DfE model is not available.")
+    frame = _neighbours()
+    out = frame.loc[frame["model"] == NEIGHBOUR_MODELS[key]].reset_index(drop=True)
+    return out.copy()
