@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 from sosstats._validate import as_list
@@ -75,10 +76,14 @@ def _indicators_long() -> pd.DataFrame:
                             keep_default_na=False, na_values={"value": [""], "flag": [""]})
     frame["la_code"] = frame["la_code"].replace(_RECODED)
     frame["year"] = frame["year"].astype("int64")
-    # A cell with no value always carries a symbol; where the source gave none (the ONS
-    # estimates published as "x" for pre-2019 Dorset, Poole and Bournemouth, rates derived from
-    # them, and percentages with an empty denominator) it is "x", not available.
-    frame.loc[frame["value"].isna() & frame["flag"].isna(), "flag"] = "x"
+    # A cell with no value always carries a symbol. Where the source gave none it is "x" (not
+    # available: the ONS estimates published as "x" for pre-2019 Dorset, Poole and
+    # Bournemouth, and the rates derived from them), or "z" (not applicable: the % of ICPCs
+    # within 15 days in years with no ICPC, 0 / 0, Isles of Scilly).
+    blank = frame["value"].isna() & frame["flag"].isna()
+    zero_icpc = blank & (frame["indicator"] == "icpc_within_15_wd_pct")
+    frame.loc[blank & ~zero_icpc, "flag"] = "x"
+    frame.loc[zero_icpc, "flag"] = "z"
     return frame[list(INDICATOR_COLUMNS)]
 
 
@@ -125,10 +130,13 @@ def _check_indicators(indicators: str | Iterable[str], known: list[str]) -> list
 
 
 def _check_years(years: int | Iterable[int], known: list[int]) -> list[int]:
-    wanted = [years] if isinstance(years, int) else list(years)
+    if isinstance(years, (int, np.integer)) or not isinstance(years, Iterable) \
+            or isinstance(years, str):
+        years = [years]
+    wanted = list(years)
     if not wanted:
         raise DataError("`years` is empty; pass None for all years.")
-    bad = [y for y in wanted if isinstance(y, bool) or not isinstance(y, int)]
+    bad = [y for y in wanted if isinstance(y, bool) or not isinstance(y, (int, np.integer))]
     if bad:
         raise DataError(f"`years` must be integers (year ending 31 March); got {bad!r}.")
     missing = [y for y in wanted if y not in set(known)]
@@ -141,7 +149,7 @@ def _check_years(years: int | Iterable[int], known: list[int]) -> list[int]:
 def load_la_indicators(*, indicators: str | Iterable[str] | None = None,
                        years: int | Iterable[int] | None = None,
                        wide: bool = False) -> pd.DataFrame:
-    """Load English LA children's social care indicators (DfE / ONS official statistics).
+    r"""Load English LA children's social care indicators (DfE / ONS official statistics).
 
     Parameters
     ----------
@@ -174,7 +182,7 @@ def load_la_indicators(*, indicators: str | Iterable[str] | None = None,
     suppressed, ``x``/``:``/``-`` not available, ``z`` not applicable, ``k`` fewer than 0.5,
     ``u`` low reliability); it is never zero. Rates per 10,000 are
 
-    .. math:: r_{a,t} = 10^4 \\, n_{a,t} / P_{a,t-1},
+    .. math:: r_{a,t} = 10^4 \, n_{a,t} / P_{a,t-1},
 
     with :math:`n_{a,t}` the count for LA :math:`a` in the year ending 31 March :math:`t` and
     :math:`P_{a,t-1}` the ONS mid-year estimate of children aged 0-17 for calendar year
