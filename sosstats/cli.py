@@ -34,8 +34,9 @@ def _build_parser() -> argparse.ArgumentParser:
     nb.add_argument("--model", choices=["2021", "2025"], default=None,
                     help="DfE statistical-neighbour model (default: the one closest to the "
                          "published figures, per indicator)")
-    nb.add_argument("--year", type=int, default=2016,
-                    help="year ending 31 March (default 2016, i.e. 2015/16)")
+    nb.add_argument("--year", type=int, default=None,
+                    help="year ending 31 March (default: 2016, i.e. 2015/16, for the real "
+                         "data; the last simulated year for simulated data)")
     nb.add_argument("--k", type=int, default=10, help="neighbours per LA (default 10)")
     nb.add_argument("--draws", type=int, default=10_000,
                     help="randomization-inference draws (default 10,000)")
@@ -46,21 +47,28 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _run_neighbours(args: argparse.Namespace) -> int:
+    import warnings
+
     import pandas as pd
 
+    from sosstats.errors import SosstatsWarning
     from sosstats.neighbours.reproduce import reproduce_2016, simulated_comparison
 
-    with pd.option_context("display.width", 160, "display.max_columns", 20,
-                           "display.max_colwidth", 60):
+    with warnings.catch_warnings(record=True) as caught, pd.option_context(
+            "display.width", 200, "display.max_columns", 20, "display.max_colwidth", 70):
+        warnings.simplefilter("always", SosstatsWarning)
         if args.data == "simulated":
             result = simulated_comparison(year=args.year, k=args.k, n_draws=args.draws,
                                           rng=args.seed)
-            print(result.report())
-            return 0
-        result = reproduce_2016(model=args.model, year=args.year, k=args.k,
-                                n_draws=args.draws, rng=args.seed,
-                                all_indicators=args.all_indicators)
+        else:
+            result = reproduce_2016(model=args.model, year=args.year or 2016, k=args.k,
+                                    n_draws=args.draws, rng=args.seed,
+                                    all_indicators=args.all_indicators)
         print(result.report())
+    notes = dict.fromkeys(str(w.message) for w in caught
+                          if issubclass(w.category, SosstatsWarning))
+    for note in notes:
+        print(f"note: {note}")
     return 0
 
 

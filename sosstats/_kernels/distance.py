@@ -243,7 +243,7 @@ def _knn_brute(q: np.ndarray, r: np.ndarray, k: int, self_idx: np.ndarray | None
     nr = np.einsum("ij,ij->i", r, r)
     # augmented reference: one product gives the key ||b||^2 - 2 a.b (= d^2 - ||a||^2)
     r_aug = np.hstack([-2.0 * r, nr[:, None]])
-    kth = [k - 1, k] if k < m else [k - 1]
+    kth = k if k < m else k - 1  # one pass: the first k are the k smallest
     tol = 8 * (q.shape[1] + 2) * np.finfo(float).eps
     idx = np.empty((n, k), dtype=np.intp)
     d2 = np.empty((n, k))
@@ -266,7 +266,7 @@ def _knn_brute(q: np.ndarray, r: np.ndarray, k: int, self_idx: np.ndarray | None
             # near tie the expansion cannot order): recompute that row exactly
             nq = np.einsum("ij,ij->i", qb, qb)
             margin = tol * (nq + 2 * nr.max() + 1.0)
-            redo[start:stop] = pkey[:, k] - pkey[:, k - 1] <= margin
+            redo[start:stop] = pkey[:, k] - pkey[:, :k].max(axis=1) <= margin
         order = np.lexsort((cand, dd), axis=-1)
         idx[start:stop] = np.take_along_axis(cand, order, axis=1)
         d2[start:stop] = np.take_along_axis(dd, order, axis=1)

@@ -84,7 +84,7 @@ _COVARIATE_LOADINGS = np.array([0.12, 0.08, 0.05, -0.06, -0.03, 0.03, 0.03, 0.05
 
 #: Indicator specifications: kind ("rate" per 10,000, "mean" on own scale or "pct" of referrals),
 #: base level, pilot effect, covariate multiplier, LA random-effect sd, LA x year noise sd and
-#: linear trend per year (log scale for rates, own scale otherwise).
+#: linear trend per year (own scale; for rates as a share of the base rate).
 INDICATORS: dict[str, dict[str, float | str]] = {
     "referrals_rate_per_10k": dict(kind="rate", base=560.0, effect=0.0, mult=0.8,
                                    sd_la=0.15, sd_noise=0.05, trend=-0.01),
@@ -209,12 +209,16 @@ def simulate_las(rng: np.random.Generator, n_las: int, n_pilots: int,
 
 def _expected_levels(spec: Mapping[str, float | str], z: np.ndarray, la_effect: np.ndarray,
                      year_effect: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Expected level without the pilot effect (LA x year) and the covariate coefficients."""
+    """Expected level without the pilot effect (LA x year) and the covariate coefficients.
+
+    The year effect is additive on the indicator's own scale (so trends are exactly parallel);
+    for rates the LA part is log-linear in the covariates and multiplied by ``exp(noise)``.
+    """
     base = float(spec["base"])
     log_coef = float(spec["mult"]) * _COVARIATE_LOADINGS
     if spec["kind"] == "rate":
         lin = np.log(base) + z @ log_coef + la_effect
-        return np.exp(lin[:, None] + year_effect[None, :] + noise), log_coef
+        return np.exp(lin[:, None] + noise) + year_effect[None, :], log_coef
     coef = base * log_coef                          # own-scale change per covariate sd
     lin = base + z @ coef + la_effect
     return lin[:, None] + year_effect[None, :] + noise, coef
@@ -238,6 +242,8 @@ def simulate_indicators(rng: np.random.Generator, las: pd.DataFrame, z: np.ndarr
         la_effect = sd_la * (rho * shared + np.sqrt(1 - rho**2) * rng.standard_normal(n_las))
         year_effect = (float(spec["trend"]) * years_from_start
                        + _YEAR_SHOCK_SD * sd_noise * rng.standard_normal(n_years))
+        if spec["kind"] == "rate":                  # relative -> per 10,000
+            year_effect = float(spec["base"]) * year_effect
         noise = rng.normal(0.0, sd_noise, (n_las, n_years))
         level, coef = _expected_levels(spec, z, la_effect, year_effect, noise)
         effect = float(effects[name])
