@@ -12,6 +12,9 @@ __all__ = [
     "bootstrap_indices",
     "first_k_valid",
     "weighted_neighbour_means",
+    "prefix_tables",
+    "position_tables",
+    "excluded_windows",
 ]
 
 
@@ -20,8 +23,10 @@ def subset_draws(rng: np.random.Generator, n_draws: int, pool_size: int, size: i
     """Draw ``n_draws`` subsets of ``size`` distinct items from ``range(pool_size)``.
 
     Each row is an independent simple random sample without replacement, sorted ascending.
-    Uses the random-keys method: the ``size`` smallest of ``pool_size`` i.i.d. uniform keys
-    index a uniformly random subset.
+    When repeats are rare, rows of ``size`` independent uniform integers are drawn and rows with
+    a repeat are redrawn (rejection sampling: an accepted row is uniform over ordered
+    ``size``-tuples of distinct items, hence its set is uniform over subsets); otherwise the
+    random-keys method is used (the ``size`` smallest of ``pool_size`` uniform keys).
 
     Returns
     -------
@@ -30,16 +35,23 @@ def subset_draws(rng: np.random.Generator, n_draws: int, pool_size: int, size: i
     """
     if size == 0 or n_draws == 0:
         return np.empty((n_draws, size), dtype=np.intp)
-    keys = rng.random((n_draws, pool_size))
-    if size < pool_size:
-        idx = np.argpartition(keys, size - 1, axis=1)[:, :size]
-    else:
-        idx = np.broadcast_to(np.arange(pool_size), (n_draws, pool_size))
-    return np.sort(idx, axis=1).astype(np.intp)
+    accept = np.prod(1.0 - np.arange(size) / pool_size)
+    if accept < 0.25:
+        keys = rng.random((n_draws, pool_size))
+        idx = (np.argpartition(keys, size - 1, axis=1)[:, :size] if size < pool_size
+               else np.broadcast_to(np.arange(pool_size), (n_draws, pool_size)))
+        return np.sort(idx, axis=1).astype(np.intp)
+    out = np.sort(rng.integers(0, pool_size, (n_draws, size)), axis=1)
+    redo = np.flatnonzero((np.diff(out, axis=1) == 0).any(axis=1))
+    while len(redo):  # rejection rounds (few), not a loop over draws
+        new = np.sort(rng.integers(0, pool_size, (len(redo), size)), axis=1)
+        out[redo] = new
+        redo = redo[(np.diff(new, axis=1) == 0).any(axis=1)]
+    return out.astype(np.intp)
 
 
 def bootstrap_indices(rng: np.random.Generator, n_resamples: int, n: int) -> np.ndarray:
-    """Indices of ``n_resamples`` bootstrap resamples of ``n`` items (with replacement).
+    """Draw the indices of ``n_resamples`` bootstrap resamples of ``n`` items (with replacement).
 
     The same call ``rng.integers(0, n, (n_resamples, n))`` that ``scipy.stats.bootstrap``
     makes, so that a Generator in the same state gives the same resamples.
@@ -73,7 +85,7 @@ def first_k_valid(candidates: np.ndarray, valid: np.ndarray, k: int
 
 
 def weighted_neighbour_means(neighbours: np.ndarray, weights: np.ndarray, values: np.ndarray,
-                             observed: np.ndarray, *, batch: int = 50_000
+                             observed: np.ndarray, *, batch: int = 20_000
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Weighted means of neighbours' values, skipping missing cells, for many rows at once.
 
@@ -82,21 +94,21 @@ def weighted_neighbour_means(neighbours: np.ndarray, weights: np.ndarray, values
 
     .. math:: \bar y_{rc} = \frac{\sum_j w_{rj} O_{jc} y_{jc}}{\sum_j w_{rj} O_{jc}},
 
-    where :math:`O_{jc}` is 1 when the cell is observed. Implemented as a dense ``(R, n)`` weight
-    matrix (built ``batch`` rows at a time) multiplied by the ``(n, p)`` value matrix.
+    where :math:`O_{jc}` is 1 when the cell is observed. The ``(R, L, p)`` gather is done
+    ``batch`` rows at a time.
 
     Parameters
     ----------
     neighbours : int array, shape ``(R, L)``
         Neighbour positions into the rows of ``values``; ``-1`` for none.
     weights : float array, shape ``(R, L)``
-        Weights (ignored where ``neighbours`` is ``-1``). A row's neighbours must be distinct.
+        Weights (ignored where ``neighbours`` is ``-1``).
     values : float array, shape ``(n, p)``
-        Values with missing cells set to anything finite (they are multiplied by 0).
-    observed : float or bool array, shape ``(n, p)``
-        1 where the cell is observed.
+        Values; missing cells may hold anything (they are multiplied by 0).
+    observed : bool array, shape ``(n, p)``
+        True where the cell is observed.
     batch : int
-        Rows of the weight matrix built at a time (memory cap ``batch * n`` floats).
+        Rows handled at a time (memory cap ``batch * L * p`` floats).
 
     Returns
     -------
@@ -105,28 +117,109 @@ def weighted_neighbour_means(neighbours: np.ndarray, weights: np.ndarray, values
         observed neighbours.
     """
     neighbours = np.asarray(neighbours, dtype=np.intp)
-    R, L = neighbours.shape
-    n, p = values.shape
-    y0 = np.where(observed.astype(bool), values, 0.0)
-    obs = observed.astype(float)
+    R = neighbours.shape[0]
+    obs = np.asarray(observed, dtype=bool)
+    y0 = np.where(obs, values, 0.0)
+    p = y0.shape[1]
+    has = neighbours >= 0
+    w = np.where(has, weights, 0.0)
+    safe = np.where(has, neighbours, 0)
     num = np.empty((R, p))
     den = np.empty((R, p))
     cnt = np.empty((R, p))
-    has = neighbours >= 0
-    w = np.where(has, weights, 0.0)
     step = max(1, int(batch))
-    for start in range(0, R, step):  # loop over memory-capped blocks, not over rows
-        stop = min(R, start + step)
-        nb = neighbours[start:stop]
-        hb = has[start:stop]
-        rows, cols = np.nonzero(hb)
-        dense = np.zeros((stop - start, n))
-        dense[rows, nb[rows, cols]] = w[start:stop][rows, cols]
-        ind = np.zeros((stop - start, n))
-        ind[rows, nb[rows, cols]] = 1.0
-        num[start:stop] = dense @ y0
-        den[start:stop] = dense @ obs
-        cnt[start:stop] = ind @ obs
+    for start in range(0, R, step):  # memory-capped blocks, not a loop over rows
+        sl = slice(start, start + step)
+        o = obs[safe[sl]] & has[sl][..., None]               # (b, L, p)
+        num[sl] = np.einsum("bl,blp->bp", w[sl], y0[safe[sl]])
+        den[sl] = np.einsum("bl,blp->bp", w[sl], o.astype(float))
+        cnt[sl] = o.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(cnt > 0, num / np.where(den != 0, den, 1.0), np.nan)
     return mean, den, cnt
+
+
+def prefix_tables(candidates: np.ndarray, weights: np.ndarray, values: np.ndarray,
+                  observed: np.ndarray) -> np.ndarray:
+    r"""Running sums of weighted neighbour values along each candidate list.
+
+    For unit :math:`i` with candidate list :math:`c_{i1}, \dots, c_{iL}` and weights
+    :math:`w_{il}`, the contributions :math:`(w_{il} O_{c} y_{c},\ w_{il} O_{c})` (stacked on
+    the last axis, :math:`O` the observed-cell indicator) are summed cumulatively with a leading
+    zero, so that the weighted sum and weight total over the first :math:`l` candidates are one
+    lookup ``prefix[i, l]``.
+
+    Parameters
+    ----------
+    candidates : int array ``(P, L)``
+        Candidate positions (``-1`` for none).
+    weights : float array ``(P, L)``
+        Candidate weights (positive).
+    values, observed : arrays ``(n, p)``
+        Values and observed-cell indicators.
+
+    Returns
+    -------
+    (contrib, prefix) : arrays
+        ``(P, L, 2p)`` contributions and ``(P, L + 1, 2p)`` prefix sums.
+    """
+    has = candidates >= 0
+    safe = np.where(has, candidates, 0)
+    obs = np.asarray(observed, dtype=bool)
+    w = np.where(has, weights, 0.0)[..., None]
+    wo = w * obs[safe]                                         # (P, L, p)
+    contrib = np.concatenate([wo * np.where(obs, values, 0.0)[safe], wo], axis=-1)
+    prefix = np.zeros((contrib.shape[0], contrib.shape[1] + 1, contrib.shape[2]))
+    np.cumsum(contrib, axis=1, out=prefix[:, 1:])
+    return contrib, prefix
+
+
+def position_tables(candidates: np.ndarray, weights: np.ndarray, n: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``n`` units sits in each candidate list, and its weight there.
+
+    Returns
+    -------
+    (position, weight) : arrays of shape ``(P, n)``
+        ``position[i, j]`` is the 0-based place of unit ``j`` in list ``i`` (``L`` when it is
+        not listed); ``weight[i, j]`` its weight (0 when not listed).
+    """
+    P, L = candidates.shape
+    pos = np.full((P, n), L, dtype=np.intp)
+    wt = np.zeros((P, n))
+    r, c = np.nonzero(candidates >= 0)
+    pos[r, candidates[r, c]] = c
+    wt[r, candidates[r, c]] = weights[r, c]
+    return pos, wt
+
+
+def excluded_windows(positions: np.ndarray, k: int, length: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Window holding the first ``k`` non-excluded candidates, given the excluded ones' places.
+
+    Sort the excluded entries' places, :math:`q_{(0)} < q_{(1)} < \dots`. The :math:`t`-th
+    (0-based) has :math:`q_{(t)} - t` usable entries before it, so it falls inside the window
+    iff :math:`q_{(t)} - t < k`; since :math:`q_{(t)} - t` never decreases, the excluded entries
+    inside are the first :math:`e = \#\{t: q_{(t)} - t < k\}` in sorted order and the window
+    length is :math:`\min(k + e, \text{length})`.
+
+    Parameters
+    ----------
+    positions : int array ``(..., e_max)``
+        Places of the excluded units in each list (``L`` or more when not listed).
+    k : int
+        Entries to keep.
+    length : int array ``positions.shape[:-1]``
+        Number of entries in each list.
+
+    Returns
+    -------
+    (window, order, n_inside) : arrays
+        Window lengths; ``order`` sorts ``positions`` along the last axis (``argsort``); the
+        first ``n_inside`` entries of that order are the excluded units inside the window.
+    """
+    order = np.argsort(positions, axis=-1)
+    sorted_pos = np.take_along_axis(positions, order, axis=-1)
+    n_inside = (sorted_pos - np.arange(positions.shape[-1]) < k).sum(axis=-1)
+    window = np.minimum(k + n_inside, length)
+    return window, order, n_inside

@@ -130,7 +130,7 @@ def _largest_remainder(total: int, weights: Sequence[float]) -> np.ndarray:
 
 
 def _la_names(rng: np.random.Generator, type_idx: np.ndarray) -> np.ndarray:
-    """Unique invented place names ("Oakford", "Ashshire" for a county)."""
+    """Unique invented place names ("Oakford", "Borough of Elmley", "Ashburyshire")."""
     stems = np.array([s + e for s in _STEMS for e in _ENDINGS], dtype=object)
     n = type_idx.size
     reps = -(-n // stems.size)
@@ -140,8 +140,7 @@ def _la_names(rng: np.random.Generator, type_idx: np.ndarray) -> np.ndarray:
         base = base + np.array([f" {1 + i // stems.size}" if i >= stems.size else ""
                                 for i in range(n)], dtype=object)
     county = type_idx == 3
-    base[county] = np.array([s[: max(3, len(s) - 3)] + "shire" for s in base[county]],
-                            dtype=object)
+    base[county] = base[county] + "shire"
     base[type_idx == 2] = "Borough of " + base[type_idx == 2]
     return base
 

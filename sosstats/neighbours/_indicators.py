@@ -118,7 +118,7 @@ def _from_long(data: pd.DataFrame, id: str, indicator: list[str] | None) -> Indi
                         f"({shown}); filter to one year (year=) or one breakdown first.")
     if pd.api.types.is_bool_dtype(data["value"]):
         raise DataError("column 'value' of `indicators` must be numeric; got bool.")
-    numeric = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=float)
+    numeric = np.array(pd.to_numeric(pd.Series(raw), errors="coerce"), dtype=float)
     blank = pd.isna(pd.Series(raw)).to_numpy()
     nonnum = ~blank & np.isnan(numeric)
     if len(raw) and nonnum.all():
@@ -126,8 +126,10 @@ def _from_long(data: pd.DataFrame, id: str, indicator: list[str] | None) -> Indi
                         f"read as a number; e.g. {raw[0]!r}).")
     flag_col = (data["flag"].to_numpy()[keep] if "flag" in data.columns
                 else np.full(len(raw), None, dtype=object))
-    flag = np.array([None if pd.isna(f) or str(f).strip() == "" else str(f) for f in flag_col],
-                    dtype=object)
+    fs = pd.Series(flag_col, dtype=object)
+    text = fs.astype(str).str.strip()
+    flag = np.array(text, dtype=object)
+    flag[~(fs.notna() & (text != "")).to_numpy()] = None
     flag = np.where(nonnum & (flag == None), raw.astype(object), flag)  # noqa: E711
     nonfinite = ~np.isnan(numeric) & ~np.isfinite(numeric)
     reason = np.full(len(raw), None, dtype=object)

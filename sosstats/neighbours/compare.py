@@ -19,7 +19,13 @@ from sosstats._results import Result, Summary
 from sosstats._validate import as_list, check_int, check_level, check_option, check_rng
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._indicators import indicator_matrix
-from sosstats.neighbours._pooled import benjamini_hochberg, bootstrap_mean, holm, paired_t, wilcoxon_p
+from sosstats.neighbours._pooled import (
+    benjamini_hochberg,
+    bootstrap_mean,
+    holm,
+    paired_t,
+    wilcoxon_p,
+)
 from sosstats.neighbours._ranking import NeighbourRanking, as_ranking
 from sosstats.neighbours.randomization import randomization_distribution, randomization_pvalue
 

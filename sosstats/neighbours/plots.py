@@ -15,8 +15,10 @@ __all__ = ["forest_plot", "draw_funnel"]
 
 def forest_plot(per_la: pd.DataFrame, *, estimate: float, lower: float, upper: float,
                 title: str = "", ax: Any = None) -> Any:
-    """Forest plot: one point per treated LA (difference from its neighbour mean), the pooled
-    estimate as a diamond with its interval, and a reference line at zero.
+    """Draw a forest plot of per-LA differences with the pooled estimate.
+
+    One point per treated LA (its difference from its neighbour mean), the pooled estimate as
+    a diamond with its interval, and a reference line at zero.
 
     Parameters
     ----------

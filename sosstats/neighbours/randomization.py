@@ -15,7 +15,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sosstats._kernels.resample import first_k_valid, subset_draws, weighted_neighbour_means
+from sosstats._kernels.resample import (
+    excluded_windows,
+    first_k_valid,
+    position_tables,
+    prefix_tables,
+    subset_draws,
+)
 from sosstats._validate import check_int, check_option, check_rng
 from sosstats.errors import DataError, DesignError
 from sosstats.neighbours._ranking import NeighbourRanking
@@ -106,11 +112,93 @@ def _check_draws(draws: Any, pool: np.ndarray, n: int, n_treated: int) -> np.nda
     return d.astype(np.intp)
 
 
+def _state_tables(vals: np.ndarray, observed: np.ndarray, cand: np.ndarray,
+                  base_w: np.ndarray, pool: np.ndarray, k: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Differences of each pool LA with no excluded neighbour or one excluded at place q < k.
+
+    Returns ``table`` of shape ``(P * (k + 1), p)``: row ``i * (k + 1)`` is LA i's difference
+    from its first k neighbours, row ``i * (k + 1) + 1 + q`` its difference when its neighbour
+    at place q is excluded (window k + 1 minus that one). NaN where unusable. Also returns the
+    contributions, prefix sums and list lengths for the general case.
+    """
+    p = vals.shape[1]
+    contrib, prefix = prefix_tables(cand, base_w, vals, observed)
+    P, depth = cand.shape
+    length = (cand >= 0).sum(axis=1)
+    rows = np.arange(P)
+    y = np.where(observed, vals, np.nan)[pool]
+    s0 = prefix[rows, np.minimum(k, length)]                          # (P, 2p)
+    q = min(k, depth)
+    s1 = prefix[rows, np.minimum(k + 1, length)][:, None, :] - contrib[:, :q, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d0 = y - s0[:, :p] / s0[:, p:]
+        d1 = y[:, None, :] - s1[..., :p] / s1[..., p:]
+    table = np.full((P, k + 1, p), np.nan)
+    table[:, 0] = d0
+    table[:, 1:q + 1] = d1
+    return table.reshape(P * (k + 1), p), contrib, prefix, length
+
+
+def _draw_statistics(vals: np.ndarray, observed: np.ndarray, cand: np.ndarray,
+                     base_w: np.ndarray, pool: np.ndarray, prow: np.ndarray,
+                     draws: np.ndarray, k: int, n: int, exclude_draws: bool, batch: int
+                     ) -> np.ndarray:
+    """Mean difference of every draw (see :func:`randomization_distribution`, Notes)."""
+    P, depth = cand.shape
+    p = vals.shape[1]
+    m = draws.shape[1]
+    table, contrib, prefix, length = _state_tables(vals, observed, cand, base_w, pool, k)
+    place, place_w = position_tables(cand, base_w, n)                # (P, n)
+    place_flat, place_w_flat = place.ravel(), place_w.ravel()
+    y_nan = np.where(observed, vals, np.nan)
+    yo = np.concatenate([np.where(observed, vals, 0.0), observed.astype(float)], axis=1)
+    out = np.empty((draws.shape[0], p))
+    for start in range(0, draws.shape[0], batch):  # memory-capped blocks, not single draws
+        db = draws[start:start + batch]                               # (B, m) LA positions
+        B = db.shape[0]
+        rows = prow[db]                                               # (B, m) pool rows
+        state = np.zeros((B, m), dtype=np.intp)
+        multi = np.zeros((B, m), dtype=bool)
+        if exclude_draws and m > 1:
+            # place of every other member of the draw in each member's list (own place: L)
+            pos = np.take(place_flat, rows[:, :, None] * n + db[:, None, :])
+            first = pos.min(axis=-1)
+            second = np.where(pos == first[..., None], depth + 1, pos).min(axis=-1)
+            one = first < k                 # at least one excluded member inside the window
+            multi = one & (second - 1 < k)  # two or more: general case below
+            state = np.where(one, 1 + first, 0)
+        diff = np.take(table, (rows * (k + 1) + state).ravel(), axis=0).reshape(B, m, p)
+        if multi.any():
+            b, i = np.nonzero(multi)
+            r = rows[b, i]
+            window, order, n_inside = excluded_windows(pos[b, i], k, length[r])
+            sums = np.take(prefix.reshape(P * (depth + 1), 2 * p), r * (depth + 1) + window,
+                           axis=0)
+            for slot in range(int(n_inside.max())):  # at most m - 1 slots
+                sel = np.flatnonzero(n_inside > slot)
+                la = db[b[sel], order[sel, slot]]
+                w = np.take(place_w_flat, r[sel] * n + la)
+                sums[sel] -= w[:, None] * yo[la]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                diff[b, i] = y_nan[db[b, i]] - sums[:, :p] / sums[:, p:]
+        total = diff.sum(axis=1)                                      # (B, p)
+        res = total / m
+        bad_b, bad_c = np.nonzero(np.isnan(total))
+        if len(bad_b):  # a member without a usable difference: mean over the usable ones
+            sub = diff[bad_b, :, bad_c]                               # (n_bad, m)
+            usable = ~np.isnan(sub)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                res[bad_b, bad_c] = np.where(usable, sub, 0.0).sum(axis=1) / usable.sum(axis=1)
+        out[start:start + B] = res
+    return out
+
+
 def randomization_distribution(values: np.ndarray, ranking: NeighbourRanking, pool: Any,
                                n_treated: int, k: int, *, draws: Any = None,
                                n_draws: int = 10_000, rng: int | np.random.Generator | None = None,
                                weighting: Literal["equal", "distance"] = "equal",
-                               exclude_draws: bool = True, batch: int = 1000
+                               exclude_draws: bool = True, batch: int = 500
                                ) -> RandomizationDistribution:
     r"""Mean differences of random pseudo-pilot sets against their nearest neighbours.
 
@@ -139,7 +227,8 @@ def randomization_distribution(values: np.ndarray, ranking: NeighbourRanking, po
         Exclude the other pseudo-pilots of a draw from each member's neighbours (default; mirrors
         ``exclude_treated=True`` in :func:`sosstats.neighbours.compare`).
     batch : int
-        Draws processed at a time (memory is about ``batch * n_treated * n`` floats).
+        Draws processed at a time (memory is about ``batch * n_treated * (k + n_treated)``
+        values).
 
     Returns
     -------
@@ -149,11 +238,16 @@ def randomization_distribution(values: np.ndarray, ranking: NeighbourRanking, po
     -----
     For draw :math:`b` with pseudo-pilots :math:`S_b` (:math:`|S_b| = m`), member :math:`i`'s
     neighbours :math:`N_{bi}` are its first :math:`k` ranked LAs in the pool outside
-    :math:`S_b`. Only the first :math:`k + m - 1` pool neighbours of an LA can qualify, so the
-    kernel gathers those for all :math:`B \times m` members, masks the draw's members (a
-    :math:`B \times n` membership matrix), keeps the first :math:`k` by a cumulative sum, and
-    forms all neighbour means for all indicators as a weight matrix times the value matrix. The
-    statistic is
+    :math:`S_b`. Only the first :math:`k + m - 1` pool neighbours of an LA can qualify. For
+    every member the kernel looks up where the other members sit in its ranked list (one
+    gather into a pool x LA table of places). With none of them among its first :math:`k`,
+    its difference is the precomputed "no exclusion" one; with exactly one, at place
+    :math:`q`, it is the precomputed difference for "window :math:`k+1` minus place
+    :math:`q`" (together about 85% of members when 10 of 142 LAs are drawn). Members with two
+    or more (the rest) get the window length from the sorted places of the excluded ones and
+    the window total from running sums of weighted neighbour values (all indicators at once),
+    minus the excluded members inside it. No Python loop runs over draws or members; draws are
+    processed in blocks of ``batch``. The statistic is
 
     .. math:: T_b = \frac{1}{|V_b|}\sum_{i \in V_b} \Big(y_i -
               \frac{\sum_{j \in N_{bi}} w_{ij} O_j y_j}{\sum_{j \in N_{bi}} w_{ij} O_j}\Big),
@@ -204,27 +298,6 @@ def randomization_distribution(values: np.ndarray, ranking: NeighbourRanking, po
     prow[pool] = np.arange(len(pool))
 
     observed = np.isfinite(vals)
-    y0 = np.where(observed, vals, 0.0)
-    D, p = draws.shape[0], vals.shape[1]
-    stats = np.empty((D, p))
-    for start in range(0, D, batch):  # memory-capped blocks of draws, not a loop over draws
-        db = draws[start:start + batch]
-        B = db.shape[0]
-        cb = cand[prow[db]]                      # (B, m, depth)
-        wb = base_w[prow[db]]
-        valid = cb >= 0
-        if exclude_draws:
-            member = np.zeros((B, n), dtype=bool)
-            member[np.arange(B)[:, None], db] = True
-            valid &= ~member[np.arange(B)[:, None, None], np.where(valid, cb, 0)]
-        kept, _ = first_k_valid(cb, valid, k)
-        nbrs = np.where(kept, cb, -1).reshape(B * m, depth)
-        mean, _, cnt = weighted_neighbour_means(nbrs, wb.reshape(B * m, depth), y0, observed,
-                                                batch=B * m)
-        own = y0[db].reshape(B * m, p)
-        ok = observed[db].reshape(B * m, p) & (cnt > 0)
-        diff = np.where(ok, own - np.where(ok, mean, 0.0), 0.0).reshape(B, m, p)
-        count = ok.reshape(B, m, p).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stats[start:start + B] = np.where(count > 0, diff.sum(axis=1) / count, np.nan)
+    stats = _draw_statistics(vals, observed, cand, base_w, pool, prow, draws, k, n,
+                             exclude_draws, batch)
     return RandomizationDistribution(statistics=stats, draws=draws, pool=pool)

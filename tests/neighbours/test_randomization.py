@@ -31,7 +31,7 @@ def _world(n=30, p=3, seed=0, nan_share=0.1):
 
 def reference_statistics(values, ranking, pool, draws, k, weighting="equal",
                          exclude_draws=True):
-    """The plain loop an evaluator would write."""
+    """Compute the statistics with the plain loop an evaluator would write."""
     inpool = set(int(i) for i in pool)
     n_draws, p = len(draws), values.shape[1]
     out = np.full((n_draws, p), np.nan)
@@ -74,6 +74,17 @@ def test_kernel_matches_loop(weighting, exclude_draws):
     assert np.isin(res.draws, pool).all()
 
 
+@pytest.mark.parametrize("weighting", ["equal", "distance"])
+def test_kernel_matches_loop_crowded_draws(weighting):
+    """Large draws from a small pool: many members have several excluded neighbours."""
+    ranking, values = _world(n=24, p=4, seed=9, nan_share=0.2)
+    pool = np.arange(1, 24)
+    res = randomization_distribution(values, ranking, pool, 9, 4, n_draws=300, rng=4,
+                                     weighting=weighting, batch=64)
+    ref = reference_statistics(values, ranking, pool, res.draws, 4, weighting)
+    np.testing.assert_allclose(res.statistics, ref, rtol=1e-12, atol=1e-12)
+
+
 def test_kernel_matches_loop_published_list():
     """Incomplete (published-style) lists: exclusions leave fewer neighbours, no refill."""
     ranking, values = _world(n=25, seed=3)
@@ -81,9 +92,10 @@ def test_kernel_matches_loop_published_list():
     short = NeighbourRanking.from_table(table)
     vals = pd.DataFrame(values, index=ranking.ids).loc[short.ids].to_numpy()
     pool = np.arange(short.n_units)
-    res = randomization_distribution(vals, short, pool, 5, 4, n_draws=150, rng=2)
-    ref = reference_statistics(vals, short, pool, res.draws, 4)
-    np.testing.assert_allclose(res.statistics, ref, rtol=1e-12, atol=1e-12)
+    for m, k in [(5, 4), (8, 2), (3, 5)]:
+        res = randomization_distribution(vals, short, pool, m, k, n_draws=150, rng=2)
+        ref = reference_statistics(vals, short, pool, res.draws, k)
+        np.testing.assert_allclose(res.statistics, ref, rtol=1e-12, atol=1e-12)
 
 
 def test_given_draws_are_used_and_batch_does_not_matter():
@@ -107,7 +119,7 @@ def test_same_rng_same_draws_and_different_rng_different():
 
 
 def test_observed_statistic_is_the_kernel_on_the_treated_set():
-    """compare's pooled difference equals the kernel run on the real treated set."""
+    """The pooled difference of compare() equals the kernel run on the real treated set."""
     ranking, values = _world(n=40, seed=4)
     wide = pd.DataFrame(values, columns=["a", "b", "c"]).assign(la_code=ranking.ids)
     treated = list(ranking.ids[[0, 5, 9, 13]])

@@ -1,0 +1,60 @@
+"""The main job: the published 2015/16 table recomputed from the shipped DfE data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sosstats.datasets.published import published_2016
+from sosstats.neighbours.reproduce import reproduce_2016
+
+
+@pytest.fixture(scope="module")
+def reproduction():
+    with pytest.warns(UserWarning, match="fewer than k"):
+        return reproduce_2016(n_draws=999, rng=1)
+
+
+def test_unrecomputable_rows_say_why(reproduction):
+    t = reproduction.table
+    missing = t[t["indicator"].isna()]
+    assert set(missing["label"]) == {"assessments per 10,000 children",
+                                     "average assessment duration (days)"}
+    assert missing["note"].str.contains("cannot be recomputed").all()
+    assert missing["pilots"].isna().all()
+
+
+def test_closest_aggregation_matches_independent_pandas_search(reproduction):
+    # published_2016() records what a separate plain-pandas search found; compare's per-LA
+    # figures, re-aggregated, must give the same numbers, and they round to the published ones
+    t = reproduction.table.dropna(subset=["indicator"]).set_index("indicator")
+    pub = published_2016().dropna(subset=["indicator"]).set_index("indicator")
+    for ind, row in pub.iterrows():
+        assert t.loc[ind, "closest_pilots"] == pytest.approx(row["recomputed_pilots"], abs=0.005)
+        assert t.loc[ind, "closest_snn"] == pytest.approx(row["recomputed_snn"], abs=0.005)
+        assert np.floor(t.loc[ind, "closest_pilots"] + 0.5) == row["pilots"]
+        assert np.floor(t.loc[ind, "closest_snn"] + 0.5) == row["snn"]
+
+
+def test_standard_figures_are_compare_means(reproduction):
+    for ind, res in reproduction.comparisons.items():
+        per = res.per_la[res.per_la["indicator"] == ind]
+        row = reproduction.table.set_index("indicator").loc[ind]
+        assert row["pilots"] == pytest.approx(per["value"].mean())
+        assert row["snn"] == pytest.approx(per["neighbour_mean"].mean())
+        assert row["n_pilots"] == 10
+        # pilots lower than their neighbours on every recomputable indicator, as published
+        assert row["difference"] < 0
+        assert 0 < row["p_randomization"] <= 1
+
+
+def test_report_prints_published_beside_recomputed(reproduction):
+    text = reproduction.report()
+    assert "published pilots" in text and "closest SNNs" in text
+    assert "cannot be recomputed" in text
+    assert "44" in text and "61" in text
+
+
+def test_model_override_uses_that_list_for_every_row():
+    res = reproduce_2016(model="2021", n_draws=99)
+    assert set(res.table["model"].dropna()) == {"2021"}
