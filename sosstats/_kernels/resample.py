@@ -140,14 +140,15 @@ def weighted_neighbour_means(neighbours: np.ndarray, weights: np.ndarray, values
 
 
 def prefix_tables(candidates: np.ndarray, weights: np.ndarray, values: np.ndarray,
-                  observed: np.ndarray) -> np.ndarray:
-    r"""Running sums of weighted neighbour values along each candidate list.
+                  observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Compute running sums of weighted neighbour values along each candidate list.
 
     For unit :math:`i` with candidate list :math:`c_{i1}, \dots, c_{iL}` and weights
-    :math:`w_{il}`, the contributions :math:`(w_{il} O_{c} y_{c},\ w_{il} O_{c})` (stacked on
-    the last axis, :math:`O` the observed-cell indicator) are summed cumulatively with a leading
-    zero, so that the weighted sum and weight total over the first :math:`l` candidates are one
-    lookup ``prefix[i, l]``.
+    :math:`w_{il}`, the contributions :math:`(w_{il} O_{c} y_{c},\ w_{il} O_{c},\ O_c)` (stacked
+    on the last axis, :math:`O` the observed-cell indicator) are summed cumulatively with a
+    leading zero, so that the weighted sum, the weight total and the count of observed
+    neighbours over the first :math:`l` candidates are one lookup ``prefix[i, l]`` (the count is
+    exact, so "no observed neighbour" is decided without rounding error).
 
     Parameters
     ----------
@@ -161,14 +162,15 @@ def prefix_tables(candidates: np.ndarray, weights: np.ndarray, values: np.ndarra
     Returns
     -------
     (contrib, prefix) : arrays
-        ``(P, L, 2p)`` contributions and ``(P, L + 1, 2p)`` prefix sums.
+        ``(P, L, 3p)`` contributions and ``(P, L + 1, 3p)`` prefix sums.
     """
     has = candidates >= 0
     safe = np.where(has, candidates, 0)
     obs = np.asarray(observed, dtype=bool)
     w = np.where(has, weights, 0.0)[..., None]
     wo = w * obs[safe]                                         # (P, L, p)
-    contrib = np.concatenate([wo * np.where(obs, values, 0.0)[safe], wo], axis=-1)
+    o = (obs[safe] & has[..., None]).astype(float)
+    contrib = np.concatenate([wo * np.where(obs, values, 0.0)[safe], wo, o], axis=-1)
     prefix = np.zeros((contrib.shape[0], contrib.shape[1] + 1, contrib.shape[2]))
     np.cumsum(contrib, axis=1, out=prefix[:, 1:])
     return contrib, prefix
@@ -176,7 +178,7 @@ def prefix_tables(candidates: np.ndarray, weights: np.ndarray, values: np.ndarra
 
 def position_tables(candidates: np.ndarray, weights: np.ndarray, n: int
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Where each of ``n`` units sits in each candidate list, and its weight there.
+    """Tabulate where each of ``n`` units sits in each candidate list, and its weight there.
 
     Returns
     -------
@@ -195,7 +197,7 @@ def position_tables(candidates: np.ndarray, weights: np.ndarray, n: int
 
 def excluded_windows(positions: np.ndarray, k: int, length: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Window holding the first ``k`` non-excluded candidates, given the excluded ones' places.
+    r"""Find the window holding the first ``k`` non-excluded candidates of each list.
 
     Sort the excluded entries' places, :math:`q_{(0)} < q_{(1)} < \dots`. The :math:`t`-th
     (0-based) has :math:`q_{(t)} - t` usable entries before it, so it falls inside the window

@@ -7,10 +7,10 @@ diary activities).
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from scipy.stats import norm
 
 __all__ = [
     "TOOLS",
@@ -40,7 +40,8 @@ TOOL_LEVELS: tuple[str, ...] = ("not at all", "some families", "all families")
 TRAINING_LEVELS: tuple[str, ...] = ("none", "2-day", "5-day")
 _AGENCY_SHARE = 0.2
 _TOOL_LOADING = 0.6          # correlation of each tool's latent with worker engagement
-_TRAINING_CUTS = (norm.ppf(0.2), norm.ppf(0.7))       # about 20% none, 50% 2-day, 30% 5-day
+_Z = NormalDist()
+_TRAINING_CUTS = (_Z.inv_cdf(0.2), _Z.inv_cdf(0.7))    # about 20% none, 50% 2-day, 30% 5-day
 _TRAINING_SHIFT = np.array([-0.3, 0.0, 0.3])          # by experience group of the LA
 
 REFERRAL_REASONS: dict[str, float] = {
@@ -129,7 +130,7 @@ def simulate_workers(rng: np.random.Generator, pilot_codes: np.ndarray,
     loading = _TOOL_LOADING
     for tool, (p_all, p_some, p_none) in TOOLS.items():
         latent = loading * engagement + np.sqrt(1 - loading**2) * rng.standard_normal(n_workers)
-        cuts = norm.ppf([p_none, p_none + p_some])
+        cuts = np.array([_Z.inv_cdf(p_none), _Z.inv_cdf(p_none + p_some)])
         frame[tool] = pd.Categorical.from_codes(np.searchsorted(cuts, latent),
                                                 categories=list(TOOL_LEVELS), ordered=True)
     truth = {
@@ -229,7 +230,7 @@ def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndar
     a = ATTRITION
     eta_r = (a["intercept"] + a["previous_referral"] * prev + a["agency_worker"] * agency_worker
              + a["feelings_t1"] * columns["feelings_t1"] + a["cohort_2"] * cohort2)
-    responded = rng.random(n) < expit(eta_r)
+    responded = rng.random(n) < 1.0 / (1.0 + np.exp(-eta_r))
     # all-family T2 means before attrition (binary means are shares; concerns: share "fewer")
     t2_all_means = {name: float(columns[f"{name}_t2"].mean()) if n else float("nan")
                     for name in ("sdq", "shared_understanding", "knows_goals", "feelings")}

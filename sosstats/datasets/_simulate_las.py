@@ -130,18 +130,18 @@ def _largest_remainder(total: int, weights: Sequence[float]) -> np.ndarray:
 
 
 def _la_names(rng: np.random.Generator, type_idx: np.ndarray) -> np.ndarray:
-    """Unique invented place names ("Oakford", "Borough of Elmley", "Ashburyshire")."""
+    """Draw unique invented place names ("Oakford", "Borough of Elmley", "Ashburyshire")."""
     stems = np.array([s + e for s in _STEMS for e in _ENDINGS], dtype=object)
     n = type_idx.size
     reps = -(-n // stems.size)
     order = np.concatenate([rng.permutation(stems.size) for _ in range(reps)])[:n]
     base = stems[order]
-    if reps > 1:
-        base = base + np.array([f" {1 + i // stems.size}" if i >= stems.size else ""
-                                for i in range(n)], dtype=object)
     county = type_idx == 3
     base[county] = base[county] + "shire"
     base[type_idx == 2] = "Borough of " + base[type_idx == 2]
+    if reps > 1:                                    # more LAs than invented stems
+        base = base + np.array([f" {1 + i // stems.size}" if i >= stems.size else ""
+                                for i in range(n)], dtype=object)
     return base
 
 
@@ -208,7 +208,7 @@ def simulate_las(rng: np.random.Generator, n_las: int, n_pilots: int,
 
 def _expected_levels(spec: Mapping[str, float | str], z: np.ndarray, la_effect: np.ndarray,
                      year_effect: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Expected level without the pilot effect (LA x year) and the covariate coefficients.
+    """Return the expected level without the pilot effect (LA x year) and the coefficients.
 
     The year effect is additive on the indicator's own scale (so trends are exactly parallel);
     for rates the LA part is log-linear in the covariates and multiplied by ``exp(noise)``.

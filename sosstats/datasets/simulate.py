@@ -23,6 +23,7 @@ from sosstats.datasets._simulate_families import (
     simulate_workers,
 )
 from sosstats.datasets._simulate_las import (
+    COVARIATES,
     DEFAULT_START_YEARS,
     EXPERIENCE_LEVELS,
     INDICATORS,
@@ -31,7 +32,7 @@ from sosstats.datasets._simulate_las import (
 )
 from sosstats.errors import DataError, DesignError
 
-__all__ = ["Evaluation", "simulate_evaluation"]
+__all__ = ["COVARIATES", "Evaluation", "simulate_evaluation"]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -169,7 +170,7 @@ def simulate_evaluation(
     n_workers : int, default 200
         Social workers, all in pilot LAs (at least one per pilot); at least ``n_pilots``.
     n_families : int, default 270
-        Families interviewed at T1; at least 1. Vectorised: one million takes about a second.
+        Families interviewed at T1; at least 1. Vectorised: one million take 1-2 s.
     n_diarists : int, default 121
         Workers (a random subset, so at most ``n_workers``) who kept a time diary; may be 0.
     suppression_share : float, default 0.015
@@ -209,20 +210,21 @@ def simulate_evaluation(
 
     .. math::
 
-        \mu_{it} = \max\{\exp(\log\beta_0 + z_i^\top\gamma + u_i + \tau_t + e_{it})
+        \mu_{it} = \max\{\exp(\log\beta_0 + z_i^\top\gamma + u_i + e_{it}) + \tau_t
                    + \delta\, P_{it},\ 1\},\quad
         \text{count}_{it} \sim \text{Poisson}(\mu_{it} N_i / 10^4),
 
     with :math:`u_i \sim N(0, \sigma_u^2)` (correlated 0.36 across indicators),
-    :math:`e_{it} \sim N(0, \sigma_e^2)`, :math:`\tau_t` a linear trend plus year shocks,
-    :math:`N_i` the child population and :math:`P_{it} = 1` for a pilot from its
-    ``sos_start_year`` on. ``value = count / N_i * 1e4``. Mean-type indicators
-    (``assessment_duration_days``, ``s47_to_icpc_median_wd``) use the same model on their own
-    scale without the exponential (value rounded to 0.1 day and 1 working day), and
-    ``rereferrals_within_12m_pct`` draws ``count ~ Binomial(referrals, p_it / 100)``. Because the
-    expected level is a smooth function of the covariates and pilots are chosen at random,
-    comparing pilots with their covariate-nearest non-pilots (post years), or a
-    difference in differences, estimates :math:`\delta`.
+    :math:`e_{it} \sim N(0, \sigma_e^2)`, :math:`\tau_t` a common linear trend plus year
+    shocks (additive, so trends are parallel), :math:`N_i` the child population and
+    :math:`P_{it} = 1` for a pilot from its ``sos_start_year`` on. ``value = count / N_i *
+    1e4``. Mean-type indicators (``assessment_duration_days``, ``s47_to_icpc_median_wd``) are
+    :math:`\beta_0 + z_i^\top\gamma + u_i + \tau_t + e_{it} + \delta P_{it}` (floored at 1,
+    rounded to 0.1 day and 1 working day), and ``rereferrals_within_12m_pct`` draws
+    ``count ~ Binomial(referrals, p_it / 100)`` with :math:`p_{it}` built the same way. Because
+    the expected level is a smooth function of the covariates and pilots are a random sample,
+    comparing pilots with their covariate-nearest non-pilots in a post year, or a difference
+    in differences (exactly unbiased, as trends are parallel), estimates :math:`\delta`.
 
     **Families.** With main effects :math:`x_{f}^\top\beta` (cohort, experience group,
     previous referral, agency worker) and time :math:`\beta_T T`, the linear predictor is
@@ -246,9 +248,9 @@ def simulate_evaluation(
         start_years          {experience group: year}
         indicators[name]     pilot_effect, pilot_effect_realised (mean realised change in the
                              expected level over pilot post cells; differs only if a floor
-                             binds), base, log_scale (1 rate / 0 own scale), sd_la, sd_noise,
-                             coef {covariate: gamma per sd}, year_effect {year: tau},
-                             la_effect {la_code: u}
+                             binds), base, log_scale (1: gamma, u act on the log rate; 0: on
+                             the own scale), sd_la, sd_noise, coef {covariate: gamma per sd},
+                             year_effect {year: tau, own scale}, la_effect {la_code: u}
         las                  deprivation_factor, urbanity_factor {la_code: value}
         workers              agency_share, tool_shares {tool: {level: share}},
                              engagement {worker_id: latent}

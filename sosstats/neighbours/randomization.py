@@ -112,6 +112,14 @@ def _check_draws(draws: Any, pool: np.ndarray, n: int, n_treated: int) -> np.nda
     return d.astype(np.intp)
 
 
+def _difference(y: np.ndarray, sums: np.ndarray, p: int) -> np.ndarray:
+    """``y`` minus the neighbour mean from window sums ``(num, den, count)``; NaN if unusable."""
+    cnt = sums[..., 2 * p:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums[..., :p] / np.where(cnt > 0.5, sums[..., p:2 * p], np.nan)
+    return y - mean
+
+
 def _state_tables(vals: np.ndarray, observed: np.ndarray, cand: np.ndarray,
                   base_w: np.ndarray, pool: np.ndarray, k: int
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -131,9 +139,8 @@ def _state_tables(vals: np.ndarray, observed: np.ndarray, cand: np.ndarray,
     s0 = prefix[rows, np.minimum(k, length)]                          # (P, 2p)
     q = min(k, depth)
     s1 = prefix[rows, np.minimum(k + 1, length)][:, None, :] - contrib[:, :q, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d0 = y - s0[:, :p] / s0[:, p:]
-        d1 = y[:, None, :] - s1[..., :p] / s1[..., p:]
+    d0 = _difference(y, s0, p)
+    d1 = _difference(y[:, None, :], s1, p)
     table = np.full((P, k + 1, p), np.nan)
     table[:, 0] = d0
     table[:, 1:q + 1] = d1
@@ -152,7 +159,8 @@ def _draw_statistics(vals: np.ndarray, observed: np.ndarray, cand: np.ndarray,
     place, place_w = position_tables(cand, base_w, n)                # (P, n)
     place_flat, place_w_flat = place.ravel(), place_w.ravel()
     y_nan = np.where(observed, vals, np.nan)
-    yo = np.concatenate([np.where(observed, vals, 0.0), observed.astype(float)], axis=1)
+    obs_f = observed.astype(float)
+    yo = np.concatenate([np.where(observed, vals, 0.0), obs_f, obs_f], axis=1)
     out = np.empty((draws.shape[0], p))
     for start in range(0, draws.shape[0], batch):  # memory-capped blocks, not single draws
         db = draws[start:start + batch]                               # (B, m) LA positions
@@ -163,25 +171,27 @@ def _draw_statistics(vals: np.ndarray, observed: np.ndarray, cand: np.ndarray,
         if exclude_draws and m > 1:
             # place of every other member of the draw in each member's list (own place: L)
             pos = np.take(place_flat, rows[:, :, None] * n + db[:, None, :])
-            first = pos.min(axis=-1)
-            second = np.where(pos == first[..., None], depth + 1, pos).min(axis=-1)
+            two = np.partition(pos, 1, axis=-1)              # two smallest places first
+            first, second = two[..., 0], two[..., 1]
             one = first < k                 # at least one excluded member inside the window
             multi = one & (second - 1 < k)  # two or more: general case below
             state = np.where(one, 1 + first, 0)
         diff = np.take(table, (rows * (k + 1) + state).ravel(), axis=0).reshape(B, m, p)
         if multi.any():
-            b, i = np.nonzero(multi)
-            r = rows[b, i]
-            window, order, n_inside = excluded_windows(pos[b, i], k, length[r])
-            sums = np.take(prefix.reshape(P * (depth + 1), 2 * p), r * (depth + 1) + window,
+            f = np.flatnonzero(multi)                                 # flat (draw, member)
+            b = f // m
+            r = rows.ravel()[f]
+            window, order, n_inside = excluded_windows(pos.reshape(-1, m)[f], k, length[r])
+            sums = np.take(prefix.reshape(P * (depth + 1), 3 * p), r * (depth + 1) + window,
                            axis=0)
             for slot in range(int(n_inside.max())):  # at most m - 1 slots
                 sel = np.flatnonzero(n_inside > slot)
                 la = db[b[sel], order[sel, slot]]
                 w = np.take(place_w_flat, r[sel] * n + la)
-                sums[sel] -= w[:, None] * yo[la]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                diff[b, i] = y_nan[db[b, i]] - sums[:, :p] / sums[:, p:]
+                sub = yo[la].reshape(-1, 3, p)                # (value, weight, count)
+                sub[:, :2] *= w[:, None, None]
+                sums[sel] -= sub.reshape(-1, 3 * p)
+            diff.reshape(-1, p)[f] = _difference(y_nan[db.ravel()[f]], sums, p)
         total = diff.sum(axis=1)                                      # (B, p)
         res = total / m
         bad_b, bad_c = np.nonzero(np.isnan(total))
@@ -227,8 +237,8 @@ def randomization_distribution(values: np.ndarray, ranking: NeighbourRanking, po
         Exclude the other pseudo-pilots of a draw from each member's neighbours (default; mirrors
         ``exclude_treated=True`` in :func:`sosstats.neighbours.compare`).
     batch : int
-        Draws processed at a time (memory is about ``batch * n_treated * (k + n_treated)``
-        values).
+        Draws processed at a time (memory is about
+        ``batch * n_treated * (n_treated + 3 * n_indicators)`` values).
 
     Returns
     -------

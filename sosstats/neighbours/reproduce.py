@@ -243,8 +243,7 @@ def simulated_comparison(*, year: int | None = None, k: int = 10, n_draws: int =
     socio-economic covariates (pilots kept out of each other's groups); the comparison is made
     in ``year`` (default: the last simulated year, when every pilot has started).
     """
-    from sosstats.datasets._simulate_las import COVARIATES
-    from sosstats.datasets.simulate import simulate_evaluation
+    from sosstats.datasets.simulate import COVARIATES, simulate_evaluation
     from sosstats.neighbours.model import StatisticalNeighbours
 
     ev = simulate_evaluation(rng=rng)
