@@ -212,9 +212,10 @@ def knn(query: np.ndarray, reference: np.ndarray | None = None, k: int = 10, *,
     reference row; ``np.partition`` finds each row's ``k``-th and ``k+1``-th smallest keys
     (values only: several times faster than ``np.argpartition``), the ``k`` columns with key at
     most the ``k``-th are the neighbours; their exact squared distances are recomputed from the
-    differences and sorted by (distance, position). Rows whose ``k``-th and ``k+1``-th keys lie within the rounding error
-    of the expansion (ties, near ties) are recomputed exactly, so the ranking is exact and
-    ties go to the smaller position. Blocks run on ``workers`` threads (numpy releases the GIL).
+    differences and sorted by (distance, position). Rows whose ``k``-th and ``k+1``-th keys
+    lie within the rounding error of the expansion (ties, near ties) are recomputed exactly, so
+    the ranking is exact and ties go to the smaller position. Blocks run on ``workers``
+    threads (numpy releases the GIL).
     The kd-tree search (Bentley 1975; scipy's ``cKDTree``, leaf size :data:`KDTREE_LEAFSIZE`,
     a set searched against itself is queried in the tree's leaf order for cache locality) asks
     for one neighbour more than needed; rows where that extra neighbour ties with the ``k``-th

@@ -20,6 +20,8 @@ Wolfe, P. (1976). Finding the nearest point in a polytope. *Mathematical Program
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 __all__ = ["simplex_lstsq", "simplex_lstsq_placebo"]
@@ -112,12 +114,16 @@ def simplex_lstsq(X: np.ndarray, y: np.ndarray, *, tol: float = 1e-13,
             if len(corral) == 1:
                 break
         x = Q[:, corral] @ lam
+        if j not in corral:  # the entering point left again: round-off limit reached
+            converged = True
+            break
     w[corral] = lam
     r = X @ w - y
     return w, float(r @ r), converged
 
 
-def simplex_lstsq_placebo(Z: np.ndarray, *, tol: float = 1e-13
+def simplex_lstsq_placebo(Z: np.ndarray, *, tol: float = 1e-13,
+                          callback: Callable[[int], None] | None = None
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leave-one-out synthetic controls: each column of ``Z`` fitted from all the others.
 
@@ -125,6 +131,10 @@ def simplex_lstsq_placebo(Z: np.ndarray, *, tol: float = 1e-13
     ----------
     Z : array of shape ``(T, J)``
         Donor paths in the fitting years.
+    tol : float
+        As for :func:`simplex_lstsq`.
+    callback : callable, optional
+        Called with the number of problems solved so far after each one (progress display).
 
     Returns
     -------
@@ -141,4 +151,6 @@ def simplex_lstsq_placebo(Z: np.ndarray, *, tol: float = 1e-13
         others = idx != j
         w, obj[j], conv[j] = simplex_lstsq(Z[:, others], Z[:, j], tol=tol)
         W[j, others] = w
+        if callback is not None:
+            callback(j + 1)
     return W, obj, conv

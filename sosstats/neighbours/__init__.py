@@ -1,0 +1,42 @@
+"""Statistical nearest neighbours: did pilot LAs do better than LAs like them?
+
+- :class:`StatisticalNeighbours` fits a DfE/CIPFA-style neighbour model (weighted Euclidean
+  distance on standardised features); :func:`from_published` uses a published list instead.
+- :func:`compare` compares treated LAs with their neighbours on many indicators at once.
+- :func:`neighbour_did` and :func:`synthetic_control` follow them over years.
+- :func:`rate_per_10k`, :func:`funnel_limits` and :func:`funnel_plot` for rates.
+- :func:`reproduce_2016` recomputes the Signs of Safety evaluation's published 2015/16 table.
+
+See ``docs/neighbours.md`` for the maths and references.
+"""
+
+from __future__ import annotations
+
+from sosstats.neighbours._ranking import NeighbourRanking
+from sosstats.neighbours._stability import NeighbourOverlap, neighbour_recovery, neighbour_stability
+from sosstats.neighbours._weights import learn_weights
+from sosstats.neighbours.compare import ComparisonResult, compare
+from sosstats.neighbours.model import FittedNeighbours, StatisticalNeighbours, from_published
+from sosstats.neighbours.randomization import randomization_distribution
+from sosstats.neighbours.rates import funnel_limits, funnel_plot, poisson_interval, rate_per_10k
+from sosstats.neighbours.reproduce import reproduce_2016, simulated_comparison
+
+__all__ = [
+    "ComparisonResult",
+    "FittedNeighbours",
+    "NeighbourOverlap",
+    "NeighbourRanking",
+    "StatisticalNeighbours",
+    "compare",
+    "from_published",
+    "funnel_limits",
+    "funnel_plot",
+    "learn_weights",
+    "neighbour_recovery",
+    "neighbour_stability",
+    "poisson_interval",
+    "randomization_distribution",
+    "rate_per_10k",
+    "reproduce_2016",
+    "simulated_comparison",
+]

@@ -25,7 +25,14 @@ import pandas as pd
 
 from sosstats.neighbours.compare import ComparisonResult, compare
 
-__all__ = ["Reproduction", "reproduce_2016", "simulated_comparison", "SimulatedComparison"]
+__all__ = ["Reproduction", "reproduce_2016", "simulated_comparison", "SimulatedComparison",
+           "dfe_recovery", "LAIT_CONTEXT"]
+
+#: LAIT context measures (child poverty, free school meals, English as an additional language)
+#: on which a fitted model recovers the most of DfE's published neighbours
+#: (``docs/neighbours.md``, "How close is a fit on public context measures to DfE's lists?").
+LAIT_CONTEXT = ("lait_ChildPov", "lait_PriFSM", "lait_SecFSM", "lait_Ever6_FSM_Prim",
+                "lait_Ever6_FSM_Sec", "lait_EALPri", "lait_EALSec")
 
 _CIN_SUFFIXES = ("_rate_per_10k", "_pct", "_wd")
 
@@ -56,9 +63,11 @@ class Reproduction:
     year: int
     model: str | None
     n_draws: int
+    recovery: pd.DataFrame | None = None
 
     def report(self) -> str:
         """The printed table of ``sosstats neighbours``."""
+        recovery = self.recovery
         t = self.table
         show = pd.DataFrame({
             "indicator (2015/16)": t["label"],
@@ -93,6 +102,10 @@ class Reproduction:
                           ["indicator", "treated_mean", "neighbour_mean", "difference",
                            "p_value", "p_randomization", "p_holm", "p_bh"]
                       ].round(3).to_string(index=False)]
+        if recovery is not None:
+            lines += ["", "StatisticalNeighbours fitted on LAIT context measures ("
+                      + ", ".join(LAIT_CONTEXT) + "; equal weights, k = 10) against DfE's "
+                      "published lists:", recovery.to_string(index=False)]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -124,7 +137,7 @@ def _closest(res: ComparisonResult, wide: pd.DataFrame, indicator: str, pilot_ag
 
 def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
                    n_draws: int = 10_000, rng: int | np.random.Generator | None = 0,
-                   all_indicators: bool = False) -> Reproduction:
+                   all_indicators: bool = False, recovery: bool = True) -> Reproduction:
     """Recompute the evaluation's 2015/16 pilots-vs-SNNs table from the shipped DfE data.
 
     Parameters
@@ -144,6 +157,9 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
     all_indicators : bool
         Also compare the pilots with their SNNs on every rate, percentage and duration
         indicator of the children-in-need tables (2021 model unless ``model`` is given).
+    recovery : bool
+        Also fit :class:`StatisticalNeighbours` on LAIT context measures and report how many of
+        DfE's published neighbours it recovers (:func:`dfe_recovery`).
 
     Returns
     -------
@@ -203,7 +219,39 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
         extra = compare(long, pilots, load_statistical_neighbours(model or "2021"),
                         indicator=names, year=year, k=k, n_draws=n_draws, rng=rng)
     return Reproduction(table=table, comparisons=comparisons, all_indicators=extra, year=year,
-                        model=model, n_draws=n_draws)
+                        model=model, n_draws=n_draws,
+                        recovery=dfe_recovery() if recovery else None)
+
+
+def dfe_recovery(pairs: tuple[tuple[int, str], ...] = ((2019, "2021"), (2020, "2025")), *,
+                 features: tuple[str, ...] = LAIT_CONTEXT, k: int = 10) -> pd.DataFrame:
+    """How many of DfE's published statistical neighbours a fit on LAIT context recovers.
+
+    For each (data year, DfE model) pair, fits :class:`StatisticalNeighbours` on ``features``
+    (z-scores, equal weights) over the LAs with complete data, and compares each LA's fitted
+    ``k`` neighbours with its published ``k``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair: ``data_year, dfe_model, n_las, share_recovered`` (share of published
+        neighbours found among the fitted ones), ``mean_per_la`` and ``chance_share``
+        (``k / (n_las - 1)``, what random neighbours would give).
+    """
+    from sosstats.datasets.loaders import load_la_indicators, load_statistical_neighbours
+    from sosstats.neighbours.model import StatisticalNeighbours
+
+    rows = []
+    for year, model in pairs:
+        las = load_la_indicators(indicators=list(features), years=year, wide=True)
+        las = las.dropna(subset=list(features))
+        fitted = StatisticalNeighbours(list(features), k=k).fit(las)
+        s = fitted.recovery(load_statistical_neighbours(model=model)).summary
+        rows.append({"data_year": year, "dfe_model": model, "n_las": int(s["n_las"]),
+                     "share_recovered": round(float(s["share_common"]), 3),
+                     "mean_per_la": round(float(s["mean_common"]), 2),
+                     "chance_share": round(float(s["chance_share"]), 3)})
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True, eq=False)

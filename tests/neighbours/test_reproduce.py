@@ -58,3 +58,13 @@ def test_report_prints_published_beside_recomputed(reproduction):
 def test_model_override_uses_that_list_for_every_row():
     res = reproduce_2016(model="2021", n_draws=99)
     assert set(res.table["model"].dropna()) == {"2021"}
+
+
+def test_fit_on_lait_context_recovers_far_more_than_chance(reproduction):
+    rec = reproduction.recovery
+    assert list(rec["dfe_model"]) == ["2021", "2025"]
+    assert (rec["n_las"] > 140).all()
+    # measured 0.46 for both; chance is k / (n - 1) = 0.067
+    assert rec["share_recovered"].between(0.40, 0.52).all()
+    assert (rec["share_recovered"] > 5 * rec["chance_share"]).all()
+    assert "LAIT context" in reproduction.report()
