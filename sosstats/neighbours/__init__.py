@@ -16,22 +16,27 @@ from sosstats.neighbours._ranking import NeighbourRanking
 from sosstats.neighbours._stability import NeighbourOverlap, neighbour_recovery, neighbour_stability
 from sosstats.neighbours._weights import learn_weights
 from sosstats.neighbours.compare import ComparisonResult, compare
+from sosstats.neighbours.did import DiDResult, neighbour_did
 from sosstats.neighbours.model import FittedNeighbours, StatisticalNeighbours, from_published
 from sosstats.neighbours.randomization import randomization_distribution
 from sosstats.neighbours.rates import funnel_limits, funnel_plot, poisson_interval, rate_per_10k
 from sosstats.neighbours.reproduce import reproduce_2016, simulated_comparison
+from sosstats.neighbours.synth import SyntheticControlResult, synthetic_control
 
 __all__ = [
     "ComparisonResult",
+    "DiDResult",
     "FittedNeighbours",
     "NeighbourOverlap",
     "NeighbourRanking",
     "StatisticalNeighbours",
+    "SyntheticControlResult",
     "compare",
     "from_published",
     "funnel_limits",
     "funnel_plot",
     "learn_weights",
+    "neighbour_did",
     "neighbour_recovery",
     "neighbour_stability",
     "poisson_interval",
@@ -39,4 +44,5 @@ __all__ = [
     "rate_per_10k",
     "reproduce_2016",
     "simulated_comparison",
+    "synthetic_control",
 ]

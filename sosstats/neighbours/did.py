@@ -471,6 +471,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
         "p_value": np.where(is_ref, np.nan, p_e), "df": df_e.astype(float),
         "n_las": (~np.isnan(D)).sum(axis=0), "reference": is_ref})
     event_table.loc[is_ref, "df"] = np.nan
+    event_table = event_table.loc[event_table["n_las"] > 0].reset_index(drop=True)
 
     tcodes = np.asarray(treated_codes, dtype=object)
     by_la = pd.DataFrame({"la_code": tcodes, "start_year": starts, "n_neighbours": n_nb,
