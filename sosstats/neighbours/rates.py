@@ -150,7 +150,7 @@ def funnel_limits(population: Any, rate: float, *, levels: tuple[float, ...] = (
 
 def funnel_plot(data: pd.DataFrame, *, count: str, population: str, label: str = "la_code",
                 target: float | None = None, highlight: Any = None, per: float = 10_000,
-                ax: Any = None) -> Any:
+                max_labels: int = 10, ax: Any = None) -> Any:
     """Funnel plot of rates per ``per`` against population, with 95% and 99.8% exact limits.
 
     Parameters
@@ -166,6 +166,9 @@ def funnel_plot(data: pd.DataFrame, *, count: str, population: str, label: str =
         Labels of LAs to mark (e.g. the pilots).
     per : float
         Rate multiplier.
+    max_labels : int
+        At most this many points outside the 99.8% limits are labelled, the furthest out first
+        (highlighted LAs are always labelled).
     ax : matplotlib Axes, optional
 
     Returns
@@ -174,8 +177,11 @@ def funnel_plot(data: pd.DataFrame, *, count: str, population: str, label: str =
 
     Notes
     -----
-    Points outside the 99.8% limits are labelled. Limits from :func:`funnel_limits`
-    (Spiegelhalter, 2005).
+    Limits from :func:`funnel_limits` (Spiegelhalter, 2005). How far out a point lies is its
+    distance from the target in units of the distance from the target to the 99.8% limit on
+    its side. When many LAs fall outside the limits, the rates are over-dispersed relative to
+    Poisson variation (LAs differ for reasons other than chance); Spiegelhalter (2005) gives
+    the multiplicative and additive corrections.
     """
     from sosstats.neighbours.plots import draw_funnel
 
@@ -194,6 +200,12 @@ def funnel_plot(data: pd.DataFrame, *, count: str, population: str, label: str =
     grid = np.geomspace(max(n.min() * 0.8, 1.0), n.max() * 1.1, 200)
     limits = funnel_limits(grid, target, per=per)
     at = funnel_limits(n, target, per=per)
-    outside = (rates < at["lower_99.8"].to_numpy()) | (rates > at["upper_99.8"].to_numpy())
+    lo, hi = at["lower_99.8"].to_numpy(), at["upper_99.8"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        excess = np.where(rates >= target, (rates - target) / (hi - target),
+                          (target - rates) / (target - lo))
+    outside = (rates < lo) | (rates > hi)
+    furthest = np.argsort(-np.where(outside, excess, -np.inf), kind="stable")[:max_labels]
+    outside = np.isin(np.arange(len(rates)), furthest) & outside
     hl = np.isin(labels.astype(str), [str(h) for h in (highlight or [])])
     return draw_funnel(n, rates, labels, limits, target, outside, hl, per=per, ax=ax)
