@@ -35,7 +35,7 @@ __all__ = ["StatisticalNeighbours", "FittedNeighbours", "from_published", "CLOSE
 CLOSENESS_BANDS = ("Extremely close", "Very close", "Close", "Somewhat close", "Not close")
 #: quantiles of all pairwise LA distances that separate the bands (our rule, not DfE's). Chosen
 #: so that a fit on seven LAIT context measures (2019) puts about DfE's 2021 shares of the ten
-#: neighbours in each band (6%, 60%, 19%, 9%, 7%); see docs/neighbours_model.md
+#: neighbours in each band (6%, 60%, 19%, 9%, 7%); see docs/neighbours.md
 CLOSENESS_QUANTILES = (0.005, 0.09, 0.17, 0.25)
 
 
@@ -109,7 +109,7 @@ class StatisticalNeighbours:
     a root weighted mean squared difference in standard-deviation units. Each LA's
     neighbours are the ``k`` eligible LAs with the smallest distance (ties: smaller LA code).
     This is the distance of DfE's children's services model (NFER, Benton et al. 2007) and of
-    CIPFA's nearest-neighbour model; see ``docs/neighbours_model.md``.
+    CIPFA's nearest-neighbour model; see ``docs/neighbours.md``.
 
     References
     ----------
