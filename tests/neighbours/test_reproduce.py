@@ -56,7 +56,8 @@ def test_report_prints_published_beside_recomputed(reproduction):
 
 
 def test_model_override_uses_that_list_for_every_row():
-    res = reproduce_2016(model="2021", n_draws=99)
+    with pytest.warns(UserWarning, match="fewer than k"):
+        res = reproduce_2016(model="2021", n_draws=99, recovery=False)
     assert set(res.table["model"].dropna()) == {"2021"}
 
 
