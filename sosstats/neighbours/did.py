@@ -19,135 +19,21 @@ import pandas as pd
 from scipy import stats
 
 from sosstats._results import Result
-from sosstats._validate import check_columns, check_frame, check_int, check_level
+from sosstats._validate import check_int, check_level
 from sosstats.errors import DataError, DesignError, SosstatsWarning
+from sosstats.neighbours._panel import (
+    DROPPED_COLUMNS,
+    codes,
+    missing_records,
+    stack,
+    treated_panel,
+)
 from sosstats.neighbours._ranking import as_ranking
 
 __all__ = ["neighbour_did", "DiDResult"]
 
-DROPPED_COLUMNS = ["la_code", "year", "role", "treated_la", "reason", "flag"]
 
-
-# -- input helpers shared with synth.py ---------------------------------------------------------
-def _codes(values: Any, name: str) -> list[str]:
-    """LA codes as a de-duplicated list of strings (a single string is one code)."""
-    if values is None:
-        return []
-    if isinstance(values, str):
-        values = [values]
-    try:
-        out = list(dict.fromkeys(str(v) for v in values))
-    except TypeError as exc:
-        raise DataError(f"`{name}` must be an LA code or a list of LA codes; got "
-                        f"{type(values).__name__}.") from exc
-    return out
-
-
-def _indicator_panel(indicators: Any, indicator: str, *, id: str, year: str
-                     ) -> tuple[pd.DataFrame, pd.Series]:
-    """One indicator as a units x years matrix (NaN where missing) plus flags of NaN cells.
-
-    ``indicators`` is long (columns ``id, year, indicator, value[, flag]``, one row per LA, year
-    and indicator) or wide (columns ``id, year`` and one column per indicator).
-    """
-    frame = check_frame(indicators, "indicators")
-    if not isinstance(indicator, str):
-        raise DataError(f"`indicator` must be a string; got {indicator!r}.")
-    if "indicator" in frame.columns and "value" in frame.columns:
-        check_columns(frame, [id, year], name="indicators")
-        rows = frame.loc[frame["indicator"].astype(str) == indicator]
-        if rows.shape[0] == 0:
-            known = pd.unique(frame["indicator"].astype(str))
-            import difflib
-            close = difflib.get_close_matches(indicator, list(known), n=3)
-            hint = f"; close matches: {', '.join(map(repr, close))}" if close else ""
-            raise DataError(f"indicator {indicator!r} not found in the 'indicator' column of "
-                            f"`indicators`{hint}.")
-        vcol = "value"
-    else:
-        if indicator not in frame.columns:
-            raise DataError(f"indicator {indicator!r} is not a column of `indicators` (and "
-                            "`indicators` has no 'indicator' and 'value' columns for long "
-                            "format).")
-        check_columns(frame, [id, year], name="indicators")
-        rows = frame
-        vcol = indicator
-    if not (pd.api.types.is_numeric_dtype(rows[vcol]) and
-            not pd.api.types.is_bool_dtype(rows[vcol])):
-        raise DataError(f"column {vcol!r} of `indicators` must be numeric; got "
-                        f"{rows[vcol].dtype}.")
-    yrs = rows[year]
-    if not pd.api.types.is_numeric_dtype(yrs) or yrs.isna().any():
-        raise DataError(f"column {year!r} of `indicators` must hold whole-number years with no "
-                        "missing values.")
-    yv = yrs.to_numpy(dtype=float)
-    if not np.all(np.isfinite(yv)) or not np.all(yv == np.round(yv)):
-        raise DataError(f"column {year!r} of `indicators` must hold whole-number years.")
-    values = rows[vcol].to_numpy(dtype=float)
-    if np.isinf(values).any():
-        raise DataError(f"column {vcol!r} of `indicators` has infinite values for "
-                        f"{indicator!r}.")
-    tab = pd.DataFrame({"unit": rows[id].astype(str).to_numpy(),
-                        "year": yv.astype(np.int64), "value": values})
-    dup = tab.duplicated(["unit", "year"], keep=False)
-    if dup.any():
-        shown = ", ".join(f"{u} {t}" for u, t in tab.loc[dup, ["unit", "year"]]
-                          .drop_duplicates().head(10).itertuples(index=False))
-        raise DataError(f"`indicators` has more than one row for the same {id!r} and {year!r} "
-                        f"for indicator {indicator!r}: {shown}.")
-    panel = tab.pivot(index="unit", columns="year", values="value").sort_index()
-    panel = panel.reindex(columns=sorted(panel.columns))
-    flag_col = rows["flag"].to_numpy() if "flag" in rows.columns else np.full(len(tab), None)
-    nan_rows = np.isnan(values)
-    flags = pd.Series(flag_col[nan_rows], index=pd.MultiIndex.from_arrays(
-        [tab["unit"].to_numpy()[nan_rows], tab["year"].to_numpy()[nan_rows]]), dtype=object)
-    return panel, flags
-
-
-def _start_years(start_year: Any, treated: list[str]) -> np.ndarray:
-    """First treated year of each treated LA (an int for all, or a mapping code -> year)."""
-    def as_year(v: Any, who: str) -> int:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer, float, np.floating)) \
-                or not np.isfinite(v) or float(v) != round(float(v)):
-            raise DataError(f"`start_year` for {who} must be a whole-number year; got {v!r}.")
-        return int(v)
-
-    if isinstance(start_year, Mapping):
-        lookup = {str(k): v for k, v in start_year.items()}
-        missing = [c for c in treated if c not in lookup]
-        if missing:
-            raise DataError(f"`start_year` has no start year for treated LA(s) "
-                            f"{', '.join(missing)}.")
-        return np.array([as_year(lookup[c], c) for c in treated], dtype=np.int64)
-    if isinstance(start_year, pd.Series):
-        return _start_years(start_year.to_dict(), treated)
-    return np.full(len(treated), as_year(start_year, "all treated LAs"), dtype=np.int64)
-
-
-def _check_in_panel(panel: pd.DataFrame, treated: list[str], indicator: str) -> None:
-    missing = [c for c in treated if c not in panel.index]
-    if missing:
-        raise DesignError(f"treated LA(s) {', '.join(missing)} not in the data for indicator "
-                          f"{indicator!r}.")
-
-
-def _missing_records(panel: pd.DataFrame, flags: pd.Series, units: np.ndarray,
-                     years: np.ndarray, role: str, treated_la: np.ndarray,
-                     reason: str) -> pd.DataFrame:
-    """Rows of the dropped-cells table for cells (units[i], years[i])."""
-    if len(units) == 0:
-        return pd.DataFrame(columns=DROPPED_COLUMNS)
-    key = pd.MultiIndex.from_arrays([np.asarray(units, dtype=object), np.asarray(years)])
-    flag = flags.reindex(key).to_numpy(dtype=object)
-    absent = ~np.asarray(pd.Index(units).isin(panel.index))
-    flag = np.where(pd.isna(flag), None, flag)
-    reasons = np.where(absent, "LA not in the data", reason)
-    return pd.DataFrame({"la_code": np.asarray(units, dtype=object),
-                         "year": np.asarray(years, dtype=np.int64), "role": role,
-                         "treated_la": np.asarray(treated_la, dtype=object),
-                         "reason": reasons, "flag": flag})
-
-
+# -- helpers (the input readers are in sosstats.neighbours._panel) ------------------------------
 def _t_interval(est: pd.DataFrame, level: float) -> pd.DataFrame:
     df = est["df"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
@@ -282,7 +168,8 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     indicators : pandas.DataFrame
         Long table (``id, year, indicator, value[, flag]``), as
         :func:`sosstats.datasets.loaders.load_la_indicators` returns, or wide (``id, year`` and
-        one column per indicator). Missing or suppressed values are NaN.
+        one column per indicator). Missing or suppressed values are NaN or a DfE suppression
+        marker (``c x z k u : .. -``); other text is a DataError. Not modified.
     treated : str or iterable of str
         Codes of the treated LAs.
     neighbours : NeighbourRanking, fitted model with ``.ranking``, or DataFrame
@@ -363,12 +250,9 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     level = check_level(level)
     k = check_int(k, "k", minimum=1)
     ref = check_int(reference_year, "reference_year")
-    treated_codes = _codes(treated, "treated")
-    if not treated_codes:
-        raise DataError("`treated` is empty; give at least two treated LA codes.")
-    panel, flags = _indicator_panel(indicators, indicator, id=id, year=year)
-    _check_in_panel(panel, treated_codes, indicator)
-    starts = _start_years(start_year, treated_codes)
+    treated_codes, panel, flags, starts = treated_panel(
+        indicators, treated, indicator=indicator, start_year=start_year, id=id, year=year,
+        at_least=2)
     if len(treated_codes) < 2:
         raise DesignError("the pooled DiD test needs at least two treated LAs (they are the "
                           f"clusters); got {len(treated_codes)}: {', '.join(treated_codes)}.")
@@ -384,7 +268,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
 
     ranking = as_ranking(neighbours, id=id)
     rows = ranking.positions(treated_codes, what="treated LA")
-    excl_codes = _codes(exclude, "exclude")
+    excl_codes = codes(exclude, "exclude")
     unknown = [c for c in excl_codes if c not in set(ranking.ids) and c not in panel.index]
     if unknown:
         raise DataError(f"`exclude` code(s) {', '.join(unknown)} are neither in the data nor "
@@ -420,15 +304,15 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
 
     # dropped cells: neighbours' missing years and treated-LA years without a gap
     li, ki, ti = np.nonzero((nb >= 0)[:, :, None] & ~used)
-    drop_nb = _missing_records(panel, flags, nb_codes[li, ki], years[ti], "neighbour",
-                               np.asarray(treated_codes, dtype=object)[li],
-                               "missing or suppressed; neighbour mean uses the others")
+    drop_nb = missing_records(panel, flags, nb_codes[li, ki], years[ti], "neighbour",
+                              np.asarray(treated_codes, dtype=object)[li],
+                              "missing or suppressed; neighbour mean uses the others")
     ti_r, ti_c = np.nonzero(~valid)
     reason = np.where(np.isnan(y_t[ti_r, ti_c]), "missing or suppressed; year dropped",
                       "no neighbour observed; year dropped")
-    drop_tr = _missing_records(panel, flags, np.asarray(treated_codes, dtype=object)[ti_r],
-                               years[ti_c], "treated",
-                               np.asarray(treated_codes, dtype=object)[ti_r], "")
+    drop_tr = missing_records(panel, flags, np.asarray(treated_codes, dtype=object)[ti_r],
+                              years[ti_c], "treated",
+                              np.asarray(treated_codes, dtype=object)[ti_r], "")
     drop_tr["reason"] = reason
     # LA-level DiD
     pre = valid & (event < 0)
@@ -456,11 +340,11 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     ref_gap = G[:, int(np.searchsorted(ev_times, ref))]
     no_ref = np.isnan(ref_gap)
     if no_ref.any():
-        extra = _missing_records(panel, flags, np.asarray(treated_codes, dtype=object)[no_ref],
-                                 starts[no_ref] + ref, "treated",
-                                 np.asarray(treated_codes, dtype=object)[no_ref],
-                                 "reference event time missing; LA left out of the event "
-                                 "study")
+        extra = missing_records(panel, flags, np.asarray(treated_codes, dtype=object)[no_ref],
+                                starts[no_ref] + ref, "treated",
+                                np.asarray(treated_codes, dtype=object)[no_ref],
+                                "reference event time missing; LA left out of the event "
+                                "study")
         drop_tr = pd.concat([drop_tr, extra], ignore_index=True)
     D = G - ref_gap[:, None]
     m_e, se_e, t_e, p_e, df_e = _mean_test(D, axis=0)
@@ -485,9 +369,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     r_nb, c_nb = np.nonzero(nb >= 0)
     neighbours_used = pd.DataFrame({"la_code": tcodes[r_nb], "neighbour": nb_codes[r_nb, c_nb],
                                     "rank": c_nb + 1})
-    frames = [f for f in (drop_tr, drop_nb) if len(f)]
-    dropped = (pd.concat(frames, ignore_index=True) if frames
-               else pd.DataFrame(columns=DROPPED_COLUMNS))
+    dropped = stack([drop_tr, drop_nb], DROPPED_COLUMNS)
     return DiDResult(estimate=float(est), std_error=float(se), df=int(dfree), nobs=n,
                      indicator=indicator, reference_event=ref, k=k, by_la=by_la,
                      event_table=event_table, gaps=gaps, neighbours=neighbours_used,

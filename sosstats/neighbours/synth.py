@@ -21,15 +21,12 @@ import pandas as pd
 from sosstats._kernels.simplex import simplex_lstsq, simplex_lstsq_placebo
 from sosstats._results import Result
 from sosstats._validate import check_int, check_rng
-from sosstats.errors import DataError, DesignError, SosstatsWarning
-from sosstats.neighbours._ranking import NeighbourRanking, as_ranking
-from sosstats.neighbours.did import (
+from sosstats.errors import DataError, SosstatsWarning
+from sosstats.neighbours._panel import (
     DROPPED_COLUMNS,
-    _check_in_panel,
-    _codes,
-    _indicator_panel,
-    _missing_records,
-    _start_years,
+    donor_pools,
+    stack,
+    treated_panel,
 )
 
 __all__ = ["synthetic_control", "SyntheticControlResult"]
@@ -56,32 +53,6 @@ class _Progress:
         if self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
-
-
-def _donor_lists(donors: Any, treated: list[str], panel: pd.DataFrame, id: str
-                 ) -> list[list[str]]:
-    """Candidate donor codes for each treated LA, before the completeness filter."""
-    everyone = panel.index.astype(str).tolist()
-    if donors is None:
-        return [everyone for _ in treated]
-    if isinstance(donors, (pd.DataFrame, NeighbourRanking)) or hasattr(donors, "ranking"):
-        ranking = as_ranking(donors, id=id)
-        rows = ranking.positions(treated, what="treated LA")
-        ids = np.asarray(ranking.ids, dtype=object).astype(str)
-        return [ids[ranking.order[r][ranking.order[r] >= 0]].tolist() for r in rows]
-    if isinstance(donors, Mapping):
-        lookup = {str(key): value for key, value in donors.items()}
-        missing = [c for c in treated if c not in lookup]
-        if missing:
-            raise DataError(f"`donors` has no donor list for treated LA(s) "
-                            f"{', '.join(missing)}.")
-        lists = [_codes(lookup[c], f"donors[{c!r}]") for c in treated]
-    else:
-        lists = [_codes(donors, "donors")] * len(treated)
-    unknown = sorted({d for lst in lists for d in lst} - set(everyone))
-    if unknown:
-        raise DataError(f"`donors` code(s) {', '.join(unknown[:10])} not in the data.")
-    return lists
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,20 +176,6 @@ class SyntheticControlResult(Result):
         return ax
 
 
-def _year_list(pre_years: Any) -> np.ndarray:
-    """``pre_years`` as a sorted array of distinct integer years."""
-    vals = [pre_years] if isinstance(pre_years, (int, np.integer, str)) else pre_years
-    try:
-        vals = list(vals)
-    except TypeError:
-        vals = [pre_years]
-    bad = [v for v in vals if isinstance(v, bool) or not isinstance(v, (int, np.integer))]
-    if bad or not vals:
-        raise DataError("`pre_years` must be a non-empty list of whole-number years; got "
-                        f"{pre_years!r}.")
-    return np.unique(np.asarray(vals, dtype=np.int64))
-
-
 def _rmspe(gaps: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Root mean squared gap over the columns in ``mask`` (NaN-aware), row by row."""
     sq = np.where(mask & ~np.isnan(gaps), gaps**2, np.nan)
@@ -240,7 +197,8 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     ----------
     indicators : pandas.DataFrame
         Long (``id, year, indicator, value[, flag]``) or wide (``id, year``, one column per
-        indicator) table; missing or suppressed values are NaN.
+        indicator) table; missing values are NaN or a DfE marker such as ``c`` (any other text
+        is a DataError; see :mod:`sosstats.neighbours._panel`).
     treated : str or iterable of str
         Codes of the treated LAs (one or more).
     indicator : str
@@ -322,73 +280,15 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     gen = check_rng(rng)
     if progress is not None and not isinstance(progress, bool):
         raise DataError(f"`progress` must be True, False or None; got {progress!r}.")
-    treated_codes = _codes(treated, "treated")
-    if not treated_codes:
-        raise DataError("`treated` is empty; give at least one treated LA code.")
-    panel, flags = _indicator_panel(indicators, indicator, id=id, year=year)
-    _check_in_panel(panel, treated_codes, indicator)
-    starts = _start_years(start_year, treated_codes)
+    treated_codes, panel, flags, starts = treated_panel(
+        indicators, treated, indicator=indicator, start_year=start_year, id=id, year=year,
+        at_least=1)
     years = panel.columns.to_numpy(dtype=np.int64)
-    if pre_years is not None:
-        fit_years = _year_list(pre_years)
-        absent = sorted(set(fit_years.tolist()) - set(years.tolist()))
-        if absent:
-            raise DataError(f"`pre_years` {absent} not in the data for {indicator!r}.")
-        late = [c for c, s in zip(treated_codes, starts) if (fit_years >= s).any()]
-        if late:
-            raise DataError(f"`pre_years` include years at or after the start year of treated "
-                            f"LA(s) {', '.join(late)}.")
-    excl = set(_codes(exclude, "exclude"))
-    unknown = sorted(excl - set(panel.index))
-    if unknown:
-        raise DataError(f"`exclude` code(s) {', '.join(unknown)} not in the data.")
-    candidates = _donor_lists(donors, treated_codes, panel, id)
+    specs, dropped, few = donor_pools(panel, flags, treated_codes, starts, indicator=indicator,
+                                      id=id, donors=donors, exclude=exclude,
+                                      pre_years=pre_years)
     values = panel.to_numpy(dtype=float)
     row_of = {c: r for r, c in enumerate(panel.index.astype(str))}
-    tset = set(treated_codes)
-
-    dropped, specs, few = [], [], []
-    for code, s, cand in zip(treated_codes, starts, candidates):
-        y = values[row_of[code]]
-        pre = years < s if pre_years is None else np.isin(years, fit_years)
-        post = years >= s
-        if not (years < s).any():
-            raise DesignError(f"no pre-period years in the data for treated LA {code} (data "
-                              f"start in {years.min()}, start year {s}).")
-        if not post.any():
-            raise DesignError(f"no post-period years in the data for treated LA {code} (data "
-                              f"end in {years.max()}, start year {s}).")
-        miss = (pre | post) & np.isnan(y)
-        if miss.any():
-            dropped.append(_missing_records(panel, flags, np.full(miss.sum(), code, object),
-                                            years[miss], "treated", np.full(miss.sum(), code,
-                                                                            object),
-                                            "missing or suppressed; year dropped"))
-        fit = pre & ~np.isnan(y)
-        if not (post & ~np.isnan(y)).any():
-            raise DesignError(f"treated LA {code} has no post-period year with data for "
-                              f"{indicator!r} (all missing or suppressed).")
-        if not fit.any():
-            raise DesignError(f"treated LA {code} has no pre-period year with data for "
-                              f"{indicator!r} (all missing or suppressed).")
-        if fit.sum() < 3:
-            few.append(f"{code} ({int(fit.sum())})")
-        need = fit | post
-        pool = sorted({d for d in cand if d not in tset and d not in excl})
-        rows = np.array([row_of[d] for d in pool], dtype=np.intp)
-        complete = ~np.isnan(values[rows][:, need]).any(axis=1) if len(rows) else rows
-        bad_rows = rows[~complete]
-        if len(bad_rows):
-            r_i, c_i = np.nonzero(np.isnan(values[bad_rows][:, need]))
-            codes_bad = np.asarray(pool, dtype=object)[~complete][r_i]
-            dropped.append(_missing_records(panel, flags, codes_bad, years[need][c_i], "donor",
-                                            np.full(len(r_i), code, object),
-                                            "missing or suppressed; donor left out"))
-        pool = [d for d, ok in zip(pool, complete) if ok]
-        if len(pool) < 2:
-            raise DesignError(f"treated LA {code} has {len(pool)} eligible donor(s) with "
-                              f"complete data for {indicator!r}; at least 2 are needed.")
-        specs.append((code, int(s), fit, post, pool))
     if few:
         warnings.warn(f"few pre-period years to fit on for {', '.join(few)}: the synthetic "
                       "control is poorly determined (weights not unique).", SosstatsWarning,
@@ -489,18 +389,13 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     if nonconv:
         warnings.warn(f"the weight solver stopped before its tolerance for "
                       f"{', '.join(map(str, nonconv[:10]))}.", SosstatsWarning, stacklevel=2)
-    frames = [d for d in dropped if len(d)]
     return SyntheticControlResult(
         estimate=est, p_value=p_value, nobs=len(specs), indicator=indicator,
         by_la=by_la_df[["la_code", "start_year", "n_donors", "n_pre", "n_post", "pre_rmspe",
                         "post_rmspe", "rmspe_ratio", "mean_post_gap", "p_value", "converged"]],
         weights=pd.concat(weights, ignore_index=True), paths=pd.concat(paths, ignore_index=True),
         event_study=event_study,
-        placebos=(pd.concat(placebo_rows, ignore_index=True) if placebo_rows else
-                  pd.DataFrame(columns=["la_code", "placebo", "pre_rmspe", "post_rmspe",
-                                        "rmspe_ratio", "mean_post_gap"])),
-        placebo_gaps=(pd.concat(placebo_gaps, ignore_index=True) if placebo_gaps else
-                      pd.DataFrame(columns=["la_code", "placebo", "year", "event_time", "gap"])),
-        null_distribution=null, p_value_method=method,
-        dropped=(pd.concat(frames, ignore_index=True) if frames
-                 else pd.DataFrame(columns=DROPPED_COLUMNS)))
+        placebos=stack(placebo_rows, ["la_code", "placebo", "pre_rmspe", "post_rmspe",
+                                      "rmspe_ratio", "mean_post_gap"]),
+        placebo_gaps=stack(placebo_gaps, ["la_code", "placebo", "year", "event_time", "gap"]),
+        null_distribution=null, p_value_method=method, dropped=stack(dropped, DROPPED_COLUMNS))

@@ -267,13 +267,15 @@ def test_suppressed_cells_are_missing_and_recorded(world):
     zero.loc[mask_nb, "value"] = 0.0
     res_zero = compare(zero, treated, ranking, k=5, n_draws=0, n_resamples=0)
     assert res_zero.per_la["neighbour_mean"].iloc[0] != per["neighbour_mean"].iloc[0]
-    # string values such as "c" in the value column are read as suppressed too
+    # suppression markers such as "c" in the value column are read as suppressed, with the
+    # marker as the flag: the same result and dropped table as NaN plus a flag column
     text = to_long(wide).astype({"value": object})
-    text.loc[mask_nb, ["value", "flag"]] = ["c", None]
+    text.loc[mask_nb, ["value", "flag"]] = [" c", None]
     text.loc[mask_t, ["value", "flag"]] = ["x", None]
     res_text = compare(text, treated, ranking, k=5, n_draws=0, n_resamples=0)
     pd.testing.assert_frame_equal(res_text.pooled, res.pooled)
-    assert set(res_text.dropped["reason"]) == {"non-numeric value"}
+    pd.testing.assert_frame_equal(res_text.dropped, res.dropped)
+    assert set(res_text.dropped["reason"]) == {"suppressed"}
 
 
 def test_missing_rows_and_all_neighbours_missing(world):
@@ -480,3 +482,70 @@ def test_indicator_matrix_records_flags():
     assert mat.reasons[1, 0] == "non-finite value"
     assert mat.reasons[2, 0] == "missing value" and mat.flags[2, 0] is None
     assert mat.reasons[2, 1] == "no row"
+
+
+def test_indicator_matrix_suppression_markers_long():
+    long = pd.DataFrame({"la_code": ["A", "A", "B", "B", "C", "C"],
+                         "indicator": ["x", "y", "x", "y", "x", "y"],
+                         "value": [1.0, " c ", "2.5", "..", None, "-"],
+                         "flag": [None, None, None, None, None, "z"]}, dtype=object)
+    before = long.copy()
+    mat = indicator_matrix(long)
+    np.testing.assert_array_equal(mat.values[:, 0], [1.0, 2.5, np.nan])
+    assert np.isnan(mat.values[:, 1]).all()
+    assert list(mat.flags[:, 1]) == ["c", "..", "z"]          # a flag column wins over a marker
+    assert list(mat.reasons[:, 1]) == ["suppressed"] * 3
+    assert mat.reasons[2, 0] == "missing value" and mat.flags[2, 0] is None
+    assert mat.reasons[0, 0] is None and mat.flags[0, 0] is None
+    pd.testing.assert_frame_equal(long, before)
+    for marker in ["c", "x", "z", "k", "u", ":", "..", "-"]:
+        one = long.assign(value=[1.0, f"  {marker}", 2.0, 3.0, 4.0, 5.0])
+        m = indicator_matrix(one)
+        assert np.isnan(m.values[0, 1]) and m.flags[0, 1] == marker
+
+
+def test_indicator_matrix_rejects_other_text_long():
+    long = pd.DataFrame({"la_code": ["A", "A", "B", "B"], "indicator": ["x", "y", "x", "y"],
+                         "value": [1.0, "c", 2.0, "low"]}, dtype=object)
+    with pytest.raises(DataError, match=r"column 'value'.*not numeric: 'low' \(indicator 'y'\)"):
+        indicator_matrix(long)
+    # an unselected indicator's bad value is not read
+    assert indicator_matrix(long, indicator="x").values[:, 0].tolist() == [1.0, 2.0]
+    with pytest.raises(DataError, match="'value'.*True"):
+        indicator_matrix(long.assign(value=[1.0, True, 2.0, 3.0]))
+    with pytest.raises(DataError, match="'value'.*bool"):
+        indicator_matrix(long.assign(value=[True, False, True, True]))
+
+
+def test_indicator_matrix_wide_markers_and_errors():
+    wide = pd.DataFrame({"la_code": ["A", "B", "C"], "p": ["1.5", "x", 3],
+                         "q": [1.0, 2.0, np.nan]})
+    mat = indicator_matrix(wide, indicator=["p", "q"])
+    np.testing.assert_array_equal(mat.values[:, 0], [1.5, np.nan, 3.0])
+    assert mat.flags[1, 0] == "x" and mat.reasons[1, 0] == "suppressed"
+    assert mat.flags[2, 1] is None and mat.reasons[2, 1] == "missing value"
+    with pytest.raises(DataError, match="column 'p'.*not numeric: 'n/a'"):
+        indicator_matrix(wide.assign(p=["1.5", "x", "n/a"]), indicator=["p", "q"])
+
+
+def test_compare_reads_markers_and_rejects_text(world):
+    wide, ranking, treated = world
+    kw = dict(k=5, n_draws=0, n_resamples=0)
+    nb = compare(wide, treated, ranking, **kw).neighbour_sets["neighbour"].iloc[0]
+    masked = wide.copy()
+    masked.loc[masked["la_code"] == nb, "ind_a"] = np.nan
+    marked = wide.astype({"ind_a": object})
+    marked.loc[marked["la_code"] == nb, "ind_a"] = ".."
+    res_nan = compare(masked, treated, ranking, **kw)
+    res_marker = compare(marked, treated, ranking, indicator=NAMES, **kw)
+    pd.testing.assert_frame_equal(res_marker.per_la, res_nan.per_la)
+    drop = res_marker.dropped.set_index(["la_code", "indicator"])
+    assert drop.loc[(nb, "ind_a"), "flag"] == ".."
+    assert drop.loc[(nb, "ind_a"), "reason"] == "suppressed"
+    marked.loc[marked["la_code"] == nb, "ind_a"] = "see note"
+    with pytest.raises(DataError, match="'ind_a'.*'see note'"):
+        compare(marked, treated, ranking, indicator=NAMES, **kw)
+    long = to_long(wide).astype({"value": object})
+    long.loc[5, "value"] = "unknown"
+    with pytest.raises(DataError, match=f"'value'.*'unknown'.*{long.loc[5, 'indicator']!r}"):
+        compare(long, treated, ranking, **kw)

@@ -306,8 +306,9 @@ def test_bad_data():
     with pytest.raises(DataError, match="more than one row"):
         neighbour_did(pd.concat([long, long.iloc[:1]]), **args)
     bad = long.copy()
-    bad["value"] = bad["value"].astype(str)
-    with pytest.raises(DataError, match="numeric"):
+    bad["value"] = bad["value"].astype(str)       # numeric strings are read as numbers ...
+    bad.loc[7, "value"] = "n/a"                   # ... but other text is an error
+    with pytest.raises(DataError, match="'value'.*not numeric: 'n/a' \\(indicator 'rate'\\)"):
         neighbour_did(bad, **args)
     with pytest.raises(DataError, match="la_code"):
         neighbour_did(long.drop(columns="la_code"), **args)
@@ -323,3 +324,52 @@ def test_bad_data():
     with pytest.raises(DesignError, match="E001, E002 not found"):
         neighbour_did(long, ["E001", "E002"], ranking.to_frame(3).query("la_code == 'E005'"),
                       indicator="rate", start_year=2014)
+
+
+def test_suppression_markers_in_the_value_column():
+    long, treated, start, ranking = make_panel(14, n_missing=6)
+    flagged = long.loc[long["flag"] == "c"].index
+    res = neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=4)
+    # the same cells given as text markers (values as strings, as read_csv gives them)
+    text = long.drop(columns="flag").astype({"value": object})
+    text["value"] = [f"{v!r}" for v in long["value"]]
+    text.loc[flagged, "value"] = [" c", "..", "x ", "c", ":", "-"]
+    before = text.copy()
+    res_text = neighbour_did(text, treated, ranking, indicator="rate", start_year=start, k=4)
+    pd.testing.assert_frame_equal(text, before)
+    assert res_text.estimate == pytest.approx(res.estimate, rel=1e-12)
+    pd.testing.assert_frame_equal(res_text.gaps, res.gaps, rtol=1e-12)
+    a = res.dropped.drop(columns="flag")
+    b = res_text.dropped.drop(columns="flag")
+    pd.testing.assert_frame_equal(a, b)
+    marker_of = dict(zip(zip(text.loc[flagged, "la_code"], text.loc[flagged, "year"]),
+                         text.loc[flagged, "value"].str.strip()))
+    assert len(res_text.dropped) > 0
+    for _, r in res_text.dropped.iterrows():
+        assert r["flag"] == marker_of.get((r["la_code"], r["year"]))
+
+
+def test_wide_form_markers_and_bad_text():
+    long, treated, start, ranking = make_panel(15, n_missing=5)
+    res = neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=4)
+    wide = long.pivot(index=["la_code", "year"], columns="indicator",
+                      values="value").reset_index()
+    wide.columns.name = None
+    wide["rate"] = wide["rate"].astype(object).where(wide["rate"].notna(), "z")
+    res_w = neighbour_did(wide, treated, ranking, indicator="rate", start_year=start, k=4)
+    assert res_w.estimate == pytest.approx(res.estimate, rel=1e-12)
+    assert set(res_w.dropped["flag"]) <= {"z"} and len(res_w.dropped) == len(res.dropped)
+    wide.loc[3, "rate"] = "approx. 12"
+    with pytest.raises(DataError, match="column 'rate'.*not numeric: 'approx. 12'"):
+        neighbour_did(wide, treated, ranking, indicator="rate", start_year=start, k=4)
+    with pytest.raises(DataError, match="'rate'.*bool"):
+        neighbour_did(wide.assign(rate=True), treated, ranking, indicator="rate",
+                      start_year=start, k=4)
+
+
+def test_missing_la_codes_are_an_error():
+    long, treated, start, ranking = make_panel(16)
+    holes = long.astype({"la_code": object})
+    holes.loc[5, "la_code"] = None
+    with pytest.raises(DataError, match="'la_code'.*1 missing LA codes"):
+        neighbour_did(holes, treated, ranking, indicator="rate", start_year=start, k=4)

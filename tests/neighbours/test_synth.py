@@ -345,3 +345,34 @@ def test_bad_data():
     with pytest.raises(DataError, match="more than one row"):
         synthetic_control(pd.concat([long, long.iloc[:1]]), "T0", indicator="rate",
                           start_year=2014)
+
+
+def test_suppression_markers_and_bad_text():
+    long, truth, start, donors = make_panel(13, noise=2.0)
+    cells = [(donors[0], 2012), (donors[1], 2016), ("T0", 2010)]
+    nan = long.copy()
+    text = long.astype({"value": object})
+    for (code, yr), marker in zip(cells, ["c", " x", ".."]):
+        at = (long["la_code"] == code) & (long["year"] == yr)
+        nan.loc[at, "value"] = np.nan
+        text.loc[at, "value"] = marker
+    before = text.copy()
+    res = synthetic_control(nan, list(truth), indicator="rate", start_year=start, placebo=False)
+    res_t = synthetic_control(text, list(truth), indicator="rate", start_year=start,
+                              placebo=False)
+    pd.testing.assert_frame_equal(text, before)
+    assert res_t.estimate == pytest.approx(res.estimate, rel=1e-12)
+    pd.testing.assert_frame_equal(res_t.weights, res.weights)
+    assert res.dropped["flag"].isna().all()
+    flags = {(r.la_code, r.year): r.flag for r in res_t.dropped.itertuples()}
+    assert flags[(donors[0], 2012)] == "c" and flags[(donors[1], 2016)] == "x"
+    assert flags[("T0", 2010)] == ".."
+    assert set(res_t.dropped["role"]) == {"treated", "donor"}
+    text.loc[4, "value"] = "<5"
+    with pytest.raises(DataError, match="'value'.*not numeric: '<5' \\(indicator 'rate'\\)"):
+        synthetic_control(text, list(truth), indicator="rate", start_year=start, placebo=False)
+    wide = long.pivot(index=["la_code", "year"], columns="indicator", values="value")
+    wide = wide.reset_index().astype({"rate": object})
+    wide.loc[0, "rate"] = "high"
+    with pytest.raises(DataError, match="column 'rate'.*not numeric: 'high'"):
+        synthetic_control(wide, list(truth), indicator="rate", start_year=start, placebo=False)
