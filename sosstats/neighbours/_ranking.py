@@ -165,3 +165,17 @@ def as_ranking(neighbours: Any, *, id: str = "la_code") -> NeighbourRanking:
     raise DataError("`neighbours` must be a fitted StatisticalNeighbours result or a table "
                     f"with columns {id!r}, 'neighbour' and 'rank'; got "
                     f"{type(neighbours).__name__}.")
+
+
+def barred_codes(neighbours: Any) -> tuple[str, ...]:
+    """LA codes that a fitted neighbour model bars from every comparison group.
+
+    A :class:`~sosstats.neighbours.model.FittedNeighbours` (fitted, or built from a published
+    list) records the LAs flagged as ``contaminated`` (using a similar practice model): they are
+    never anyone's neighbour, nor a donor, nor drawn as a pseudo-pilot. Functions that accept a
+    fitted model as ``neighbours`` add these codes to their own ``exclude``. Tables and plain
+    rankings bar nothing.
+    """
+    if isinstance(neighbours, (pd.DataFrame, NeighbourRanking)):
+        return ()
+    return tuple(str(c) for c in getattr(neighbours, "contaminated", ()) or ())
