@@ -235,8 +235,10 @@ def dfe_recovery(pairs: tuple[tuple[int, str], ...] = ((2019, "2021"), (2020, "2
     -------
     pandas.DataFrame
         One row per pair: ``data_year, dfe_model, n_las, share_recovered`` (share of published
-        neighbours found among the fitted ones), ``mean_per_la`` and ``chance_share``
-        (``k / (n_las - 1)``, what random neighbours would give).
+        neighbours found among the fitted ones), ``mean_per_la`` and ``chance_share``: the
+        share that ``k`` neighbours drawn at random would recover, pooled over LAs
+        (``sum_i k * a_i / (n - 1) / sum_i p_i``, with ``a_i`` the LA's published neighbours
+        present in the data and ``p_i`` its published neighbours; about ``k / (n - 1)``).
     """
     from sosstats.datasets.loaders import load_la_indicators, load_statistical_neighbours
     from sosstats.neighbours.model import StatisticalNeighbours
