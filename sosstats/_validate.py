@@ -60,8 +60,17 @@ def check_columns(data: pd.DataFrame, columns: str | Iterable[str], *, what: str
 
 def check_numeric_columns(data: pd.DataFrame, columns: str | Iterable[str], *,
                           what: str = "column", name: str = "data", allow_nan: bool = False,
-                          allow_constant: bool = True) -> np.ndarray:
-    """Check columns exist, are numeric, have no NaN (unless allowed), vary (unless allowed).
+                          allow_constant: bool = True, allow_inf: bool = False,
+                          labels: Iterable[Any] | None = None) -> np.ndarray:
+    """Check columns exist, are numeric, have no NaN or +/-inf and vary (each unless allowed).
+
+    Parameters
+    ----------
+    allow_inf : bool
+        Accept ``inf`` and ``-inf`` (default False: a DataError names the column and rows).
+    labels : iterable, optional
+        Row labels used to name offending rows in messages (e.g. the LA codes); default the
+        index of ``data``.
 
     Returns
     -------
@@ -80,6 +89,14 @@ def check_numeric_columns(data: pd.DataFrame, columns: str | Iterable[str], *,
         if nan_cols:
             counts = ", ".join(f"{c!r} ({int(data[c].isna().sum())} missing)" for c in nan_cols)
             raise DataError(f"{what} {counts} contain NaN; drop or impute those rows first.")
+    if not allow_inf:
+        inf = np.isinf(values)
+        if inf.any():
+            rows = np.asarray(list(labels) if labels is not None else data.index, dtype=object)
+            parts = [f"{c!r} for {', '.join(map(str, rows[inf[:, j]][:10]))}"
+                     f"{' ...' if inf[:, j].sum() > 10 else ''}"
+                     for j, c in enumerate(cols) if inf[:, j].any()]
+            raise DataError(f"{what} values are infinite (inf or -inf): {'; '.join(parts)}.")
     if not allow_constant and values.shape[0] > 0:
         spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
         const = [c for c, s in zip(cols, spread) if not s > 0]

@@ -116,3 +116,19 @@ def test_result_protocol():
         res.plot()
     with pytest.raises(AttributeError):
         res.nobs = 3  # frozen
+
+
+def test_check_numeric_columns_rejects_infinite_values():
+    df = pd.DataFrame({"a": [1.0, np.inf, 3.0], "b": [-np.inf, 2.0, 3.0], "ok": [1.0, 2.0, 3.0]},
+                      index=["r0", "r1", "r2"])
+    with pytest.raises(DataError, match=r"infinite.*'a' for r1; 'b' for r0"):
+        v.check_numeric_columns(df, ["ok", "a", "b"])
+    # row labels given by the caller (e.g. LA codes) are named instead of the index
+    with pytest.raises(DataError, match="'a' for E2"):
+        v.check_numeric_columns(df, ["a"], labels=["E1", "E2", "E3"])
+    # also when NaN is allowed, and inf is only accepted on request
+    with pytest.raises(DataError, match="infinite"):
+        v.check_numeric_columns(df.assign(a=[np.nan, np.inf, 1.0]), ["a"], allow_nan=True)
+    out = v.check_numeric_columns(df, ["a", "b"], allow_inf=True)
+    assert np.isinf(out).sum() == 2
+    np.testing.assert_array_equal(v.check_numeric_columns(df, ["ok"]), [[1.0], [2.0], [3.0]])

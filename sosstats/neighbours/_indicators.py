@@ -2,11 +2,18 @@
 
 Long form: one row per LA x indicator (x year), columns ``id``, ``indicator``, ``value`` and
 optionally ``year`` and ``flag`` -- the shape of :func:`sosstats.datasets.load_la_indicators`.
-Wide form: one row per LA, one numeric column per indicator. Values are read by
+Wide form: one row per LA, one column per indicator (without ``indicator=``: every numeric
+column, and every text column whose entries are all numbers, missing or DfE markers with at
+least one number; other text columns, such as LA names, are skipped). Values are read by
 :mod:`sosstats.neighbours._panel` (shared with the over-time estimators): empty, flagged and
 suppressed cells (a DfE marker such as ``c`` or ``..`` in the value column) become NaN and are
 recorded with their flag -- never read as zero -- and any other non-numeric value is a
 DataError naming the column.
+
+The matrix also records which LAs are *present* in the table (for the analysed year, before
+``indicator=`` selection): a row for any indicator in long form, a row in wide form. Presence,
+not observed cells, decides who can be a neighbour, so that neighbour sets do not depend on
+which indicators are analysed or which cells are suppressed.
 """
 
 from __future__ import annotations
@@ -19,7 +26,14 @@ import pandas as pd
 
 from sosstats._validate import as_list, check_columns, check_frame
 from sosstats.errors import DataError, DesignError
-from sosstats.neighbours._panel import check_one_row, is_long, read_long, read_wide, wide_columns
+from sosstats.neighbours._panel import (
+    check_one_row,
+    is_long,
+    read_long,
+    read_numbers,
+    read_wide,
+    wide_columns,
+)
 
 __all__ = ["IndicatorMatrix", "indicator_matrix"]
 
@@ -43,6 +57,9 @@ class IndicatorMatrix:
         ``(n, p)`` objects: why a cell is missing (``"suppressed"``: it has a flag or a
         suppression marker; ``"missing value"``, ``"no row"``, ``"non-finite value"``);
         ``None`` when observed.
+    present : numpy.ndarray
+        LA codes (strings) with at least one row in the table for the analysed year, before
+        ``indicator=`` selection (long form: a row for any indicator; wide form: a row).
     """
 
     ids: np.ndarray
@@ -50,6 +67,7 @@ class IndicatorMatrix:
     values: np.ndarray
     flags: np.ndarray
     reasons: np.ndarray
+    present: np.ndarray
 
     def aligned(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Values, flags and reasons re-indexed to ``codes`` (absent LAs: NaN, ``"no row"``)."""
@@ -63,6 +81,10 @@ class IndicatorMatrix:
         flags[have] = self.flags[pos[have]]
         reasons[have] = self.reasons[pos[have]]
         return vals, flags, reasons
+
+    def is_present(self, codes: np.ndarray) -> np.ndarray:
+        """Boolean mask over ``codes``: which LAs have a row in the table (see ``present``)."""
+        return pd.Index(self.present).get_indexer(np.asarray(codes).astype(str)) >= 0
 
 
 def _filter_year(data: pd.DataFrame, year: Any) -> pd.DataFrame:
@@ -78,7 +100,15 @@ def _filter_year(data: pd.DataFrame, year: Any) -> pd.DataFrame:
         return data
     if "year" not in data.columns:
         raise DataError(f"year={year!r} given but `indicators` has no 'year' column.")
-    keep = data["year"].astype(str).to_numpy() == str(year)
+    col = data["year"]
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        try:   # numeric years compare as numbers: 2016, 2016.0 and "2016" all match 2016.0
+            target = float(year)
+        except (TypeError, ValueError):
+            target = np.nan
+        keep = col.to_numpy(dtype=float, na_value=np.nan) == target
+    else:
+        keep = col.astype(str).to_numpy() == str(year)
     if not keep.any():
         shown = ", ".join(map(str, sorted(pd.unique(data["year"].dropna()), key=str)[:8]))
         raise DataError(f"year {year!r} not found in column 'year' of `indicators` "
@@ -103,14 +133,32 @@ def _from_long(data: pd.DataFrame, id: str, indicator: list[str] | None) -> Indi
     values[r, c] = numeric
     flags[r, c] = cells.flags
     reasons[r, c] = cells.reasons
-    return IndicatorMatrix(la_codes, names, values, flags, reasons)
+    return IndicatorMatrix(la_codes, names, values, flags, reasons, la_codes)
+
+
+def _is_indicator(col: pd.Series) -> bool:
+    """Whether a wide column is taken as an indicator when ``indicator=`` is not given.
+
+    Numeric (not bool) columns are; so are text columns whose entries are all numbers, numeric
+    strings, missing or DfE suppression markers (the shared rule of ``read_numbers``), with at
+    least one number. Other text columns (LA names, notes, flags) are skipped.
+    """
+    if pd.api.types.is_bool_dtype(col):
+        return False
+    if pd.api.types.is_numeric_dtype(col):
+        return True
+    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+        return False
+    try:
+        values, _ = read_numbers(col, str(col.name))
+    except DataError:
+        return False
+    return bool((~np.isnan(values)).any())
 
 
 def _from_wide(data: pd.DataFrame, id: str, indicator: list[str] | None) -> IndicatorMatrix:
     if indicator is None:
-        names = [c for c in data.columns if c not in (id, "year")
-                 and pd.api.types.is_numeric_dtype(data[c])
-                 and not pd.api.types.is_bool_dtype(data[c])]
+        names = [c for c in data.columns if c not in (id, "year") and _is_indicator(data[c])]
         if not names:
             raise DataError("`indicators` has no numeric indicator columns besides "
                             f"{id!r}; name them with indicator=.")
@@ -121,7 +169,7 @@ def _from_wide(data: pd.DataFrame, id: str, indicator: list[str] | None) -> Indi
                   "; filter to one year (year=) first")
     values = np.where(np.isinf(cells.values), np.nan, cells.values)
     return IndicatorMatrix(cells.ids, [str(c) for c in names], values, cells.flags,
-                           cells.reasons)
+                           cells.reasons, cells.ids)
 
 
 def indicator_matrix(data: pd.DataFrame, *, indicator: str | list[str] | None = None,
@@ -132,14 +180,16 @@ def indicator_matrix(data: pd.DataFrame, *, indicator: str | list[str] | None = 
     ----------
     data : pandas.DataFrame
         Long (columns ``id``, ``indicator``, ``value``[, ``year``, ``flag``]) or wide (one row per
-        LA, one numeric column per indicator[, ``year``]). Values are numbers, NaN or a DfE
+        LA, one column per indicator[, ``year``]). Values are numbers, NaN or a DfE
         suppression marker (``c x z k u : .. -``, read as missing with that flag); any other
-        text is a DataError naming the column. Not modified.
+        text in an analysed column is a DataError naming the column. Not modified.
     indicator : str or list of str, optional
-        Indicators to keep (default: all in the long table; all numeric columns except ``id``
-        and ``year`` in the wide one).
+        Indicators to keep, each named once (default: all in the long table; in the wide one,
+        every column except ``id`` and ``year`` that is numeric, or text holding only numbers,
+        missing values and suppression markers with at least one number).
     year : optional
-        The year to analyse; required when ``data`` has several.
+        The year to analyse; required when ``data`` has several. A numeric ``year`` column is
+        compared numerically (``2016`` matches ``2016.0``), a text one as text.
     id : str
         Column with the LA codes.
 
@@ -152,6 +202,12 @@ def indicator_matrix(data: pd.DataFrame, *, indicator: str | list[str] | None = 
     wanted = None if indicator is None else as_list(indicator)
     if wanted is not None and not wanted:
         raise DataError("`indicator` is an empty list; name at least one indicator.")
+    if wanted is not None:
+        seen = [str(c) for c in wanted]
+        dup = list(dict.fromkeys(c for c in seen if seen.count(c) > 1))
+        if dup:
+            raise DataError(f"`indicator` repeats {', '.join(map(repr, dup))}; name each "
+                            "indicator once.")
     sub = _filter_year(data, year)
     if is_long(data):
         return _from_long(sub, id, wanted)

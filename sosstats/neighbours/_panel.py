@@ -22,7 +22,7 @@ import pandas as pd
 
 from sosstats._validate import check_columns, check_frame
 from sosstats.errors import DataError, DesignError
-from sosstats.neighbours._ranking import NeighbourRanking, as_ranking
+from sosstats.neighbours._ranking import NeighbourRanking, as_ranking, barred_codes
 
 #: DfE publication markers for suppressed / unavailable cells, read as missing with this flag.
 SUPPRESSION_MARKERS = ("c", "x", "z", "k", "u", ":", "..", "-")
@@ -307,7 +307,12 @@ def year_list(pre_years: Any) -> np.ndarray:
 
 def donor_lists(donors: Any, treated: list[str], panel: pd.DataFrame, id: str
                 ) -> list[list[str]]:
-    """Candidate donor codes for each treated LA, before the completeness filter."""
+    """Candidate donor codes for each treated LA, before the completeness filter.
+
+    With a neighbour ranking / table / fitted model, every neighbour listed for the LA (some
+    may have no row in the data; :func:`donor_pools` drops and records them). Explicit lists
+    and mappings must name LAs in the data.
+    """
     everyone = panel.index.astype(str).tolist()
     if donors is None:
         return [everyone for _ in treated]
@@ -360,6 +365,7 @@ def donor_pools(panel: pd.DataFrame, flags: pd.Series, treated: list[str], start
     candidates = donor_lists(donors, treated, panel, id)
     values = panel.to_numpy(dtype=float)
     row_of = {c: r for r, c in enumerate(panel.index.astype(str))}
+    excl |= set(barred_codes(donors))  # a fitted model's contaminated LAs are never donors
     tset = set(treated)
     dropped, specs, few = [], [], []
     for code, s, cand in zip(treated, starts, candidates):
@@ -386,6 +392,15 @@ def donor_pools(panel: pd.DataFrame, flags: pd.Series, treated: list[str], start
             few.append(f"{code} ({int(fit.sum())})")
         need = fit | post
         pool = sorted({d for d in cand if d not in tset and d not in excl})
+        absent = [d for d in pool if d not in row_of]
+        if absent:  # listed neighbours with no row for the indicator (e.g. newer LAs)
+            n_need = int(need.sum())
+            dropped.append(missing_records(panel, flags, np.repeat(np.asarray(absent, object),
+                                                                   n_need),
+                                           np.tile(years[need], len(absent)), "donor",
+                                           np.full(len(absent) * n_need, code, dtype=object),
+                                           "LA not in the data"))
+            pool = [d for d in pool if d in row_of]
         rows = np.array([row_of[d] for d in pool], dtype=np.intp)
         complete = ~np.isnan(values[rows][:, need]).any(axis=1)
         if not complete.all():

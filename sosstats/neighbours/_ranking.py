@@ -94,6 +94,16 @@ class NeighbourRanking:
         out_d[r, slot] = dist[r, c]
         return out, out_d
 
+    def original_rank(self, rows: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+        """Rank (1-based) of each selected neighbour in its unit's full list, before exclusions.
+
+        ``neighbours`` is the first output of :meth:`select` for ``rows``; ``-1`` stays ``-1``.
+        """
+        order = self.order[np.asarray(rows, dtype=np.intp)]
+        nb = np.asarray(neighbours, dtype=np.intp)
+        eq = order[:, None, :] == nb[:, :, None]
+        return np.where(nb >= 0, eq.argmax(axis=2) + 1, -1)
+
     def to_frame(self, k: int | None = None) -> pd.DataFrame:
         """Tidy table ``la_code, neighbour, rank, distance`` (first ``k`` ranks)."""
         m = self.order.shape[1] if k is None else min(k, self.order.shape[1])
@@ -116,24 +126,40 @@ class NeighbourRanking:
     def from_table(cls, table: pd.DataFrame, *, id: str = "la_code",
                    neighbour: str = "neighbour", rank: str = "rank",
                    distance: str | None = "distance") -> NeighbourRanking:
-        """Build from a tidy neighbour list (one row per unit x ranked neighbour)."""
+        """Build from a tidy neighbour list (one row per unit x ranked neighbour).
+
+        ``rank`` must be numeric (not text, which would sort ``"10"`` before ``"2"``), whole
+        and at least 1; ranks need not be consecutive (only their order is used). A DataError
+        names the column and an example LA when a rank is bad, when two neighbours share a
+        rank, when a neighbour is listed twice for an LA, or when an LA lists itself.
+        """
         check_frame(table, "neighbours")
         cols = check_columns(table, [id, neighbour, rank], what="neighbour-list column",
                              name="neighbours")
         if table[cols].isna().any().any():
             raise DataError(f"neighbour list has missing values in {', '.join(cols)}.")
-        dup = table.duplicated([id, rank], keep=False)
-        if dup.any():
-            shown = ", ".join(map(str, pd.unique(table.loc[dup, id])[:10]))
-            raise DataError(f"neighbour list has more than one neighbour at the same rank for "
-                            f"{shown}.")
+        src_codes = table[id].astype(str).to_numpy(dtype=object)
+        dst_codes = table[neighbour].astype(str).to_numpy(dtype=object)
+        ranks = _check_ranks(table[rank], rank, src_codes)
+
+        def _fail(bad: np.ndarray, problem: str) -> None:
+            if bad.any():
+                shown = ", ".join(map(str, pd.unique(src_codes[bad])[:10]))
+                raise DataError(f"neighbour list {problem} for LA {shown}.")
+
+        keys = pd.DataFrame({"src": src_codes, "dst": dst_codes, "rank": ranks})
+        _fail(keys.duplicated(["src", "rank"], keep=False).to_numpy(),
+              f"has more than one neighbour at the same {rank!r}")
+        _fail(keys.duplicated(["src", "dst"], keep=False).to_numpy(),
+              f"lists the same {neighbour!r} more than once")
+        _fail(src_codes == dst_codes, f"has an LA as its own {neighbour!r}")
         codes = pd.unique(pd.concat([table[id], table[neighbour]], ignore_index=True)
                           .astype(str))
         ids = np.asarray(codes, dtype=object)
         lookup = pd.Index(ids)
-        src = lookup.get_indexer(table[id].astype(str))
-        dst = lookup.get_indexer(table[neighbour].astype(str))
-        tab = pd.DataFrame({"src": src, "dst": dst, "rank": table[rank].to_numpy(),
+        src = lookup.get_indexer(src_codes)
+        dst = lookup.get_indexer(dst_codes)
+        tab = pd.DataFrame({"src": src, "dst": dst, "rank": ranks,
                             "dist": (table[distance].to_numpy(float)
                                      if distance is not None and distance in table
                                      else np.nan)})
@@ -145,6 +171,31 @@ class NeighbourRanking:
         order[tab["src"].to_numpy(), slot] = tab["dst"].to_numpy()
         dist[tab["src"].to_numpy(), slot] = tab["dist"].to_numpy()
         return cls(ids=ids, order=order, distance=dist, complete=False)
+
+
+def _check_ranks(col: pd.Series, name: str, src: np.ndarray) -> np.ndarray:
+    """Ranks as float: numeric (not bool or text), finite, whole and >= 1, or a DataError."""
+    numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+    if not numeric and col.dtype == object:  # e.g. Python ints after a concat
+        numeric = all(isinstance(v, (int, float, np.integer, np.floating))
+                      and not isinstance(v, (bool, np.bool_)) for v in col)
+    def show(v: Any) -> str:
+        return repr(v.item() if isinstance(v, np.generic) else v)
+
+    if not numeric:
+        i = next((j for j, v in enumerate(col) if isinstance(v, (str, bool, np.bool_))), 0)
+        hint = (" (text ranks would sort '10' before '2'; convert them with pd.to_numeric)"
+                if isinstance(col.iloc[i], str) else "")
+        raise DataError(f"neighbour-list column {name!r} must be numeric; got {col.dtype}, "
+                        f"e.g. {show(col.iloc[i])} for LA {src[i]}{hint}.")
+    r = col.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(r) | (r != np.round(r)) | (r < 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"neighbour-list column {name!r} must hold whole numbers >= 1; got "
+                        f"{show(col.iloc[i])} for LA {src[i]} ({int(bad.sum())} such value(s)).")
+    return r
 
 
 def as_ranking(neighbours: Any, *, id: str = "la_code") -> NeighbourRanking:

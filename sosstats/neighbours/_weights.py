@@ -85,8 +85,13 @@ def learn_weights(las: pd.DataFrame, features: Sequence[str], outcomes: Sequence
         raise DataError(f"columns {', '.join(map(repr, overlap))} are both feature and outcome.")
     check_columns(las, [id], what="id column", name="las")
     check_unique(las, id, name="las")
-    x = check_numeric_columns(las, features, what="feature", name="las", allow_constant=False)
-    y = check_numeric_columns(las, outcomes, what="outcome", name="las", allow_nan=True)
+    if las[id].isna().any():
+        raise DataError(f"`las` has missing values in the id column {id!r}.")
+    codes = las[id].astype(str).to_numpy(dtype=object)
+    x = check_numeric_columns(las, features, what="feature", name="las", allow_constant=False,
+                              labels=codes)
+    y = check_numeric_columns(las, outcomes, what="outcome", name="las", allow_nan=True,
+                              labels=codes)
     betas = np.zeros((len(outcomes), len(features)))
     r2 = np.zeros(len(outcomes))
     for o, name in enumerate(outcomes):  # one small regression per outcome

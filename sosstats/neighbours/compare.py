@@ -26,7 +26,7 @@ from sosstats.neighbours._pooled import (
     paired_t,
     wilcoxon_p,
 )
-from sosstats.neighbours._ranking import NeighbourRanking, as_ranking
+from sosstats.neighbours._ranking import NeighbourRanking, as_ranking, barred_codes
 from sosstats.neighbours.randomization import randomization_distribution, randomization_pvalue
 
 __all__ = ["compare", "ComparisonResult"]
@@ -216,24 +216,30 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
     Parameters
     ----------
     indicators : pandas.DataFrame
-        Long (``id, indicator, value``[, ``year, flag``]) or wide (one row per LA, one numeric
-        column per indicator) table. Suppressed or missing cells are left out, never zero.
+        Long (``id, indicator, value``[, ``year, flag``]) or wide (one row per LA, one column
+        per indicator) table. Suppressed or missing cells are left out, never zero. Without
+        ``indicator=``, a wide table's indicators are its numeric columns and its text columns
+        holding only numbers, missing values and DfE markers (``c x z k u : .. -``); other text
+        columns (names) are skipped.
     treated : sequence of str
         Codes of the treated (pilot) LAs.
     neighbours : NeighbourRanking, fitted StatisticalNeighbours, or table
         Who is near whom (a table has columns ``id, neighbour, rank``[, ``distance``]).
     indicator : str or list of str, optional
-        Indicators to analyse (default all).
+        Indicators to analyse, each named once (default all).
     year : optional
-        Year to analyse; required when the long table has several.
+        Year to analyse; required when the long table has several. Compared as a number when
+        the ``year`` column is numeric (``2016`` matches ``2016.0``), as text otherwise.
     id : str
         LA code column.
     k : int
-        Neighbours per treated LA: the first ``k`` ranked ones not excluded.
+        Neighbours per treated LA: the first ``k`` ranked eligible ones (see Notes).
     weighting : {"equal", "distance"}
         Equal weights, or inverse-distance weights (needs distances in the ranking).
     exclude : sequence of str, optional
         LAs never used as neighbours nor drawn in the randomization (e.g. contaminated donors).
+        When ``neighbours`` is a fitted model (``StatisticalNeighbours(...).fit`` or
+        ``from_published``), its ``contaminated`` LAs are added.
     exclude_treated : bool
         Exclude the other treated LAs from each treated LA's neighbours (default True).
     n_resamples : int
@@ -253,6 +259,15 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
 
     Notes
     -----
+    An LA is *eligible* as a neighbour, and in the randomization pool, when it has at least one
+    row in ``indicators`` for the analysed year (any indicator, before ``indicator=``
+    selection; in wide form, a row) and is neither treated (with ``exclude_treated``) nor
+    excluded. Absent LAs (e.g. created later) are skipped and the next-ranked LA takes their
+    place; a present LA whose cell is missing or suppressed keeps its slot and is only left out
+    of that indicator's neighbour mean (``n_neighbours``), as DfE's LAIT neighbour averages do.
+    So neighbour sets never depend on which indicators are analysed or which cells are
+    suppressed.
+
     For treated LA :math:`i` with neighbours :math:`N_i` and weights :math:`w_{ij}` (equal or
     :math:`1/d_{ij}`), indicator value :math:`y_i` and observed-cell indicator :math:`O_j`:
 
@@ -306,16 +321,20 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
     both = sorted(set(tcodes) & set(xcodes))
     if both:
         raise DataError(f"LA {', '.join(both)} is both treated and in `exclude`.")
+    # LAs a fitted model flags as contaminated are never neighbours nor pseudo-pilots
+    barred = [c for c in barred_codes(neighbours) if c not in xcodes and c in lookup]
+    xcodes = xcodes + barred
+    xpos = lookup.get_indexer(xcodes)
 
     vals, flags, reasons = mat.aligned(codes)
     names = list(mat.names)
     observed = np.isfinite(vals)
-    has_data = observed.any(axis=1)
+    present = mat.is_present(codes)     # a row in the year's table: a slot, whatever its cells
     treated_mask = np.zeros(len(codes), dtype=bool)
     treated_mask[tpos] = True
     excl_mask = np.zeros(len(codes), dtype=bool)
     excl_mask[xpos] = True
-    eligible = has_data & ~excl_mask
+    eligible = present & ~excl_mask
     if exclude_treated:
         eligible &= ~treated_mask
 
@@ -354,7 +373,7 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
     boot = bootstrap_mean(diffs.T, n_resamples, g_boot, level)
 
     null_df = None
-    pool = np.flatnonzero(has_data & ~treated_mask & ~excl_mask)
+    pool = np.flatnonzero(present & ~treated_mask & ~excl_mask)
     p_rand = np.full(len(names), np.nan)
     if n_draws:
         dist = randomization_distribution(vals, ranking, pool, len(tpos), k, n_draws=n_draws,

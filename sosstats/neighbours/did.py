@@ -28,7 +28,7 @@ from sosstats.neighbours._panel import (
     stack,
     treated_panel,
 )
-from sosstats.neighbours._ranking import as_ranking
+from sosstats.neighbours._ranking import as_ranking, barred_codes
 
 __all__ = ["neighbour_did", "DiDResult"]
 
@@ -77,7 +77,9 @@ class DiDResult(Result):
         Long table ``la_code, year, event_time, period, value, neighbour_mean,
         n_neighbours_used, gap`` for every treated LA and year.
     neighbours : pandas.DataFrame
-        The comparison sets used: ``la_code, neighbour, rank``.
+        The comparison sets used: ``la_code, neighbour, rank``, where ``rank`` is the
+        neighbour's rank in the original ranking, before exclusions (as in
+        ``compare(...).neighbour_sets``), so it can skip numbers.
     dropped : pandas.DataFrame
         Cells left out: ``la_code, year, role ('treated' or 'neighbour'), treated_la, reason,
         flag``.
@@ -174,7 +176,8 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
         Codes of the treated LAs.
     neighbours : NeighbourRanking, fitted model with ``.ranking``, or DataFrame
         Neighbour ranking (see :func:`sosstats.neighbours._ranking.as_ranking`), e.g. a fitted
-        ``StatisticalNeighbours`` or DfE's published lists.
+        ``StatisticalNeighbours`` or DfE's published lists. A fitted model's ``contaminated``
+        LAs are never neighbours (added to ``exclude``).
     indicator : str
         The indicator to analyse.
     start_year : int or mapping
@@ -182,7 +185,9 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     id, year : str
         Column names of the LA code and the year.
     k : int
-        Neighbours per treated LA (the first ``k`` eligible ones in rank order).
+        Neighbours per treated LA (the first ``k`` eligible ones in rank order). A DesignError
+        when no treated LA has ``k`` eligible neighbours (the message gives the largest
+        possible ``k``); a warning when only some have fewer.
     exclude : iterable of str, optional
         LAs that may never serve as neighbours (e.g. other programmes' pilots).
     exclude_treated : bool
@@ -203,7 +208,8 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     Notes
     -----
     For treated LA :math:`i` with fixed neighbour set :math:`N_i` (its first ``k`` neighbours
-    that are neither treated nor in ``exclude`` nor absent from the data) and start year
+    that are neither treated nor in ``exclude`` nor barred as contaminated by a fitted model nor
+    absent from the data) and start year
     :math:`s_i`, the yearly gap is
 
     .. math:: g_{it} = y_{it} - \frac{1}{|N_{it}|}\sum_{j \in N_{it}} y_{jt},
@@ -274,6 +280,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
         raise DataError(f"`exclude` code(s) {', '.join(unknown)} are neither in the data nor "
                         "in the neighbour ranking.")
     ids = np.asarray(ranking.ids, dtype=object).astype(str)
+    excl_codes = list(dict.fromkeys(excl_codes + list(barred_codes(neighbours))))
     excluded = np.isin(ids, excl_codes) | ~np.isin(ids, panel.index.to_numpy(dtype=str))
     if exclude_treated:
         excluded |= np.isin(ids, treated_codes)
@@ -283,6 +290,10 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
         bad = [c for c, m in zip(treated_codes, n_nb) if m == 0]
         raise DesignError(f"treated LA(s) {', '.join(bad)} have no eligible neighbours with "
                           f"data for {indicator!r} after the exclusions.")
+    if n_nb.max() < k:
+        raise DesignError(f"k = {k} is too large: no treated LA has {k} eligible neighbours "
+                          f"with data for {indicator!r} (at most {n_nb.max()}); choose "
+                          f"k <= {n_nb.max()}.")
     if (n_nb < k).any():
         short = [f"{c} ({m})" for c, m in zip(treated_codes, n_nb) if m < k]
         warnings.warn(f"fewer than k={k} eligible neighbours for {', '.join(short)}; using "
@@ -368,7 +379,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
                          "n_neighbours_used": n_used.ravel(), "gap": gap.ravel()})
     r_nb, c_nb = np.nonzero(nb >= 0)
     neighbours_used = pd.DataFrame({"la_code": tcodes[r_nb], "neighbour": nb_codes[r_nb, c_nb],
-                                    "rank": c_nb + 1})
+                                    "rank": ranking.original_rank(rows, nb)[r_nb, c_nb]})
     dropped = stack([drop_tr, drop_nb], DROPPED_COLUMNS)
     return DiDResult(estimate=float(est), std_error=float(se), df=int(dfree), nobs=n,
                      indicator=indicator, reference_event=ref, k=k, by_la=by_la,

@@ -153,8 +153,9 @@ class StatisticalNeighbours:
         check_option(self.standardize, STANDARDIZE_METHODS, "standardize")
         k = check_int(self.k, "k", minimum=1)
         w = _check_weights(self.weights, features)
-        x = check_numeric_columns(las, features, what="feature", name="las", allow_nan=True)
         codes = las[id].astype(str).to_numpy(dtype=object)
+        x = check_numeric_columns(las, features, what="feature", name="las", allow_nan=True,
+                                  labels=codes)
         nan = np.isnan(x)
         if nan.any():
             parts = [f"{f!r} for {', '.join(codes[nan[:, j]][:10])}"

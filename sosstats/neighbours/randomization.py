@@ -220,7 +220,10 @@ def randomization_distribution(values: np.ndarray, ranking: NeighbourRanking, po
         Who is near whom.
     pool : array of int or bool mask
         LAs (positions into ``ranking.ids``) that may be drawn as pseudo-pilots and serve as
-        neighbours: typically every untreated, non-excluded LA with data.
+        neighbours: typically every untreated, non-excluded LA present in the indicator table
+        (a row for the analysed year, whatever its cells; see
+        :func:`sosstats.neighbours.compare`). Members or neighbours with a missing cell are left
+        out of that indicator only.
     n_treated : int
         Size of each pseudo-pilot set (the number of treated LAs).
     k : int

@@ -211,7 +211,9 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
         Restrict the donor pool: an iterable of codes (for every treated LA), a mapping
         treated code -> codes, or a neighbour ranking / fitted neighbour model / neighbour table
         (each treated LA's donors are then all the neighbours listed for it, e.g.
-        ``ranking.to_frame(k=20)`` for its 20 nearest).
+        ``ranking.to_frame(k=20)`` for its 20 nearest; listed neighbours with no row for the
+        indicator are left out and recorded in ``.dropped`` with reason "LA not in the data").
+        A fitted model's ``contaminated`` LAs are never donors (added to ``exclude``).
     exclude : iterable of str, optional
         LAs that may never be donors.
     pre_years : iterable of int, optional
@@ -235,8 +237,9 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     Notes
     -----
     **Donor pool.** For treated LA :math:`i` (start :math:`s_i`): the LAs that are not treated,
-    not in ``exclude``, in ``donors`` if given, and observed in every fitting and post-period
-    year (incomplete donors are listed in ``.dropped``). Fitting years
+    not in ``exclude`` (nor contaminated in a fitted ``donors`` model), in ``donors`` if given,
+    and observed in every fitting and post-period year (incomplete or absent donors are listed
+    in ``.dropped``); a DesignError if fewer than two remain. Fitting years
     :math:`\mathcal{F}_i` are the years before :math:`s_i` (or ``pre_years``) in which LA
     :math:`i` is observed. The donors are sorted by code, so their order in the input never
     matters.
@@ -257,9 +260,12 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     **Placebos in space.** Each donor :math:`j` of LA :math:`i` is fitted from the other donors
     of :math:`i` over the same years. The per-LA p-value is the rank of LA :math:`i`'s ratio
     :math:`r = \text{post-RMSPE}/\text{pre-RMSPE}` among the placebos' ratios,
-    :math:`p_i = (1 + \#\{j: r_j \ge r_i\})/(J_i + 1)` (Abadie et al. 2010); pre-RMSPEs are
-    floored at :math:`10^{-8}` times the spread of the data so perfect fits give large finite
-    ratios. The pooled p-value follows Cavallo, Galiani, Noy and Pantano (2013): a placebo set
+    :math:`p_i = (1 + \#\{j: r_j \ge r_i\})/(J_i + 1)` (Abadie et al. 2010). In the ratios
+    (of the treated LAs and of the placebos alike) the pre-RMSPE is floored at
+    :math:`10^{-8} \max_{l,t} |y_{lt}|`, the largest absolute observed value of the indicator
+    over every LA and year of the data (not only the donors), or at :math:`10^{-308}` if all are
+    zero, so perfect fits give large finite ratios and, among perfectly fitted units, the ranking
+    is by post-RMSPE; ``by_la.pre_rmspe`` and ``placebos.pre_rmspe`` are reported unfloored. The pooled p-value follows Cavallo, Galiani, Noy and Pantano (2013): a placebo set
     takes one placebo from each treated LA's own placebo distribution (same timing, same pool),
     and its pooled effect is the mean of their mean post-period gaps;
     :math:`p = (1 + \#\{|\text{placebo effect}| \ge |\widehat{ATT}|\})/(N + 1)` over all
@@ -337,7 +343,8 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     event_study = event_study.reset_index(drop=True)
 
     # placebos in space
-    ratio_floor = 1e-8 * max(float(np.nanstd(values)), float(np.nanmax(np.abs(values))), 1e-300)
+    # floor of the pre-RMSPE in the ratios: 1e-8 x the largest |value| of the whole panel
+    ratio_floor = max(1e-8 * float(np.nanmax(np.abs(values))), 1e-308)
     by_la_df["rmspe_ratio"] = (by_la_df["post_rmspe"]
                                / np.maximum(by_la_df["pre_rmspe"], ratio_floor))
     by_la_df["p_value"] = np.nan

@@ -3,7 +3,8 @@
 Reference values: ``tests/fixtures/neighbours_reference.R`` (base R 4.2.2: ``t.test(paired=TRUE)``,
 ``wilcox.test(paired=TRUE, exact=TRUE)``, ``p.adjust``, ``poisson.test``), inputs written by
 ``tests/fixtures/make_neighbours_inputs.py``. The R script picks each pilot's neighbours from
-DfE's 2021 list itself (other pilots and LAs without data left out, first ten remaining).
+DfE's 2021 list itself (other pilots and LAs absent from the 2015/16 data left out, first
+ten remaining).
 """
 
 from __future__ import annotations

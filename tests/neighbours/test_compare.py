@@ -549,3 +549,157 @@ def test_compare_reads_markers_and_rejects_text(world):
     long.loc[5, "value"] = "unknown"
     with pytest.raises(DataError, match=f"'value'.*'unknown'.*{long.loc[5, 'indicator']!r}"):
         compare(long, treated, ranking, **kw)
+
+
+def _line_world(n=12, seed=0):
+    """LAs on a line: L00's neighbours in order are L01, L02, ...; two random indicators."""
+    ids = np.array([f"L{i:02d}" for i in range(n)], dtype=object)
+    x = np.arange(n, dtype=float)
+    ranking = NeighbourRanking.from_distances(ids, np.abs(x[:, None] - x[None]))
+    rng = np.random.default_rng(seed)
+    return ids, ranking, rng.normal(size=n), rng.normal(size=n)
+
+
+def test_one_indicator_does_not_depend_on_the_others_analysed():
+    """Eligibility is presence in the year's table, not having a value on an analysed indicator."""
+    ids, ranking, a, b = _line_world()
+    rows = [(c, "A", v) for c, v in zip(ids, a) if c != "L02"]     # L02 has no row for A
+    rows += [(c, "B", v) for c, v in zip(ids, b)]
+    long = pd.DataFrame(rows, columns=["la_code", "indicator", "value"])
+    kw = dict(k=2, n_draws=0, n_resamples=0)
+    r1 = compare(long, ["L00", "L11"], ranking, indicator="A", **kw)
+    r2 = compare(long, ["L00", "L11"], ranking, indicator=["A", "B"], **kw)
+    pd.testing.assert_frame_equal(r1.per_la, r2.per_la[r2.per_la["indicator"] == "A"])
+    pd.testing.assert_frame_equal(r1.neighbour_sets, r2.neighbour_sets)
+    assert r1.pooled["difference"].iloc[0] == r2.pooled["difference"].iloc[0]
+    # L02 keeps its slot among L00's two neighbours; A's mean uses L01 alone
+    per = r1.per_la.set_index("la_code")
+    assert list(r1.neighbour_sets.query("la_code == 'L00'")["neighbour"]) == ["L01", "L02"]
+    assert per.loc["L00", "n_neighbours"] == 1
+    assert per.loc["L00", "neighbour_mean"] == pytest.approx(a[1])
+    drop = r1.dropped.set_index(["la_code", "indicator"])
+    assert drop.loc[("L02", "A"), "reason"] == "no row"
+
+
+def test_present_la_with_suppressed_cells_keeps_its_slot_absent_la_is_skipped():
+    ids, ranking, a, b = _line_world()
+    wide = pd.DataFrame({"la_code": ids, "A": a, "B": b}).astype({"A": object, "B": object})
+    wide.loc[wide["la_code"] == "L01", ["A", "B"]] = ["c", np.nan]   # every cell missing
+    wide = wide[wide["la_code"] != "L02"]                           # absent (created later)
+    res = compare(wide, ["L00", "L11"], ranking, k=2, n_draws=0, n_resamples=0,
+                  indicator=["A", "B"])
+    sets = res.neighbour_sets.query("la_code == 'L00'")
+    assert list(sets["neighbour"]) == ["L01", "L03"] and list(sets["rank"]) == [1, 3]
+    per = res.per_la.set_index(["indicator", "la_code"])
+    assert per.loc[("A", "L00"), "n_neighbours"] == 1
+    assert per.loc[("A", "L00"), "neighbour_mean"] == pytest.approx(a[3])
+    assert per.loc[("B", "L00"), "neighbour_mean"] == pytest.approx(b[3])
+    assert res.pool_size == 11 - 2                  # L01 is in the pool, L02 is not
+    drop = res.dropped.set_index(["la_code", "indicator"])
+    assert drop.loc[("L01", "A"), "flag"] == "c"
+    assert drop.loc[("L01", "B"), "reason"] == "missing value"
+    # long form: the same, whichever cells are suppressed
+    long = wide.melt(id_vars="la_code", var_name="indicator", value_name="value")
+    res_long = compare(long, ["L00", "L11"], ranking, k=2, n_draws=0, n_resamples=0)
+    pd.testing.assert_frame_equal(res_long.per_la, res.per_la)
+    pd.testing.assert_frame_equal(res_long.neighbour_sets, res.neighbour_sets)
+
+
+def test_fitted_models_contaminated_las_are_never_neighbours():
+    from sosstats.neighbours.model import StatisticalNeighbours, from_published
+
+    n = 14
+    ids = [f"L{i:02d}" for i in range(n)]
+    las = pd.DataFrame({"la_code": ids, "f": np.arange(n, dtype=float)})
+    vals = pd.DataFrame({"la_code": ids, "A": np.random.default_rng(0).normal(size=n)})
+    kw = dict(k=2, n_draws=200, n_resamples=0, rng=1)
+    plain = StatisticalNeighbours(["f"], k=2).fit(las)
+    explicit = compare(vals, ["L00", "L13"], plain, exclude=["L01", "L12"], **kw)
+    fit = StatisticalNeighbours(["f"], k=2, contaminated=["L01", "L12"]).fit(las)
+    res = compare(vals, ["L00", "L13"], fit, **kw)
+    assert not {"L01", "L12"} & set(res.neighbour_sets["neighbour"])
+    assert list(res.neighbour_sets.query("la_code == 'L00'")["neighbour"]) == ["L02", "L03"]
+    assert set(res.exclude) == {"L01", "L12"}
+    assert res.pool_size == n - 2 - 2
+    pd.testing.assert_frame_equal(res.per_la, explicit.per_la)
+    pd.testing.assert_frame_equal(res.pooled, explicit.pooled)    # same pool, same draws
+    # contaminated and excluded together; a code given twice counts once
+    both = compare(vals, ["L00", "L13"], fit, exclude=["L01", "L02"], **kw)
+    assert list(both.neighbour_sets.query("la_code == 'L00'")["neighbour"]) == ["L03", "L04"]
+    assert both.pool_size == n - 2 - 3
+    # a published list wrapped with contaminated LAs
+    table = plain.ranking.to_frame(6)
+    pub = from_published(table, k=6, contaminated=["L01", "L12"])
+    res_pub = compare(vals, ["L00", "L13"], pub, **kw)
+    assert not {"L01", "L12"} & set(res_pub.neighbour_sets["neighbour"])
+    assert res_pub.pool_size == n - 2 - 2
+    # a plain table bars nothing
+    res_tab = compare(vals, ["L00", "L13"], table, **kw)
+    assert "L01" in set(res_tab.neighbour_sets["neighbour"])
+
+
+def test_repeated_indicator_names_are_a_data_error(world):
+    wide, ranking, treated = world
+    kw = dict(k=3, n_draws=0, n_resamples=0)
+    for data in (wide, to_long(wide)):
+        with pytest.raises(DataError, match="repeats 'ind_a'"):
+            compare(data, treated, ranking, indicator=["ind_a", "ind_b", "ind_a"], **kw)
+    with pytest.raises(DataError, match="repeats 'ind_b'"):
+        indicator_matrix(wide, indicator=["ind_b", "ind_b"])
+
+
+@pytest.mark.parametrize("text_dtype", [object, "str"])
+def test_wide_text_columns_of_numbers_and_markers_are_indicators(world, text_dtype):
+    wide, ranking, treated = world
+    kw = dict(k=5, n_draws=0, n_resamples=0)
+    marked = wide.astype({"ind_b": object})
+    marked.loc[3, "ind_b"] = "c"
+    marked.loc[7, "ind_b"] = " .. "
+    marked["ind_b"] = [v if isinstance(v, str) else repr(float(v)) for v in marked["ind_b"]]
+    marked = marked.astype({"ind_b": text_dtype})
+    marked.insert(1, "la_name", [f"Council {i}" for i in range(len(marked))])
+    marked["flag"] = pd.Series(["c" if i == 3 else None for i in range(len(marked))],
+                               dtype=object)
+    marked["blank"] = pd.Series([None] * len(marked), dtype=object)
+    before = marked.copy()
+    auto = compare(marked, treated, ranking, **kw)
+    assert auto.indicators == tuple(NAMES)           # names, flag and empty text skipped
+    named = compare(marked, treated, ranking, indicator=NAMES, **kw)
+    pd.testing.assert_frame_equal(auto.pooled, named.pooled)
+    masked = wide.copy()
+    masked.loc[[3, 7], "ind_b"] = np.nan
+    pd.testing.assert_frame_equal(auto.per_la, compare(masked, treated, ranking, **kw).per_la)
+    pd.testing.assert_frame_equal(marked, before)
+    # a text column with any other text is skipped without indicator= ...
+    odd = marked.astype({"ind_b": object})
+    odd.loc[5, "ind_b"] = "see note"
+    assert compare(odd, treated, ranking, **kw).indicators == ("ind_a", "ind_c")
+    # ... and a DataError when named
+    with pytest.raises(DataError, match="'ind_b'.*'see note'"):
+        compare(odd, treated, ranking, indicator=NAMES, **kw)
+
+
+def test_year_filter_is_numeric_for_numeric_year_columns(world):
+    wide, ranking, treated = world
+    kw = dict(k=5, n_draws=0, n_resamples=0)
+    ref = compare(wide, treated, ranking, **kw)
+    long = to_long(wide)
+    two = pd.concat([long.assign(year=2016.0),
+                     long.assign(year=2015.0, value=long["value"] + 7)], ignore_index=True)
+    two.loc[len(two)] = ["E000", "ind_a", 1.0, None, np.nan]   # a row with a blank year
+    for year in (2016, 2016.0, np.int64(2016), "2016"):
+        res = compare(two, treated, ranking, year=year, **kw)
+        pd.testing.assert_frame_equal(res.pooled, ref.pooled)
+    with pytest.raises(DataError, match="2017"):
+        compare(two, treated, ranking, year=2017, **kw)
+    with pytest.raises(DataError, match="'2015/16'"):
+        compare(two, treated, ranking, year="2015/16", **kw)
+    # string years keep working
+    text = pd.concat([long.assign(year="2015/16"), long.assign(year="2014/15", value=0.0)],
+                     ignore_index=True)
+    pd.testing.assert_frame_equal(compare(text, treated, ranking, year="2015/16", **kw).pooled,
+                                  ref.pooled)
+    ints = pd.concat([long.assign(year="2016"), long.assign(year="2015", value=0.0)],
+                     ignore_index=True)
+    pd.testing.assert_frame_equal(compare(ints, treated, ranking, year=2016, **kw).pooled,
+                                  ref.pooled)

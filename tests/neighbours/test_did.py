@@ -224,11 +224,15 @@ def test_exclusion_rules_and_published_table():
     table = ranking.to_frame(10)
     # excluded codes and the other treated LAs never serve as neighbours
     banned = [c for c in ranking.ids if c not in treated][:2]
+    # with a list of ten, no treated LA keeps 10 after the exclusions (compare's rule)
+    with pytest.raises(DesignError, match=r"k = 10 is too large.*at most 9"):
+        neighbour_did(long, treated, table, indicator="rate", start_year=start, k=10,
+                      exclude=banned)
     with pytest.warns(SosstatsWarning, match="fewer than k"):
-        res = neighbour_did(long, treated, table, indicator="rate", start_year=start, k=10,
+        res = neighbour_did(long, treated, table, indicator="rate", start_year=start, k=9,
                             exclude=banned)
     assert not set(res.neighbours.neighbour) & (set(treated) | set(banned))
-    assert (res.by_la.n_neighbours <= 10).all()
+    assert (res.by_la.n_neighbours <= 9).all() and (res.by_la.n_neighbours == 9).any()
     res2 = neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=3,
                          exclude_treated=False)
     own = ranking.select(ranking.positions(treated), 3)[0]

@@ -123,11 +123,33 @@ def test_observed_statistic_is_the_kernel_on_the_treated_set():
     ranking, values = _world(n=40, seed=4)
     wide = pd.DataFrame(values, columns=["a", "b", "c"]).assign(la_code=ranking.ids)
     treated = list(ranking.ids[[0, 5, 9, 13]])
+    # an LA present in the table with every cell missing still holds its neighbour slot: the
+    # pool is every LA with a row, not every LA with a value
+    blank = int(ranking.order[0, 0])
+    values[blank] = np.nan
+    wide.loc[blank, ["a", "b", "c"]] = np.nan
     res = compare(wide, treated, ranking, k=4, n_draws=0, n_resamples=0)
-    has = np.isfinite(values).any(axis=1)
-    dist = randomization_distribution(values, ranking, np.flatnonzero(has), 4, 4,
+    assert ranking.ids[blank] in set(res.neighbour_sets["neighbour"])
+    dist = randomization_distribution(values, ranking, np.arange(ranking.n_units), 4, 4,
                                       draws=np.array([[0, 5, 9, 13]]))
     np.testing.assert_allclose(dist.statistics[0], res.pooled["difference"], rtol=1e-12)
+
+
+def test_pool_is_present_las_and_one_indicator_does_not_depend_on_others():
+    """Adding an indicator changes neither the pool nor the draws' statistics of another."""
+    ranking, values = _world(n=40, seed=5, nan_share=0.0)
+    ids = ranking.ids
+    rows = [(c, "a", v) for c, v in zip(ids, values[:, 0]) if c not in ("A07", "A21")]
+    rows += [(c, "b", v) for c, v in zip(ids, values[:, 1]) if c != "A33"]  # A33: b only
+    long = pd.DataFrame(rows, columns=["la_code", "indicator", "value"])
+    long = long[long["la_code"] != "A30"]                      # A30 absent from the year
+    treated = ["A00", "A05", "A09", "A13"]
+    kw = dict(k=4, n_draws=300, n_resamples=0, rng=11, exclude=["A02"])
+    one = compare(long, treated, ranking, indicator="a", **kw)
+    two = compare(long, treated, ranking, indicator=["a", "b"], **kw)
+    assert one.pool_size == two.pool_size == 40 - 4 - 1 - 1     # A07, A21, A33 in; A30 out
+    np.testing.assert_array_equal(one.null_distribution["a"], two.null_distribution["a"])
+    assert one.pooled["p_randomization"].iloc[0] == two.pooled["p_randomization"].iloc[0]
 
 
 def test_subset_draws_are_distinct_and_roughly_uniform():
