@@ -125,7 +125,7 @@ class Result:
         return out[TIDY_COLUMNS + extra]
 
     def summary(self, level: float = 0.95) -> Summary:
-        """A printable summary (``str(result.summary())``; ``.to_frame()`` for the table)."""
+        """Return a printable summary (``str(result.summary())``; ``.to_frame()`` for the table)."""
         title = f"{type(self).__name__}: {self.method}" if self.method else type(self).__name__
         table = self.tidy(level).set_index("term")
         return Summary(title, table, self._notes())

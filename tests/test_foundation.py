@@ -13,8 +13,13 @@ from scipy import stats
 import sosstats
 from sosstats import _validate as v
 from sosstats._results import TIDY_COLUMNS, Result
-from sosstats.errors import (ConvergenceError, DataError, DesignError, SosstatsError,
-                             SosstatsWarning)
+from sosstats.errors import (
+    ConvergenceError,
+    DataError,
+    DesignError,
+    SosstatsError,
+    SosstatsWarning,
+)
 
 
 def test_error_hierarchy():

@@ -1,4 +1,4 @@
-"""Statistical nearest neighbours: did pilot LAs do better than LAs like them?
+"""Statistical nearest neighbours: did pilot LAs do better than LAs like them.
 
 - :class:`StatisticalNeighbours` fits a DfE/CIPFA-style neighbour model (weighted Euclidean
   distance on standardised features); :func:`from_published` uses a published list instead.

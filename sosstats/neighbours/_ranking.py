@@ -60,7 +60,7 @@ class NeighbourRanking:
 
     def select(self, rows: np.ndarray, k: int, excluded: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
-        """The first ``k`` neighbours of each unit in ``rows`` that are not ``excluded``.
+        """Return the first ``k`` neighbours of each unit in ``rows`` that are not ``excluded``.
 
         Parameters
         ----------

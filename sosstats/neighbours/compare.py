@@ -26,7 +26,7 @@ from sosstats.neighbours._pooled import (
     paired_t,
     wilcoxon_p,
 )
-from sosstats.neighbours._ranking import NeighbourRanking, as_ranking, barred_codes
+from sosstats.neighbours._ranking import as_ranking, barred_codes
 from sosstats.neighbours.randomization import randomization_distribution, randomization_pvalue
 
 __all__ = ["compare", "ComparisonResult"]
@@ -196,12 +196,6 @@ def _dropped_table(codes: np.ndarray, names: list[str], tpos: np.ndarray, nb: np
             rows.append((codes[u], names[j], "neighbour", flags[u, j], reasons[u, j], of))
     return pd.DataFrame(rows, columns=["la_code", "indicator", "role", "flag", "reason",
                                        "neighbour_of"])
-
-
-def _original_rank(ranking: NeighbourRanking, tpos: np.ndarray, nb: np.ndarray) -> np.ndarray:
-    order = ranking.order[tpos]
-    eq = order[:, None, :] == nb[:, :, None]
-    return np.where(nb >= 0, eq.argmax(axis=2) + 1, -1)
 
 
 def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
@@ -406,7 +400,7 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
     wn = w / w.sum(axis=1, keepdims=True)
     sets = pd.DataFrame({"la_code": np.asarray(tcodes, dtype=object)[i],
                          "neighbour": codes[nb[i, j]],
-                         "rank": _original_rank(ranking, tpos, nb)[i, j],
+                         "rank": ranking.original_rank(tpos, nb)[i, j],
                          "distance": nd[i, j], "weight": wn[i, j]})
     dropped = _dropped_table(codes, names, tpos, nb, vals, flags, reasons, cnt)
     return ComparisonResult(

@@ -66,7 +66,7 @@ class Reproduction:
     recovery: pd.DataFrame | None = None
 
     def report(self) -> str:
-        """The printed table of ``sosstats neighbours``."""
+        """Return the printed table of ``sosstats neighbours``."""
         recovery = self.recovery
         t = self.table
         show = pd.DataFrame({
@@ -277,7 +277,7 @@ class SimulatedComparison:
         object.__setattr__(self, "table", table.rename_axis("indicator"))
 
     def report(self) -> str:
-        """Printed table of ``sosstats neighbours --data simulated``."""
+        """Return the printed table of ``sosstats neighbours --data simulated``."""
         return "\n".join([
             f"Simulated evaluation (rng={self.seed!r}), {self.year}: pilots vs their 10 "
             "statistical nearest neighbours fitted on the LA covariates",

@@ -265,7 +265,8 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     :math:`10^{-8} \max_{l,t} |y_{lt}|`, the largest absolute observed value of the indicator
     over every LA and year of the data (not only the donors), or at :math:`10^{-308}` if all are
     zero, so perfect fits give large finite ratios and, among perfectly fitted units, the ranking
-    is by post-RMSPE; ``by_la.pre_rmspe`` and ``placebos.pre_rmspe`` are reported unfloored. The pooled p-value follows Cavallo, Galiani, Noy and Pantano (2013): a placebo set
+    is by post-RMSPE; ``by_la.pre_rmspe`` and ``placebos.pre_rmspe`` are reported unfloored.
+    The pooled p-value follows Cavallo, Galiani, Noy and Pantano (2013): a placebo set
     takes one placebo from each treated LA's own placebo distribution (same timing, same pool),
     and its pooled effect is the mean of their mean post-period gaps;
     :math:`p = (1 + \#\{|\text{placebo effect}| \ge |\widehat{ATT}|\})/(N + 1)` over all

@@ -377,3 +377,77 @@ def test_missing_la_codes_are_an_error():
     holes.loc[5, "la_code"] = None
     with pytest.raises(DataError, match="'la_code'.*1 missing LA codes"):
         neighbour_did(holes, treated, ranking, indicator="rate", start_year=start, k=4)
+
+
+def fitted_neighbours(long, treated, contaminated_of=1):
+    """Fit neighbours on a random covariate, flagging some LAs as contaminated.
+
+    The first non-treated neighbour of each of the first ``contaminated_of`` treated LAs is
+    flagged; returns the fit and the flagged codes.
+    """
+    from sosstats.neighbours.model import StatisticalNeighbours
+
+    codes = pd.unique(long["la_code"])
+    las = pd.DataFrame({"la_code": codes,
+                        "x": np.random.default_rng(5).normal(size=len(codes))})
+    plain = StatisticalNeighbours(["x"], k=3).fit(las)
+    bad = []
+    for t in treated[:contaminated_of]:
+        row = plain.ranking.order[list(plain.ranking.ids).index(t)]
+        bad.append(next(c for c in plain.ranking.ids[row] if c not in treated))
+    return StatisticalNeighbours(["x"], k=3, contaminated=bad).fit(las), bad
+
+
+def test_fitted_models_contaminated_las_are_never_neighbours():
+    long, treated, start, _ = make_panel(4)
+    fit, bad = fitted_neighbours(long, treated, contaminated_of=2)
+    res = neighbour_did(long, treated, fit, indicator="rate", start_year=start, k=4)
+    assert not res.neighbours["neighbour"].isin(bad).any()
+    # same as passing the bare ranking with the contaminated LAs in `exclude`
+    ref = neighbour_did(long, treated, fit.ranking, indicator="rate", start_year=start, k=4,
+                        exclude=bad)
+    pd.testing.assert_frame_equal(res.neighbours, ref.neighbours)
+    assert res.estimate == pytest.approx(ref.estimate, abs=1e-12)
+    plain = neighbour_did(long, treated, fit.ranking, indicator="rate", start_year=start, k=4)
+    assert plain.neighbours["neighbour"].isin(bad).any()
+    # the published-list form of the same fit bars them too
+    from sosstats.neighbours.model import from_published
+    pub = from_published(fit.ranking.to_frame(), k=10, contaminated=bad)
+    res_pub = neighbour_did(long, treated, pub, indicator="rate", start_year=start, k=4)
+    assert not res_pub.neighbours["neighbour"].isin(bad).any()
+
+
+def test_neighbours_rank_is_the_original_rank():
+    long, treated, start, ranking = make_panel(6)
+    res = neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=5)
+    full = ranking.to_frame()
+    merged = res.neighbours.merge(full, on=["la_code", "neighbour"], suffixes=("", "_full"))
+    assert len(merged) == len(res.neighbours) == 5 * len(treated)
+    assert (merged["rank"] == merged["rank_full"]).all()
+    # other treated LAs are skipped, so some ranks skip numbers (position != rank)
+    pos = res.neighbours.groupby("la_code").cumcount() + 1
+    assert (res.neighbours["rank"] > pos).any()
+    assert res.neighbours.groupby("la_code")["rank"].is_monotonic_increasing.all()
+
+
+def test_k_too_large_follows_compares_rule():
+    # review case: 12 LAs, k=1000 ran with a warning only
+    n = 12
+    ids = np.array([f"L{i:02d}" for i in range(n)], dtype=object)
+    x = np.arange(n, dtype=float)
+    ranking = NeighbourRanking.from_distances(ids, np.abs(x[:, None] - x[None]))
+    rng = np.random.default_rng(0)
+    long = pd.DataFrame([(c, y, "A", rng.normal()) for c in ids for y in range(2010, 2016)],
+                        columns=["la_code", "year", "indicator", "value"])
+    with pytest.raises(DesignError, match=r"k = 1000 is too large.*at most 10.*k <= 10"):
+        neighbour_did(long, ["L00", "L11"], ranking, indicator="A", start_year=2013, k=1000)
+    with pytest.raises(DesignError, match="at most 10"):
+        neighbour_did(long, ["L00", "L11"], ranking, indicator="A", start_year=2013, k=11)
+    res = neighbour_did(long, ["L00", "L11"], ranking, indicator="A", start_year=2013, k=10)
+    assert res.by_la.n_neighbours.tolist() == [10, 10]
+    # only some short: a warning naming them (a published-style list of ten, one row removed)
+    table = ranking.to_frame(10)
+    table = table[~((table.la_code == "L11") & (table.neighbour == "L01"))]
+    with pytest.warns(SosstatsWarning, match=r"fewer than k=10.*L11 \(9\)"):
+        res = neighbour_did(long, ["L00", "L11"], table, indicator="A", start_year=2013, k=10)
+    assert res.by_la.n_neighbours.tolist() == [10, 9]

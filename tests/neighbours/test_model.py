@@ -337,3 +337,26 @@ def test_shipped_published_lists():
     fit = from_published(pub, k=10)
     assert fit.neighbours_.groupby("la_code").size().max() == 10
     assert from_published(pub, k=10).stability(fit).summary["share_identical"] == 1
+
+
+@pytest.mark.parametrize("standardize", ["zscore", "robust", "range", "none"])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinite_features_raise_naming_column_and_las(standardize, bad):
+    df = make_las(12)
+    df.loc[[3, 7], "fsm"] = bad
+    before = df.copy()
+    with pytest.raises(DataError, match=r"infinite.*'fsm' for E0003, E0007"):
+        StatisticalNeighbours(FEATURES, k=2, standardize=standardize).fit(df)
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_learn_weights_rejects_infinite_features_and_outcomes():
+    df = make_las(30)
+    df["y"] = df["pov"] + np.random.default_rng(1).normal(size=30)
+    with pytest.raises(DataError, match=r"feature values are infinite.*'eal' for E0004"):
+        learn_weights(df.assign(eal=df["eal"].where(df.index != 4, np.inf)), FEATURES, ["y"])
+    with pytest.raises(DataError, match=r"outcome values are infinite.*'y' for E0002"):
+        learn_weights(df.assign(y=df["y"].where(df.index != 2, -np.inf)), FEATURES, ["y"])
+    # a missing outcome is still allowed (that LA is dropped for that outcome)
+    w = learn_weights(df.assign(y=df["y"].where(df.index != 2, np.nan)), FEATURES, ["y"])
+    assert w.sum() == pytest.approx(1.0)

@@ -376,3 +376,66 @@ def test_suppression_markers_and_bad_text():
     wide.loc[0, "rate"] = "high"
     with pytest.raises(DataError, match="column 'rate'.*not numeric: 'high'"):
         synthetic_control(wide, list(truth), indicator="rate", start_year=start, placebo=False)
+
+
+def test_fitted_models_contaminated_las_are_never_donors():
+    from sosstats.neighbours.model import StatisticalNeighbours
+
+    long, truth, start, donors = make_panel(11, noise=2.0)
+    codes = pd.unique(long["la_code"])
+    las = pd.DataFrame({"la_code": codes,
+                        "x": np.random.default_rng(3).normal(size=len(codes))})
+    plain = synthetic_control(long, list(truth), indicator="rate", start_year=2014,
+                              donors=StatisticalNeighbours(["x"], k=3).fit(las), placebo=False)
+    bad = plain.weights.sort_values("weight").donor.iloc[-2:].tolist()  # influential donors
+    fit = StatisticalNeighbours(["x"], k=3, contaminated=bad).fit(las)
+    res = synthetic_control(long, list(truth), indicator="rate", start_year=2014, donors=fit,
+                            rng=0)
+    assert not res.weights.donor.isin(bad).any() and not res.placebos.placebo.isin(bad).any()
+    assert (res.by_la.n_donors == plain.by_la.n_donors - len(bad)).all()
+    ref = synthetic_control(long, list(truth), indicator="rate", start_year=2014,
+                            donors=fit.ranking, exclude=bad, rng=0)
+    pd.testing.assert_frame_equal(res.weights, ref.weights)
+    assert res.p_value == ref.p_value
+
+
+def test_listed_neighbour_without_data_is_dropped_and_recorded():
+    # review case: a neighbour table naming an LA with no row for the indicator (KeyError)
+    long, truth, start, donors = make_panel(12, n_units=8, treated=("T0",))
+    nb = pd.DataFrame({"la_code": "T0", "neighbour": donors[:3] + ["NEW99"],
+                       "rank": [1, 2, 3, 4]})
+    res = synthetic_control(long, ["T0"], indicator="rate", start_year=2014, donors=nb,
+                            placebo=False)
+    assert res.by_la.n_donors.item() == 3
+    assert set(res.weights.donor) <= set(donors[:3])
+    gone = res.dropped[res.dropped.la_code == "NEW99"]
+    assert len(gone) == len(YEARS)  # one row per fitting and post-period year
+    assert (gone.reason == "LA not in the data").all() and (gone.role == "donor").all()
+    assert (gone.treated_la == "T0").all()
+    # the same through a fitted model built from the published-style list
+    from sosstats.neighbours.model import from_published
+    res2 = synthetic_control(long, ["T0"], indicator="rate", start_year=2014,
+                             donors=from_published(nb, k=4), placebo=False)
+    pd.testing.assert_frame_equal(res.weights, res2.weights)
+    # fewer than two donors left: a DesignError naming the LA
+    with pytest.raises(DesignError, match=r"T0 has 1 eligible donor"):
+        synthetic_control(long, ["T0"], indicator="rate", start_year=2014, placebo=False,
+                          donors=nb.assign(neighbour=[donors[0], "NEW1", "NEW2", "NEW3"]))
+
+
+def test_pre_rmspe_floor_is_1e8_times_largest_absolute_value():
+    # T0 is exactly a donor's path: pre-RMSPE 0, so the ratio uses the documented floor
+    long, truth, start, donors = make_panel(13, n_units=6, treated=())
+    t0 = long[long.la_code == donors[0]].assign(la_code="T0")
+    t0.loc[t0.year >= 2014, "value"] += 5.0
+    data = pd.concat([long, t0], ignore_index=True)
+    far = data[data.la_code == donors[1]].assign(la_code="FAR", value=-1e4)  # sets max |y|
+    data = pd.concat([data, far], ignore_index=True)
+    res = synthetic_control(data, ["T0"], indicator="rate", start_year=2014, rng=0,
+                            donors=donors)  # FAR is in the data but not a donor
+    row = res.by_la.iloc[0]
+    assert row.pre_rmspe == pytest.approx(0.0, abs=1e-9)
+    assert row.rmspe_ratio == pytest.approx(row.post_rmspe / (1e-8 * 1e4), rel=1e-9)
+    pl = res.placebos
+    floored = np.maximum(pl.pre_rmspe, 1e-8 * 1e4)
+    np.testing.assert_allclose(pl.rmspe_ratio, pl.post_rmspe / floored, rtol=1e-12)
