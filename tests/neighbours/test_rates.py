@@ -133,3 +133,31 @@ def test_funnel_plot_labels_outliers_and_marks_highlights():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def _interpolated_quantile_from_pmf(mu: float, q: float) -> float:
+    """Spiegelhalter's interpolated Poisson quantile from first principles.
+
+    The CDF is built by summing the pmf (log-gamma form, no scipy.stats); the limit is the
+    inverse of the piecewise-linear CDF through the points (r, F(r)), r = 0, 1, 2, ...
+    """
+    import math
+
+    top = int(mu + 20 * math.sqrt(mu) + 50)
+    r = np.arange(top + 1)
+    logpmf = r * math.log(mu) - mu - np.array([math.lgamma(x + 1.0) for x in r])
+    cdf = np.cumsum(np.exp(logpmf))
+    if q <= cdf[0]:
+        return 0.0
+    return float(np.interp(q, cdf, r))
+
+
+@pytest.mark.parametrize("n", [700.0, 4_321.0, 25_000.0, 160_000.0])
+@pytest.mark.parametrize("rate", [12.5, 41.0, 480.0])
+def test_funnel_limits_equal_independent_pmf_construction(n, rate):
+    lim = funnel_limits(np.array([n]), rate).iloc[0]
+    mu = rate * n / 1e4
+    for col, q in [("lower_95", 0.025), ("upper_95", 0.975), ("lower_99.8", 0.001),
+                   ("upper_99.8", 0.999)]:
+        expected = _interpolated_quantile_from_pmf(mu, q) * 1e4 / n
+        assert lim[col] == pytest.approx(expected, rel=1e-9, abs=1e-12)
