@@ -24,6 +24,7 @@ __all__ = [
     "check_level",
     "check_rng",
     "as_list",
+    "check_codes",
 ]
 
 
@@ -34,6 +35,28 @@ def as_list(columns: str | Iterable[str] | None) -> list[str]:
     if isinstance(columns, str):
         return [columns]
     return list(columns)
+
+
+def check_codes(values: Any, name: str) -> list[str]:
+    """LA codes as a list of strings (a single string is one code; None is none).
+
+    Raises :class:`DataError` when ``values`` is not a code or an iterable of codes, or when a
+    code is repeated (a repeated treated or excluded LA is almost always a mistake).
+    """
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    try:
+        codes = [str(v) for v in values]
+    except TypeError as exc:
+        raise DataError(f"`{name}` must be an LA code or a list of LA codes; got "
+                        f"{type(values).__name__}.") from exc
+    seen: set[str] = set()
+    repeated = sorted({c for c in codes if c in seen or seen.add(c)})
+    if repeated:
+        raise DataError(f"`{name}` repeats LA {', '.join(repeated)}.")
+    return codes
 
 
 def check_frame(data: Any, name: str = "data") -> pd.DataFrame:

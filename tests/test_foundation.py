@@ -137,3 +137,13 @@ def test_check_numeric_columns_rejects_infinite_values():
     out = v.check_numeric_columns(df, ["a", "b"], allow_inf=True)
     assert np.isinf(out).sum() == 2
     np.testing.assert_array_equal(v.check_numeric_columns(df, ["ok"]), [[1.0], [2.0], [3.0]])
+
+
+def test_check_codes_one_rule_for_la_lists():
+    assert v.check_codes(None, "treated") == []
+    assert v.check_codes("E1", "treated") == ["E1"]
+    assert v.check_codes(pd.Series(["E1", "E2"]), "treated") == ["E1", "E2"]
+    with pytest.raises(DataError, match="`treated` repeats LA E1"):
+        v.check_codes(["E1", "E2", "E1"], "treated")
+    with pytest.raises(DataError, match="`exclude` must be an LA code"):
+        v.check_codes(3, "exclude")

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_columns, check_frame
+from sosstats._validate import check_codes, check_columns, check_frame
 from sosstats.errors import DataError, DesignError
 from sosstats.neighbours._ranking import NeighbourRanking, as_ranking, barred_codes
 
@@ -54,19 +54,6 @@ def check_ids(col: pd.Series, id: str) -> np.ndarray:
         raise DataError(f"column {id!r} of `indicators` has {int(col.isna().sum())} missing "
                         "LA codes.")
     return col.astype(str).to_numpy(dtype=object)
-
-
-def codes(values: Any, name: str) -> list[str]:
-    """LA codes as a de-duplicated list of strings (a single string is one code)."""
-    if values is None:
-        return []
-    if isinstance(values, str):
-        values = [values]
-    try:
-        return list(dict.fromkeys(str(v) for v in values))
-    except TypeError as exc:
-        raise DataError(f"`{name}` must be an LA code or a list of LA codes; got "
-                        f"{type(values).__name__}.") from exc
 
 
 def _unknown(unknown: list[str], available: list[str], where: str) -> DataError:
@@ -230,7 +217,7 @@ def treated_panel(indicators: Any, treated: Any, *, indicator: str, start_year: 
                   year: str, at_least: int) -> tuple[list[str], pd.DataFrame, pd.Series,
                                                       np.ndarray]:
     """Treated codes, LA x year panel, flags of its NaN cells and start years, all checked."""
-    tcodes = codes(treated, "treated")
+    tcodes = check_codes(treated, "treated")
     if not tcodes:
         what = "one treated LA code" if at_least == 1 else f"{at_least} treated LA codes"
         raise DataError(f"`treated` is empty; give at least {what}.")
@@ -327,9 +314,9 @@ def donor_lists(donors: Any, treated: list[str], panel: pd.DataFrame, id: str
         if missing:
             raise DataError(f"`donors` has no donor list for treated LA(s) "
                             f"{', '.join(missing)}.")
-        lists = [codes(lookup[c], f"donors[{c!r}]") for c in treated]
+        lists = [check_codes(lookup[c], f"donors[{c!r}]") for c in treated]
     else:
-        lists = [codes(donors, "donors")] * len(treated)
+        lists = [check_codes(donors, "donors")] * len(treated)
     unknown = sorted({d for lst in lists for d in lst} - set(everyone))
     if unknown:
         raise DataError(f"`donors` code(s) {', '.join(unknown[:10])} not in the data.")
@@ -358,7 +345,7 @@ def donor_pools(panel: pd.DataFrame, flags: pd.Series, treated: list[str], start
         if late:
             raise DataError(f"`pre_years` include years at or after the start year of treated "
                             f"LA(s) {', '.join(late)}.")
-    excl = set(codes(exclude, "exclude"))
+    excl = set(check_codes(exclude, "exclude"))
     unknown = sorted(excl - set(panel.index))
     if unknown:
         raise DataError(f"`exclude` code(s) {', '.join(unknown)} not in the data.")

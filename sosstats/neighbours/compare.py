@@ -16,7 +16,7 @@ from scipy import stats
 
 from sosstats._kernels.resample import weighted_neighbour_means
 from sosstats._results import Result, Summary
-from sosstats._validate import as_list, check_int, check_level, check_option, check_rng
+from sosstats._validate import check_codes, check_int, check_level, check_option, check_rng
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._indicators import indicator_matrix
 from sosstats.neighbours._pooled import (
@@ -156,14 +156,6 @@ class ComparisonResult(Result):
         return axes
 
 
-def _codes(values: Any, what: str) -> list[str]:
-    codes = [str(c) for c in as_list(values)]
-    dup = sorted({c for c in codes if codes.count(c) > 1})
-    if dup:
-        raise DataError(f"`{what}` repeats LA {', '.join(dup)}.")
-    return codes
-
-
 def _neighbour_weights(nd: np.ndarray, nb: np.ndarray, weighting: str, ids: np.ndarray,
                        rows: np.ndarray) -> np.ndarray:
     used = nb >= 0
@@ -295,7 +287,7 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
     codes = np.asarray(ranking.ids).astype(str).astype(object)
     lookup = pd.Index(codes)
 
-    tcodes = _codes(treated, "treated")
+    tcodes = check_codes(treated, "treated")
     if not tcodes:
         raise DesignError("`treated` is empty; name the treated LAs.")
     not_data = [c for c in tcodes if c not in set(mat.ids)]
@@ -307,7 +299,7 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
         missing = ", ".join(np.asarray(tcodes)[tpos < 0])
         raise DesignError(f"treated LA {missing} not found among the ranked units of "
                           "`neighbours`.")
-    xcodes = _codes(exclude, "exclude")
+    xcodes = check_codes(exclude, "exclude")
     xpos = lookup.get_indexer(xcodes)
     if (xpos < 0).any():
         raise DataError(f"excluded LA {', '.join(np.asarray(xcodes)[xpos < 0])} not found "

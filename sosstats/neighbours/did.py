@@ -19,11 +19,10 @@ import pandas as pd
 from scipy import stats
 
 from sosstats._results import Result
-from sosstats._validate import check_int, check_level
+from sosstats._validate import check_codes, check_int, check_level
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._panel import (
     DROPPED_COLUMNS,
-    codes,
     missing_records,
     stack,
     treated_panel,
@@ -274,7 +273,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
 
     ranking = as_ranking(neighbours, id=id)
     rows = ranking.positions(treated_codes, what="treated LA")
-    excl_codes = codes(exclude, "exclude")
+    excl_codes = check_codes(exclude, "exclude")
     unknown = [c for c in excl_codes if c not in set(ranking.ids) and c not in panel.index]
     if unknown:
         raise DataError(f"`exclude` code(s) {', '.join(unknown)} are neither in the data nor "

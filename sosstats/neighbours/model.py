@@ -17,6 +17,7 @@ import pandas as pd
 from sosstats._kernels.distance import STANDARDIZE_METHODS, distances, standardize_params
 from sosstats._validate import (
     as_list,
+    check_codes,
     check_columns,
     check_frame,
     check_int,
@@ -40,7 +41,7 @@ CLOSENESS_QUANTILES = (0.005, 0.09, 0.17, 0.25)
 
 
 def _codes(values: Any, what: str, known: pd.Index | None = None) -> tuple[str, ...]:
-    codes = tuple(dict.fromkeys(str(c) for c in as_list(values)))
+    codes = tuple(check_codes(values, what))
     if known is not None:
         missing = [c for c in codes if c not in known]
         if missing:

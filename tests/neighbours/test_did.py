@@ -451,3 +451,23 @@ def test_k_too_large_follows_compares_rule():
     with pytest.warns(SosstatsWarning, match=r"fewer than k=10.*L11 \(9\)"):
         res = neighbour_did(long, ["L00", "L11"], table, indicator="A", start_year=2013, k=10)
     assert res.by_la.n_neighbours.tolist() == [10, 9]
+
+
+def test_repeated_treated_la_is_a_data_error_as_in_compare():
+    from sosstats.datasets import simulate_evaluation
+    from sosstats.neighbours import compare, neighbour_did, synthetic_control
+
+    ev = simulate_evaluation(rng=0)
+    pilots = ev.pilots["la_code"].tolist()
+    table = ev.las[["la_code"]].assign(f=ev.las["deprivation_score"])
+    from sosstats.neighbours import StatisticalNeighbours
+
+    fit = StatisticalNeighbours(["f"]).fit(table)
+    twice = pilots + pilots[:1]
+    for call in (lambda: neighbour_did(ev.la_indicators, twice, fit,
+                                       indicator="icpc_rate_per_10k", start_year=2016),
+                 lambda: synthetic_control(ev.la_indicators, twice,
+                                           indicator="icpc_rate_per_10k", start_year=2016),
+                 lambda: compare(ev.la_indicators, twice, fit, year=2017, n_draws=0)):
+        with pytest.raises(DataError, match=f"repeats LA {pilots[0]}"):
+            call()
