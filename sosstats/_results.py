@@ -19,9 +19,23 @@ from scipy import stats
 
 from sosstats._validate import check_level
 
-__all__ = ["Result", "Summary", "TIDY_COLUMNS"]
+__all__ = ["Result", "Summary", "TIDY_COLUMNS", "t_interval"]
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"]
+
+
+def t_interval(est: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Student-t interval ``estimate +/- t_{df, (1+level)/2} * std_error`` per row of ``est``.
+
+    ``est`` has columns ``estimate``, ``std_error`` and ``df``; rows with ``df`` below 1 or
+    missing get NaN bounds.
+    """
+    df = est["df"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        q = np.where(df >= 1, stats.t.ppf(0.5 + level / 2, np.where(df >= 1, df, 1.0)), np.nan)
+    half = q * est["std_error"].to_numpy(dtype=float)
+    return pd.DataFrame({"lower": est["estimate"] - half, "upper": est["estimate"] + half},
+                        index=est.index)
 
 
 class Summary:

@@ -12,10 +12,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sosstats._kernels.resample import weighted_neighbour_means
-from sosstats._results import Result, Summary
+from sosstats._results import Result, Summary, t_interval
 from sosstats._validate import check_codes, check_int, check_level, check_option, check_rng
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._indicators import indicator_matrix
@@ -87,10 +86,7 @@ class ComparisonResult(Result):
         return est[first + extra].rename_axis("term")
 
     def _interval(self, level: float) -> pd.DataFrame:
-        est = self._estimates()
-        q = stats.t.ppf(0.5 + level / 2, est["df"])
-        return pd.DataFrame({"lower": est["estimate"] - q * est["std_error"],
-                             "upper": est["estimate"] + q * est["std_error"]}, index=est.index)
+        return t_interval(self._estimates(), level)
 
     def _notes(self) -> list[str]:
         excl = ", ".join(self.exclude) if self.exclude else "none"

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._results import Result
+from sosstats._results import Result, t_interval
 from sosstats._validate import check_codes, check_int, check_level
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._panel import (
@@ -27,35 +27,13 @@ from sosstats.neighbours._panel import (
     stack,
     treated_panel,
 )
+from sosstats.neighbours._pooled import paired_t
 from sosstats.neighbours._ranking import as_ranking, barred_codes
 
 __all__ = ["neighbour_did", "DiDResult"]
 
 
-# -- helpers (the input readers are in sosstats.neighbours._panel) ------------------------------
-def _t_interval(est: pd.DataFrame, level: float) -> pd.DataFrame:
-    df = est["df"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        q = np.where(df >= 1, stats.t.ppf(0.5 + level / 2, np.maximum(df, 1)), np.nan)
-    half = q * est["std_error"].to_numpy(dtype=float)
-    return pd.DataFrame({"lower": est["estimate"] - half, "upper": est["estimate"] + half},
-                        index=est.index)
-
-
-def _mean_test(values: np.ndarray, axis: int = 0) -> tuple[Any, Any, Any, Any, Any]:
-    """Mean, SE = sd/sqrt(n), t, two-sided t(n-1) p-value and df over non-NaN values."""
-    n = np.sum(~np.isnan(values), axis=axis)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(values, axis=axis)
-        sd = np.nanstd(values, axis=axis, ddof=1)
-        se = np.where(n >= 2, sd / np.sqrt(n), np.nan)
-        t = mean / se
-        p = np.where(n >= 2, 2 * stats.t.sf(np.abs(t), np.maximum(n - 1, 1)), np.nan)
-    return mean, se, t, p, n - 1
-
-
-# -- the estimator ------------------------------------------------------------------------------
+# -- the estimator (the input readers are in sosstats.neighbours._panel) ------------------------
 @dataclass(frozen=True, eq=False)
 class DiDResult(Result):
     """Result of :func:`neighbour_did`.
@@ -111,13 +89,13 @@ class DiDResult(Result):
         return pd.concat([did, ev[cols]])
 
     def _interval(self, level: float) -> pd.DataFrame:
-        return _t_interval(self._estimates(), level)
+        return t_interval(self._estimates(), level)
 
     @property
     def event_study(self) -> pd.DataFrame:
         """Event-time estimates with t intervals at ``level``, the reference row included."""
         out = self.event_table.copy()
-        ci = _t_interval(out, self.level)
+        ci = t_interval(out, self.level)
         out["ci_lower"] = ci["lower"].to_numpy()
         out["ci_upper"] = ci["upper"].to_numpy()
         return out
@@ -336,7 +314,8 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     g0 = np.where(pre, gap, 0.0).sum(axis=1) / n_pre
     g1 = np.where(post, gap, 0.0).sum(axis=1) / n_post
     did = g1 - g0
-    est, se, _, _, dfree = _mean_test(did)
+    pooled_t = paired_t(did[None, :]).iloc[0]
+    est, se, dfree = pooled_t["difference"], pooled_t["std_error"], pooled_t["df"]
 
     # event study
     ev_times = np.unique(event[valid])
@@ -357,7 +336,9 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
                                 "study")
         drop_tr = pd.concat([drop_tr, extra], ignore_index=True)
     D = G - ref_gap[:, None]
-    m_e, se_e, t_e, p_e, df_e = _mean_test(D, axis=0)
+    ev_t = paired_t(D.T)
+    m_e, se_e, t_e, p_e, df_e = (ev_t[c].to_numpy() for c in
+                                 ("difference", "std_error", "statistic", "p_value", "df"))
     is_ref = ev_times == ref
     event_table = pd.DataFrame({
         "event_time": ev_times.astype(np.int64), "estimate": m_e,
