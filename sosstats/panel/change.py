@@ -1,0 +1,245 @@
+r"""Two-wave (and panel) change models: one formula, five estimators, few-cluster inference.
+
+``change_model("sdq ~ cohort + C(experience)", long, entity="family_id", time="wave")`` asks how
+the Time 1 -> Time 2 change in SDQ depends on cohort and experience group. See
+``docs/panel_change.md`` for when to use each method (and Lord's paradox).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sosstats._results import Result, Summary, t_interval
+from sosstats._validate import as_list, check_int, check_level, check_option
+from sosstats.panel._design import METHODS, Design, build_design
+from sosstats.panel._inference import INFERENCE, infer, wls
+
+__all__ = ["ChangeResult", "change_model"]
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ChangeResult(Result):
+    """Result of :func:`change_model`.
+
+    Attributes
+    ----------
+    method : str
+        The estimator (``"first_difference"``, ``"ancova"``, ``"fixed_effects"``,
+        ``"random_effects"``, ``"correlated_random_effects"``).
+    inference : str
+        ``"cr0"``, ``"cr1"``, ``"cr2"``, ``"cr3"`` or ``"wild"``.
+    formula : str
+        The formula as given.
+    table : pandas.DataFrame
+        Per term: ``estimate, std_error, statistic, p_value, df`` (and the bootstrap interval for
+        ``wild``).
+    vcov : pandas.DataFrame
+        Cluster-robust covariance of the estimates (CR1 for ``wild``).
+    nobs : int
+        Rows of the estimating frame (entities for FD / ANCOVA, entity x wave rows otherwise).
+    n_entities, n_clusters, n_dropped : int
+        Entities used, clusters (smaller dimension for two-way), entities dropped for a missing
+        outcome.
+    design : pandas.DataFrame
+        The estimating frame actually used (before any within / quasi-demeaning).
+    level : float
+        Confidence level of the fit (the wild bootstrap interval is computed at it).
+    info : dict
+        Extra by method: time-invariant / time-varying regressors, and for random effects
+        ``sigma2_e``, ``sigma2_u``, ``rho`` and ``theta``.
+    """
+
+    method: str
+    inference: str
+    formula: str
+    table: pd.DataFrame
+    vcov: pd.DataFrame
+    nobs: int
+    n_entities: int
+    n_clusters: int
+    n_dropped: int
+    design: pd.DataFrame = field(repr=False)
+    level: float = 0.95
+    info: dict = field(default_factory=dict, repr=False)
+    _arrays: Design | None = field(default=None, repr=False)
+    _resid: np.ndarray | None = field(default=None, repr=False)
+
+    def _estimates(self) -> pd.DataFrame:
+        cols = ["estimate", "std_error", "statistic", "p_value", "df"]
+        return self.table[cols].copy()
+
+    def _interval(self, level: float) -> pd.DataFrame:
+        if self.inference == "wild":
+            if not np.isclose(level, self.level):
+                from sosstats.errors import DesignError
+                raise DesignError(f"the wild bootstrap interval was computed at level "
+                                  f"{self.level}; refit with level={level} to get another.")
+            return pd.DataFrame({"lower": self.table["ci_lower"],
+                                 "upper": self.table["ci_upper"]}, index=self.table.index)
+        return t_interval(self.table, level)
+
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """Return intervals at ``level`` (default the fit's level).
+
+        t intervals with the per-coefficient df, or the wild bootstrap interval by test
+        inversion (only at the fit's level).
+        """
+        return self._interval(check_level(self.level if level is None else level))
+
+    def tidy(self, level: float | None = None) -> pd.DataFrame:
+        """One row per term (see :meth:`sosstats._results.Result.tidy`), plus ``df``."""
+        return super().tidy(self.level if level is None else level)
+
+    def summary(self, level: float | None = None) -> Summary:
+        """Printable summary at ``level`` (default the fit's)."""
+        return super().summary(self.level if level is None else level)
+
+    def _notes(self) -> list[str]:
+        notes = [f"{self.nobs} rows, {self.n_entities} entities, {self.n_clusters} clusters "
+                 f"({', '.join(self.info.get('cluster_by', []))}); inference {self.inference}."]
+        if self.n_dropped:
+            notes.append(f"{self.n_dropped} entities dropped for a missing outcome at a wave.")
+        if self.method in ("random_effects", "correlated_random_effects"):
+            notes.append(f"sigma2_u = {self.info['sigma2_u']:.4g}, "
+                         f"sigma2_e = {self.info['sigma2_e']:.4g} (Swamy-Arora).")
+        return notes
+
+    def leverage(self) -> pd.DataFrame:
+        """Cluster leverage: which cluster drives the estimate.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per cluster (sorted labels): ``n_obs``, ``hat_trace`` (the cluster's
+            leverage, summing to p), ``dfbeta[term]`` (``b_(-g) - b``, the change in each
+            coefficient when the cluster is left out) and ``share[term]`` (the cluster's share
+            of each coefficient's CR0 variance). Computed by
+            :func:`sosstats._kernels.cluster.cluster_leverage`.
+        """
+        from sosstats._kernels.cluster import cluster_leverage
+        from sosstats.errors import DesignError
+
+        d = self._arrays
+        if d is None or d.membership is not None or d.clusters.ndim != 1:
+            raise DesignError("leverage() needs one-way clusters.")
+        lev = cluster_leverage(d.X, self._resid, d.clusters, weights=d.weights)
+        terms = list(self.table.index)
+        codes = np.unique(d.clusters)
+        labels = d.cluster_labels[0]
+        index = labels[codes] if labels.size > codes.max() else codes
+        out = pd.DataFrame({"n_obs": np.asarray(lev.size)[: codes.size],
+                            "hat_trace": np.asarray(lev.hat_trace)[: codes.size]},
+                           index=pd.Index(index, name="cluster"))
+        dfb = np.asarray(lev.dfbeta)[: codes.size]
+        share = np.asarray(lev.meat_share)[: codes.size]
+        for j, t in enumerate(terms):
+            out[f"dfbeta[{t}]"] = dfb[:, j]
+        for j, t in enumerate(terms):
+            out[f"share[{t}]"] = share[:, j]
+        return out
+
+    def plot(self, ax: Any = None, *, terms: list[str] | None = None) -> Any:
+        """Coefficient plot: estimates with intervals at the fit's level (intercept left out)."""
+        from sosstats.panel.plots import coefficient_plot
+
+        return coefficient_plot(self, ax=ax, terms=terms)
+
+
+def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
+                 method: str = "first_difference", cluster: str | list[str] | None = None,
+                 weights: str | None = None, inference: str = "cr1",
+                 membership: pd.DataFrame | None = None,
+                 rng: int | np.random.Generator | None = None, n_resamples: int = 9999,
+                 missing: str = "drop", level: float = 0.95) -> ChangeResult:
+    r"""How the change in an outcome between waves depends on covariates.
+
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ x1 + C(x2)"``: ``y`` a numeric column, the right-hand side in formulaic syntax
+        (``"y ~ 1"`` for the mean change alone).
+    data : pandas.DataFrame
+        LONG frame, one row per entity x wave (not modified); see
+        :func:`sosstats.panel.wide_to_long`.
+    entity, time : str
+        Entity id and wave columns (waves ordered as an ordered categorical, else sorted).
+    method : str, default ``"first_difference"``
+        ``"first_difference"``, ``"ancova"`` (two waves), ``"fixed_effects"``,
+        ``"random_effects"``, ``"correlated_random_effects"`` (two or more waves).
+    cluster : str or list of two str, optional
+        Cluster column(s), constant within entity for FD / ANCOVA. Two names: two-way
+        clustering. Default: cluster by entity.
+    weights : str, optional
+        Non-negative attrition / design weights (WLS in every method; constant within entity
+        for FD / ANCOVA).
+    inference : str, default ``"cr1"``
+        ``"cr0"``, ``"cr1"``, ``"cr2"`` (Bell-McCaffrey, Satterthwaite df), ``"cr3"`` or
+        ``"wild"`` (wild cluster restricted bootstrap per term: p-value and interval by test
+        inversion; the standard error shown is CR1).
+    membership : pandas.DataFrame, optional
+        Multiple-membership clusters: a long table with three columns, entity id, cluster id,
+        weight (share of contact; rescaled to sum to one per entity).
+    rng : int, Generator or None
+        Random source of the wild bootstrap.
+    n_resamples : int, default 9999
+        Wild bootstrap replicates (all ``2**G`` sign vectors when ``2**G <= n_resamples``).
+    missing : {"drop", "raise"}
+        Entities with a missing outcome at a wave are dropped with a warning and a count, or
+        raise :class:`~sosstats.errors.DataError`.
+    level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    ChangeResult
+
+    Raises
+    ------
+    DataError
+        Missing columns, duplicate entity x wave rows, an entity with no first wave, a number of
+        waves the method cannot use, negative / NaN weights, missing outcomes under
+        ``missing="raise"``.
+    DesignError
+        One cluster; a regressor removed by the fixed effects or collinear with the others
+        (named).
+
+    Notes
+    -----
+    With two waves and an entity-constant regressor :math:`x_i`,
+
+    * first difference: :math:`y_{i2} - y_{i1} = \alpha + x_i'\beta + e_i`;
+    * ANCOVA: :math:`y_{i2} = \alpha + \gamma y_{i1} + x_i'\beta + e_i`;
+    * fixed effects: :math:`y_{it} = a_i + \tau_t + (x_i d_t)'\beta + e_{it}`, which gives the
+      same :math:`\beta` as first differences when the panel is balanced with two waves;
+    * random effects: :math:`y_{it} = \mu + x_i'\delta + \tau_t + (x_i d_t)'\beta + u_i + e_{it}`
+      by feasible GLS with Swamy-Arora variance components; correlated random effects adds
+      the entity means of time-varying regressors (Mundlak 1978), so their coefficients equal
+      the within estimates.
+
+    A time-varying regressor enters as its change (FD, ANCOVA) or as itself (panel methods).
+    References: Lord (1967) Psychological Bulletin 68; Allison (1990) Sociological
+    Methodology 20; Mundlak (1978) Econometrica 46; Wooldridge (2010) Econometric Analysis of
+    Cross Section and Panel Data, ch. 10.
+    """
+    check_option(method, METHODS, "method")
+    check_option(inference, INFERENCE, "inference")
+    check_option(missing, ("drop", "raise"), "missing")
+    level = check_level(level)
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
+    design = build_design(formula, data, entity=entity, time=time, method=method,
+                          cluster=cluster, weights=weights, membership=membership,
+                          missing=missing)
+    beta, resid = wls(design.X, design.y, design.weights)
+    table, vcov, G = infer(design, beta, resid, inference=inference, level=level, rng=rng,
+                           n_resamples=n_resamples)
+    info = {k: v for k, v in design.info.items() if k != "entity_codes"}
+    info["cluster_by"] = as_list(info.get("cluster_by"))
+    return ChangeResult(method=method, inference=inference, formula=formula, table=table,
+                        vcov=pd.DataFrame(vcov, index=design.terms, columns=design.terms),
+                        nobs=int(design.y.size), n_entities=design.n_entities, n_clusters=G,
+                        n_dropped=design.n_dropped, design=design.frame, level=level,
+                        info=info, _arrays=design, _resid=resid)

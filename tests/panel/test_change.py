@@ -1,0 +1,342 @@
+"""Tests of sosstats.panel.change.change_model (and its plots)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sosstats.datasets import simulate_evaluation
+from sosstats.errors import DataError, DesignError, SosstatsWarning
+from sosstats.panel.change import ChangeResult, change_model
+from sosstats.panel.reshape import wide_to_long
+
+REF = json.loads((Path(__file__).parents[1] / "fixtures" / "panel_reference.json").read_text())
+FORMULA = "sdq ~ cohort + exp2 + exp3"
+KW = dict(entity="family_id", time="wave", cluster="la")
+
+
+@pytest.fixture(scope="module")
+def ref_long() -> pd.DataFrame:
+    return pd.DataFrame(REF["input"])
+
+
+def fit(data, method="first_difference", **kw):
+    opts = {**KW, **kw}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SosstatsWarning)
+        return change_model(kw.pop("formula", FORMULA), data, method=method,
+                            **{k: v for k, v in opts.items() if k != "formula"})
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    return simulate_evaluation(rng=5, n_families=270)
+
+
+@pytest.fixture(scope="module")
+def long(evaluation) -> pd.DataFrame:
+    return wide_to_long(evaluation.families, id="family_id")
+
+
+def panel3(n=60, seed=0) -> pd.DataFrame:
+    """Three-wave panel with a time-varying regressor x and an invariant group g."""
+    rng = np.random.default_rng(seed)
+    ids = np.repeat(np.arange(n), 3)
+    wave = np.tile([1, 2, 3], n)
+    g = np.repeat(rng.integers(0, 2, n), 3)
+    a = np.repeat(rng.normal(size=n), 3)
+    x = rng.normal(size=3 * n) + a
+    y = 1 + a + 0.5 * x + 0.3 * g * (wave > 1) + rng.normal(size=3 * n)
+    return pd.DataFrame({"id": ids, "wave": wave, "g": g, "x": x, "y": y,
+                         "cl": ids % 12, "w": np.repeat(rng.uniform(0.5, 2, n), 3)})
+
+
+# ---------------------------------------------------------------- references (fixtures)
+
+@pytest.mark.parametrize("method,key,weights", [
+    ("first_difference", "sm_fd", None), ("first_difference", "sm_fd_w", "w"),
+    ("first_difference", "lm_fd", None),
+    ("ancova", "sm_ancova", None), ("ancova", "sm_ancova_w", "w"),
+    ("fixed_effects", "lm_fe", None), ("fixed_effects", "lm_fe_w", "w"),
+    ("random_effects", "lm_re", None), ("random_effects", "lm_re_w", "w"),
+])
+def test_matches_statsmodels_and_linearmodels(ref_long, method, key, weights):
+    res = fit(ref_long, method, weights=weights, inference="cr1")
+    ref = REF[key]
+    np.testing.assert_allclose(res.params.to_numpy(), ref["params"], rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(res.std_errors.to_numpy(), ref["se"], rtol=1e-7)
+    assert res.n_clusters == REF["n"]["clusters"]
+    assert (res.table["df"] == REF["n"]["clusters"] - 1).all()
+
+
+def test_random_effects_variance_components(ref_long):
+    res = fit(ref_long, "random_effects")
+    assert res.info["sigma2_u"] == pytest.approx(REF["lm_re"]["sigma2_u"], rel=1e-10)
+    assert res.info["sigma2_e"] == pytest.approx(REF["lm_re"]["sigma2_e"], rel=1e-10)
+
+
+def test_term_names(ref_long):
+    assert list(fit(ref_long).params.index) == ["Intercept", "cohort", "exp2", "exp3"]
+    assert list(fit(ref_long, "ancova").params.index)[:2] == ["Intercept", "sdq[1]"]
+    assert list(fit(ref_long, "fixed_effects").params.index) == [
+        "wave[2]", "cohort:wave[2]", "exp2:wave[2]", "exp3:wave[2]"]
+
+
+# ---------------------------------------------------------------- identities
+
+@pytest.mark.parametrize("weights", [None, "w"])
+def test_two_wave_fd_equals_fe(ref_long, weights):
+    """Classical identity: with two waves, FD slopes = two-way FE interaction slopes."""
+    fd = fit(ref_long, weights=weights)
+    fe = fit(ref_long, "fixed_effects", weights=weights)
+    np.testing.assert_allclose(fd.params.to_numpy(), fe.params.to_numpy(), rtol=1e-9)
+
+
+def test_fd_equals_fe_with_time_varying_regressor():
+    d = panel3()
+    d = d[d["wave"] < 3]
+    fd = fit(d, formula="y ~ g + x", entity="id", cluster="cl")
+    fe = fit(d, "fixed_effects", formula="y ~ g + x", entity="id", cluster="cl")
+    np.testing.assert_allclose(fd.params.to_numpy(), fe.params.to_numpy(), rtol=1e-9)
+    assert "x" in fe.info["time_varying"] and "g" in fe.info["time_invariant"]
+
+
+@pytest.mark.parametrize("weights", [None, "w"])
+def test_mundlak_equals_within(weights):
+    """CRE (Mundlak): the time-varying regressor's coefficient equals the FE estimate."""
+    d = panel3()
+    fe = fit(d, "fixed_effects", formula="y ~ g + x", entity="id", cluster="cl",
+             weights=weights)
+    cre = fit(d, "correlated_random_effects", formula="y ~ g + x", entity="id", cluster="cl",
+              weights=weights)
+    for term in ["x", "g:wave[2]", "g:wave[3]"]:
+        assert cre.params[term] == pytest.approx(fe.params[term], rel=1e-8)
+    assert "mean(x)" in cre.params.index
+
+
+def test_cluster_kernels_agree_on_kinds(ref_long):
+    cr1 = fit(ref_long, inference="cr1")
+    cr0 = fit(ref_long, inference="cr0")
+    n, p, g = 212, 4, 10
+    np.testing.assert_allclose(cr1.std_errors ** 2,
+                               cr0.std_errors ** 2 * g / (g - 1) * (n - 1) / (n - p))
+    cr2 = fit(ref_long, inference="cr2")
+    assert not np.allclose(cr2.table["df"], g - 1)     # Satterthwaite df
+    assert (cr2.table["df"] > 0).all()
+
+
+# ---------------------------------------------------------------- recovery
+
+@pytest.fixture(scope="module")
+def big_long():
+    ev = simulate_evaluation(rng=2024, n_families=20_000)
+    return ev, wide_to_long(ev.families, id="family_id")
+
+
+def test_recovers_simulated_change_and_level_effects(big_long):
+    ev, data = big_long
+    truth = ev.truth["families"]["outcomes"]["sdq"]
+    fd = fit(data, formula="sdq ~ cohort + C(experience)", cluster=None)
+    # SDQ changes by time_t2 for everyone: cohort / experience do not modify the change
+    assert fd.params["Intercept"] + fd.params["cohort"] * 1 == pytest.approx(
+        truth["time_t2"], abs=0.15)
+    for term in ["cohort", "C(experience)[T.2 years]", "C(experience)[T.2 years plus]"]:
+        assert abs(fd.params[term]) < 4 * fd.std_errors[term] + 0.02
+    # random effects recovers the (family-level, randomised) cohort level effect
+    data = data.assign(cohort2=(data["cohort"] == 2).astype(float))
+    re = fit(data, "random_effects", formula="sdq ~ cohort2", cluster=None)
+    assert re.params["cohort2"] == pytest.approx(truth["cohort_2"], abs=0.2)
+    assert re.params["wave[t2]"] == pytest.approx(truth["time_t2"], abs=0.15)
+
+
+def test_lords_paradox(big_long):
+    """FD and ANCOVA differ by (1 - gamma) * (T1 gap): Lord's paradox, an exact identity."""
+    _, data = big_long
+    data = data.assign(cohort2=(data["cohort"] == 2).astype(float))
+    fd = fit(data, formula="sdq ~ cohort2", cluster=None)
+    an = fit(data, "ancova", formula="sdq ~ cohort2", cluster=None)
+    gamma = an.params["sdq[t1]"]
+    assert 0.3 < gamma < 0.95                  # regression to the mean
+    d = an.design
+    gap = d.loc[d["cohort2"] == 1, "sdq[t1]"].mean() - d.loc[d["cohort2"] == 0, "sdq[t1]"].mean()
+    assert an.params["cohort2"] == pytest.approx(fd.params["cohort2"] + (1 - gamma) * gap,
+                                                 rel=1e-8)
+    assert gap < -0.2                         # cohort 2 starts lower (true level -0.5)
+    assert abs(fd.params["cohort2"]) < 4 * fd.std_errors["cohort2"]   # true change effect 0
+
+
+# ---------------------------------------------------------------- properties
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), shift=st.floats(-50, 50))
+def test_row_order_and_shift_invariance(ref_long, seed, shift):
+    base = fit(ref_long)
+    shuffled = ref_long.sample(frac=1.0, random_state=seed)
+    res = fit(shuffled)
+    np.testing.assert_allclose(res.params.to_numpy(), base.params.to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(res.std_errors.to_numpy(), base.std_errors.to_numpy(), rtol=1e-9)
+    shifted = fit(ref_long.assign(sdq=ref_long["sdq"] + shift))
+    np.testing.assert_allclose(shifted.params.to_numpy(), base.params.to_numpy(),
+                               rtol=1e-8, atol=1e-8)
+    fe = fit(shuffled, "fixed_effects")
+    np.testing.assert_allclose(fe.params.to_numpy(), base.params.to_numpy(), rtol=1e-8)
+
+
+# ---------------------------------------------------------------- inference options
+
+def test_wild_bootstrap_enumerates_and_intervals(ref_long):
+    res = fit(ref_long, inference="wild", rng=1, formula="sdq ~ cohort")
+    assert (res.table["n_resamples"] == 2 ** 10).all()
+    assert ((res.pvalues >= 0) & (res.pvalues <= 1)).all()
+    ci = res.conf_int()
+    assert (ci["lower"] < res.params).all() and (res.params < ci["upper"]).all()
+    assert res.tidy()["ci_lower"].tolist() == ci["lower"].tolist()
+    again = fit(ref_long, inference="wild", rng=1, formula="sdq ~ cohort")
+    pd.testing.assert_series_equal(again.pvalues, res.pvalues)
+    with pytest.raises(DesignError, match="level"):
+        res.conf_int(0.9)
+    pre_post = fit(ref_long, inference="wild", rng=1, formula="sdq ~ 1")
+    assert list(pre_post.params.index) == ["Intercept"]
+
+
+def test_few_cluster_warning(ref_long):
+    with pytest.warns(SosstatsWarning, match="cr2"):
+        change_model(FORMULA, ref_long, **KW, inference="cr1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SosstatsWarning)
+        change_model(FORMULA, ref_long, **KW, inference="cr2")
+
+
+def test_default_clusters_by_entity(ref_long):
+    res = fit(ref_long, cluster=None)
+    assert res.n_clusters == REF["n"]["entities"]
+
+
+def test_two_way_and_membership(evaluation, long):
+    res = fit(long, formula="sdq ~ cohort", cluster=["la_code", "cohort"], inference="cr1")
+    assert res.n_clusters == 2
+    mem = evaluation.memberships
+    res = fit(long, formula="sdq ~ cohort", cluster=None, membership=mem)
+    assert res.n_clusters > 10 and np.isfinite(res.std_errors).all()
+    fe = fit(long, "fixed_effects", formula="sdq ~ cohort", cluster=None, membership=mem)
+    np.testing.assert_allclose(fe.params.to_numpy(), res.params.to_numpy(), rtol=1e-9)
+    with pytest.raises(DesignError, match="membership"):
+        fit(long, formula="sdq ~ cohort", cluster=None, membership=mem, inference="cr2")
+    with pytest.raises(DataError, match="not both"):
+        fit(long, formula="sdq ~ cohort", membership=mem, cluster="la_code")
+
+
+def test_leverage_matches_brute_force(ref_long):
+    res = fit(ref_long, formula="sdq ~ cohort")
+    lev = res.leverage()
+    assert len(lev) == 10 and lev["n_obs"].sum() == res.nobs
+    d = res.design
+    for la in lev.index[:3]:
+        sub = ref_long[ref_long["la"] != la]
+        loo = fit(sub, formula="sdq ~ cohort")
+        assert lev.loc[la, "dfbeta[cohort]"] == pytest.approx(
+            loo.params["cohort"] - res.params["cohort"], rel=1e-8)
+    assert set(d["la"]) == set(lev.index)
+
+
+def test_result_vocabulary(ref_long):
+    res = fit(ref_long, inference="cr2")
+    assert isinstance(res, ChangeResult)
+    assert res.method == "first_difference" and res.inference == "cr2"
+    assert res.nobs == REF["n"]["entities"] and res.n_dropped == 0
+    tidy = res.tidy()
+    assert list(tidy.columns[:7]) == ["term", "estimate", "std_error", "statistic", "p_value",
+                                      "ci_lower", "ci_upper"]
+    assert "cr2" in str(res.summary())
+    assert res.to_dict()["method"] == "first_difference"
+    assert {"sdq_change", "cohort", "la"} <= set(res.design.columns)
+
+
+def test_plots(ref_long):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sosstats.panel.plots import change_plot
+
+    ax = fit(ref_long).plot()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cohort", "exp2", "exp3"]
+    assert len(ax.lines) >= 1
+    ax = change_plot(ref_long, "sdq", "wave", by="cohort")
+    assert len(ax.get_legend().get_texts()) == 2
+    with pytest.raises(DataError):
+        fit(ref_long).plot(terms=["nope"])
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_missing_outcome_drop_and_raise(long):
+    before = long.copy()
+    n_missing = int(long.loc[long["wave"] == "t2", "sdq"].isna().sum())
+    with pytest.warns(SosstatsWarning, match=f"{n_missing} of 270"):
+        res = change_model("sdq ~ cohort", long, entity="family_id", time="wave")
+    assert res.n_dropped == n_missing and res.nobs == 270 - n_missing
+    with pytest.raises(DataError, match="missing 'sdq'"):
+        change_model("sdq ~ cohort", long, entity="family_id", time="wave", missing="raise")
+    pd.testing.assert_frame_equal(long, before)
+
+
+def test_input_not_modified(ref_long):
+    before = ref_long.copy()
+    for method in ["first_difference", "ancova", "fixed_effects", "random_effects",
+                   "correlated_random_effects"]:
+        fit(ref_long, method, weights="w", inference="cr2")
+    pd.testing.assert_frame_equal(ref_long, before)
+
+
+def test_bad_inputs(ref_long):
+    with pytest.raises(DataError, match="duplicate"):
+        fit(pd.concat([ref_long, ref_long.head(1)]))
+    no_t1 = ref_long.drop(index=ref_long.index[(ref_long["family_id"] == ref_long[
+        "family_id"].iloc[0]) & (ref_long["wave"] == 1)])
+    with pytest.raises(DataError, match="no first wave"):
+        fit(no_t1)
+    three = pd.concat([ref_long, ref_long[ref_long["wave"] == 2].assign(wave=3)])
+    with pytest.raises(DataError, match="exactly two waves"):
+        fit(three)
+    assert fit(three, "fixed_effects").nobs == 3 * REF["n"]["entities"]
+    with pytest.raises(DataError, match="one wave"):
+        fit(ref_long[ref_long["wave"] == 1], "fixed_effects")
+    neg = ref_long.assign(w=ref_long["w"] - 5)
+    with pytest.raises(DataError, match="negative"):
+        fit(neg, weights="w")
+    nan_w = ref_long.assign(w=ref_long["w"].where(ref_long.index != 3))
+    with pytest.raises(DataError, match="missing"):
+        fit(nan_w, weights="w")
+    with pytest.raises(DesignError, match="one cluster"):
+        fit(ref_long.assign(la="X"))
+    varying = ref_long.assign(la=np.where(ref_long["wave"] == 1, "A", "B"))
+    with pytest.raises(DataError, match="varies within"):
+        fit(varying)
+    with pytest.raises(DataError, match="method"):
+        fit(ref_long, "pooled")
+    with pytest.raises(DataError, match="inference"):
+        fit(ref_long, inference="hc3")
+    with pytest.raises(DataError, match="formula"):
+        fit(ref_long, formula="sdq cohort")
+    with pytest.raises(DataError, match="not found"):
+        fit(ref_long, formula="nope ~ cohort")
+
+
+def test_regressor_removed_by_fixed_effects_is_named():
+    d = panel3()
+    d = d.assign(trend=d["wave"] * 2.0)     # varies within entity, but collinear with waves
+    with pytest.raises(DesignError, match="'trend'.*fixed effects"):
+        fit(d, "fixed_effects", formula="y ~ x + trend", entity="id", cluster="cl")
+    with pytest.raises(DesignError, match="'const'"):
+        fit(d.assign(const=1.0), formula="y ~ const", entity="id", cluster="cl",
+            method="random_effects")
