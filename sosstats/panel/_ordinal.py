@@ -336,7 +336,7 @@ def conditional_logit(data: pd.DataFrame, before: str, after: str, *,
     prob = special.expit(z @ params)
     hessian = -(z * (prob * (1 - prob))[:, None]).T @ z
     if cluster is None:
-        vcov, df, g = np.asarray(fit.cov_params(), dtype=float), np.inf, None
+        vcov, df, g = np.asarray(fit.cov_params(), dtype=float), np.nan, None
     else:
         codes, g = _cluster_codes(frame, cluster)
         vcov = _sandwich((d - prob)[:, None] * z, hessian, codes[disc], g)
@@ -506,7 +506,7 @@ def ordered_change(data: pd.DataFrame, before: str | None, after: str, *,
     theta = np.asarray(fit.params, dtype=float)
     hessian = model.hessian(theta)
     if cluster is None:
-        vcov_theta, df, g = np.linalg.inv(-hessian), np.inf, None
+        vcov_theta, df, g = np.linalg.inv(-hessian), np.nan, None
     else:
         codes, g = _cluster_codes(frame, cluster)
         vcov_theta = _sandwich(model.score_obs(theta), hessian, codes, g)

@@ -127,7 +127,7 @@ class StuartMaxwellResult(PairedTest):
 
 def _pairs(data: pd.DataFrame, before: str, after: str,
            missing: str) -> tuple[pd.Series, pd.Series, int]:
-    """The non-missing (before, after) pairs and the number of rows dropped."""
+    """Return the non-missing (before, after) pairs and the number of rows dropped."""
     data = check_frame(data)
     check_columns(data, [before, after])
     check_option(missing, ("drop", "raise"), "missing")
@@ -140,7 +140,14 @@ def _pairs(data: pd.DataFrame, before: str, after: str,
                         "use missing='drop'.")
     if not keep.any():
         raise DataError(f"no row has both {before!r} and {after!r} observed.")
-    return data.loc[keep, before], data.loc[keep, after], n_dropped
+    return _tidy_codes(data.loc[keep, before]), _tidy_codes(data.loc[keep, after]), n_dropped
+
+
+def _tidy_codes(s: pd.Series) -> pd.Series:
+    """Whole-number floats (an integer column with NaN) as integers, so 2 and 2.0 match."""
+    if pd.api.types.is_float_dtype(s) and np.all(np.mod(s.to_numpy(), 1) == 0):
+        return s.astype(np.int64)
+    return s
 
 
 def _levels(x: pd.Series, y: pd.Series, categories: Sequence[Any] | None,

@@ -28,7 +28,7 @@ __all__ = ["RandomizationResult", "randomization_test", "all_assignments", "n_as
 
 @dataclass(frozen=True, eq=False)
 class RandomizationResult:
-    """Result of :func:`randomization_test`.
+    r"""Result of :func:`randomization_test`.
 
     Attributes
     ----------
@@ -50,7 +50,7 @@ class RandomizationResult:
     enumerated : bool
         True when every distinct re-arrangement of the observed labels was used.
     alternative : str
-        ``"two-sided"`` (:math:`|T^*| \\ge |T|`), ``"greater"`` or ``"less"``.
+        ``"two-sided"`` (:math:`|T^*| \ge |T|`), ``"greater"`` or ``"less"``.
     """
 
     statistic: float
@@ -74,7 +74,7 @@ class RandomizationResult:
 
 
 def n_assignments(labels: Sequence[Any] | pd.Series) -> int:
-    r"""Number of distinct re-arrangements of ``labels``: :math:`G! / \prod_l n_l!`."""
+    r"""Count the distinct re-arrangements of ``labels``: :math:`G! / \prod_l n_l!`."""
     counts = pd.Series(list(labels)).value_counts().to_numpy()
     out = math.factorial(int(counts.sum()))
     for c in counts:

@@ -106,7 +106,7 @@ def jacobson_truax_cutoffs(functional: tuple[float, float] | None,
 
 @dataclass(frozen=True, eq=False)
 class ReliableChangeResult(Result):
-    """Reliable change classification of every unit, and the shares by category.
+    r"""Reliable change classification of every unit, and the shares by category.
 
     The estimates (``params``, ``tidy()``...) are the overall shares ``improved``,
     ``no reliable change``, ``deteriorated`` and, with a cut-off, ``recovered`` (reliably
@@ -119,7 +119,7 @@ class ReliableChangeResult(Result):
         One row per unit used (index of ``data``): ``before, after, change, rci, reliable``
         and, with a cut-off, ``functional_before, functional_after, clinical``; plus ``by``.
     se_diff : float
-        Standard error of the difference, :math:`SD\\sqrt{2(1-r)}`.
+        Standard error of the difference, :math:`SD\sqrt{2(1-r)}`.
     critical : float
         Critical value of the RCI (1.96 at level 0.95).
     cutoff : float or None
