@@ -75,8 +75,8 @@ def simulate(rng: np.random.Generator, beta: float = BETA) -> pd.DataFrame:
 
 
 def replicate(design: str, r: int, methods: tuple[str, ...] = METHODS,
-              seed: int = SEED) -> dict[str, tuple[bool, float, float]]:
-    """Coverage, interval length and df per method for replicate ``r`` of ``design``."""
+              seed: int = SEED) -> dict[str, tuple[bool, float, float, float]]:
+    """Coverage, interval length, df and p-value of H0: beta = truth per method, replicate r."""
     from sosstats.panel.change import change_model
 
     formula, term = DESIGNS[design]
@@ -88,7 +88,9 @@ def replicate(design: str, r: int, methods: tuple[str, ...] = METHODS,
             fit = change_model(formula, data, entity="family_id", time="wave",
                                cluster="pilot", inference=m, rng=r)
             lo, hi = fit.conf_int().loc[term]
-            out[m] = (bool(lo <= BETA <= hi), float(hi - lo), float(fit.table.loc[term, "df"]))
+            row = fit.table.loc[term]
+            out[m] = (bool(lo <= BETA <= hi), float(hi - lo), float(row["df"]),
+                      float(row["p_value"]))
     return out
 
 
@@ -97,9 +99,9 @@ def _chunk(args: tuple[str, list[int], int]) -> list[dict]:
     rows = []
     for r in reps:
         methods = METHODS if r % WILD_EVERY == 0 else METHODS[:-1]
-        for m, (cov, length, df) in replicate(design, r, methods, seed).items():
+        for m, (cov, length, df, p) in replicate(design, r, methods, seed).items():
             rows.append({"design": design, "rep": r, "method": m, "covered": cov,
-                         "length": length, "df": df})
+                         "length": length, "df": df, "p_value": p})
     return rows
 
 
@@ -116,10 +118,17 @@ def run(n_reps: int, *, workers: int = 2, seed: int = SEED) -> pd.DataFrame:
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Coverage with its Monte Carlo SE sqrt(p (1 - p) / R), mean length and median df."""
+    """Coverage with its Monte Carlo SE sqrt(p (1 - p) / R), mean length and median df.
+
+    ``inverts`` is the share of replicates where "the interval covers the truth" agrees with
+    "the test of H0: beta = truth does not reject at 5%" (BETA = 0 is the null change_model
+    tests): 1 when the interval is the inversion of the test, as it must be for every method.
+    """
+    rows = rows.assign(inverts=rows["covered"] == (rows["p_value"] > 0.05))
     g = rows.groupby(["design", "method"], sort=False)
     out = g.agg(reps=("covered", "size"), coverage=("covered", "mean"),
-                mean_length=("length", "mean"), median_df=("df", "median"))
+                mean_length=("length", "mean"), median_df=("df", "median"),
+                inverts=("inverts", "mean"))
     out.insert(2, "mc_se", np.sqrt(out["coverage"] * (1 - out["coverage"]) / out["reps"]))
     return out
 

@@ -123,7 +123,7 @@ def _entity_demean(frame: pd.DataFrame, cols: list[str], share: np.ndarray | flo
 
 @pytest.mark.parametrize("model", ["re", "fe", "fd"])
 def test_non_robust_errors_with_plm_df(data, ref, model):
-    """plm's classical errors, rebuilt from change_model's public design, params and theta."""
+    """Classical (non-robust) errors of plm, rebuilt from change_model's public output."""
     fit = _fit(data, model)
     terms = list(fit.params.index)
     frame = fit.design
