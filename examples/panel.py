@@ -50,8 +50,8 @@ warnings.simplefilter("once", SosstatsWarning)
 
 ev = simulate_evaluation(rng=2017)
 families = ev.families
-print(f"{len(families)} families at T1, {int(families['responded_t2'].sum())} re-interviewed at T2; "
-      f"{families['la_code'].nunique()} pilots")
+print(f"{len(families)} families at T1, {int(families['responded_t2'].sum())} re-interviewed "
+      f"at T2; {families['la_code'].nunique()} pilots")
 
 # 1. wide -> long -----------------------------------------------------------------------------
 long = wide_to_long(families, id="family_id")

@@ -16,8 +16,10 @@ A time-varying regressor enters FD and ANCOVA as its change ``x_T2 - x_T1``.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,15 @@ import pandas as pd
 
 from sosstats._validate import as_list, check_columns, check_frame
 from sosstats.errors import DataError, DesignError, SosstatsWarning
+from sosstats.panel._layout import (
+    category_order,
+    entity_means,
+    grid_cells,
+    panel_layout,
+    rhs_grid,
+    wave_codes,
+    within,
+)
 
 METHODS = ("first_difference", "ancova", "fixed_effects", "random_effects",
            "correlated_random_effects")
@@ -43,11 +54,17 @@ class Design:
     clusters: np.ndarray | None          # (n,) or (n, 2) integer codes
     cluster_labels: list[np.ndarray]
     membership: Any                      # scipy.sparse (n, G) or None
-    frame: pd.DataFrame
+    make_frame: Callable[[], pd.DataFrame]   # builds the estimating frame on first access
     n_entities: int
     n_dropped: int
     waves: list
     info: dict = field(default_factory=dict)
+    gram: np.ndarray | None = None       # X' W X of the final X, when already computed
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The estimating frame (before any within / quasi-demeaning), built once."""
+        return self.make_frame()
 
 
 def parse_formula(formula: str) -> tuple[str, str]:
@@ -63,8 +80,7 @@ def parse_formula(formula: str) -> tuple[str, str]:
 def wave_order(values: pd.Series) -> list:
     """Waves in time order: categories of an ordered categorical, otherwise sorted values."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        present = set(values.unique())
-        return [c for c in values.cat.categories if c in present]
+        return category_order(values)
     try:
         return sorted(pd.unique(values))
     except TypeError as exc:
@@ -72,27 +88,13 @@ def wave_order(values: pd.Series) -> list:
                         ) from exc
 
 
-def _rhs_matrix(rhs: str, data: pd.DataFrame) -> pd.DataFrame:
-    from formulaic import model_matrix
-
-    try:
-        mm = model_matrix(rhs, data, na_action="ignore")
-    except Exception as exc:  # formulaic raises many types; name the formula
-        raise DataError(f"cannot build the right-hand side {rhs!r}: {exc}") from exc
-    mm = pd.DataFrame(np.asarray(mm, dtype=float), columns=list(mm.columns))
-    return mm.drop(columns=[c for c in mm.columns if c == "Intercept"])
-
-
-def _entity_constant(grid: np.ndarray) -> np.ndarray:
-    """(N, T, k) grid -> (k,) True where every entity has one value over the waves."""
-    return np.all(np.ptp(grid, axis=1) == 0, axis=0)
-
-
 def check_collinear(X: np.ndarray, terms: list[str], weights: np.ndarray | None,
-                    why: str) -> None:
-    """Raise :class:`DesignError` naming the first columns of ``X`` spanned by earlier ones."""
-    w = np.ones(X.shape[0]) if weights is None else weights
-    G = X.T @ (X * w[:, None])
+                    why: str) -> np.ndarray:
+    """Raise :class:`DesignError` naming the first columns of ``X`` spanned by earlier ones.
+
+    Returns the Gram matrix ``X' W X`` (reused by the fit and its bread).
+    """
+    G = X.T @ (X if weights is None else X * weights[:, None])
     scale = np.sqrt(np.diag(G))
     bad = [t for t, s in zip(terms, scale) if not s > 0]
     if not bad:
@@ -106,9 +108,25 @@ def check_collinear(X: np.ndarray, terms: list[str], weights: np.ndarray | None,
     if bad:
         raise DesignError(f"regressor {', '.join(map(repr, bad))} {why}; drop it from the "
                           "formula.")
+    return G
 
 
-def _codes(values: pd.Series, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _codes(values: pd.Series, what: str, rows: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """``pandas.factorize(values[rows], sort=True)``; categorical codes relabelled in O(n)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw = values.cat.codes.to_numpy()
+        raw = raw if rows is None else raw[rows]
+        if (raw < 0).any():
+            raise DataError(f"{what} {values.name!r} has {int((raw < 0).sum())} missing "
+                            "values.")
+        present = np.bincount(raw, minlength=len(values.cat.categories)) > 0
+        labels = np.asarray(values.cat.categories[present])
+        if present.all():
+            return raw.astype(np.int64), labels
+        relabel = np.cumsum(present) - 1
+        return relabel[raw], labels
+    values = values if rows is None else values.take(rows)
     if values.isna().any():
         raise DataError(f"{what} {values.name!r} has {int(values.isna().sum())} missing values.")
     codes, labels = pd.factorize(values, sort=True)
@@ -142,28 +160,29 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
                         f"{waves!r}.")
     if T < 2:
         raise DataError(f"{time!r} has one wave ({waves!r}); change needs two or more.")
-    ent_codes, ent_labels = pd.factorize(data[entity])
-    wave_codes = pd.Index(waves).get_indexer(data[time])
-    N = ent_labels.size
-    key = ent_codes.astype(np.int64) * T + wave_codes
-    counts = np.bincount(key, minlength=N * T)
-    if (counts > 1).any():
-        dups = ent_labels[np.flatnonzero(counts > 1) // T]
-        raise DataError(f"duplicate {entity!r} x {time!r} rows for {entity} "
-                        f"{', '.join(map(str, pd.unique(dups)[:10]))}.")
-    has = counts.reshape(N, T) > 0
-    if not has[:, 0].all():
-        bad = ent_labels[~has[:, 0]]
-        raise DataError(f"{bad.size} {entity} with no first wave ({waves[0]!r}) row: "
-                        f"{', '.join(map(str, bad[:10]))}.")
-
-    y_grid = np.full((N, T), np.nan)
-    y_grid[ent_codes, wave_codes] = data[outcome].to_numpy(dtype=float)
-    miss = np.isnan(y_grid)
-    drop = miss.any(axis=1)
-    n_dropped = int(drop.sum())
+    w_codes = wave_codes(data[time], waves)
+    ent_codes, ent_labels, N, layout = panel_layout(data[entity], w_codes, T)
+    if layout.counts is not None:
+        counts = layout.counts
+        if (counts > 1).any():
+            dups = ent_labels[np.flatnonzero(counts.ravel() > 1) // T]
+            raise DataError(f"duplicate {entity!r} x {time!r} rows for {entity} "
+                            f"{', '.join(map(str, pd.unique(dups)[:10]))}.")
+        has = counts > 0
+        if not has[:, 0].all():
+            bad = ent_labels[~has[:, 0]]
+            raise DataError(f"{bad.size} {entity} with no first wave ({waves[0]!r}) row: "
+                            f"{', '.join(map(str, bad[:10]))}.")
+        y_grid = np.full((N, T), np.nan)
+        y_grid[ent_codes, w_codes] = data[outcome].to_numpy(dtype=float)
+    else:                                        # sorted entity-major, complete: no scatter
+        y_grid = data[outcome].to_numpy(dtype=float).reshape(N, T)
+    miss = [np.isnan(y_grid[:, t]) for t in range(T)]
+    drop = np.logical_or.reduce(miss)
+    n_dropped = int(np.count_nonzero(drop))
     if n_dropped:
-        per_wave = ", ".join(f"{w!r}: {int(m)}" for w, m in zip(waves, miss.sum(axis=0)) if m)
+        per_wave = ", ".join(f"{w!r}: {np.count_nonzero(m)}" for w, m in zip(waves, miss)
+                             if m.any())
         msg = (f"{n_dropped} of {N} {entity} have a missing {outcome!r} at a wave "
                f"({per_wave})")
         if missing == "raise":
@@ -173,33 +192,22 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         warnings.warn(msg + "; they are dropped.", SosstatsWarning, stacklevel=3)
     keep_ent = np.flatnonzero(~drop)
     n_keep = keep_ent.size
-    keep_rows = ~drop[ent_codes]
-    sub = data.loc[keep_rows]
-    e_new = np.full(N, -1)
-    e_new[keep_ent] = np.arange(n_keep)
-    sub_e = e_new[ent_codes[keep_rows]]
-    sub_w = wave_codes[keep_rows]
-    order = np.lexsort((sub_w, sub_e))           # rows sorted by entity then wave (balanced)
-    sub = sub.iloc[order]
-    sub_e, sub_w = sub_e[order], sub_w[order]
+    # rows of the kept entities, entity-major then wave (kept entities have every wave)
+    rows = layout.rows(keep_ent if n_dropped else None, N, T)
 
-    mm = _rhs_matrix(rhs, sub)
-    names = list(mm.columns)
-    M = mm.to_numpy()
-    nan_cols = [c for c, bad in zip(names, np.isnan(M).any(axis=0)) if bad]
-    if nan_cols:
-        raise DataError(f"regressor(s) {', '.join(map(repr, nan_cols))} have missing values in "
-                        "the rows used; drop or impute them first.")
-    M_grid = M.reshape(n_keep, T, -1)
-    invariant = _entity_constant(M_grid)
-    y = sub[outcome].to_numpy(dtype=float).reshape(n_keep, T)
+    def take(col: str) -> pd.Series:
+        return data[col] if rows is None else data[col].take(rows)
+
+    M, names, invariant = rhs_grid(rhs, data, rows, take, n_keep, T)
+    y = y_grid.reshape(-1)[grid_cells(keep_ent, T)].reshape(n_keep, T) if n_dropped \
+        else y_grid.copy()
 
     w_rows = None
     if weights is not None:
-        w_rows = _check_weights(sub[weights], weights)
+        w_rows = np.array(_check_weights(take(weights), weights))   # own copy, never a view
     cl_codes, cl_labels = [], []
     for col in clusters_cols:
-        codes, labels = _codes(sub[col], "cluster column")
+        codes, labels = _codes(data[col], "cluster column", rows)
         cl_codes.append(codes)
         cl_labels.append(labels)
 
@@ -208,24 +216,29 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         for name, arr in ([(weights, w_rows)] if weights else []) + list(zip(clusters_cols,
                                                                               cl_codes)):
             grid = arr.reshape(n_keep, T)
-            if (np.ptp(grid, axis=1) != 0).any():
+            if (grid[:, 1:] != grid[:, :1]).any():
                 raise DataError(f"column {name!r} varies within {entity}; method {method!r} "
                                 "has one row per entity, so it must be constant within entity.")
         w_rows = None if w_rows is None else w_rows.reshape(n_keep, T)[:, 0]
-        cl_codes = [c.reshape(n_keep, T)[:, 0] for c in cl_codes]
+        cl_codes = [np.ascontiguousarray(c.reshape(n_keep, T)[:, 0]) for c in cl_codes]
     if w_rows is not None and not w_rows.sum() > 0:
         raise DataError(f"weights {weights!r} are all zero.")
 
     ents = ent_labels[keep_ent]
-    base = {entity: ents} if one_row else {entity: ents[sub_e], time: sub[time].to_numpy()}
+
+    def sub_e() -> np.ndarray:                   # entity code of each kept row
+        return np.repeat(np.arange(n_keep), T)
+
+    time_col = data[time]                        # copy-on-write: the caller's edits don't leak
     ti_names = [n for n, inv in zip(names, invariant) if inv]
     tv_names = [n for n, inv in zip(names, invariant) if not inv]
+    gram = None
     info: dict[str, Any] = {"outcome": outcome, "time_invariant": ti_names,
                             "time_varying": tv_names}
     if one_row:
+        M_grid = M.reshape(n_keep, T, -1)
         x0 = M_grid[:, 0, :]
-        dx = M_grid[:, 1, :] - M_grid[:, 0, :]
-        Xr = np.where(invariant, x0, dx)
+        Xr = x0 if invariant.all() else np.where(invariant, x0, M_grid[:, 1, :] - x0)
         if method == "first_difference":
             yy, terms = y[:, 1] - y[:, 0], ["Intercept"] + names
             X = np.column_stack([np.ones(n_keep), Xr])
@@ -235,31 +248,41 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
             yy, terms = y[:, 1], ["Intercept", lag] + names
             X = np.column_stack([np.ones(n_keep), y[:, 0], Xr])
             dep = f"{outcome}[{waves[1]}]"
-        check_collinear(X, terms, w_rows, "is collinear with the other regressors "
-                        "(constant, or a combination of others)")
-        frame = pd.DataFrame({**base, dep: yy, **dict(zip(terms, X.T))})
+        gram = check_collinear(X, terms, w_rows, "is collinear with the other regressors "
+                               "(constant, or a combination of others)")
+        frame_cols = (dep, yy, X)
     else:
         yy = y.reshape(-1)
-        X, terms = _panel_regressors(M, names, invariant, sub_w, waves, time, method)
+        X, terms = _panel_regressors(M, names, invariant, n_keep, waves, time, method)
         if method == "correlated_random_effects" and tv_names:
-            means = _entity_means(M[:, ~invariant], sub_e, n_keep, w_rows)[sub_e]
+            means = np.repeat(entity_means(M[:, ~invariant], n_keep, T, w_rows), T, axis=0)
             X = np.column_stack([X, means])
             terms = terms + [f"mean({n})" for n in tv_names]
-        frame = pd.DataFrame({**base, outcome: yy, **dict(zip(terms, X.T))})
+        frame_cols = (outcome, yy, X)
         if method == "fixed_effects":
-            Xd = X - _entity_means(X, sub_e, n_keep, w_rows)[sub_e]
-            check_collinear(Xd, terms, w_rows, "is removed by the entity fixed effects "
-                            "(constant within entities, or collinear with the wave effects)")
-            yd = yy - _entity_means(yy[:, None], sub_e, n_keep, w_rows)[sub_e, 0]
-            X, yy = Xd, yd
+            Xd = within(X, n_keep, T, w_rows)
+            gram = check_collinear(Xd, terms, w_rows, "is removed by the entity fixed effects "
+                                   "(constant within entities, or collinear with the wave "
+                                   "effects)")
+            X, yy = Xd, within(yy[:, None], n_keep, T, w_rows)[:, 0]
         else:
             check_collinear(X, terms, w_rows, "is collinear with the other regressors")
-            X, yy, info_re = _swamy_arora(X, yy, sub_e, n_keep, w_rows)
+            X, yy, info_re = _swamy_arora(X, yy, n_keep, T, w_rows)
             info.update(info_re)
-    if weights is not None:
-        frame[weights] = w_rows
-    for col, codes, labels in zip(clusters_cols, cl_codes, cl_labels):
-        frame[col] = labels[codes]
+
+    def make_frame() -> pd.DataFrame:
+        dep, dep_values, X0 = frame_cols
+        if one_row:
+            base = {entity: ents}
+        else:
+            base = {entity: ents[sub_e()],
+                    time: (time_col if rows is None else time_col.take(rows)).to_numpy()}
+        frame = pd.DataFrame({**base, dep: dep_values, **dict(zip(terms, X0.T))})
+        if weights is not None:
+            frame[weights] = w_rows
+        for col, codes, labels in zip(clusters_cols, cl_codes, cl_labels):
+            frame[col] = labels[codes]
+        return frame
     clusters = None
     if len(cl_codes) == 1:
         clusters = cl_codes[0]
@@ -270,16 +293,15 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         member, labels = _membership(membership, ents, entity)
         cl_labels = [labels]
         if not one_row:
-            member = member[sub_e]
+            member = member[sub_e()]
     elif clusters is None:                      # default: cluster by entity
-        clusters = np.arange(n_keep) if one_row else sub_e.copy()
+        clusters = np.arange(n_keep) if one_row else sub_e()
         cl_labels = [np.asarray(ents)]
     info["cluster_by"] = clusters_cols or (["membership"] if membership is not None
                                            else [entity])
-    info["entity_codes"] = np.arange(n_keep) if one_row else sub_e
     return Design(y=yy, X=X, terms=terms, weights=w_rows, clusters=clusters,
-                  cluster_labels=cl_labels, membership=member, frame=frame,
-                  n_entities=n_keep, n_dropped=n_dropped, waves=waves, info=info)
+                  cluster_labels=cl_labels, membership=member, make_frame=make_frame,
+                  n_entities=n_keep, n_dropped=n_dropped, waves=waves, info=info, gram=gram)
 
 
 def _check_weights(values: pd.Series, name: str) -> np.ndarray:
@@ -295,39 +317,44 @@ def _check_weights(values: pd.Series, name: str) -> np.ndarray:
     return w
 
 
-def _entity_means(X: np.ndarray, e: np.ndarray, n: int, w: np.ndarray | None) -> np.ndarray:
-    """(n_entities, k) (weighted) means of the columns of ``X`` by entity code ``e``."""
-    w = np.ones(X.shape[0]) if w is None else w
-    den = np.bincount(e, weights=w, minlength=n)
-    num = np.column_stack([np.bincount(e, weights=w * col, minlength=n) for col in X.T]) \
-        if X.shape[1] else np.zeros((n, 0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return num / den[:, None]
+def _panel_regressors(M: np.ndarray, names: list[str], invariant: np.ndarray, n: int,
+                      waves: list, time: str, method: str) -> tuple[np.ndarray, list[str]]:
+    """Regressors of the panel methods on the balanced entity-major rows (Fortran order).
 
-
-def _panel_regressors(M: np.ndarray, names: list[str], invariant: np.ndarray,
-                      wave: np.ndarray, waves: list, time: str,
-                      method: str) -> tuple[np.ndarray, list[str]]:
-    cols, terms = [], []
+    Wave dummies, time-invariant ``x`` times each later wave dummy and time-varying ``x``;
+    for random effects also a constant and the time-invariant main effects. Columns are
+    filled wave by wave with strided writes (row ``i * T + t`` is entity ``i``, wave ``t``).
+    """
+    T = len(waves)
+    inv = np.flatnonzero(invariant)
+    tv = np.flatnonzero(~invariant)
     re_like = method != "fixed_effects"
+    terms = (["Intercept"] + [names[j] for j in inv] if re_like else [])
+    terms += [f"{time}[{waves[t]}]" for t in range(1, T)]
+    terms += [f"{names[j]}:{time}[{waves[t]}]" for t in range(1, T) for j in inv]
+    terms += [names[j] for j in tv]
+    X = np.zeros((n * T, len(terms)), order="F")
+    c = 0
     if re_like:
-        cols.append(np.ones(M.shape[0]))
-        terms.append("Intercept")
-        cols += [M[:, j] for j in np.flatnonzero(invariant)]
-        terms += [names[j] for j in np.flatnonzero(invariant)]
-    for t in range(1, len(waves)):
-        cols.append((wave == t).astype(float))
-        terms.append(f"{time}[{waves[t]}]")
-    for t in range(1, len(waves)):
-        for j in np.flatnonzero(invariant):
-            cols.append(M[:, j] * (wave == t))
-            terms.append(f"{names[j]}:{time}[{waves[t]}]")
-    cols += [M[:, j] for j in np.flatnonzero(~invariant)]
-    terms += [names[j] for j in np.flatnonzero(~invariant)]
-    return np.column_stack(cols), terms
+        X[:, 0] = 1.0
+        c = 1
+        for j in inv:
+            X[:, c] = M[:, j]
+            c += 1
+    for t in range(1, T):
+        X[t::T, c] = 1.0
+        c += 1
+    for t in range(1, T):
+        for j in inv:
+            X[t::T, c] = M[t::T, j]
+            c += 1
+    for j in tv:
+        X[:, c] = M[:, j]
+        c += 1
+    return X, terms
 
 
-def _swamy_arora(X: np.ndarray, y: np.ndarray, e: np.ndarray, n: int,
+def _swamy_arora(X: np.ndarray, y: np.ndarray, n: int, T: int,
                  w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Quasi-demean ``X`` and ``y`` with the Swamy-Arora variance components.
 
@@ -338,8 +365,9 @@ def _swamy_arora(X: np.ndarray, y: np.ndarray, e: np.ndarray, n: int,
     """
     wv = np.ones(y.size) if w is None else w
     rw = np.sqrt(wv)
-    xbar = _entity_means(X, e, n, w)
-    ybar = _entity_means(y[:, None], e, n, w)[:, 0]
+    e = np.repeat(np.arange(n), T)               # balanced, entity-major rows
+    xbar = entity_means(X, n, T, w)
+    ybar = entity_means(y[:, None], n, T, w)[:, 0]
     xd = rw[:, None] * (X - xbar[e])
     yd = rw * (y - ybar[e])
     norm = np.sqrt(((rw[:, None] * X) ** 2).sum(0))

@@ -62,11 +62,18 @@ class ChangeResult(Result):
     n_entities: int
     n_clusters: int
     n_dropped: int
-    design: pd.DataFrame = field(repr=False)
     level: float = 0.95
     info: dict = field(default_factory=dict, repr=False)
     _arrays: Design | None = field(default=None, repr=False)
     _resid: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def design(self) -> pd.DataFrame:
+        """The estimating frame actually used (before any within / quasi-demeaning).
+
+        Built on first access (it is not needed for the fit), then cached.
+        """
+        return self._arrays.frame
 
     def _estimates(self) -> pd.DataFrame:
         cols = ["estimate", "std_error", "statistic", "p_value", "df"]
@@ -233,7 +240,7 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
     design = build_design(formula, data, entity=entity, time=time, method=method,
                           cluster=cluster, weights=weights, membership=membership,
                           missing=missing)
-    beta, resid = wls(design.X, design.y, design.weights)
+    beta, resid = wls(design.X, design.y, design.weights, design.gram)
     table, vcov, G = infer(design, beta, resid, inference=inference, level=level, rng=rng,
                            n_resamples=n_resamples)
     info = {k: v for k, v in design.info.items() if k != "entity_codes"}
@@ -241,5 +248,5 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
     return ChangeResult(method=method, inference=inference, formula=formula, table=table,
                         vcov=pd.DataFrame(vcov, index=design.terms, columns=design.terms),
                         nobs=int(design.y.size), n_entities=design.n_entities, n_clusters=G,
-                        n_dropped=design.n_dropped, design=design.frame, level=level,
+                        n_dropped=design.n_dropped, level=level,
                         info=info, _arrays=design, _resid=resid)

@@ -340,3 +340,96 @@ def test_regressor_removed_by_fixed_effects_is_named():
     with pytest.raises(DesignError, match="'const'"):
         fit(d.assign(const=1.0), formula="y ~ const", entity="id", cluster="cl",
             method="random_effects")
+
+
+# ---------------------------------------------------------------- fast paths (speed work)
+
+@pytest.mark.parametrize("kind", ["cr0", "cr1"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bincount_cr01_matches_kernel(kind, weighted):
+    """The bincount CR0 / CR1 of change_model equals the cluster_vcov kernel."""
+    from sosstats._kernels.cluster import cluster_vcov
+    from sosstats.panel._inference import one_way_cr01
+
+    rng = np.random.default_rng(3)
+    n, p = 400, 3
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    resid = rng.normal(size=n)
+    codes = rng.integers(0, 12, n)
+    w = None
+    if weighted:
+        w = rng.uniform(0.2, 3.0, n)
+        w[codes == 5] = 0.0                     # a cluster with no positive weight
+        w[:7] = 0.0
+    m = np.linalg.inv(X.T @ (X if w is None else X * w[:, None]))
+    vc, g = one_way_cr01(X, resid, codes, w, 0.5 * (m + m.T), kind)
+    ref = cluster_vcov(X, resid, codes, kind=kind, weights=w)
+    np.testing.assert_allclose(vc, ref.vcov, rtol=1e-12, atol=1e-15)
+    assert g == ref.n_clusters == (11 if weighted else 12)
+    bad = resid.copy()
+    bad[0] = np.inf
+    assert one_way_cr01(X, bad, codes, w, m, kind) is None        # left to the kernel
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_normal_equation_wls_matches_lstsq(weighted):
+    from sosstats.panel._inference import wls
+
+    rng = np.random.default_rng(4)
+    n = 300
+    x = rng.normal(size=n)
+    X = np.column_stack([np.ones(n), x, x + 1e-4 * rng.normal(size=n), 1e3 * rng.normal(size=n)])
+    y = X @ [1.0, 2.0, -1.0, 0.001] + rng.normal(size=n)
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    rw = np.ones(n) if w is None else np.sqrt(w)
+    ref = np.linalg.lstsq(X * rw[:, None], y * rw, rcond=None)[0]
+    beta, resid = wls(X, y, w)
+    np.testing.assert_allclose(beta, ref, rtol=1e-9)
+    np.testing.assert_allclose(resid, y - X @ ref, atol=1e-9)
+    singular = np.column_stack([X[:, :2], X[:, 1]])          # falls back to the min-norm fit
+    ref = np.linalg.lstsq(singular * rw[:, None], y * rw, rcond=None)[0]
+    np.testing.assert_allclose(wls(singular, y, w)[0], ref, rtol=1e-9)
+
+
+def test_fast_layout_equals_general_layout(long):
+    """Sorted complete frame (no codes, no scatter) = shuffled frame with string ids."""
+    data = long.assign(sdq=long["sdq"].fillna(10.0))
+    data.loc[data.index[[3, 10]], "sdq"] = np.nan          # two families dropped
+    shuffled = data.sample(frac=1.0, random_state=7).assign(
+        family_id=lambda d: "f" + d["family_id"].astype(str))
+    for method in ["first_difference", "ancova", "fixed_effects", "random_effects"]:
+        a = fit(data, method, formula="sdq ~ cohort + C(experience)", cluster="la_code")
+        b = fit(shuffled, method, formula="sdq ~ cohort + C(experience)", cluster="la_code")
+        assert a.n_dropped == b.n_dropped == 2
+        np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=1e-10)
+        np.testing.assert_allclose(a.std_errors.to_numpy(), b.std_errors.to_numpy(),
+                                   rtol=1e-10)
+
+
+@pytest.mark.parametrize("rhs", ["cohort + exp3 + exp2", "exp2 + 1 + cohort", "1", "exp3"])
+def test_simple_and_entity_level_formulas_match_formulaic(ref_long, rhs):
+    """Plain sums skip formulaic; entity-constant formulas are built once per entity."""
+    from sosstats.panel._layout import rhs_grid, rhs_matrix, simple_terms
+
+    data = ref_long.sort_values(["family_id", "wave"]).reset_index(drop=True)
+    n = data["family_id"].nunique()
+    full = rhs_matrix(rhs, data)
+    assert simple_terms(rhs, data) == list(full.columns)
+    M, names, inv = rhs_grid(rhs, data, None, data.__getitem__, n, 2)
+    assert names == list(full.columns) and inv.all()
+    np.testing.assert_array_equal(M, full.to_numpy())
+    cat = f"C(la) + {rhs}"                                  # not simple: per-entity path
+    assert simple_terms(cat, data) is None
+    M, names, inv = rhs_grid(cat, data, None, data.__getitem__, n, 2)
+    full = rhs_matrix(cat, data)
+    assert names == list(full.columns) and inv.all()
+    np.testing.assert_array_equal(M, full.to_numpy())
+
+
+def test_design_frame_is_built_lazily_from_the_data_at_fit_time(ref_long):
+    data = ref_long.copy()
+    res = fit(data, "fixed_effects")
+    data["sdq"] = -1.0                                      # caller edits after the fit
+    data["wave"] = 99
+    assert (res.design["sdq"] != -1.0).all() and set(res.design["wave"]) == {1, 2}
+    assert res.design is res.design                         # built once
