@@ -5,7 +5,7 @@ multiplied into ``(G, G)`` arrays (Roodman, MacKinnon, Nielsen & Webb 2019); the
 loop over rows or replicates (replicates are processed in chunks of ``batch`` rows only to cap
 memory). The bootstrap t-statistics are linear-over-quadratic in the hypothesised value, so the
 confidence interval by test inversion re-uses the same five numbers per replicate for every
-null value. See ``docs/panel_wild.md`` for the algebra.
+null value. See ``docs/panel.md`` for the algebra.
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, l
     if inference == "wild":
         if design.membership is not None or design.clusters.ndim != 1:
             raise DesignError("inference='wild' needs one-way clusters; two-way and "
-                              "multiple-membership clustering take 'cr1', 'cr2' or 'cr3'.")
+                              "multiple-membership clustering take 'cr0' or 'cr1'.")
         from sosstats._kernels.wild import wild_cluster_bootstrap
         from sosstats._validate import check_rng
 

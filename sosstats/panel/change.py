@@ -2,7 +2,7 @@ r"""Two-wave (and panel) change models: one formula, five estimators, few-cluste
 
 ``change_model("sdq ~ cohort + C(experience)", long, entity="family_id", time="wave")`` asks how
 the Time 1 -> Time 2 change in SDQ depends on cohort and experience group. See
-``docs/panel_change.md`` for when to use each method (and Lord's paradox).
+``docs/panel.md`` for when to use each method (and Lord's paradox).
 """
 
 from __future__ import annotations
