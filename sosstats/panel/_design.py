@@ -177,6 +177,11 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         y_grid[ent_codes, w_codes] = data[outcome].to_numpy(dtype=float)
     else:                                        # sorted entity-major, complete: no scatter
         y_grid = data[outcome].to_numpy(dtype=float).reshape(N, T)
+    infinite = np.isinf(y_grid).any(axis=1)
+    if infinite.any():
+        bad = ent_labels[infinite]
+        raise DataError(f"outcome {outcome!r} has infinite values for {bad.size} {entity}: "
+                        f"{', '.join(map(str, bad[:10]))}.")
     miss = [np.isnan(y_grid[:, t]) for t in range(T)]
     drop = np.logical_or.reduce(miss)
     n_dropped = int(np.count_nonzero(drop))
@@ -212,6 +217,13 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         cl_labels.append(labels)
 
     one_row = method in TWO_WAVE
+    if w_rows is not None and not one_row:
+        weightless = (w_rows.reshape(n_keep, T) == 0).all(axis=1)
+        if weightless.any():
+            bad = ent_labels[keep_ent[weightless]]
+            raise DataError(f"weights {weights!r} are zero at every wave for {bad.size} "
+                            f"{entity}: {', '.join(map(str, bad[:10]))}; {method} cannot "
+                            "demean them. Drop those entities (they carry no information).")
     if one_row:
         for name, arr in ([(weights, w_rows)] if weights else []) + list(zip(clusters_cols,
                                                                               cl_codes)):

@@ -135,7 +135,7 @@ class ChangeResult(Result):
             raise DesignError("leverage() needs one-way clusters.")
         lev = cluster_leverage(d.X, self._resid, d.clusters, weights=d.weights)
         terms = list(self.table.index)
-        codes = np.unique(d.clusters)
+        codes = np.unique(d.clusters if d.weights is None else d.clusters[d.weights > 0])
         labels = d.cluster_labels[0]
         index = labels[codes] if labels.size > codes.max() else codes
         out = pd.DataFrame({"n_obs": np.asarray(lev.size)[: codes.size],

@@ -194,7 +194,17 @@ def test_row_order_and_shift_invariance(ref_long, seed, shift):
 def test_wild_bootstrap_enumerates_and_intervals(ref_long):
     res = fit(ref_long, inference="wild", rng=1, formula="sdq ~ cohort")
     assert (res.table["n_resamples"] == 2 ** 10).all()
-    assert ((res.pvalues >= 0) & (res.pvalues <= 1)).all()
+    # the same numbers as the kernel called directly on the first-difference design
+    from sosstats._kernels.wild import wild_cluster_bootstrap
+
+    design = res.design
+    X = design[["Intercept", "cohort"]].to_numpy(float)
+    y = design["sdq_change"].to_numpy(float)
+    for j, term in enumerate(res.params.index):
+        direct = wild_cluster_bootstrap(X, y, design["la"].to_numpy(), term=j, rng=1)
+        assert res.pvalues[term] == direct.p_value
+        assert res.conf_int().loc[term, "lower"] == pytest.approx(direct.ci_lower, rel=1e-10)
+        assert res.conf_int().loc[term, "upper"] == pytest.approx(direct.ci_upper, rel=1e-10)
     ci = res.conf_int()
     assert (ci["lower"] < res.params).all() and (res.params < ci["upper"]).all()
     assert res.tidy()["ci_lower"].tolist() == ci["lower"].tolist()
@@ -433,3 +443,39 @@ def test_design_frame_is_built_lazily_from_the_data_at_fit_time(ref_long):
     data["wave"] = 99
     assert (res.design["sdq"] != -1.0).all() and set(res.design["wave"]) == {1, 2}
     assert res.design is res.design                         # built once
+
+
+def _small_panel(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    ids = np.arange(n)
+    return pd.DataFrame({"id": np.repeat(ids, 2), "wave": np.tile([1, 2], n),
+                         "y": rng.normal(size=2 * n), "coh": np.repeat(ids % 2, 2),
+                         "pilot": np.repeat(ids % 5, 2), "w": 1.0})
+
+
+@pytest.mark.parametrize("method", ["fixed_effects", "random_effects",
+                                    "correlated_random_effects"])
+def test_entity_with_zero_weight_at_every_wave_is_named(method):
+    d = _small_panel()
+    d.loc[0:1, "w"] = 0.0
+    with pytest.raises(DataError, match=r"zero at every wave for 1 id: 0"):
+        change_model("y ~ coh", d, entity="id", time="wave", method=method, weights="w")
+
+
+def test_infinite_outcome_is_a_data_error_naming_the_entity():
+    d = _small_panel()
+    d.loc[3, "y"] = np.inf
+    with pytest.raises(DataError, match=r"'y' has infinite values for 1 id: 1"):
+        change_model("y ~ coh", d, entity="id", time="wave")
+
+
+def test_leverage_with_a_zero_weight_cluster_lists_the_others():
+    d = _small_panel()
+    d.loc[d["pilot"] == 0, "w"] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = change_model("y ~ coh", d, entity="id", time="wave", weights="w",
+                           cluster="pilot", inference="cr2")
+    lev = res.leverage()
+    assert list(lev.index) == [1, 2, 3, 4]
+    assert (lev["n_obs"] == 8).all()
