@@ -177,9 +177,9 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         y_grid[ent_codes, w_codes] = data[outcome].to_numpy(dtype=float)
     else:                                        # sorted entity-major, complete: no scatter
         y_grid = data[outcome].to_numpy(dtype=float).reshape(N, T)
-    infinite = np.isinf(y_grid).any(axis=1)
-    if infinite.any():
-        bad = ent_labels[infinite]
+    inf_cells = np.isinf(y_grid)
+    if inf_cells.any():
+        bad = ent_labels[inf_cells.any(axis=1)]
         raise DataError(f"outcome {outcome!r} has infinite values for {bad.size} {entity}: "
                         f"{', '.join(map(str, bad[:10]))}.")
     miss = [np.isnan(y_grid[:, t]) for t in range(T)]
