@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from sosstats._kernels.cluster import FEW_CLUSTERS
 from sosstats._results import Result
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats.errors import ConvergenceError, DataError, DesignError, SosstatsWarning
@@ -25,7 +26,6 @@ from sosstats.errors import ConvergenceError, DataError, DesignError, SosstatsWa
 __all__ = ["ConditionalLogitResult", "OrderedChangeResult", "conditional_logit",
            "ordered_change"]
 
-_FEW_CLUSTERS = 42
 
 
 # -- shared result --------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def _cluster_codes(frame: pd.DataFrame, cluster: str) -> tuple[np.ndarray, int]:
     if g < 2:
         raise DesignError(f"cluster column {cluster!r} has a single cluster "
                           f"({uniques[0]!r}); cluster-robust errors need at least two.")
-    if g < _FEW_CLUSTERS:
+    if g < FEW_CLUSTERS:
         warnings.warn(f"only {g} clusters in {cluster!r}: CR1 standard errors are biased "
                       "downwards with fewer than about 42 clusters; prefer a randomisation "
                       "test (sosstats.panel.randomization.randomization_test) for "
