@@ -123,7 +123,7 @@ def _codes(values: pd.Series, what: str, rows: np.ndarray | None = None
         present = np.bincount(raw, minlength=len(values.cat.categories)) > 0
         labels = np.asarray(values.cat.categories[present])
         if present.all():
-            return raw.astype(np.int64), labels
+            return raw, labels                   # small ints; build_design widens them last
         relabel = np.cumsum(present) - 1
         return relabel[raw], labels
     values = values if rows is None else values.take(rows)
@@ -232,7 +232,8 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
                 raise DataError(f"column {name!r} varies within {entity}; method {method!r} "
                                 "has one row per entity, so it must be constant within entity.")
         w_rows = None if w_rows is None else w_rows.reshape(n_keep, T)[:, 0]
-        cl_codes = [np.ascontiguousarray(c.reshape(n_keep, T)[:, 0]) for c in cl_codes]
+        cl_codes = [c.reshape(n_keep, T)[:, 0] for c in cl_codes]
+    cl_codes = [np.ascontiguousarray(c, dtype=np.int64) for c in cl_codes]
     if w_rows is not None and not w_rows.sum() > 0:
         raise DataError(f"weights {weights!r} are all zero.")
 
