@@ -27,7 +27,6 @@ __all__ = ["ConditionalLogitResult", "OrderedChangeResult", "conditional_logit",
            "ordered_change"]
 
 
-
 # -- shared result --------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
