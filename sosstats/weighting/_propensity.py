@@ -85,6 +85,28 @@ def _separation(X: np.ndarray, r: np.ndarray, names: list[str]) -> tuple[list[st
     return complete, quasi
 
 
+def _independent_columns(X: np.ndarray) -> np.ndarray:
+    """Columns of ``X`` not constant and not linear in the intercept and the columns before.
+
+    Within a cell a category can be absent (its dummy is all zero) or the only one left (its
+    dummy equals the intercept); such columns carry no information and are dropped. The
+    diagonal of R in the QR decomposition of ``[1, X]`` is the part of each column orthogonal
+    to those before it.
+    """
+    if X.shape[1] == 0:
+        return np.zeros(0, bool)
+    Z = np.column_stack([np.ones(len(X)), X])
+    scale = np.linalg.norm(Z, axis=0)
+    keep = np.ones(Z.shape[1], bool)
+    for _ in range(Z.shape[1]):          # repeat until the kept columns are independent
+        R = np.linalg.qr(Z[:, keep], mode="r")
+        small = np.abs(np.diag(R)) <= 1e-10 * np.maximum(scale[keep], 1.0)
+        if not small.any():
+            break
+        keep[np.flatnonzero(keep)[np.argmax(small)]] = False
+    return keep[1:]
+
+
 def fit_propensity(X: np.ndarray, r: np.ndarray, names: list[str], *, link: str,
                    label: str = "") -> np.ndarray:
     """Fitted response probabilities from a logit or probit model with an intercept.
@@ -101,7 +123,7 @@ def fit_propensity(X: np.ndarray, r: np.ndarray, names: list[str], *, link: str,
         PerfectSeparationWarning,
     )
 
-    keep = np.ptp(X, axis=0) > 0 if X.shape[1] else np.zeros(0, bool)
+    keep = _independent_columns(X)
     X = X[:, keep]
     names = [n for n, k in zip(names, keep) if k]
     where = f" in cell {label}" if label else ""

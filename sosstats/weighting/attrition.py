@@ -21,17 +21,29 @@ from sosstats._kernels.balance import (
     trim_weights,
     variance_ratios,
 )
-from sosstats._kernels.calibrate import CALFUNS, calibrate, rake
+from sosstats._kernels.calibrate import CALFUNS
 from sosstats._kernels.entropy import entropy_balance
-from sosstats._validate import check_columns, check_frame, check_option
-from sosstats.errors import DataError, DesignError
-from sosstats.weighting._propensity import design_matrix, fit_propensity, is_categorical
+from sosstats._validate import as_list, check_columns, check_frame, check_option
+from sosstats.errors import DataError
+from sosstats.weighting._formula import (
+    additive_variables,
+    covariate_design,
+    diagnostic_matrix,
+    split_formula,
+)
+from sosstats.weighting._methods import (
+    calibration_weights,
+    check_responded,
+    check_trim,
+    formula_calibration_weights,
+    ipw_weights,
+    refuse,
+)
 
 __all__ = ["AttritionWeights", "attrition_weights", "METHODS"]
 
 #: Weighting methods accepted by :func:`attrition_weights`.
 METHODS = ("logit", "probit", "entropy", "rake", "calibrate")
-_TRIM_KEYS = ("lower_q", "upper_q", "max_ratio")
 
 
 @dataclass(frozen=True)
@@ -137,165 +149,15 @@ class AttritionWeights:
         return ax
 
 
-# ----------------------------------------------------------------------------- validation
-
-def _check_responded(data: pd.DataFrame, responded: str) -> np.ndarray:
-    check_columns(data, responded, what="response indicator")
-    s = data[responded]
-    if pd.api.types.is_bool_dtype(s) and not s.isna().any():
-        r = s.to_numpy(dtype=bool)
-    else:
-        ok = pd.api.types.is_numeric_dtype(s) and s.notna().all() and s.isin([0, 1]).all()
-        if not ok:
-            bad = pd.unique(s[~s.isin([0, 1]) | s.isna()])[:5]
-            raise DataError(f"response indicator {responded!r} must be 0/1 or boolean with no "
-                            f"missing values; found {', '.join(map(repr, bad))}.")
-        r = s.to_numpy(dtype=float) == 1
-    if r.all():
-        raise DesignError(f"everyone responded ({responded!r} is all 1): there is no attrition "
-                          "to weight for.")
-    if not r.any():
-        raise DesignError(f"no one responded ({responded!r} is all 0): there is no one to "
-                          "weight.")
-    return r
-
-
-def _refuse(method: str, **given: Any) -> None:
-    bad = [k for k, v in given.items() if v is not None]
-    if bad:
-        raise DataError(f"option(s) {', '.join(f'`{b}`' for b in bad)} are not used by "
-                        f"method={method!r}; remove them.")
-
-
-def _check_trim(trim: Any) -> dict[str, float] | None:
-    if trim is None:
-        return None
-    if not isinstance(trim, dict) or not trim or set(trim) - set(_TRIM_KEYS):
-        raise DataError(f"`trim` must be a dict with keys among {', '.join(_TRIM_KEYS)}; "
-                        f"got {trim!r}.")
-    return dict(trim)
-
-
-def _category_codes(data: pd.DataFrame, col: str, r: np.ndarray) -> tuple[np.ndarray, list]:
-    s = data[col]
-    if s.isna().any():
-        raise DataError(f"covariate {col!r} has {int(s.isna().sum())} missing value(s) (NaN); "
-                        "drop or impute those rows first.")
-    if not (is_categorical(s) or pd.api.types.is_integer_dtype(s)):
-        raise DataError(f"covariate {col!r} is continuous ({s.dtype}); raking needs categorical "
-                        "covariates: use method='calibrate' or 'entropy'.")
-    codes, levels = pd.factorize(s, sort=True)
-    return codes, list(levels)
-
-
-def _margin_targets(col: str, levels: list, counts: np.ndarray,
-                    margins: dict | None) -> np.ndarray:
-    if margins is None or col not in margins:
-        return counts.astype(float)
-    spec = margins[col]
-    if not isinstance(spec, dict):
-        raise DataError(f"margins[{col!r}] must be a dict category -> total.")
-    unknown = [k for k in spec if k not in levels]
-    if unknown:
-        raise DataError(f"margins[{col!r}] names categories absent from the data: "
-                        f"{', '.join(map(repr, unknown))}.")
-    missing = [lev for lev in levels if lev not in spec]
-    if missing:
-        raise DataError(f"margins[{col!r}] gives no total for categories "
-                        f"{', '.join(map(repr, missing))} present in the data.")
-    return np.array([float(spec[lev]) for lev in levels])
-
-
-def _check_margins(margins: Any, covariates: list[str]) -> float | None:
-    if margins is None:
-        return None
-    if not isinstance(margins, dict) or not margins:
-        raise DataError("`margins` must be a non-empty dict column -> {category: total}.")
-    extra = [k for k in margins if k not in covariates]
-    if extra:
-        raise DataError(f"margins given for {', '.join(map(repr, extra))}, which are not among "
-                        "the covariates.")
-    totals = {k: float(sum(v.values())) if isinstance(v, dict) else np.nan
-              for k, v in margins.items()}
-    vals = np.array(list(totals.values()))
-    if not np.all(np.isfinite(vals)) or np.ptp(vals) > 1e-9 * max(1.0, np.abs(vals).max()):
-        raise DataError("margins do not sum to the same total: "
-                        + ", ".join(f"{k!r} {v:g}" for k, v in totals.items()) + ".")
-    return float(vals[0])
-
-
-# ----------------------------------------------------------------------------- methods
-
-def _ipw(data, covs, r, link, by, stabilize) -> tuple[np.ndarray, np.ndarray]:
-    p = np.empty(len(r))
-    w = np.zeros(len(r))
-    cells = [(None, np.ones(len(r), bool))] if by is None else [
-        (k, (data[by] == k).to_numpy()) for k in pd.unique(data[by])]
-    for key, mask in cells:
-        rc = r[mask]
-        if rc.all() or not rc.any():
-            lack = "no non-respondents" if rc.all() else "no respondents"
-            raise DesignError(f"cell {by}={key!r} has {lack}; the response model cannot be "
-                              "fitted within it.")
-        X, names, _ = design_matrix(data.loc[mask], covs, drop_first=True)
-        label = "" if key is None else f"{by}={key!r}"
-        pc = fit_propensity(X, rc, names, link=link, label=label)
-        p[mask] = pc
-        rate = rc.mean() if stabilize else 1.0
-        w[mask] = np.where(rc, rate / pc, 0.0)
-    return w, p
-
-
-def _calibration(data, covs, r, method, calfun, bounds, margins):
-    N_user = _check_margins(margins, covs)
-    n = len(r)
-    N = N_user if N_user is not None else float(n)
-    if method == "rake":
-        codes, targets = [], []
-        for c in covs:
-            cd, levels = _category_codes(data, c, r)
-            counts = np.bincount(cd, minlength=len(levels)) * (N / n)
-            t = _margin_targets(c, levels, counts, margins)
-            codes.append(cd[r])
-            targets.append(t)
-        return rake(codes, targets).weights, N
-    cols, tots, names = [], [], []
-    has_cat = False
-    for c in covs:
-        s = data[c]
-        if is_categorical(s) or (margins is not None and c in margins):
-            cd, levels = _category_codes(data, c, r)
-            counts = np.bincount(cd, minlength=len(levels)) * (N / n)
-            t = _margin_targets(c, levels, counts, margins)
-            for k, lev in enumerate(levels):
-                cols.append((cd[r] == k).astype(float))
-                tots.append(t[k])
-                names.append(f"{c}[{lev}]")
-            has_cat = True
-        else:
-            if s.isna().any():
-                raise DataError(f"covariate {c!r} has {int(s.isna().sum())} missing value(s) "
-                                "(NaN); drop or impute those rows first.")
-            v = s.to_numpy(dtype=float)
-            cols.append(v[r])
-            tots.append(v.mean() * N)
-            names.append(c)
-    if not has_cat:
-        cols.insert(0, np.ones(int(r.sum())))
-        tots.insert(0, N)
-        names.insert(0, "(total)")
-    X = np.column_stack(cols)
-    fit = calibrate(X, np.array(tots), calfun=calfun, bounds=bounds, names=names)
-    return fit.weights, N
-
-
 # ----------------------------------------------------------------------------- public
 
-def attrition_weights(data: pd.DataFrame, *, responded: str, covariates: str | list[str],
+def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
+                      covariates: str | list[str] | None = None, formula: str | None = None,
                       method: str = "logit", by: str | None = None,
                       stabilize: bool | None = None, trim: dict[str, float] | None = None,
                       max_deff: float | None = None, margins: dict | None = None,
                       calfun: str | None = None, bounds: tuple[float, float] | None = None,
+                      variances: bool | list[str] | None = None,
                       nonrespondents: str = "zero") -> AttritionWeights:
     r"""Weights that make the respondents at follow-up represent the full baseline sample.
 
@@ -304,10 +166,16 @@ def attrition_weights(data: pd.DataFrame, *, responded: str, covariates: str | l
     data : pandas.DataFrame
         One row per unit of the full T1 sample (respondents and non-respondents). Not modified.
     responded : str
-        Column of the response indicator (bool or 0/1, no missing values).
+        Column of the response indicator (bool or 0/1, no missing values). May instead be
+        written on the left of ``formula``.
     covariates : str or list of str
         T1 covariates: numeric columns as they are, boolean / category / object columns as
         categories (dummy-coded; raking treats integer columns as categories too).
+    formula : str
+        Instead of ``covariates``: ``"responded ~ x1 + C(x2) + x1:x3 + I(x1**2)"`` (formulaic
+        syntax; ``"~ rhs"`` with ``responded=``). Its columns are the response model's terms
+        (logit / probit), the moments balanced (entropy) or the totals met (calibrate); raking
+        needs plain categorical terms, and ``margins`` need ``covariates``.
     method : {"logit", "probit", "entropy", "rake", "calibrate"}
         ``"logit"``/``"probit"``: inverse of the fitted response probability. ``"entropy"``:
         entropy balancing of the respondents' covariate means to the full-sample means.
@@ -333,6 +201,9 @@ def attrition_weights(data: pd.DataFrame, *, responded: str, covariates: str | l
         Calibration function (calibrate only; default ``"linear"``).
     bounds : (float, float), optional
         Bounds on the ratio of final to initial weights (calibrate with ``calfun="logit"``).
+    variances : bool or list of str, optional
+        Entropy only: also match the full-sample variances (divisor N) of the numeric
+        covariates (``True``: every non-binary column; a list: those columns).
     nonrespondents : {"zero", "nan"}
         What the non-respondents' weights are.
 
@@ -364,57 +235,103 @@ def attrition_weights(data: pd.DataFrame, *, responded: str, covariates: str | l
     data = check_frame(data)
     check_option(method, METHODS, "method")
     check_option(nonrespondents, ("zero", "nan"), "nonrespondents")
-    covs = check_columns(data, covariates, what="covariate")
-    if not covs:
-        raise DataError("`covariates` is empty.")
-    r = _check_responded(data, responded)
-    if responded in covs:
-        raise DataError(f"the response indicator {responded!r} cannot be a covariate.")
-    trim_d = _check_trim(trim)
+    if formula is not None:
+        responded, _ = split_formula(formula, responded)
+    elif responded is None:
+        raise DataError("give the response indicator column as `responded=`.")
+    r = check_responded(data, responded)
+    design = covariate_design(data, covariates, formula, responded)
+    trim_d = check_trim(trim)
     if max_deff is not None and not (isinstance(max_deff, (int, float)) and max_deff >= 1):
         raise DataError(f"`max_deff` must be a number >= 1; got {max_deff!r}.")
-    n_r = int(r.sum())
-    propensity = None
-    N = float(len(r))
+    if method != "entropy":
+        refuse(method, variances=variances)
     if method in ("logit", "probit"):
-        _refuse(method, margins=margins, calfun=calfun, bounds=bounds)
-        if by is not None:
-            check_columns(data, by, what="cell column `by`")
-            if data[by].isna().any():
-                raise DataError(f"cell column {by!r} has missing values.")
-        w, p = _ipw(data, covs, r, method, by, True if stabilize is None else bool(stabilize))
-        propensity = pd.Series(p, index=data.index, name="propensity")
-        if stabilize is None or stabilize:
-            w = w * (n_r / w.sum())
+        refuse(method, margins=margins, calfun=calfun, bounds=bounds)
+        w, propensity, N = _propensity_weights(data, design, r, method, by, stabilize)
     else:
-        _refuse(method, by=by, stabilize=stabilize)
-        if method == "entropy":
-            _refuse(method, margins=margins, calfun=calfun, bounds=bounds)
-            X, names, _ = design_matrix(data, covs, drop_first=True)
-            keep = np.ptp(X, axis=0) > 0
-            fit = entropy_balance(X[r][:, keep], X[:, keep].mean(axis=0),
-                                  names=[nm for nm, k in zip(names, keep) if k])
-            w_r = fit.weights
-        else:
-            if method == "rake":
-                if calfun not in (None, "raking"):
-                    raise DataError(f"method='rake' uses calfun='raking'; got calfun={calfun!r} "
-                                    "(use method='calibrate').")
-                _refuse(method, bounds=bounds)
-            elif calfun is not None:
-                check_option(calfun, CALFUNS, "calfun")
-            w_r, N = _calibration(data, covs, r, method, calfun or "linear", bounds, margins)
-        w = np.zeros(len(r))
-        w[r] = np.asarray(w_r, dtype=float) * (n_r / np.sum(w_r))
+        refuse(method, by=by, stabilize=stabilize)
+        w, N = _balancing_weights(data, design, r, method, margins, calfun, bounds, variances)
+        propensity = None
     if trim_d is not None:
         w = trim_weights(w, **trim_d)
     if max_deff is not None:
         w = trim_to_design_effect(w, float(max_deff)).weights
     if nonrespondents == "nan":
         w = np.where(r, w, np.nan)
-    Xd, dnames, _ = design_matrix(data, covs, drop_first=False)
+    Xd, dnames = diagnostic_matrix(data, design)
     return AttritionWeights(
         weights=pd.Series(w, index=data.index, name="weight"),
         responded=pd.Series(r, index=data.index, name=responded),
         method=method, propensity=propensity, population_total=N,
         covariate_matrix=Xd, covariate_names=tuple(dnames))
+
+
+def _propensity_weights(data, design, r, method, by, stabilize):
+    cells = None
+    if by is not None:
+        check_columns(data, by, what="cell column `by`")
+        if data[by].isna().any():
+            raise DataError(f"cell column {by!r} has missing values.")
+        cells = data[by].to_numpy()
+    stab = True if stabilize is None else bool(stabilize)
+    w, p = ipw_weights(design.X, design.names, r, method, cells, by, stab)
+    if stab:
+        w = w * (r.sum() / w.sum())
+    return w, pd.Series(p, index=data.index, name="propensity"), float(len(r))
+
+
+def _entropy_targets(design, variances):
+    X = design.X
+    keep = np.ptp(X, axis=0) > 0
+    names = [nm for nm, k in zip(design.names, keep) if k]
+    X = X[:, keep]
+    if variances is None or variances is False:
+        return X, names, None
+    binary = np.array([np.isin(X[:, j], (0.0, 1.0)).all() for j in range(X.shape[1])])
+    if variances is True:
+        chosen = ~binary
+    else:
+        wanted = as_list(variances)
+        unknown = [v for v in wanted if v not in names]
+        if unknown:
+            raise DataError(f"`variances` names {', '.join(map(repr, unknown))}, which are not "
+                            f"numeric covariate columns ({', '.join(map(repr, names))}).")
+        chosen = np.isin(names, wanted)
+        if (chosen & binary).any():
+            raise DataError("`variances` names binary column(s) "
+                            f"{', '.join(repr(n) for n, c in zip(names, chosen & binary) if c)}"
+                            ", whose variance is fixed by the mean.")
+    if not chosen.any():
+        raise DataError("`variances=True` but no covariate is numeric and non-binary.")
+    return X, names, np.where(chosen, X.var(axis=0), np.nan)
+
+
+def _balancing_weights(data, design, r, method, margins, calfun, bounds, variances):
+    N = float(len(r))
+    if method == "entropy":
+        refuse(method, margins=margins, calfun=calfun, bounds=bounds)
+        X, names, target_vars = _entropy_targets(design, variances)
+        w_r = entropy_balance(X[r], X.mean(axis=0), target_vars=target_vars,
+                              names=names).weights
+    else:
+        if method == "rake":
+            if calfun not in (None, "raking"):
+                raise DataError(f"method='rake' uses calfun='raking'; got calfun={calfun!r} "
+                                "(use method='calibrate').")
+            refuse(method, bounds=bounds)
+        elif calfun is not None:
+            check_option(calfun, CALFUNS, "calfun")
+        if design.formula is not None and method == "calibrate":
+            if margins is not None:
+                raise DataError("`margins` need `covariates=` (one margin per column), not a "
+                                "formula.")
+            w_r, N = formula_calibration_weights(design.X, design.names, r,
+                                                 calfun or "linear", bounds)
+        else:
+            covs = additive_variables(design) if method == "rake" else design.variables
+            w_r, N = calibration_weights(data, covs, r, method, calfun or "linear", bounds,
+                                         margins)
+    w = np.zeros(len(r))
+    w[r] = np.asarray(w_r, dtype=float) * (r.sum() / np.sum(w_r))
+    return w, N

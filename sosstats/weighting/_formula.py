@@ -1,0 +1,146 @@
+"""Covariates of attrition weighting given as a list of columns or as a formula.
+
+:func:`covariate_design` turns either form into one numeric design (no intercept, first level of
+each categorical dropped) plus the data columns it reads, so every method sees the same thing.
+Formulas use formulaic's syntax: ``"responded ~ x1 + C(x2) + x1:x3 + I(x1**2)"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sosstats._validate import check_columns
+from sosstats.errors import DataError
+from sosstats.weighting._propensity import design_matrix
+
+__all__ = ["CovariateDesign", "covariate_design", "split_formula"]
+
+
+@dataclass(frozen=True)
+class CovariateDesign:
+    """Numeric design of the covariates (rows of the full sample, no intercept)."""
+
+    X: np.ndarray
+    names: list[str]
+    variables: list[str]
+    formula: str | None
+
+
+def split_formula(formula: str, responded: str | None) -> tuple[str, str]:
+    """Response column and right-hand side of ``"responded ~ rhs"`` (or ``"~ rhs"``)."""
+    if not isinstance(formula, str) or formula.count("~") != 1:
+        raise DataError(f"`formula` must be a string with one '~', like 'responded ~ x1 + x2'; "
+                        f"got {formula!r}.")
+    lhs, rhs = (part.strip() for part in formula.split("~"))
+    if not rhs:
+        raise DataError(f"`formula` {formula!r} has no right-hand side.")
+    if lhs and responded is not None and lhs != responded:
+        raise DataError(f"`formula` has response {lhs!r} but `responded` is {responded!r}; "
+                        "give one of them.")
+    name = lhs or responded
+    if not name:
+        raise DataError("no response indicator: give `responded=` or write it on the left of "
+                        "`formula`.")
+    return name, rhs
+
+
+def _formula_variables(rhs: str, data: pd.DataFrame) -> list[str]:
+    from formulaic import Formula
+
+    try:
+        required = {str(v) for v in Formula(rhs).required_variables}
+    except Exception as exc:  # formulaic raises many types; name the formula
+        raise DataError(f"cannot parse the formula right-hand side {rhs!r}: {exc}") from exc
+    calls = set(re.findall(r"([A-Za-z_][\w.]*)\s*\(", rhs))
+    missing = sorted(v for v in required - calls if v not in data.columns)
+    if missing:
+        raise DataError(f"the formula names column(s) {', '.join(map(repr, missing))} that are "
+                        "not in `data`.")
+    return [c for c in data.columns if c in required]
+
+
+def _formula_matrix(rhs: str, data: pd.DataFrame, variables: list[str]
+                    ) -> tuple[np.ndarray, list[str]]:
+    from formulaic import model_matrix
+
+    for c in variables:
+        if data[c].isna().any():
+            raise DataError(f"covariate {c!r} has {int(data[c].isna().sum())} missing value(s) "
+                            "(NaN); drop or impute those rows first.")
+    try:
+        mm = model_matrix(rhs, data.reset_index(drop=True), na_action="raise")
+    except Exception as exc:  # formulaic raises many types; name the formula
+        raise DataError(f"cannot build the covariates of formula {rhs!r}: {exc}") from exc
+    names = [str(c) for c in mm.columns if str(c) != "Intercept"]
+    X = np.asarray(mm[names], dtype=float) if names else np.empty((len(data), 0))
+    bad = ~np.isfinite(X).all(axis=0)
+    if bad.any():
+        raise DataError("the formula gives non-finite values in term(s) "
+                        f"{', '.join(repr(n) for n, b in zip(names, bad) if b)}.")
+    return X, names
+
+
+def covariate_design(data: pd.DataFrame, covariates: str | list[str] | None,
+                     formula: str | None, responded: str) -> CovariateDesign:
+    """Build the design from ``covariates`` (a list of columns) or a formula's right-hand side.
+
+    Exactly one of the two must be given; the response column may not be among the variables.
+    """
+    if (covariates is None) == (formula is None):
+        raise DataError("give the covariates either as `covariates=` (a list of columns) or as "
+                        "`formula=`, not both and not neither.")
+    if formula is not None:
+        _, rhs = split_formula(formula, responded)
+        variables = _formula_variables(rhs, data)
+        if not variables:
+            raise DataError(f"the formula {formula!r} reads no columns of `data`.")
+    else:
+        variables = check_columns(data, covariates, what="covariate")
+        if not variables:
+            raise DataError("`covariates` is empty.")
+    if responded in variables:
+        raise DataError(f"the response indicator {responded!r} cannot be a covariate.")
+    if formula is not None:
+        X, names = _formula_matrix(rhs, data, variables)
+    else:
+        X, names, _ = design_matrix(data, variables, drop_first=True)
+    return CovariateDesign(X=X, names=names, variables=variables, formula=formula)
+
+
+def additive_variables(design: CovariateDesign) -> list[str]:
+    """Return the variables of an additive formula of plain columns (for raking), else raise."""
+    if design.formula is None:
+        return design.variables
+    rhs = design.formula.split("~")[1]
+    terms = [t.strip() for t in rhs.split("+") if t.strip() not in ("", "1")]
+    out = []
+    for t in terms:
+        m = re.fullmatch(r"(?:C\(\s*)?([A-Za-z_]\w*)\s*\)?", t)
+        if m is None or m.group(1) not in design.variables:
+            raise DataError(f"raking needs a formula that adds plain categorical columns "
+                            f"('a + b + C(c)'); the term {t!r} is not one.")
+        out.append(m.group(1))
+    return out
+
+
+def diagnostic_matrix(data: pd.DataFrame, design: CovariateDesign
+                      ) -> tuple[np.ndarray, list[str]]:
+    """Columns whose balance is reported: every level of each variable, plus formula terms.
+
+    Terms of a formula that are not a variable or one of its levels (interactions, squares,
+    transforms) are appended, so the diagnostics show the balance the weights aimed at.
+    """
+    X, names, _ = design_matrix(data, design.variables, drop_first=False)
+    if design.formula is None:
+        return X, names
+    plain = re.compile(r"^(?:C\()?([A-Za-z_]\w*)\)?(?:\[(?:T\.)?.*\])?$")
+    extra = [j for j, nm in enumerate(design.names)
+             if not ((m := plain.match(nm)) and m.group(1) in design.variables)]
+    if not extra:
+        return X, names
+    return (np.column_stack([X, design.X[:, extra]]),
+            names + [design.names[j] for j in extra])

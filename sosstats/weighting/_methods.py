@@ -1,0 +1,185 @@
+"""Checks and weighting methods behind :func:`sosstats.weighting.attrition_weights`.
+
+Validation of the response indicator, trimming and margins, and the two families of methods:
+response-propensity weights (logit / probit, optionally within cells) and calibration (raking,
+linear, raking-ratio and bounded-logit calibration) to T1 or user totals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sosstats._kernels.calibrate import calibrate, rake
+from sosstats._validate import check_columns
+from sosstats.errors import DataError, DesignError
+from sosstats.weighting._propensity import fit_propensity, is_categorical
+
+TRIM_KEYS = ("lower_q", "upper_q", "max_ratio")
+
+
+# ----------------------------------------------------------------------------- validation
+
+def check_responded(data: pd.DataFrame, responded: str) -> np.ndarray:
+    check_columns(data, responded, what="response indicator")
+    s = data[responded]
+    if pd.api.types.is_bool_dtype(s) and not s.isna().any():
+        r = s.to_numpy(dtype=bool)
+    else:
+        ok = pd.api.types.is_numeric_dtype(s) and s.notna().all() and s.isin([0, 1]).all()
+        if not ok:
+            bad = pd.unique(s[~s.isin([0, 1]) | s.isna()])[:5]
+            raise DataError(f"response indicator {responded!r} must be 0/1 or boolean with no "
+                            f"missing values; found {', '.join(map(repr, bad))}.")
+        r = s.to_numpy(dtype=float) == 1
+    if r.all():
+        raise DesignError(f"everyone responded ({responded!r} is all 1): there is no attrition "
+                          "to weight for.")
+    if not r.any():
+        raise DesignError(f"no one responded ({responded!r} is all 0): there is no one to "
+                          "weight.")
+    return r
+
+
+def refuse(method: str, **given: Any) -> None:
+    bad = [k for k, v in given.items() if v is not None]
+    if bad:
+        raise DataError(f"option(s) {', '.join(f'`{b}`' for b in bad)} are not used by "
+                        f"method={method!r}; remove them.")
+
+
+def check_trim(trim: Any) -> dict[str, float] | None:
+    if trim is None:
+        return None
+    if not isinstance(trim, dict) or not trim or set(trim) - set(TRIM_KEYS):
+        raise DataError(f"`trim` must be a dict with keys among {', '.join(TRIM_KEYS)}; "
+                        f"got {trim!r}.")
+    return dict(trim)
+
+
+def category_codes(data: pd.DataFrame, col: str, r: np.ndarray) -> tuple[np.ndarray, list]:
+    s = data[col]
+    if s.isna().any():
+        raise DataError(f"covariate {col!r} has {int(s.isna().sum())} missing value(s) (NaN); "
+                        "drop or impute those rows first.")
+    if not (is_categorical(s) or pd.api.types.is_integer_dtype(s)):
+        raise DataError(f"covariate {col!r} is continuous ({s.dtype}); raking needs categorical "
+                        "covariates: use method='calibrate' or 'entropy'.")
+    codes, levels = pd.factorize(s, sort=True)
+    return codes, list(levels)
+
+
+def margin_targets(col: str, levels: list, counts: np.ndarray,
+                    margins: dict | None) -> np.ndarray:
+    if margins is None or col not in margins:
+        return counts.astype(float)
+    spec = margins[col]
+    if not isinstance(spec, dict):
+        raise DataError(f"margins[{col!r}] must be a dict category -> total.")
+    unknown = [k for k in spec if k not in levels]
+    if unknown:
+        raise DataError(f"margins[{col!r}] names categories absent from the data: "
+                        f"{', '.join(map(repr, unknown))}.")
+    missing = [lev for lev in levels if lev not in spec]
+    if missing:
+        raise DataError(f"margins[{col!r}] gives no total for categories "
+                        f"{', '.join(map(repr, missing))} present in the data.")
+    return np.array([float(spec[lev]) for lev in levels])
+
+
+def check_margins(margins: Any, covariates: list[str]) -> float | None:
+    if margins is None:
+        return None
+    if not isinstance(margins, dict) or not margins:
+        raise DataError("`margins` must be a non-empty dict column -> {category: total}.")
+    extra = [k for k in margins if k not in covariates]
+    if extra:
+        raise DataError(f"margins given for {', '.join(map(repr, extra))}, which are not among "
+                        "the covariates.")
+    totals = {k: float(sum(v.values())) if isinstance(v, dict) else np.nan
+              for k, v in margins.items()}
+    vals = np.array(list(totals.values()))
+    if not np.all(np.isfinite(vals)) or np.ptp(vals) > 1e-9 * max(1.0, np.abs(vals).max()):
+        raise DataError("margins do not sum to the same total: "
+                        + ", ".join(f"{k!r} {v:g}" for k, v in totals.items()) + ".")
+    return float(vals[0])
+
+
+# ----------------------------------------------------------------------------- methods
+
+def ipw_weights(X: np.ndarray, names: list[str], r: np.ndarray, link: str,
+                cells: np.ndarray | None, by: str | None, stabilize: bool
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse response-propensity weights (and the propensities), fitted within ``cells``."""
+    p = np.empty(len(r))
+    w = np.zeros(len(r))
+    groups = [(None, np.ones(len(r), bool))] if cells is None else [
+        (k, cells == k) for k in pd.unique(cells)]
+    for key, mask in groups:
+        rc = r[mask]
+        if rc.all() or not rc.any():
+            lack = "no non-respondents" if rc.all() else "no respondents"
+            raise DesignError(f"cell {by}={key!r} has {lack}; the response model cannot be "
+                              "fitted within it.")
+        label = "" if key is None else f"{by}={key!r}"
+        pc = fit_propensity(X[mask], rc, names, link=link, label=label)
+        p[mask] = pc
+        rate = rc.mean() if stabilize else 1.0
+        w[mask] = np.where(rc, rate / pc, 0.0)
+    return w, p
+
+
+def formula_calibration_weights(X: np.ndarray, names: list[str], r: np.ndarray, calfun: str,
+                                bounds: tuple[float, float] | None) -> tuple[np.ndarray, float]:
+    """Calibrate respondents to the full sample's totals of a formula's columns (and the count)."""
+    n = len(r)
+    Z = np.column_stack([np.ones(n), X])
+    fit = calibrate(Z[r], Z.sum(axis=0), calfun=calfun, bounds=bounds,
+                    names=["(total)", *names])
+    return fit.weights, float(n)
+
+
+def calibration_weights(data, covs, r, method, calfun, bounds, margins):
+    """Raking or calibration of the respondents to T1 (or ``margins``) totals of ``covs``."""
+    N_user = check_margins(margins, covs)
+    n = len(r)
+    N = N_user if N_user is not None else float(n)
+    if method == "rake":
+        codes, targets = [], []
+        for c in covs:
+            cd, levels = category_codes(data, c, r)
+            counts = np.bincount(cd, minlength=len(levels)) * (N / n)
+            t = margin_targets(c, levels, counts, margins)
+            codes.append(cd[r])
+            targets.append(t)
+        return rake(codes, targets).weights, N
+    cols, tots, names = [], [], []
+    has_cat = False
+    for c in covs:
+        s = data[c]
+        if is_categorical(s) or (margins is not None and c in margins):
+            cd, levels = category_codes(data, c, r)
+            counts = np.bincount(cd, minlength=len(levels)) * (N / n)
+            t = margin_targets(c, levels, counts, margins)
+            for k, lev in enumerate(levels):
+                cols.append((cd[r] == k).astype(float))
+                tots.append(t[k])
+                names.append(f"{c}[{lev}]")
+            has_cat = True
+        else:
+            if s.isna().any():
+                raise DataError(f"covariate {c!r} has {int(s.isna().sum())} missing value(s) "
+                                "(NaN); drop or impute those rows first.")
+            v = s.to_numpy(dtype=float)
+            cols.append(v[r])
+            tots.append(v.mean() * N)
+            names.append(c)
+    if not has_cat:
+        cols.insert(0, np.ones(int(r.sum())))
+        tots.insert(0, N)
+        names.insert(0, "(total)")
+    X = np.column_stack(cols)
+    fit = calibrate(X, np.array(tots), calfun=calfun, bounds=bounds, names=names)
+    return fit.weights, N
