@@ -8,7 +8,6 @@ Formulas use formulaic's syntax: ``"responded ~ x1 + C(x2) + x1:x3 + I(x1**2)"``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,14 +19,46 @@ from sosstats.weighting._propensity import design_matrix
 __all__ = ["CovariateDesign", "covariate_design", "split_formula"]
 
 
-@dataclass(frozen=True)
 class CovariateDesign:
-    """Numeric design of the covariates (rows of the full sample, no intercept)."""
+    """Numeric design of the covariates (rows of the full sample, no intercept).
 
-    X: np.ndarray
-    names: list[str]
-    variables: list[str]
-    formula: str | None
+    ``X`` and ``names`` are built on first use (raking never needs them): with ``covariates``
+    the columns are dummy-coded, first level dropped; with a formula, its model matrix.
+    """
+
+    def __init__(self, frame: pd.DataFrame, variables: list[str], formula: str | None,
+                 rhs: str | None = None) -> None:
+        self.frame = frame
+        self.variables = variables
+        self.formula = formula
+        self._rhs = rhs
+        self._built: tuple[np.ndarray, list[str]] | None = None
+
+    def _build(self) -> tuple[np.ndarray, list[str]]:
+        if self._built is None:
+            if self._rhs is not None:
+                self._built = _formula_matrix(self._rhs, self.frame, self.variables)
+            else:
+                X, names, _ = design_matrix(self.frame, self.variables, drop_first=True)
+                self._built = (X, names)
+        return self._built
+
+    def snapshot(self) -> CovariateDesign:
+        """Return a copy holding its own copy of the covariate columns (lazy diagnostics)."""
+        out = CovariateDesign(self.frame[self.variables].copy(), list(self.variables),
+                              self.formula, self._rhs)
+        out._built = self._built
+        return out
+
+    @property
+    def X(self) -> np.ndarray:
+        """Design matrix, one row per unit."""
+        return self._build()[0]
+
+    @property
+    def names(self) -> list[str]:
+        """Column names of :attr:`X`."""
+        return self._build()[1]
 
 
 def split_formula(formula: str, responded: str | None) -> tuple[str, str]:
@@ -105,10 +136,14 @@ def covariate_design(data: pd.DataFrame, covariates: str | list[str] | None,
     if responded in variables:
         raise DataError(f"the response indicator {responded!r} cannot be a covariate.")
     if formula is not None:
-        X, names = _formula_matrix(rhs, data, variables)
-    else:
-        X, names, _ = design_matrix(data, variables, drop_first=True)
-    return CovariateDesign(X=X, names=names, variables=variables, formula=formula)
+        design = CovariateDesign(data, variables, formula, rhs)
+        design.X  # noqa: B018 - build now, so formula errors surface before any fitting
+        return design
+    for c in variables:
+        if data[c].isna().any():
+            raise DataError(f"covariate {c!r} has {int(data[c].isna().sum())} missing value(s) "
+                            "(NaN); drop or impute those rows first.")
+    return CovariateDesign(data, variables, None)
 
 
 def additive_variables(design: CovariateDesign) -> list[str]:
@@ -127,14 +162,13 @@ def additive_variables(design: CovariateDesign) -> list[str]:
     return out
 
 
-def diagnostic_matrix(data: pd.DataFrame, design: CovariateDesign
-                      ) -> tuple[np.ndarray, list[str]]:
+def diagnostic_matrix(design: CovariateDesign) -> tuple[np.ndarray, list[str]]:
     """Columns whose balance is reported: every level of each variable, plus formula terms.
 
     Terms of a formula that are not a variable or one of its levels (interactions, squares,
     transforms) are appended, so the diagnostics show the balance the weights aimed at.
     """
-    X, names, _ = design_matrix(data, design.variables, drop_first=False)
+    X, names, _ = design_matrix(design.frame, design.variables, drop_first=False)
     if design.formula is None:
         return X, names
     plain = re.compile(r"^(?:C\()?([A-Za-z_]\w*)\)?(?:\[(?:T\.)?.*\])?$")

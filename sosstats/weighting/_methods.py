@@ -67,6 +67,14 @@ def category_codes(data: pd.DataFrame, col: str, r: np.ndarray) -> tuple[np.ndar
     if not (is_categorical(s) or pd.api.types.is_integer_dtype(s)):
         raise DataError(f"covariate {col!r} is continuous ({s.dtype}); raking needs categorical "
                         "covariates: use method='calibrate' or 'entropy'.")
+    if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+        v = s.to_numpy()
+        lo = int(v.min())
+        if int(v.max()) - lo < 100_000:     # small integer codes: a lookup, no sort
+            shifted = v - lo
+            present = np.bincount(shifted) > 0
+            lookup = np.cumsum(present) - 1
+            return lookup[shifted], (np.flatnonzero(present) + lo).tolist()
     codes, levels = pd.factorize(s, sort=True)
     return codes, list(levels)
 

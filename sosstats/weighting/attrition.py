@@ -75,8 +75,27 @@ class AttritionWeights:
     method: str
     propensity: pd.Series | None
     population_total: float
-    covariate_matrix: np.ndarray = field(repr=False)
-    covariate_names: tuple[str, ...] = ()
+    _source: Any = field(default=None, repr=False, compare=False)
+    _columns: Any = field(default=None, repr=False, compare=False)
+
+    def _diagnostic_columns(self) -> tuple[np.ndarray, tuple[str, ...]]:
+        # built on first use: raking a million rows should not pay for dummy-coding them
+        if self._columns is None:
+            if self._source is None:
+                raise DataError("these weights carry no covariates to diagnose.")
+            X, names = diagnostic_matrix(self._source)
+            object.__setattr__(self, "_columns", (X, tuple(names)))
+        return self._columns
+
+    @property
+    def covariate_matrix(self) -> np.ndarray:
+        """Covariates of the full sample as used in the diagnostics (categories as dummies)."""
+        return self._diagnostic_columns()[0]
+
+    @property
+    def covariate_names(self) -> tuple[str, ...]:
+        """Names of the columns of :attr:`covariate_matrix`."""
+        return self._diagnostic_columns()[1]
 
     @property
     def n_respondents(self) -> int:
@@ -113,7 +132,7 @@ class AttritionWeights:
         SMD ``(m_w - m) / s`` as cobalt with ``s.d.denom = "all"`` (Austin 2009, *Statistics in
         Medicine* 28, 3083-3107); design effect of weighting after Kish (1965).
         """
-        X = self.covariate_matrix
+        X, covariate_names = self._diagnostic_columns()
         r = self.responded.to_numpy(dtype=float)
         w = self._w0()
         out = pd.DataFrame({
@@ -121,7 +140,7 @@ class AttritionWeights:
             "smd_weighted": standardized_mean_differences(X, w),
             "variance_ratio_unweighted": variance_ratios(X, r),
             "variance_ratio_weighted": variance_ratios(X, w),
-        }, index=pd.Index(list(self.covariate_names), name="covariate"))
+        }, index=pd.Index(list(covariate_names), name="covariate"))
         pos = w[w > 0]
         out.attrs.update(ess=self.ess, design_effect=self.design_effect,
                          n_respondents=self.n_respondents, n=len(w),
@@ -259,12 +278,11 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
         w = trim_to_design_effect(w, float(max_deff)).weights
     if nonrespondents == "nan":
         w = np.where(r, w, np.nan)
-    Xd, dnames = diagnostic_matrix(data, design)
     return AttritionWeights(
         weights=pd.Series(w, index=data.index, name="weight"),
         responded=pd.Series(r, index=data.index, name=responded),
         method=method, propensity=propensity, population_total=N,
-        covariate_matrix=Xd, covariate_names=tuple(dnames))
+        _source=design.snapshot())
 
 
 def _propensity_weights(data, design, r, method, by, stabilize):
