@@ -8,8 +8,6 @@ with every donor as a pseudo-treated unit.
 
 from __future__ import annotations
 
-import sys
-import time
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sosstats._kernels.simplex import simplex_lstsq, simplex_lstsq_placebo
+from sosstats._progress import Progress
 from sosstats._results import Result
 from sosstats._validate import check_int, check_rng
 from sosstats.errors import DataError, SosstatsWarning
@@ -30,29 +29,6 @@ from sosstats.neighbours._panel import (
 )
 
 __all__ = ["synthetic_control", "SyntheticControlResult"]
-
-
-class _Progress:
-    """A plain stderr counter, shown once the work has taken longer than ``after`` seconds."""
-
-    def __init__(self, total: int, show: bool | None, after: float = 2.0) -> None:
-        self.total, self.show, self.after = total, show, after
-        self.start = self.last = time.perf_counter()
-        self.done, self.shown = 0, False
-
-    def step(self, n: int = 1) -> None:
-        self.done += n
-        now = time.perf_counter()
-        visible = self.show if self.show is not None else now - self.start > self.after
-        if visible and (now - self.last > 0.25 or self.done == self.total):
-            self.last, self.shown = now, True
-            sys.stderr.write(f"\rsynthetic control placebos: {self.done}/{self.total}")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 @dataclass(frozen=True, eq=False)
@@ -355,7 +331,8 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
         keys = {}
         for code, s, fit, post, pool in specs:
             keys.setdefault((tuple(pool), fit.tobytes(), post.tobytes()), (fit, post, pool))
-        bar = _Progress(sum(len(v[2]) for v in keys.values()), progress)
+        bar = Progress(sum(len(v[2]) for v in keys.values()), progress,
+                       "synthetic control placebos")
         cache = {}
         try:
             for key, (fit, post, pool) in keys.items():

@@ -1,8 +1,48 @@
 """Weighting for attrition: make the Time 2 respondents stand for the Time 1 sample.
 
-Public API: :func:`attrition_weights` and its result :class:`AttritionWeights`.
+Look (:func:`response_rates`, :func:`nonresponse_tests`), weight (:func:`attrition_weights`),
+estimate with honest standard errors (:func:`weighted_mean`, :func:`weighted_proportion`,
+:func:`replicate_weights`), check what the weighting changed (:func:`weighting_effect`), bound
+what it cannot fix (:func:`manski_bounds`, :func:`lee_bounds`, :func:`tipping_point`), or impute
+instead (:func:`impute_chained`, :func:`pool`, :func:`mi_change_model`).
 """
 
 from sosstats.weighting.attrition import METHODS, AttritionWeights, attrition_weights
+from sosstats.weighting.estimates import WeightedMeanResult, weighted_mean, weighted_proportion
+from sosstats.weighting.imputation import (
+    Imputations,
+    PooledResult,
+    impute_chained,
+    mi_change_model,
+    pool,
+    pool_estimates,
+)
+from sosstats.weighting.nonresponse import (
+    NonresponseTests,
+    ResponseRates,
+    WeightingEffect,
+    nonresponse_tests,
+    response_rates,
+    weighting_effect,
+)
+from sosstats.weighting.replicates import ReplicateWeights, replicate_weights
+from sosstats.weighting.sensitivity import (
+    LeeBounds,
+    ManskiBounds,
+    TippingPoint,
+    lee_bounds,
+    manski_bounds,
+    tipping_point,
+)
 
-__all__ = ["attrition_weights", "AttritionWeights", "METHODS"]
+__all__ = [
+    "METHODS",
+    "attrition_weights", "AttritionWeights",
+    "replicate_weights", "ReplicateWeights",
+    "weighted_mean", "weighted_proportion", "WeightedMeanResult",
+    "response_rates", "ResponseRates", "nonresponse_tests", "NonresponseTests",
+    "weighting_effect", "WeightingEffect",
+    "manski_bounds", "ManskiBounds", "lee_bounds", "LeeBounds", "tipping_point", "TippingPoint",
+    "impute_chained", "Imputations", "pool", "pool_estimates", "PooledResult",
+    "mi_change_model",
+]
