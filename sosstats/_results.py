@@ -120,14 +120,15 @@ class Result:
         """Two-sided p-values, indexed by term."""
         return self._estimates()["p_value"].rename("p_value")
 
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals at ``level``: a DataFrame with columns ``lower`` and ``upper``."""
-        return self._interval(check_level(level))
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """Intervals at ``level`` (default: the result's ``level``): ``lower``, ``upper``."""
+        return self._interval(check_level(self.level if level is None else level))
 
-    def tidy(self, level: float = 0.95) -> pd.DataFrame:
+    def tidy(self, level: float | None = None) -> pd.DataFrame:
         """One row per term: ``term, estimate, std_error, statistic, p_value, ci_lower, ci_upper``.
 
-        Methods with more to say add columns after these.
+        Intervals at ``level`` (default: the result's ``level``). Methods with more to say add
+        columns after these.
         """
         est = self._estimates()
         ci = self.conf_int(level)
@@ -138,7 +139,7 @@ class Result:
         extra = [c for c in out.columns if c not in TIDY_COLUMNS]
         return out[TIDY_COLUMNS + extra]
 
-    def summary(self, level: float = 0.95) -> Summary:
+    def summary(self, level: float | None = None) -> Summary:
         """Return a printable summary (``str(result.summary())``; ``.to_frame()`` for the table)."""
         title = f"{type(self).__name__}: {self.method}" if self.method else type(self).__name__
         table = self.tidy(level).set_index("term")

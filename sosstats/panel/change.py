@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._results import Result, Summary, t_interval
+from sosstats._results import Result, t_interval
 from sosstats._validate import as_list, check_int, check_level, check_option
 from sosstats.panel._design import METHODS, Design, build_design
 from sosstats.panel._inference import INFERENCE, infer, wls
@@ -97,13 +97,7 @@ class ChangeResult(Result):
         """
         return self._interval(check_level(self.level if level is None else level))
 
-    def tidy(self, level: float | None = None) -> pd.DataFrame:
-        """One row per term (see :meth:`sosstats._results.Result.tidy`), plus ``df``."""
-        return super().tidy(self.level if level is None else level)
 
-    def summary(self, level: float | None = None) -> Summary:
-        """Printable summary at ``level`` (default the fit's)."""
-        return super().summary(self.level if level is None else level)
 
     def _notes(self) -> list[str]:
         notes = [f"{self.nobs} rows, {self.n_entities} entities, {self.n_clusters} clusters "

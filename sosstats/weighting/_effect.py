@@ -37,7 +37,8 @@ class WeightingEffect(Result):
     table : pandas.DataFrame
         Indexed by term (``weighted``, ``unweighted``, ``difference``): ``estimate``,
         ``std_error``, ``statistic``, ``p_value`` (the test of no difference; NaN for the two
-        means) and ``df`` (infinite: normal reference; ``G - 1`` when clustered).
+        means) and ``df`` (infinite: normal reference; ``G - 1`` when clustered, also for
+        replicate weights resampled by cluster).
     method : str
         ``"linearised (weights treated as fixed)"`` or ``"replicate"``.
     outcome : str
@@ -84,8 +85,10 @@ class WeightingEffect(Result):
             return [f"{self.nobs} respondents; Taylor-linearised SEs{where}. The weights are "
                     "treated as fixed: the uncertainty of estimating them is not included "
                     "(use replicate weights for that)."]
+        df = self.table.loc["difference", "df"]
+        ref = f"t with {df:g} df" if np.isfinite(df) else "normal reference"
         return [f"{self.nobs} respondents; replicate SEs from {self.n_replicates} replicates "
-                "(weights re-estimated in each)."]
+                f"(weights re-estimated in each); {ref}."]
 
 
 def _replicate_frame(data: pd.DataFrame, frame: Any, name: str) -> np.ndarray:
@@ -255,7 +258,10 @@ def weighting_effect(data: pd.DataFrame, outcome: str, weights: Any, *,
             raise DesignError("some replicates have no respondent with a positive weight; "
                               "their means are undefined.")
         var = np.asarray(variance(est, reps), dtype=float).reshape(-1)
-        df = float("inf")
+        # clustered replicates carry G - 1 degrees of freedom, as weighted_mean uses
+        G = getattr(replicates, "n_clusters", None) if getattr(replicates, "cluster", None) \
+            else None
+        df = float(G - 1) if G else float("inf")
         n_reps = rep.shape[1]
         method = "replicate"
     se = np.sqrt(var)

@@ -160,6 +160,13 @@ def calibration_weights(data, covs, r, method, calfun, bounds, margins):
             cd, levels = category_codes(data, c, r)
             counts = np.bincount(cd, minlength=len(levels)) * (N / n)
             t = margin_targets(c, levels, counts, margins)
+            empty = (t > 0) & (np.bincount(cd[r], minlength=len(levels)) == 0)
+            if empty.any():
+                shown = ", ".join(repr(levels[k]) for k in np.flatnonzero(empty)[:5])
+                raise DataError(f"covariate {c!r}: no respondent is in categor"
+                                f"{'y' if empty.sum() == 1 else 'ies'} {shown}, which "
+                                "the margin needs; band the column into coarser categories, "
+                                "or use method='calibrate' / 'entropy' for a numeric column.")
             codes.append(cd[r])
             targets.append(t)
         return rake(codes, targets).weights, N

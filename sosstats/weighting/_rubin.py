@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._results import Result, Summary, t_interval
+from sosstats._results import Result, t_interval
 from sosstats._validate import check_level
 from sosstats.errors import DataError
 
@@ -161,17 +161,8 @@ class PooledResult(Result):
     def _interval(self, level: float) -> pd.DataFrame:
         return t_interval(self.table, level)
 
-    def conf_int(self, level: float | None = None) -> pd.DataFrame:
-        """Student-t intervals with the Barnard-Rubin df at ``level`` (default: the fit's)."""
-        return self._interval(check_level(self.level if level is None else level))
 
-    def tidy(self, level: float | None = None) -> pd.DataFrame:
-        """One row per term, plus ``df``, ``riv``, ``lambda`` and ``fmi``."""
-        return super().tidy(self.level if level is None else level)
 
-    def summary(self, level: float | None = None) -> Summary:
-        """Printable summary at ``level`` (default the result's)."""
-        return super().summary(self.level if level is None else level)
 
     def _notes(self) -> list[str]:
         com = self.table["df_com"]

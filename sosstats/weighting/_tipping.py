@@ -87,7 +87,8 @@ class TippingPoint:
                  f"{self.threshold:g}.",
                  f"Tipping point (the interval reaches {self.threshold:g}): delta = {tp}; "
                  f"estimate equals {self.threshold:g} at delta = "
-                 f"{self.estimate_tipping_point:.4g}.",
+                 + ("none in the grid" if np.isnan(self.estimate_tipping_point)
+                    else f"{self.estimate_tipping_point:.4g}") + ".",
                  f"Missing outcomes shifted: {self.shift}. SEs treat weights and imputed values "
                  "as fixed."]
         return Summary(f"Tipping-point analysis: {self.estimand} of {self.outcome}",

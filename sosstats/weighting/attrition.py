@@ -39,6 +39,7 @@ from sosstats.weighting._methods import (
     ipw_weights,
     refuse,
 )
+from sosstats.weighting._propensity import design_matrix
 
 __all__ = ["AttritionWeights", "attrition_weights", "METHODS"]
 
@@ -115,8 +116,16 @@ class AttritionWeights:
         """Kish design effect of weighting, ``n_r sum w^2 / (sum w)^2``."""
         return design_effect(self._w0())
 
-    def diagnostics(self) -> pd.DataFrame:
+    def diagnostics(self, covariates: pd.DataFrame | None = None) -> pd.DataFrame:
         """Balance of each covariate column: respondents against the full T1 sample.
+
+        Parameters
+        ----------
+        covariates : pandas.DataFrame, optional
+            More T1 columns to check (for example ones left out of the weighting model), one
+            row per unit with the same index as the weighted data; appended to the table
+            (categories as one row per level). A check that the weights did not unbalance
+            what they were not told about.
 
         Returns
         -------
@@ -133,6 +142,8 @@ class AttritionWeights:
         Medicine* 28, 3083-3107); design effect of weighting after Kish (1965).
         """
         X, covariate_names = self._diagnostic_columns()
+        if covariates is not None:
+            X, covariate_names = self._with_extra(X, covariate_names, covariates)
         r = self.responded.to_numpy(dtype=float)
         w = self._w0()
         out = pd.DataFrame({
@@ -147,6 +158,16 @@ class AttritionWeights:
                          weight_min=float(pos.min()), weight_max=float(pos.max()),
                          weight_cv=float(pos.std() / pos.mean()))
         return out
+
+    def _with_extra(self, X: np.ndarray, names: tuple[str, ...], extra: Any
+                    ) -> tuple[np.ndarray, tuple[str, ...]]:
+        extra = check_frame(extra, "covariates")
+        if not extra.index.equals(self.weights.index):
+            raise DataError("`covariates` must have the same index (same rows, same order) as "
+                            "the data the weights were built on.")
+        Xe, ne, _ = design_matrix(extra, list(extra.columns), drop_first=False)
+        keep = [j for j, nm in enumerate(ne) if nm not in names]
+        return np.column_stack([X, Xe[:, keep]]), names + tuple(ne[j] for j in keep)
 
     def plot(self, ax: Any = None) -> Any:
         """Love plot: absolute SMD per covariate, unweighted and weighted, with 0.1 guide."""

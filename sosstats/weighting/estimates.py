@@ -18,7 +18,7 @@ from scipy import stats
 from scipy.special import expit, logit
 
 from sosstats._kernels.cluster_cr2 import group_sum
-from sosstats._results import Result, Summary, t_interval
+from sosstats._results import Result, t_interval
 from sosstats._validate import as_list, check_columns, check_frame, check_level
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting.attrition import AttritionWeights
@@ -101,17 +101,8 @@ class WeightedMeanResult(Result):
                         if self.method == "weighted proportion" else "; tests of mean = 0."))
         return notes
 
-    def conf_int(self, level: float | None = None) -> pd.DataFrame:
-        """Intervals at ``level`` (default the result's level)."""
-        return self._interval(check_level(self.level if level is None else level))
 
-    def tidy(self, level: float | None = None) -> pd.DataFrame:
-        """One row per term (see :meth:`sosstats._results.Result.tidy`) with the extra columns."""
-        return super().tidy(self.level if level is None else level)
 
-    def summary(self, level: float | None = None) -> Summary:
-        """Printable summary at ``level`` (default the result's level)."""
-        return super().summary(self.level if level is None else level)
 
 
 # ----------------------------------------------------------------------------- inputs

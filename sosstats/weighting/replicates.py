@@ -25,6 +25,7 @@ from sosstats.errors import (
     ConvergenceError,
     DataError,
     DesignError,
+    SosstatsError,
     SosstatsWarning,
 )
 from sosstats.weighting.attrition import AttritionWeights, attrition_weights
@@ -151,7 +152,7 @@ class ReplicateWeights:
         return self.scale * self.n_replicates / rows.sum() * (d.T @ d)
 
     def apply(self, statistic: Callable[[pd.Series], Any], *, level: float = 0.95,
-              mse: bool = True) -> pd.DataFrame:
+              mse: bool = True, on_error: str = "raise") -> pd.DataFrame:
         """Evaluate ``statistic`` on the full and each replicate weight; replicate SE and interval.
 
         Parameters
@@ -164,6 +165,11 @@ class ReplicateWeights:
             Level of the percentile interval.
         mse : bool
             See :meth:`variance`.
+        on_error : {"raise", "skip"}
+            What to do when ``statistic`` raises a sosstats error on a replicate: stop, or leave
+            that replicate out (counted in a warning). A term that varies only between pilots
+            (experience group) can vanish from a resample of pilots, so a model with it can fail
+            on a few replicates; ``"skip"`` then conditions on the resamples where it exists.
 
         Returns
         -------
@@ -173,12 +179,28 @@ class ReplicateWeights:
             (percentiles of the replicate estimates) and ``n_valid`` (finite replicates).
         """
         level = check_level(level)
+        if on_error not in ("raise", "skip"):
+            raise DataError(f"`on_error` must be 'raise' or 'skip'; got {on_error!r}.")
         est, names = _as_vector(statistic(self.weights), None)
         reps = np.empty((self.n_replicates, est.size))
+        failed: Counter[str] = Counter()
         for b, col in enumerate(self.replicates.columns):  # a user callable: one call each
-            reps[b] = _as_vector(statistic(self.replicates[col].rename("weight")), est.size)[0]
+            try:
+                value = statistic(self.replicates[col].rename("weight"))
+            except SosstatsError as exc:
+                if on_error == "raise":
+                    raise
+                failed[f"{type(exc).__name__}: {exc}"] += 1
+                reps[b] = np.nan
+                continue
+            reps[b] = _as_vector(value, est.size)[0]
+        if failed:
+            warnings.warn(f"the statistic failed on {failed.total()} of {self.n_replicates} "
+                          "replicates, left out: "
+                          + "; ".join(f"{k} ({v}x)" for k, v in failed.most_common(2)),
+                          SosstatsWarning, stacklevel=2)
         bad = ~np.isfinite(reps)
-        if bad.any():
+        if bad.any() and bad.sum() > sum(failed.values()) * est.size:
             warnings.warn(f"the statistic is not finite on {int(bad.any(axis=1).sum())} of "
                           f"{self.n_replicates} replicates; their values are left out.",
                           SosstatsWarning, stacklevel=2)

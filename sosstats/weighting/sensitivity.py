@@ -101,6 +101,14 @@ class ManskiBounds(_Bounded):
                 "Imbens-Manski intervals cover the true mean."]
 
 
+def _responded(data: pd.DataFrame, outcome: str, responded: str | None) -> np.ndarray:
+    """Response indicator from its column, or (``responded=None``) a non-missing outcome."""
+    if responded is None:
+        check_columns(data, outcome, what="outcome")
+        return data[outcome].notna().to_numpy()
+    return indicator(data, responded)
+
+
 def manski_bounds(data: pd.DataFrame, outcome: str, responded: str | None, *,
                   group: str | None = None, reference: Any = None,
                   level: float = 0.95) -> ManskiBounds:
@@ -160,11 +168,7 @@ def manski_bounds(data: pd.DataFrame, outcome: str, responded: str | None, *,
     """
     data = check_frame(data)
     level = check_level(level)
-    if responded is None:
-        check_columns(data, outcome, what="outcome")
-        r = data[outcome].notna().to_numpy()
-    else:
-        r = indicator(data, responded)
+    r = _responded(data, outcome, responded)
     y = outcome_values(data, outcome, r, binary=True)
     codes, levels = (np.zeros(len(r), np.int64), ["all"]) if group is None else factor(
         data, group, reference=reference)
@@ -314,11 +318,7 @@ def lee_bounds(data: pd.DataFrame, outcome: str, group: str, responded: str | No
     """
     data = check_frame(data)
     level = check_level(level)
-    if responded is None:
-        check_columns(data, outcome, what="outcome")
-        r = data[outcome].notna().to_numpy()
-    else:
-        r = indicator(data, responded)
+    r = _responded(data, outcome, responded)
     y = outcome_values(data, outcome, r)
     codes, levels = factor(data, group, reference=reference)
     if len(levels) != 2:

@@ -127,3 +127,26 @@ def test_formula_nan_named():
     d.loc[d.index[5], "z"] = np.nan
     with pytest.raises(DataError, match="'z'"):
         attrition_weights(d, formula="r ~ x + np.log(z)")
+
+
+def test_rake_category_without_respondents_is_named():
+    d = _toy()
+    d["band"] = np.where(d["x"] > 2.2, "top", np.where(d["x"] > 0, "mid", "low"))
+    d.loc[d["band"] == "top", "r"] = 0
+    with pytest.raises(DataError, match="'band'.*'top'.*band the column"):
+        attrition_weights(d, responded="r", covariates=["band", "g"], method="rake")
+
+
+def test_diagnostics_on_columns_left_out(small):
+    w = attrition_weights(small, responded="responded_t2", covariates=["feelings_t1"],
+                          method="entropy")
+    d = w.diagnostics(small[["agency_worker", "referral_reason"]])
+    assert "agency_worker" in d.index and any(i.startswith("referral_reason[") for i in d.index)
+    assert abs(d.loc["feelings_t1", "smd_weighted"]) < 1e-8
+    r = small["responded_t2"].to_numpy()
+    x = small["agency_worker"].to_numpy(float)
+    m_w = np.average(x[r], weights=w.weights.to_numpy()[r])
+    assert d.loc["agency_worker", "smd_weighted"] == pytest.approx((m_w - x.mean()) / x.std(ddof=1),
+                                                                   rel=1e-6)
+    with pytest.raises(DataError, match="same index"):
+        w.diagnostics(small[["agency_worker"]].iloc[::-1])

@@ -71,3 +71,33 @@ def test_replicate_se_of_a_change_model(setup):
     assert ((ratio > 0.3) & (ratio < 3)).all()
     m = weighted_mean(f, "sdq_t2", weights=reps)
     assert m.std_errors.iloc[0] > 0
+
+
+def test_clustered_replicates_use_g_minus_1_df(setup):
+    f, reps = setup
+    res = weighting_effect(f, "sdq_t2", reps)
+    assert res.table.loc["difference", "df"] == reps.n_clusters - 1
+    assert "t with 9 df" in str(res.summary())
+
+
+def test_apply_skips_failing_replicates(setup):
+    f, reps = setup
+    from sosstats.errors import DesignError, SosstatsWarning
+
+    calls = {"n": 0}
+
+    def flaky(weights):
+        calls["n"] += 1
+        if calls["n"] % 4 == 0:
+            raise DesignError("a pilot-level term vanished from this resample")
+        r = weights > 0
+        return float(np.average(f.loc[r, "sdq_t1"], weights=weights[r]))
+
+    with pytest.raises(DesignError, match="vanished"):
+        reps.apply(flaky)
+    calls["n"] = 0
+    with pytest.warns(SosstatsWarning, match="failed on 10 of 40"):
+        out = reps.apply(flaky, on_error="skip")
+    assert out["n_valid"].iloc[0] == 30 and out["std_error"].iloc[0] > 0
+    with pytest.raises(Exception, match="on_error"):
+        reps.apply(flaky, on_error="ignore")
