@@ -28,12 +28,13 @@ def check_responded(data: pd.DataFrame, responded: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s) and not s.isna().any():
         r = s.to_numpy(dtype=bool)
     else:
-        ok = pd.api.types.is_numeric_dtype(s) and s.notna().all() and s.isin([0, 1]).all()
+        v = s.to_numpy() if pd.api.types.is_numeric_dtype(s) else None
+        ok = v is not None and bool(((v == 0) | (v == 1)).all())  # NaN fails both
         if not ok:
             bad = pd.unique(s[~s.isin([0, 1]) | s.isna()])[:5]
             raise DataError(f"response indicator {responded!r} must be 0/1 or boolean with no "
                             f"missing values; found {', '.join(map(repr, bad))}.")
-        r = s.to_numpy(dtype=float) == 1
+        r = v == 1
     if r.all():
         raise DesignError(f"everyone responded ({responded!r} is all 1): there is no attrition "
                           "to weight for.")
@@ -156,18 +157,20 @@ def calibration_weights(data, covs, r, method, calfun, bounds, margins):
     N = N_user if N_user is not None else float(n)
     if method == "rake":
         codes, targets = [], []
+        rows = np.flatnonzero(r)
         for c in covs:
             cd, levels = category_codes(data, c, r)
             counts = np.bincount(cd, minlength=len(levels)) * (N / n)
             t = margin_targets(c, levels, counts, margins)
-            empty = (t > 0) & (np.bincount(cd[r], minlength=len(levels)) == 0)
+            cd_r = cd[rows]
+            empty = (t > 0) & (np.bincount(cd_r, minlength=len(levels)) == 0)
             if empty.any():
                 shown = ", ".join(repr(levels[k]) for k in np.flatnonzero(empty)[:5])
                 raise DataError(f"covariate {c!r}: no respondent is in categor"
                                 f"{'y' if empty.sum() == 1 else 'ies'} {shown}, which "
                                 "the margin needs; band the column into coarser categories, "
                                 "or use method='calibrate' / 'entropy' for a numeric column.")
-            codes.append(cd[r])
+            codes.append(cd_r)
             targets.append(t)
         return rake(codes, targets).weights, N
     cols, tots, names = [], [], []
