@@ -186,14 +186,13 @@ class ReplicateWeights:
         failed: Counter[str] = Counter()
         for b, col in enumerate(self.replicates.columns):  # a user callable: one call each
             try:
-                value = statistic(self.replicates[col].rename("weight"))
+                reps[b] = _as_vector(statistic(self.replicates[col].rename("weight")),
+                                     est.size)[0]
             except SosstatsError as exc:
                 if on_error == "raise":
                     raise
                 failed[f"{type(exc).__name__}: {exc}"] += 1
                 reps[b] = np.nan
-                continue
-            reps[b] = _as_vector(value, est.size)[0]
         if failed:
             warnings.warn(f"the statistic failed on {failed.total()} of {self.n_replicates} "
                           "replicates, left out: "

@@ -1,0 +1,216 @@
+"""Grouping levels of a multilevel model: integer codes, nesting, multiple membership.
+
+A level is either a column of the data (each row belongs to one group), the ``repeated`` unit
+column (a random intercept per family for long T1/T2 data), or the grouping column of a
+``membership`` table (each unit belongs to several groups with weights summing to one, as in
+MLwiN's multiple-membership models and brms' ``mm()``). Pure numpy / pandas.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sosstats._validate import check_columns, check_frame
+from sosstats.errors import DataError, DesignError, SosstatsWarning
+
+__all__ = ["Level", "factor_codes", "membership_level", "column_level", "check_nesting"]
+
+
+@dataclass(frozen=True, eq=False)
+class Level:
+    """One grouping level.
+
+    Attributes
+    ----------
+    name : str
+        Column name (the posterior names ``sigma_<name>``, ``z_<name>``, ``u_<name>``).
+    kind : str
+        ``"group"`` (a data column), ``"repeated"`` (the unit of repeated measures) or
+        ``"membership"`` (multiple membership).
+    labels : numpy.ndarray
+        Group labels as strings, sorted by the column's values (numbers numerically).
+    codes : numpy.ndarray or None
+        Group code of each data row (``group`` and ``repeated`` levels).
+    mm_index, mm_weight : numpy.ndarray or None
+        Membership levels: ``(n_units, K)`` group codes and weights, padded with weight 0
+        (``K`` is the largest number of groups of one unit).
+    row_unit : numpy.ndarray or None
+        Membership levels: the unit code of each data row.
+    """
+
+    name: str
+    kind: str
+    labels: np.ndarray
+    codes: np.ndarray | None = None
+    mm_index: np.ndarray | None = None
+    mm_weight: np.ndarray | None = None
+    row_unit: np.ndarray | None = None
+
+    @property
+    def n_groups(self) -> int:
+        """Number of groups."""
+        return int(self.labels.size)
+
+    def row_membership(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(index, weight)`` arrays of shape ``(n_rows, K)``: each row's groups and weights."""
+        if self.kind == "membership":
+            return self.mm_index[self.row_unit], self.mm_weight[self.row_unit]
+        return self.codes[:, None], np.ones((self.codes.size, 1))
+
+    def group_size(self) -> np.ndarray:
+        """Rows per group (for a membership level, the sum of the rows' weights)."""
+        idx, w = self.row_membership()
+        return np.bincount(idx.ravel(), weights=w.ravel(), minlength=self.n_groups)
+
+    def mean_sum_sq_weights(self) -> float:
+        """Mean over units of ``sum_j w_j**2`` (1 for a level that is not multiple membership)."""
+        if self.kind != "membership":
+            return 1.0
+        return float(np.mean(np.sum(self.mm_weight ** 2, axis=1)))
+
+
+def factor_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and sorted string labels of a column (categorical: category order)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), np.asarray([str(u) for u in uniques], dtype=object)
+
+
+def _single_group(name: str, n_groups: int) -> None:
+    if n_groups < 2:
+        raise DesignError(f"level {name!r} has {n_groups} group; a random effect needs at least "
+                          "two groups (drop the level or use a fixed effect).")
+
+
+def column_level(frame: pd.DataFrame, name: str, kind: str = "group") -> Level:
+    """Level from a data column: codes per row, labels sorted; one group is a DesignError."""
+    if frame[name].isna().any():
+        raise DataError(f"level column {name!r} has {int(frame[name].isna().sum())} missing "
+                        "value(s); every row needs a group.")
+    codes, labels = factor_codes(frame[name])
+    _single_group(name, labels.size)
+    return Level(name, kind, labels, codes=codes)
+
+
+def membership_level(membership: pd.DataFrame, *, name: str, unit: str, weight: str,
+                     data_units: pd.Series, kept_units: pd.Series,
+                     membership_weights: str = "normalise") -> Level:
+    """Multiple-membership level from a long ``(unit, group, weight)`` table.
+
+    Parameters
+    ----------
+    membership : pandas.DataFrame
+        One row per unit x group with columns ``unit``, ``name`` and ``weight``.
+    name, unit, weight : str
+        Grouping column (also in ``levels``), unit ID column (also in the data), weight column.
+    data_units : pandas.Series
+        Unit IDs of every row of the data as given (before rows with a missing outcome are
+        dropped): membership units not among them are an error.
+    kept_units : pandas.Series
+        Unit IDs of the rows used in the fit, in row order.
+    membership_weights : {"normalise", "strict"}
+        Weights that do not sum to one per unit are rescaled with a warning, or raise.
+
+    Raises
+    ------
+    DataError
+        Missing columns or values, negative or non-finite weights, a repeated unit x group
+        pair, units in ``membership`` that are not in the data (named), units of the data with
+        no membership row (named), weights summing to zero, or (``"strict"``) weights that do
+        not sum to one.
+    DesignError
+        Fewer than two groups among the units used.
+    """
+    membership = check_frame(membership, "membership")
+    check_columns(membership, [unit, name, weight], name="membership")
+    for col in (unit, name, weight):
+        if membership[col].isna().any():
+            raise DataError(f"`membership` column {col!r} has missing values.")
+    w = membership[weight]
+    if not pd.api.types.is_numeric_dtype(w) or pd.api.types.is_bool_dtype(w):
+        raise DataError(f"`membership` weight column {weight!r} must be numeric.")
+    w = w.to_numpy(dtype=float)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise DataError(f"`membership` weight column {weight!r} must be finite and "
+                        "non-negative.")
+    dup = membership.duplicated([unit, name], keep=False)
+    if dup.any():
+        pairs = membership.loc[dup, [unit, name]].drop_duplicates().head(5)
+        shown = ", ".join(f"({a!r}, {b!r})" for a, b in pairs.itertuples(index=False))
+        raise DataError(f"`membership` repeats {unit} x {name} pairs: {shown}; give each "
+                        "pair once.")
+    known = pd.Index(pd.unique(data_units))
+    unknown = ~membership[unit].isin(known).to_numpy()
+    if unknown.any():
+        names = pd.unique(membership[unit].to_numpy()[unknown])
+        raise DataError(f"`membership` has {names.size} {unit} value(s) that are not in `data`: "
+                        f"{', '.join(map(str, names[:10]))}{' ...' if names.size > 10 else ''}.")
+    unit_codes, unit_labels = pd.factorize(kept_units, sort=True)
+    keep = membership[unit].isin(unit_labels).to_numpy()
+    mm_unit = unit_labels.get_indexer(membership[unit].to_numpy()[keep])
+    have = np.bincount(mm_unit, minlength=unit_labels.size) > 0
+    if not have.all():
+        missing = unit_labels[~have]
+        raise DataError(f"{missing.size} {unit} value(s) of `data` have no row in `membership`: "
+                        f"{', '.join(map(str, missing[:10]))}"
+                        f"{' ...' if missing.size > 10 else ''}.")
+    group_codes, labels = factor_codes(membership[name][keep])
+    _single_group(name, labels.size)
+    w = w[keep]
+    totals = np.bincount(mm_unit, weights=w, minlength=unit_labels.size)
+    if (totals <= 0).any():
+        zero = unit_labels[totals <= 0]
+        raise DataError(f"membership weights sum to zero for {unit} "
+                        f"{', '.join(map(str, zero[:10]))}.")
+    off = np.abs(totals - 1.0) > 1e-6
+    if off.any():
+        shown = ", ".join(f"{u} ({t:.3g})" for u, t in zip(unit_labels[off][:5], totals[off][:5]))
+        if membership_weights == "strict":
+            raise DataError(f"membership weights must sum to 1 for each {unit}; they do not for "
+                            f"{int(off.sum())} unit(s): {shown}.")
+        warnings.warn(f"membership weights do not sum to 1 for {int(off.sum())} {unit} "
+                      f"value(s) ({shown}); rescaled to sum to 1. Pass "
+                      "membership_weights='strict' to make this an error.",
+                      SosstatsWarning, stacklevel=4)
+    w = w / totals[mm_unit]
+    order = np.lexsort((group_codes, mm_unit))
+    mm_unit, group_codes, w = mm_unit[order], group_codes[order], w[order]
+    counts = np.bincount(mm_unit, minlength=unit_labels.size)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(mm_unit.size) - starts[mm_unit]
+    width = int(counts.max())
+    mm_index = np.zeros((unit_labels.size, width), dtype=np.int64)
+    mm_weight = np.zeros((unit_labels.size, width))
+    mm_index[mm_unit, slot] = group_codes
+    mm_weight[mm_unit, slot] = w
+    return Level(name, "membership", labels, mm_index=mm_index, mm_weight=mm_weight,
+                 row_unit=np.asarray(unit_codes, dtype=np.int64))
+
+
+def check_nesting(levels: list[Level], *, cross_classified: bool) -> None:
+    """Check that each column level is nested in the one listed before it.
+
+    Levels are listed from highest to lowest; a lower-level group found in two higher-level
+    groups (a worker in two pilots) raises :class:`DataError` naming it, unless
+    ``cross_classified``. Membership levels are not checked: they are treated as crossed with
+    the other levels.
+    """
+    if cross_classified:
+        return
+    chain = [lev for lev in levels if lev.kind != "membership"]
+    for upper, lower in zip(chain[:-1], chain[1:]):
+        pairs = np.unique(np.column_stack([lower.codes, upper.codes]), axis=0)
+        n_upper = np.bincount(pairs[:, 0], minlength=lower.n_groups)
+        bad = np.flatnonzero(n_upper > 1)
+        if bad.size:
+            first = bad[0]
+            where = upper.labels[pairs[pairs[:, 0] == first, 1]]
+            raise DataError(
+                f"levels are not nested: {lower.name} {lower.labels[first]} appears in more than "
+                f"one {upper.name} ({', '.join(map(str, where[:5]))})"
+                f"{f' and {bad.size - 1} other {lower.name} value(s) too' if bad.size > 1 else ''}"
+                f". List `levels` from highest to lowest with unique IDs at each level, or pass "
+                "cross_classified=True to treat the levels as crossed.")
