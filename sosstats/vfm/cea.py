@@ -1,0 +1,257 @@
+r"""Cost-effectiveness analysis of two or more options with a (cluster) bootstrap.
+
+``cea(data, cost="cost", effect="sdq_gain", group="arm")`` compares the options in ``group``:
+mean cost and effect of each, incremental cost and effect and the ICER against a reference,
+net monetary benefit over a range of willingness to pay, the acceptability curve and frontier,
+dominance and extended dominance, and the expected value of perfect information, all from one
+non-parametric bootstrap (stratified by option; clusters resampled when ``cluster=`` is given).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sosstats._kernels.bootstrap_cea import bootstrap_cea
+from sosstats._validate import (
+    check_columns,
+    check_frame,
+    check_int,
+    check_level,
+    check_numeric_columns,
+    check_rng,
+)
+from sosstats.errors import DataError, DesignError, SosstatsWarning
+from sosstats.vfm._cea_result import CEAResult
+
+__all__ = ["cea", "DEFAULT_WTP"]
+
+#: Default willingness-to-pay grid: 0 to 50,000 in steps of 500 (101 thresholds).
+DEFAULT_WTP = np.linspace(0, 50_000, 101)
+
+
+def _labels(values: pd.Series, name: str) -> pd.Series:
+    if values.isna().any():
+        rows = values.index[values.isna()][:10].tolist()
+        raise DataError(f"column {name!r} is missing for {int(values.isna().sum())} row(s) "
+                        f"(e.g. {rows}).")
+    return values
+
+
+def _options(groups: pd.Series, reference: Any) -> list[Any]:
+    labels = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(groups)]
+    try:
+        labels = sorted(labels)
+    except TypeError:
+        pass
+    if len(labels) < 2:
+        raise DesignError(f"`group` column {groups.name!r} has one option ({labels[0]!r}); "
+                          "a cost-effectiveness analysis compares two or more.")
+    if reference is None:
+        reference = labels[0]
+    if reference not in labels:
+        raise DataError(f"`reference` {reference!r} is not an option of {groups.name!r}; "
+                        f"options are {labels[:20]}.")
+    return [reference] + [lab for lab in labels if lab != reference]
+
+
+def _check_wtp(wtp: Any) -> np.ndarray:
+    try:
+        arr = np.atleast_1d(np.asarray(wtp, dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise DataError("`wtp` must be numbers (money per unit of effect).") from exc
+    if arr.ndim != 1 or arr.size == 0:
+        raise DataError("`wtp` must be a number or a non-empty 1-D array.")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise DataError("`wtp` values must be finite and non-negative.")
+    return arr
+
+
+def _check_negative(values: np.ndarray, data: pd.DataFrame, column: str) -> None:
+    neg = values < 0
+    if neg.any():
+        rows = data.index[neg][:10].tolist()
+        raise DataError(f"column {column!r} has {int(neg.sum())} negative cost(s) (rows "
+                        f"{rows}); costs must be >= 0 (put savings in an avoided-cost "
+                        "analysis, not in negative costs).")
+
+
+def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str | None = None,
+        weights: str | None = None, n_resamples: int = 5000,
+        rng: int | np.random.Generator | None = None, wtp: Any = DEFAULT_WTP,
+        level: float = 0.95, reference: Any = None) -> CEAResult:
+    r"""Compare the costs and effects of two or more options, with bootstrap uncertainty.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit (patient, family, child); not modified.
+    cost, effect : str
+        Columns of cost (money, >= 0) and effect (any scale where more is better: an outcome
+        gain, a QALY, a case avoided). No NaN: handle missing values with the weights or
+        imputations of :mod:`sosstats.weighting` first.
+    group : str
+        Column naming each row's option (arm, pilot / comparison...).
+    cluster : str, optional
+        Column of clusters (worker, pilot LA) nested in options: clusters are resampled within
+        each option, not rows.
+    weights : str, optional
+        Column of non-negative weights (e.g. attrition weights); means are ratio estimators
+        ``sum(w * y) / sum(w)``. Rows with weight 0 are left out (they carry no information).
+    n_resamples : int, default 5000
+        Bootstrap replicates.
+    rng : int, numpy.random.Generator or None
+        Randomness (see :mod:`sosstats._kernels.bootstrap_cea` for exactly how it is used).
+    wtp : array-like, default ``0, 500, ..., 50,000``
+        Willingness-to-pay thresholds (money per unit of effect).
+    level : float, default 0.95
+        Level of the percentile intervals.
+    reference : optional
+        The comparator option (default: the first in sorted order); increments are "option
+        minus reference".
+
+    Returns
+    -------
+    CEAResult
+        ``tidy()`` / ``summary()`` of costs, effects, increments and ICERs (standard errors
+        are bootstrap SDs, intervals bootstrap percentiles; the statistic and p-value of an
+        increment are the normal approximation estimate / SE); ``increments``, ``frontier``,
+        ``nmb()``, ``ceac``, ``ceaf``, ``evpi``, ``replicates``; ``plot``.
+
+    Raises
+    ------
+    DataError
+        Missing columns, non-numeric or NaN cost / effect / weights, negative costs or
+        weights, missing group or cluster labels, an unknown reference, bad ``wtp``.
+    DesignError
+        Fewer than two options; an option with one unit (or one cluster); clusters spanning
+        options; ``n_resamples`` below 2.
+
+    Warns
+    -----
+    SosstatsWarning
+        When the incremental effect of an option is exactly 0 (its ICER is NaN: undefined,
+        never divided by zero), or when every replicate straddles the vertical axis.
+
+    Notes
+    -----
+    Option means are ratio estimators :math:`\bar y_g = \sum_{i \in g} w_i y_i /
+    \sum_{i \in g} w_i` (``w = 1`` without weights). Each bootstrap replicate resamples, within
+    every option, as many units (or clusters, carrying their sums of :math:`w c`, :math:`w e`
+    and :math:`w`) as it has, with replacement, and recomputes the means
+    (Briggs, Wonderling & Mooney 1997; clusters: Davison & Hinkley 1997, section 3.8).
+    Increments are :math:`\Delta C = \bar C_g - \bar C_r`, :math:`\Delta E = \bar E_g -
+    \bar E_r`, the ICER :math:`\Delta C / \Delta E` and the net monetary benefit
+    :math:`\mathrm{NMB}_g(\lambda) = \lambda \bar E_g - \bar C_g` (Stinnett & Mullahy 1998).
+    The ICER is reported with its quadrant (``NE``, ``SE``: dominant, ``NW``: dominated,
+    ``SW``), because a negative ICER ranks nothing; when :math:`\Delta E = 0` it is NaN
+    (undefined) with a note, and the NMB, CEAC and costs still answer the question. Its
+    percentile interval is given only when every replicate has :math:`\Delta E` of the point
+    estimate's sign (else NaN: use the CEAC). CEAC: the share of replicates in which an option
+    has the highest NMB (ties to the reference, then option order); CEAF: the option with the
+    highest expected NMB and its CEAC value (Fenwick, Claxton & Sculpher 2001); EVPI per
+    person: :math:`E[\max_g \mathrm{NMB}_g] - \max_g E[\mathrm{NMB}_g]` over replicates
+    (Briggs, Claxton & Sculpher 2006). ``frontier`` is the incremental analysis of the
+    point estimates with dominance and extended dominance
+    (:func:`sosstats.vfm.incremental_analysis`).
+
+    References
+    ----------
+    Briggs, A. H., Wonderling, D. E. & Mooney, C. Z. (1997). Pulling cost-effectiveness
+    analysis up by its bootstraps. *Health Economics* 6, 327-340.
+    Stinnett, A. A. & Mullahy, J. (1998). Net health benefits. *Medical Decision Making* 18,
+    S68-S80.
+    Fenwick, E., Claxton, K. & Sculpher, M. (2001). Representing uncertainty: the role of
+    cost-effectiveness acceptability curves. *Health Economics* 10, 779-787.
+    Briggs, A., Claxton, K. & Sculpher, M. (2006). *Decision Modelling for Health Economic
+    Evaluation*. OUP.
+    Davison, A. C. & Hinkley, D. V. (1997). *Bootstrap Methods and their Application*. CUP.
+    """
+    data = check_frame(data)
+    cols = [cost, effect, group] + [c for c in (cluster, weights) if c is not None]
+    check_columns(data, cols)
+    if len(set(cols)) != len(cols):
+        raise DataError(f"`cost`, `effect`, `group`, `cluster` and `weights` must be different "
+                        f"columns; got {cols}.")
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=2)
+    level = check_level(level)
+    wtp = _check_wtp(wtp)
+    gen = check_rng(rng)
+    seed = int(rng) if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) else None
+    rng_state = gen.bit_generator.state
+    values = check_numeric_columns(data, [cost, effect])
+    _check_negative(values[:, 0], data, cost)
+    groups = _labels(data[group], group)
+    options = _options(groups, reference)
+    codes = pd.Categorical(groups, categories=options).codes.astype(np.intp)
+    w = None
+    keep = np.ones(len(data), dtype=bool)
+    if weights is not None:
+        w = check_numeric_columns(data, weights)[:, 0]
+        if (w < 0).any():
+            raise DataError(f"column {weights!r} has {int((w < 0).sum())} negative weight(s).")
+        keep = w > 0
+    clusters = None if cluster is None else _labels(data[cluster], cluster)
+    c, e, codes = values[keep, 0], values[keep, 1], codes[keep]
+    w = None if w is None else w[keep]
+    n_units = np.bincount(codes, minlength=len(options))
+    _check_sizes(n_units, options, "unit", weights)
+    if clusters is None:
+        units_cost, units_effect, units_weight, unit_codes = (
+            c if w is None else w * c, e if w is None else w * e, w, codes)
+        n_clusters = None
+    else:
+        cl_codes = pd.factorize(clusters[keep], sort=False)[0]  # order of first appearance
+        n_cl = int(cl_codes.max()) + 1
+        unit_codes = codes[np.unique(cl_codes, return_index=True)[1]]
+        spans = unit_codes[cl_codes] != codes
+        if spans.any():
+            bad = pd.unique(clusters[keep][spans])[:10].tolist()
+            raise DesignError(f"clusters must be nested in options: cluster(s) {bad} of "
+                              f"{cluster!r} appear under more than one option of {group!r}.")
+        ww = np.ones_like(c) if w is None else w
+        units_cost = np.bincount(cl_codes, weights=ww * c, minlength=n_cl)
+        units_effect = np.bincount(cl_codes, weights=ww * e, minlength=n_cl)
+        units_weight = np.bincount(cl_codes, weights=ww, minlength=n_cl)
+        n_clusters = np.bincount(unit_codes, minlength=len(options))
+        _check_sizes(n_clusters, options, "cluster", weights)
+    tot_w = (n_units.astype(float) if w is None
+             else np.bincount(codes, weights=w, minlength=len(options)))
+    point_cost = np.bincount(codes, weights=c if w is None else w * c,
+                             minlength=len(options)) / tot_w
+    point_effect = np.bincount(codes, weights=e if w is None else w * e,
+                               minlength=len(options)) / tot_w
+    probs = np.array([0.5 - level / 2, 0.5 + level / 2])
+    reps = bootstrap_cea(units_cost, units_effect, unit_codes, n_groups=len(options),
+                         n_resamples=n_resamples, rng=gen, wtp=wtp, sum_weight=units_weight,
+                         reference=0, probs=probs)
+    result = CEAResult(options=tuple(options), reference=options[0], cost_column=cost,
+                       effect_column=effect, group_column=group, cluster=cluster,
+                       weights=weights, wtp=wtp, n_resamples=n_resamples, level=level,
+                       nobs=int(keep.sum()), n_dropped=int((~keep).sum()),
+                       n_units=n_units, n_clusters=n_clusters, point_cost=point_cost,
+                       point_effect=point_effect, seed=seed, rng_state=rng_state,
+                       _reps=reps)
+    _warn(result)
+    return result
+
+
+def _check_sizes(sizes: np.ndarray, options: list[Any], what: str, weights: str | None) -> None:
+    small = [(o, int(n)) for o, n in zip(options, sizes) if n < 2]
+    if small:
+        shown = ", ".join(f"{o!r} ({n} {what}{'s' if n != 1 else ''})" for o, n in small)
+        extra = " with a positive weight" if weights is not None else ""
+        raise DesignError(f"every option needs at least two {what}s{extra} to bootstrap; "
+                          f"{shown}.")
+
+
+def _warn(result: CEAResult) -> None:
+    flat = [o for o, de in zip(result.options[1:], result.point_effect[1:]
+                               - result.point_effect[0]) if de == 0]
+    if flat:
+        warnings.warn(f"the incremental effect of {flat} against {result.reference!r} is "
+                      "exactly 0: the ICER is undefined (NaN); compare costs, or use the net "
+                      "monetary benefit and the CEAC.", SosstatsWarning, stacklevel=3)
