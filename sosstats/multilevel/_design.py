@@ -49,7 +49,7 @@ class Rows:
 
 @dataclass(frozen=True)
 class Slope:
-    """A random slope: the coefficient of design column ``column`` (``term``) varies by ``level``."""
+    """A random slope: the coefficient of design column ``column`` varies by ``level``."""
 
     level: str
     term: str
@@ -87,7 +87,7 @@ class Design:
         return [lev.name for lev in self.levels]
 
     def level(self, name: str) -> Level:
-        """The level called ``name`` (DataError listing the levels otherwise)."""
+        """Return the level called ``name`` (DataError listing the levels otherwise)."""
         for lev in self.levels:
             if lev.name == name:
                 return lev
@@ -346,5 +346,5 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
 
 
 def uncollapsed(design: Design) -> Design:
-    """The same design with the likelihood on every data row (for prior predictive draws)."""
+    """Return the design with the likelihood on every data row (for prior predictive draws)."""
     return replace(design, fit=design.rows, collapsed=False)

@@ -1,0 +1,222 @@
+r"""The only module that imports PyMC: build the multilevel model and sample it.
+
+Notes
+-----
+The linear predictor of row :math:`i` is
+
+.. math::
+
+    \eta_i = \alpha_c + (x_i - \bar x)^\top b + \sum_{l} u^{(l)}_{g_l(i)}
+             + \sum_{m} \sum_j w_{ij} u^{(m)}_j + \sum_{(l, t)} v^{(l,t)}_{g_l(i)} x_{it},
+
+with random intercepts :math:`u^{(l)} = \sigma_l z^{(l)}`, :math:`z^{(l)} \sim N(0, 1)`
+(non-centred parameterisation; Papaspiliopoulos, Roberts & Skold 2007; Betancourt & Girolami
+2015; levels with plenty of data per group may be centred instead, see
+:mod:`sosstats.multilevel._centring`), independent random slopes
+:math:`v^{(l,t)} = \tau_{l,t} z^{(l,t)}`, and for a multiple-membership level :math:`m`
+the weighted sum of the unit's groups' effects (Browne, Goldstein & Rasbash 2001),
+computed as a gather ``u[index] * weight`` summed over a padded
+``(units, K)`` array. Predictors are centred (:math:`\bar x`) when the model has an intercept
+or cutpoints; the reported ``beta`` holds the intercept of the uncentred formula,
+:math:`\alpha_c - \bar x^\top b`, and the reported ``cutpoints`` are :math:`c + \bar x^\top b`.
+
+Likelihood weights enter as ``pm.Potential(sum_i w_i log p(y_i | eta_i))`` (weights rescaled
+to sum to the number of rows). This is a pseudo-likelihood: the posterior is not a full
+Bayesian treatment of survey or attrition weights, and its intervals do not account for the
+weights' own uncertainty (Gelman 2007, *Statistical Science* 22(2)).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from sosstats.errors import DataError
+from sosstats.multilevel._design import Design, Rows
+from sosstats.multilevel.priors import Prior, Priors
+
+__all__ = ["build_model", "sample_model", "prior_predictive", "resolve_sampler"]
+
+_DIST = {"normal": pm.Normal, "studentt": pm.StudentT, "halfnormal": pm.HalfNormal,
+         "exponential": pm.Exponential, "halfstudentt": pm.HalfStudentT,
+         "halfcauchy": pm.HalfCauchy}
+
+
+def _rv(name: str, prior: Prior, **kwargs: Any) -> Any:
+    return _DIST[prior.dist](name, **prior.params, **kwargs)
+
+
+def _coefficients(design: Design, priors: Priors) -> Any:
+    """Coefficient vector ``b`` (terms other than the intercept), grouped by prior family."""
+    coefs = [t for t in design.terms if t != "Intercept"]
+    groups: dict[str, list[int]] = {}
+    for k, term in enumerate(coefs):
+        groups.setdefault(priors.coefficient(term).dist, []).append(k)
+    parts, order = [], []
+    for dist, idx in groups.items():
+        stacked = {key: np.array([priors.coefficient(coefs[k]).params[key] for k in idx])
+                   for key in priors.coefficient(coefs[idx[0]]).params}
+        name = "b" if len(groups) == 1 else f"b_{dist}"
+        kwargs = {"dims": "coef"} if len(groups) == 1 else {"shape": len(idx)}
+        parts.append(_DIST[dist](name, **stacked, **kwargs))
+        order.extend(idx)
+    if len(parts) == 1:
+        return parts[0]
+    return pt.concatenate(parts)[np.argsort(order)]
+
+
+def build_model(design: Design, priors: Priors, *, rows: Rows | None = None,
+                centred: tuple[str, ...] = ()) -> pm.Model:
+    """Build the PyMC model of ``design`` with ``priors`` on ``rows`` (default: the fit rows).
+
+    Levels named in ``centred`` are sampled as ``u ~ N(0, sigma)`` with ``z = u / sigma``
+    deterministic; the others non-centred (``z ~ N(0, 1)``, ``u = sigma * z``).
+
+    Posterior names: ``beta`` (dims ``term``, Intercept included), ``sigma_<level>``,
+    ``z_<level>`` / ``u_<level>`` (dims ``<level>``), ``slope_sigma_<level>_<term>``,
+    ``slope_z_<level>_<term>``, ``slope_u_<level>_<term>``, ``sigma`` (Gaussian),
+    ``cutpoints`` (ordinal), ``alpha`` (negative binomial); the observed variable is ``y``
+    (or a ``weighted_loglik`` potential when the rows carry weights).
+    """
+    rows = design.fit if rows is None else rows
+    coefs = [t for t in design.terms if t != "Intercept"]
+    coef_cols = [design.terms.index(t) for t in coefs]
+    coords: dict[str, Any] = {"term": list(design.terms)}
+    if coefs:
+        coords["coef"] = coefs
+    for lev in design.levels:
+        coords[lev.name] = list(lev.labels)
+    if design.family == "ordinal":
+        cats = design.categories
+        coords["cutpoint"] = [f"{a}|{b}" for a, b in zip(cats[:-1], cats[1:])]
+    x_mean = design.x_mean if design.centred else np.zeros(len(design.terms))
+    with pm.Model(coords=coords) as model:
+        eta: Any = pt.zeros(rows.n)
+        shift: Any = 0.0
+        b = None
+        if coefs:
+            b = _coefficients(design, priors)
+            Xc = rows.X[:, coef_cols] - x_mean[coef_cols]
+            eta = eta + pt.dot(Xc, b)
+            shift = pt.dot(x_mean[coef_cols], b)
+        if design.has_intercept:
+            alpha_c = _rv("intercept_centred", priors["Intercept"])
+            eta = eta + alpha_c
+        parts = []
+        for t in design.terms:
+            if t == "Intercept":
+                parts.append(pt.reshape(alpha_c - shift, (1,)))
+            else:
+                parts.append(pt.reshape(b[coefs.index(t)], (1,)))
+        if parts:
+            pm.Deterministic("beta", pt.concatenate(parts), dims="term")
+        for lev in design.levels:
+            sigma = _rv(f"sigma_{lev.name}", priors[f"sigma_{lev.name}"])
+            if lev.name in centred:
+                u = pm.Normal(f"u_{lev.name}", 0.0, sigma, dims=lev.name)
+                pm.Deterministic(f"z_{lev.name}", u / sigma, dims=lev.name)
+            else:
+                z = pm.Normal(f"z_{lev.name}", 0.0, 1.0, dims=lev.name)
+                u = pm.Deterministic(f"u_{lev.name}", sigma * z, dims=lev.name)
+            if lev.kind == "membership":
+                per_unit = pt.sum(u[lev.mm_index] * lev.mm_weight, axis=1)
+                eta = eta + per_unit[lev.row_unit]
+            else:
+                eta = eta + u[rows.codes[lev.name]]
+        for s in design.slopes:
+            key = f"{s.level}_{s.term}"
+            tau = _rv(f"slope_sigma_{key}", priors[f"slope_sigma_{key}"])
+            z = pm.Normal(f"slope_z_{key}", 0.0, 1.0, dims=s.level)
+            v = pm.Deterministic(f"slope_u_{key}", tau * z, dims=s.level)
+            eta = eta + v[rows.codes[s.level]] * rows.X[:, s.column]
+        _likelihood(design, priors, rows, eta, shift)
+    return model
+
+
+def _likelihood(design: Design, priors: Priors, rows: Rows, eta: Any, shift: Any) -> None:
+    fam = design.family
+    y = rows.y
+    if fam == "gaussian":
+        sigma = _rv("sigma", priors["sigma"])
+        dist, kwargs = pm.Normal, {"mu": eta, "sigma": sigma}
+    elif fam in ("bernoulli", "binomial") and rows.trials is None:
+        dist, kwargs = pm.Bernoulli, {"logit_p": eta}
+    elif fam in ("bernoulli", "binomial"):
+        dist, kwargs = pm.Binomial, {"n": rows.trials, "logit_p": eta}
+    elif fam == "poisson":
+        dist, kwargs = pm.Poisson, {"mu": pt.exp(eta)}
+    elif fam == "negative_binomial":
+        alpha = _rv("alpha", priors["alpha"])
+        dist, kwargs = pm.NegativeBinomial, {"mu": pt.exp(eta), "alpha": alpha}
+    else:
+        k = len(design.categories) - 1
+        prior = priors["cutpoints"]
+        params = {key: np.full(k, val) for key, val in prior.params.items()}
+        cut_c = _DIST[prior.dist]("cutpoints_centred", **params, dims="cutpoint",
+                                  transform=pm.distributions.transforms.ordered,
+                                  initval=np.linspace(-1.5, 1.5, k))
+        pm.Deterministic("cutpoints", cut_c + shift, dims="cutpoint")
+        dist, kwargs = pm.OrderedLogistic, {"eta": eta, "cutpoints": cut_c}
+    if rows.weights is None:
+        if dist is pm.OrderedLogistic:
+            dist("y", **kwargs, observed=y, compute_p=False)
+        else:
+            dist("y", **kwargs, observed=y)
+    else:
+        rv = dist.dist(**kwargs)
+        pm.Potential("weighted_loglik", pt.sum(rows.weights * pm.logp(rv, y)))
+
+
+def resolve_sampler(sampler: str) -> str:
+    """``"auto"`` -> ``"nutpie"`` when importable, else ``"pymc"``; others checked."""
+    if sampler == "auto":
+        return "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
+    if sampler == "nutpie" and importlib.util.find_spec("nutpie") is None:
+        raise DataError("sampler='nutpie' but nutpie is not installed; pip install nutpie or "
+                        "use sampler='pymc'.")
+    return sampler
+
+
+def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int,
+                 sampler: str, target_accept: float, progress: bool,
+                 cores: int | None = None) -> tuple[Any, dict[str, float]]:
+    """Sample ``model`` with nutpie or PyMC's NUTS; return ``(idata, timings)``.
+
+    ``timings`` has ``compile_s`` (nutpie only), ``sample_s`` and ``total_s`` in seconds. The
+    model is compiled once. Transformed free variables (``*_log__``) are dropped from the
+    posterior so both samplers return the same names.
+    """
+    cores = min(chains, os.cpu_count() or 1) if cores is None else cores
+    t0 = time.perf_counter()
+    if sampler == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model)
+        t1 = time.perf_counter()
+        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores,
+                              seed=seed, progress_bar=progress, save_warmup=False,
+                              target_accept=target_accept)
+        t2 = time.perf_counter()
+        drop = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
+        if drop:
+            idata.posterior = idata.posterior.drop_vars(drop)
+        timings = {"compile_s": t1 - t0, "sample_s": t2 - t1, "total_s": t2 - t0}
+    else:
+        idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
+                          progressbar=progress, target_accept=target_accept,
+                          compute_convergence_checks=False, model=model)
+        t2 = time.perf_counter()
+        timings = {"compile_s": float("nan"), "sample_s": t2 - t0, "total_s": t2 - t0}
+    idata.posterior.attrs["sampler"] = sampler
+    return idata, timings
+
+
+def prior_predictive(model: pm.Model, *, draws: int, seed: int) -> Any:
+    """Prior and prior predictive draws of ``model`` as ArviZ ``InferenceData``."""
+    return pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed)
