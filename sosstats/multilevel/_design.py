@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sosstats._formula import formula_variables
 from sosstats._validate import as_list, check_columns, check_frame, check_option
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.multilevel._levels import (
@@ -116,22 +117,6 @@ def split_formula(formula: str) -> tuple[str, str]:
     if not lhs:
         raise DataError(f"`formula` {formula!r} has no outcome on the left of '~'.")
     return lhs, rhs or "1"
-
-
-def formula_variables(rhs: str, data: pd.DataFrame) -> list[str]:
-    """Columns of ``data`` read by the right-hand side ``rhs`` (DataError for unknown names)."""
-    from formulaic import Formula
-
-    try:
-        required = {str(v) for v in Formula(rhs).required_variables}
-    except Exception as exc:  # formulaic raises many types; name the formula
-        raise DataError(f"cannot parse the formula right-hand side {rhs!r}: {exc}") from exc
-    calls = set(re.findall(r"([A-Za-z_][\w.]*)\s*\(", rhs))
-    missing = sorted(v for v in required - calls if v not in data.columns)
-    if missing:
-        raise DataError(f"the formula names column(s) {', '.join(map(repr, missing))} that are "
-                        "not in `data`.")
-    return [c for c in data.columns if c in required]
 
 
 def formula_matrix(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str], Any]:

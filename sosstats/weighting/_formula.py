@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from sosstats._formula import formula_variables
 from sosstats._validate import check_columns
 from sosstats.errors import DataError
 from sosstats.weighting._propensity import design_matrix
@@ -79,21 +80,6 @@ def split_formula(formula: str, responded: str | None) -> tuple[str, str]:
     return name, rhs
 
 
-def _formula_variables(rhs: str, data: pd.DataFrame) -> list[str]:
-    from formulaic import Formula
-
-    try:
-        required = {str(v) for v in Formula(rhs).required_variables}
-    except Exception as exc:  # formulaic raises many types; name the formula
-        raise DataError(f"cannot parse the formula right-hand side {rhs!r}: {exc}") from exc
-    calls = set(re.findall(r"([A-Za-z_][\w.]*)\s*\(", rhs))
-    missing = sorted(v for v in required - calls if v not in data.columns)
-    if missing:
-        raise DataError(f"the formula names column(s) {', '.join(map(repr, missing))} that are "
-                        "not in `data`.")
-    return [c for c in data.columns if c in required]
-
-
 def _formula_matrix(rhs: str, data: pd.DataFrame, variables: list[str]
                     ) -> tuple[np.ndarray, list[str]]:
     from formulaic import model_matrix
@@ -126,7 +112,7 @@ def covariate_design(data: pd.DataFrame, covariates: str | list[str] | None,
                         "`formula=`, not both and not neither.")
     if formula is not None:
         _, rhs = split_formula(formula, responded)
-        variables = _formula_variables(rhs, data)
+        variables = formula_variables(rhs, data)
         if not variables:
             raise DataError(f"the formula {formula!r} reads no columns of `data`.")
     else:
