@@ -76,7 +76,9 @@ def build_model(design: Design, priors: Priors, *, rows: Rows | None = None,
     """Build the PyMC model of ``design`` with ``priors`` on ``rows`` (default: the fit rows).
 
     Levels named in ``centred`` are sampled as ``u ~ N(0, sigma)`` with ``z = u / sigma``
-    deterministic; the others non-centred (``z ~ N(0, 1)``, ``u = sigma * z``).
+    deterministic; the others non-centred (``z ~ N(0, 1)``, ``u = sigma * z``). The first
+    centred level with one group per row absorbs the intercept (see :func:`_absorbing_level`;
+    its group means are ``mean_<level>``).
 
     Posterior names: ``beta`` (dims ``term``, Intercept included), ``sigma_<level>``,
     ``z_<level>`` / ``u_<level>`` (dims ``<level>``), ``slope_sigma_<level>_<term>``,
@@ -105,9 +107,11 @@ def build_model(design: Design, priors: Priors, *, rows: Rows | None = None,
             Xc = rows.X[:, coef_cols] - x_mean[coef_cols]
             eta = eta + pt.dot(Xc, b)
             shift = pt.dot(x_mean[coef_cols], b)
+        absorb = _absorbing_level(design, centred)
         if design.has_intercept:
             alpha_c = _rv("intercept_centred", priors["Intercept"])
-            eta = eta + alpha_c
+            if absorb is None:
+                eta = eta + alpha_c
         parts = []
         for t in design.terms:
             if t == "Intercept":
@@ -118,6 +122,12 @@ def build_model(design: Design, priors: Priors, *, rows: Rows | None = None,
             pm.Deterministic("beta", pt.concatenate(parts), dims="term")
         for lev in design.levels:
             sigma = _rv(f"sigma_{lev.name}", priors[f"sigma_{lev.name}"])
+            if lev.name == absorb:
+                mean = pm.Normal(f"mean_{lev.name}", alpha_c, sigma, dims=lev.name)
+                u = pm.Deterministic(f"u_{lev.name}", mean - alpha_c, dims=lev.name)
+                pm.Deterministic(f"z_{lev.name}", u / sigma, dims=lev.name)
+                eta = eta + mean[rows.codes[lev.name]]
+                continue
             if lev.name in centred:
                 u = pm.Normal(f"u_{lev.name}", 0.0, sigma, dims=lev.name)
                 pm.Deterministic(f"z_{lev.name}", u / sigma, dims=lev.name)
@@ -137,6 +147,23 @@ def build_model(design: Design, priors: Priors, *, rows: Rows | None = None,
             eta = eta + v[rows.codes[s.level]] * rows.X[:, s.column]
         _likelihood(design, priors, rows, eta, shift)
     return model
+
+
+def _absorbing_level(design: Design, centred: tuple[str, ...]) -> str | None:
+    """Find the centred level whose group means absorb the intercept (hierarchical centring).
+
+    The first centred level with exactly one group per row, when the model has an intercept:
+    its group means ``m_g ~ N(alpha, sigma)`` enter the linear predictor in place of
+    ``alpha + u_g``, which removes the ridge between the intercept and the sum of the group
+    effects (Gelfand, Sahu & Carlin 1995, *Biometrika* 82(3)); ``u_g = m_g - alpha`` is
+    reported as usual.
+    """
+    if not design.has_intercept:
+        return None
+    for lev in design.levels:
+        if lev.name in centred and lev.kind != "membership":
+            return lev.name
+    return None
 
 
 def _likelihood(design: Design, priors: Priors, rows: Rows, eta: Any, shift: Any) -> None:

@@ -405,5 +405,29 @@ def test_centring_auto_and_explicit():
     model = MultilevelModel("y ~ x", _frame(), levels=["pilot", "worker"],
                             centred=["pilot"]).build()
     free = {v.name for v in model.free_RVs}
-    assert {"u_pilot", "z_worker"} <= free and not {"z_pilot", "u_worker"} & free
-    assert {"z_pilot", "u_worker"} <= {v.name for v in model.deterministics}
+    # the centred pilot level absorbs the intercept: its group means are the free variables
+    assert {"mean_pilot", "z_worker"} <= free and not {"u_pilot", "z_pilot", "u_worker"} & free
+    assert {"u_pilot", "z_pilot", "u_worker"} <= {v.name for v in model.deterministics}
+    no_intercept = MultilevelModel("y ~ 0 + x", _frame(), levels=["pilot", "worker"],
+                                   centred=["pilot"]).build()
+    assert "u_pilot" in {v.name for v in no_intercept.free_RVs}
+
+
+def test_hierarchical_centring_has_the_same_density(monkeypatch):
+    """Absorbing the intercept is a shift with unit Jacobian: the log densities agree."""
+    pytest.importorskip("pymc")
+    import sosstats.multilevel._pymc as mlpymc
+
+    spec = MultilevelModel("y ~ x", _frame(), levels=["pilot", "worker"], centred=["pilot"])
+    absorbed = spec.build()
+    monkeypatch.setattr(mlpymc, "_absorbing_level", lambda design, centred: None)
+    plain = spec.build()
+    rng = np.random.default_rng(3)
+    point = {name: np.asarray(value) for name, value in plain.initial_point().items()}
+    point = {k: v + rng.normal(0, 0.3, v.shape) for k, v in point.items()}
+    moved = dict(point)
+    moved["mean_pilot"] = point["intercept_centred"] + moved.pop("u_pilot")
+    lp_plain = plain.compile_logp()(point)
+    lp_absorbed = absorbed.compile_logp()(moved)
+    assert np.isfinite(lp_plain)
+    np.testing.assert_allclose(lp_absorbed, lp_plain, rtol=1e-10)
