@@ -1,15 +1,18 @@
 """Value for money: unit costs, discounting and re-pricing, cost-effectiveness with uncertainty.
 
 ``unit_cost`` (PSSRU-style unit costs of staff time), ``discount`` / ``present_value`` /
-``annuity`` (HM Treasury Green Book), ``reprice`` (a price index the user supplies) and ``cea``
+``annuity`` (HM Treasury Green Book), ``reprice`` (a price index the user supplies), ``cea``
 (incremental analysis, ICER, net monetary benefit, CEAC / CEAF and EVPI by a stratified or
-cluster bootstrap). See ``docs/vfm.md``.
+cluster bootstrap), ``budget`` (NPV, benefit-cost ratio, payback year), ``one_way`` /
+``break_even`` (deterministic sensitivity) and ``psa`` with its input distributions
+(probabilistic sensitivity analysis). See ``docs/vfm.md``.
 """
 
 from __future__ import annotations
 
 from sosstats.vfm._cea_result import CEAResult
 from sosstats.vfm._inputs import Amount
+from sosstats.vfm.budget import BudgetView, budget, training_cost
 from sosstats.vfm.cea import DEFAULT_WTP, cea
 from sosstats.vfm.discount import (
                                    GREEN_BOOK,
@@ -19,25 +22,54 @@ from sosstats.vfm.discount import (
                                    discount_rates,
                                    present_value,
 )
+from sosstats.vfm.distributions import (
+                                   BetaProbability,
+                                   GammaCost,
+                                   LognormalRatio,
+                                   NormalParameter,
+                                   beta_probability,
+                                   gamma_cost,
+                                   lognormal_ratio,
+                                   normal,
+)
 from sosstats.vfm.dominance import QUADRANTS, incremental_analysis, quadrant
 from sosstats.vfm.prices import reprice
+from sosstats.vfm.psa import PSAResult, psa
+from sosstats.vfm.sensitivity import BreakEven, OneWay, break_even, one_way
 from sosstats.vfm.unit_costs import UnitCost, unit_cost
 
 __all__ = [
     "Amount",
+    "BetaProbability",
+    "BreakEven",
+    "BudgetView",
     "CEAResult",
     "DEFAULT_WTP",
     "GREEN_BOOK",
+    "GammaCost",
+    "LognormalRatio",
+    "NormalParameter",
+    "OneWay",
+    "PSAResult",
     "QUADRANTS",
     "UnitCost",
     "annuity",
+    "beta_probability",
+    "break_even",
+    "budget",
     "cea",
     "discount",
     "discount_factors",
     "discount_rates",
+    "gamma_cost",
     "incremental_analysis",
+    "lognormal_ratio",
+    "normal",
+    "one_way",
     "present_value",
+    "psa",
     "quadrant",
     "reprice",
+    "training_cost",
     "unit_cost",
 ]

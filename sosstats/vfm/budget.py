@@ -1,0 +1,462 @@
+r"""Budget view: an investment against the costs it avoids, year by year.
+
+``budget(investment, avoided)`` lines up yearly investment flows (training: days x trainees x
+cost per day, see :func:`training_cost`; programme fees) against yearly avoided-cost flows,
+discounts them (Green Book by default, :func:`sosstats.vfm.discount`) and reports the
+cumulative net flows, the net present value, the benefit-cost ratio and the payback year.
+Flows may be 2-D arrays of draws (draws x years) from a probabilistic sensitivity analysis:
+then NPV has an interval and a probability of being positive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sosstats._results import Result, Summary
+from sosstats._validate import check_level
+from sosstats.errors import DataError
+from sosstats.vfm._inputs import is_distribution, realise
+from sosstats.vfm.discount import discount
+from sosstats.vfm.prices import reprice
+
+__all__ = ["BudgetView", "budget", "training_cost"]
+
+_TERMS = ("pv_investment", "pv_avoided", "npv", "bcr", "net_undiscounted")
+
+
+def training_cost(days: Any, trainees: Any, cost_per_day: Any) -> Any:
+    """Cost of training: ``days x trainees x cost_per_day``.
+
+    Each may be a number or an array (per year, or per draw); they broadcast with numpy's
+    rules. Returns a float or an array. Raises :class:`DataError` for negative, NaN or
+    infinite values, a distribution (draw it first: ``dist.draws(n, rng)``) or shapes that do
+    not broadcast.
+
+    Examples
+    --------
+    >>> from sosstats.vfm import training_cost
+    >>> training_cost(days=[5, 2, 0], trainees=40, cost_per_day=350.0)
+    array([70000., 28000.,     0.])
+    """
+    vals = []
+    for name, value in (("days", days), ("trainees", trainees), ("cost_per_day", cost_per_day)):
+        if is_distribution(value):
+            raise DataError(f"`{name}` is a distribution: draw it first (e.g. "
+                            f"`{name}=dist.draws(n, rng)`) or use psa().")
+        vals.append(realise(value, name, None, None))
+    try:
+        out = vals[0] * vals[1] * vals[2]
+    except ValueError as exc:
+        raise DataError(f"`days`, `trainees` and `cost_per_day` have shapes "
+                        f"{[np.shape(v) for v in vals]} that do not broadcast.") from exc
+    return float(out) if out.ndim == 0 else out
+
+
+def _as_array(value: Any, where: str) -> np.ndarray:
+    if is_distribution(value):
+        raise DataError(f"{where} is a distribution: give draws (an array of draws x years).")
+    raw = value.to_numpy() if isinstance(value, (pd.Series, pd.DataFrame)) else value
+    try:
+        arr = np.array(raw, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{where} must be numeric flows; got {type(value).__name__}.") from exc
+    if arr.ndim > 2:
+        raise DataError(f"{where} must be a number, one value per year or draws x years; got "
+                        f"shape {arr.shape}.")
+    if np.isnan(arr).any():
+        raise DataError(f"{where} contains {int(np.isnan(arr).sum())} NaN value(s); give 0 "
+                        "for a year without flows.")
+    if np.isinf(arr).any():
+        raise DataError(f"{where} contains infinite values.")
+    return arr
+
+
+def _components(flows: Any, kind: str) -> list[tuple[str, str, np.ndarray]]:
+    if isinstance(flows, Mapping):
+        if not flows:
+            raise DataError(f"`{kind}` is an empty mapping.")
+        items = [(str(k), f"`{kind}['{k}']`", v) for k, v in flows.items()]
+    else:
+        items = [(kind, f"`{kind}`", flows)]
+    out = [(label, where, _as_array(v, where)) for label, where, v in items]
+    if kind == "investment":
+        for _, where, arr in out:
+            if (arr < 0).any():
+                raise DataError(f"{where} has negative values (smallest {arr.min():g}): an "
+                                "investment is money spent; put savings or income in "
+                                "`avoided`.")
+    return out
+
+
+def _shape(comps: list[tuple[str, str, str, np.ndarray]], years: Any
+           ) -> tuple[pd.Index, int | None]:
+    lengths = {where: arr.shape[-1] for _, where, _, arr in comps if arr.ndim > 0}
+    if years is not None and not isinstance(years, (int, np.integer)):
+        labels = pd.Index(list(years), name="year")
+        if labels.has_duplicates:
+            raise DataError(f"`years` repeats {labels[labels.duplicated()].tolist()[:5]}.")
+        lengths["`years`"] = len(labels)
+    elif years is not None:
+        if isinstance(years, bool) or years < 1:
+            raise DataError(f"`years` must be a positive number of years or a sequence of "
+                            f"labels; got {years!r}.")
+        lengths["`years`"] = int(years)
+    if not lengths:
+        raise DataError("every flow is a single number: give `years` (the number is then "
+                        "repeated every year) or one value per year.")
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{w} {n}" for w, n in lengths.items())
+        raise DataError(f"mismatched lengths of flows (years): {shown}; give every flow one "
+                        "value per year.")
+    n_years = next(iter(lengths.values()))
+    if years is None or isinstance(years, (int, np.integer)):
+        labels = pd.RangeIndex(n_years, name="year")
+    draws = {where: arr.shape[0] for _, where, _, arr in comps if arr.ndim == 2}
+    if len(set(draws.values())) > 1:
+        shown = ", ".join(f"{w} {n}" for w, n in draws.items())
+        raise DataError(f"flows have different numbers of draws (rows): {shown}.")
+    return labels, (next(iter(draws.values())) if draws else None)
+
+
+def _reprice(comps: list[tuple[str, str, str, np.ndarray]], price_years: Any,
+             price_year: Any, index: Any) -> list[tuple[str, str, str, np.ndarray]]:
+    if price_years is None:
+        if index is not None:
+            raise DataError("`index` is given without `price_years`: say the price year of "
+                            "each flow (or drop `index`).")
+        return comps
+    if price_year is None or (np.ndim(price_year) == 0 and pd.isna(price_year)):
+        raise DataError("`price_year` is missing: flows with their own `price_years` must be "
+                        "repriced to a common price year; give `price_year`.")
+    if index is None:
+        raise DataError("`index` (a price index, price year -> value) is needed to reprice "
+                        "the flows to `price_year`.")
+    if isinstance(price_years, Mapping):
+        known = {c[0] for c in comps} | {c[1] for c in comps}
+        unknown = [k for k in price_years if k not in known]
+        if unknown:
+            raise DataError(f"`price_years` names {unknown}, which are not flows "
+                            f"({', '.join(sorted(known))}).")
+    out = []
+    for label, kind, where, arr in comps:
+        year = (price_years.get(label, price_years.get(kind))
+                if isinstance(price_years, Mapping) else price_years)
+        if year is None or (np.ndim(year) == 0 and pd.isna(year)):
+            raise DataError(f"missing price year for {where}: give it in `price_years`.")
+        out.append((label, kind, where, reprice(arr, from_year=year, to_year=price_year,
+                                                index=index)))
+    return out
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class BudgetView(Result):
+    """Result of :func:`budget`.
+
+    Attributes
+    ----------
+    years : pandas.Index
+        Year labels (position 0 is year 0, undiscounted).
+    investment, avoided : numpy.ndarray
+        Total flows, shape ``(draws, years)`` (one row when fixed), in prices of
+        ``price_year``.
+    factors : numpy.ndarray
+        Discount factor of each year.
+    components : pandas.DataFrame
+        Each flow by year (mean over draws), columns ``(kind, name)``.
+    n_draws : int or None
+        Number of draws; None when the flows are fixed.
+    price_year : object
+    rate : str
+        The discount rate used, in words.
+    """
+
+    years: pd.Index
+    investment: np.ndarray
+    avoided: np.ndarray
+    factors: np.ndarray
+    components: pd.DataFrame
+    n_draws: int | None
+    price_year: Any = None
+    rate: str = "Green Book schedule (3.5% for years 0-30)"
+    level: float = 0.95
+    method: str = "budget view (net present value, payback)"
+
+    @property
+    def nobs(self) -> int:
+        """Number of draws (1 when the flows are fixed)."""
+        return self.investment.shape[0]
+
+    def _out(self, values: np.ndarray) -> Any:
+        return float(values[0]) if self.n_draws is None else values
+
+    @property
+    def _net(self) -> np.ndarray:
+        return self.avoided - self.investment
+
+    @property
+    def pv_investment(self) -> Any:
+        """Present value of the investment (float; an array of draws with draws)."""
+        return self._out(self.investment @ self.factors)
+
+    @property
+    def pv_avoided(self) -> Any:
+        """Present value of the avoided costs."""
+        return self._out(self.avoided @ self.factors)
+
+    @property
+    def npv(self) -> Any:
+        """Net present value, ``pv_avoided - pv_investment``."""
+        return self._out(self._net @ self.factors)
+
+    @property
+    def bcr(self) -> Any:
+        """Benefit-cost ratio ``pv_avoided / pv_investment`` (NaN without investment)."""
+        inv = self.investment @ self.factors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._out(np.where(inv > 0, (self.avoided @ self.factors) / inv, np.nan))
+
+    @property
+    def prob_positive(self) -> float:
+        """Share of draws with a positive NPV (0 or 1 when the flows are fixed)."""
+        return float(np.mean(self._net @ self.factors > 0))
+
+    @staticmethod
+    def _payback(inv: np.ndarray, net: np.ndarray, factors: np.ndarray) -> np.ndarray:
+        cum = np.cumsum(net * factors, axis=-1)
+        ok = (cum >= 0) & (np.cumsum(inv * factors, axis=-1) > 0)
+        return np.where(ok.any(axis=-1), ok.argmax(axis=-1), np.nan)
+
+    @property
+    def payback_positions(self) -> np.ndarray:
+        """Payback year of each draw as a position (0 = first year); NaN when never."""
+        return self._payback(self.investment, self._net, self.factors)
+
+    @property
+    def prob_payback(self) -> float:
+        """Share of draws that pay back within the horizon."""
+        return float(np.mean(~np.isnan(self.payback_positions)))
+
+    @property
+    def payback_year(self) -> Any:
+        """First year whose discounted cumulative net flow is >= 0 (mean flows); None if never.
+
+        Years before any investment do not count. See :attr:`payback_explanation`.
+        """
+        inv, av = self.investment.mean(axis=0), self.avoided.mean(axis=0)
+        pos = self._payback(inv, av - inv, self.factors)
+        return None if np.isnan(pos) else self.years[int(pos)]
+
+    @property
+    def payback_explanation(self) -> str:
+        """The payback year in words, or why there is none."""
+        inv, av = self.investment.mean(axis=0), self.avoided.mean(axis=0)
+        cum = np.cumsum((av - inv) * self.factors)
+        if not (inv > 0).any():
+            return "No investment: there is nothing to pay back."
+        year = self.payback_year
+        if year is None:
+            return (f"No payback within the horizon: the discounted cumulative net flow is "
+                    f"still {cum[-1]:,.0f} at the end of year {self.years[-1]} (the last of "
+                    f"{len(self.years)}).")
+        pos = self.years.get_loc(year)
+        text = (f"Pays back in year {year} ({pos} year(s) after the first): the discounted "
+                f"cumulative net flow reaches {cum[pos]:,.0f}.")
+        again = np.flatnonzero(cum[pos:] < 0)
+        if again.size:
+            text += (f" It falls below zero again in year {self.years[pos + again[0]]} "
+                     "(a later investment).")
+        return text
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Flows by year (means over draws): undiscounted, discounted and cumulative."""
+        inv, av = self.investment.mean(axis=0), self.avoided.mean(axis=0)
+        net = av - inv
+        return pd.DataFrame({"investment": inv, "avoided": av, "net": net,
+                             "cumulative_net": np.cumsum(net), "discount_factor": self.factors,
+                             "discounted_investment": inv * self.factors,
+                             "discounted_avoided": av * self.factors,
+                             "discounted_net": net * self.factors,
+                             "cumulative_discounted_net": np.cumsum(net * self.factors)},
+                            index=self.years)
+
+    def cumulative_interval(self, level: float | None = None) -> pd.DataFrame:
+        """Percentile interval over draws of the cumulative discounted net flow, by year."""
+        level = check_level(self.level if level is None else level)
+        cum = np.cumsum(self._net * self.factors, axis=1)
+        lo, hi = np.quantile(cum, [0.5 - level / 2, 0.5 + level / 2], axis=0)
+        return pd.DataFrame({"lower": lo, "upper": hi}, index=self.years)
+
+    def _draw_values(self) -> np.ndarray:
+        inv, av = self.investment @ self.factors, self.avoided @ self.factors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bcr = np.where(inv > 0, av / inv, np.nan)
+        return np.column_stack([inv, av, av - inv, bcr, self._net.sum(axis=1)])
+
+    def _estimates(self) -> pd.DataFrame:
+        inv, av = self.investment.mean(axis=0), self.avoided.mean(axis=0)
+        pv_i, pv_a = inv @ self.factors, av @ self.factors
+        est = [pv_i, pv_a, pv_a - pv_i, pv_a / pv_i if pv_i > 0 else np.nan, (av - inv).sum()]
+        if self.n_draws is None or self.n_draws < 2:
+            sd = np.full(len(_TERMS), np.nan)
+        else:
+            with np.errstate(invalid="ignore"):
+                sd = np.nanstd(self._draw_values(), axis=0, ddof=1)
+        out = pd.DataFrame({"estimate": est, "std_error": sd, "statistic": np.nan,
+                            "p_value": np.nan}, index=list(_TERMS))
+        out["price_year"] = None if self.price_year is None else str(self.price_year)
+        return out
+
+    def _interval(self, level: float) -> pd.DataFrame:
+        if self.n_draws is None:
+            lo = hi = np.full(len(_TERMS), np.nan)
+        else:
+            with np.errstate(invalid="ignore"):
+                lo, hi = np.nanquantile(self._draw_values(), [0.5 - level / 2, 0.5 + level / 2],
+                                        axis=0)
+        return pd.DataFrame({"lower": lo, "upper": hi}, index=list(_TERMS))
+
+    def _notes(self) -> list[str]:
+        est = self._estimates()["estimate"]
+        prices = (f"prices of {self.price_year}" if self.price_year is not None
+                  else "price year not given")
+        notes = [f"{len(self.years)} years ({prices}); discounted at {self.rate}, year "
+                 f"{self.years[0]} undiscounted.",
+                 f"NPV {est['npv']:,.0f}; benefit-cost ratio {est['bcr']:.3g}.",
+                 self.payback_explanation]
+        if self.n_draws is not None:
+            lo, hi = self.conf_int().loc["npv"]
+            notes.append(f"{self.n_draws} draws: NPV {self.level:.0%} interval {lo:,.0f} to "
+                         f"{hi:,.0f}; P(NPV > 0) = {self.prob_positive:.3f}; share paying back "
+                         f"within the horizon {self.prob_payback:.3f}. Table: means over draws.")
+        return notes
+
+    def __str__(self) -> str:
+        title = f"Budget view: investment against avoided costs ({self.rate})"
+        return str(Summary(title, self.table, self._notes()))
+
+    def plot(self, ax: Any = None) -> Any:
+        """Cumulative discounted net flow by year, with its interval and the payback year."""
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(6.5, 4))
+        t = self.table
+        pos = np.arange(len(t))
+        ax.plot(pos, t["cumulative_discounted_net"], marker="o", color="navy",
+                label="cumulative net (discounted)")
+        ax.plot(pos, t["cumulative_net"], linestyle=":", color="grey",
+                label="cumulative net (undiscounted)")
+        if self.n_draws is not None:
+            band = self.cumulative_interval()
+            ax.fill_between(pos, band["lower"], band["upper"], color="navy", alpha=0.15,
+                            label=f"{self.level:.0%} interval")
+        ax.axhline(0, color="black", linewidth=0.8)
+        year = self.payback_year
+        if year is not None:
+            at = self.years.get_loc(year)
+            ax.axvline(at, color="forestgreen", linestyle="--", label=f"payback: {year}")
+        ax.set_xticks(pos)
+        ax.set_xticklabels([str(y) for y in self.years])
+        ax.set_xlabel("year")
+        ax.set_ylabel(f"money{f' ({self.price_year} prices)' if self.price_year else ''}")
+        ax.set_title(f"Cumulative net flow: NPV {self._estimates()['estimate']['npv']:,.0f}")
+        ax.legend(loc="best", fontsize="small")
+        return ax
+
+
+def budget(investment: Any, avoided: Any, *, years: Any = None, rate: Any = None,
+           schedule: Any = None, price_year: Any = None, price_years: Any = None,
+           index: Any = None, level: float = 0.95) -> BudgetView:
+    r"""Investment against avoided costs over years: NPV, benefit-cost ratio and payback.
+
+    Parameters
+    ----------
+    investment, avoided : flows or mapping of name to flows
+        Yearly money spent (non-negative: training, see :func:`training_cost`; programme
+        fees) and saved (avoided costs; negative for costs added). Flows are one value per
+        year (array, list or Series; the first is year 0), a 2-D array or DataFrame of draws
+        x years, or a number repeated every year when ``years`` is given. A mapping gives
+        named items, which are added up.
+    years : int or sequence, optional
+        Number of years, or their labels (e.g. ``[2014, 2015, 2016]``); default from the flows.
+    rate, schedule : optional
+        Discount rate(s) or schedule, as in :func:`sosstats.vfm.discount`; the default is the
+        Green Book schedule (3.5% a year for years 0-30, then declining).
+    price_year : object, optional
+        Price year of the flows (the common year they are repriced to with ``price_years``).
+    price_years : object or mapping, optional
+        The price year of the flows as given: one for all, or by item name (or by
+        ``"investment"`` / ``"avoided"``). Needs ``price_year`` and ``index``.
+    index : pandas.Series or dict, optional
+        Price index for :func:`sosstats.vfm.reprice`.
+    level : float, default 0.95
+        Level of the percentile intervals over draws.
+
+    Returns
+    -------
+    BudgetView
+        ``npv``, ``pv_investment``, ``pv_avoided``, ``bcr``, ``payback_year`` (with
+        ``payback_explanation``), ``table``, ``prob_positive``, ``tidy()``, ``plot()``;
+        ``str()`` prints the yearly table.
+
+    Raises
+    ------
+    DataError
+        Negative investment, NaN or infinite flows, flows of mismatched lengths or numbers of
+        draws, single numbers without ``years``, a missing ``price_year`` or ``index`` when
+        ``price_years`` asks for repricing, a flow without a price year, a bad rate.
+
+    Notes
+    -----
+    With investment :math:`I_t`, avoided costs :math:`A_t` and discount factors :math:`D_t`
+    (:math:`D_0 = 1`), the net flow is :math:`N_t = A_t - I_t`,
+    :math:`\text{NPV} = \sum_t D_t N_t = \text{PV}(A) - \text{PV}(I)`, the benefit-cost ratio
+    :math:`\text{PV}(A) / \text{PV}(I)`, and the payback year the first :math:`t` with
+    :math:`\sum_{s \le t} D_s N_s \ge 0` once some investment has been made (HM Treasury
+    2022). With draws, each quantity is computed draw by draw; the point estimates use the
+    mean flows (the mean NPV over draws, NPV being linear in the flows), intervals are
+    percentiles over draws and :math:`P(\text{NPV} > 0)` is the share of positive draws.
+
+    References
+    ----------
+    HM Treasury (2022). *The Green Book: Central Government Guidance on Appraisal and
+    Evaluation*, section 6 and Annex A6.
+    Drummond, M. F. et al. (2015). *Methods for the Economic Evaluation of Health Care
+    Programmes*, 4th ed. OUP.
+
+    Examples
+    --------
+    >>> from sosstats.vfm import budget
+    >>> view = budget([1_000.0, 0.0, 0.0], [0.0, 600.0, 600.0], rate=0.035)
+    >>> round(view.npv, 2), view.payback_year
+    (139.82, 2)
+    """
+    level = check_level(level)
+    comps = [(label, kind, where, arr) for kind, flows in (("investment", investment),
+                                                           ("avoided", avoided))
+             for label, where, arr in _components(flows, kind)]
+    labels, n_draws = _shape(comps, years)
+    comps = _reprice(comps, price_years, price_year, index)
+    rows, n_years = n_draws or 1, len(labels)
+    full = [(label, kind, np.broadcast_to(arr if arr.ndim else np.full(n_years, arr),
+                                          (rows, n_years)))
+            for label, kind, _, arr in comps]
+    totals = {k: sum(a for _, kind, a in full if kind == k) for k in ("investment", "avoided")}
+    factors = discount(np.ones(n_years), rate, schedule=schedule)
+    parts = pd.DataFrame({(kind, label): a.mean(axis=0) for label, kind, a in full},
+                         index=labels)
+    if rate is None:
+        words = ("Green Book schedule (3.5% for years 0-30)" if schedule is None
+                 else f"schedule {schedule}")
+    else:
+        words = f"{rate:.2%} a year" if np.ndim(rate) == 0 else "yearly rates given"
+    return BudgetView(years=labels, investment=np.array(totals["investment"], dtype=float),
+                      avoided=np.array(totals["avoided"], dtype=float), factors=factors,
+                      components=parts, n_draws=n_draws, price_year=price_year, rate=words,
+                      level=level)
