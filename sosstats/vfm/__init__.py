@@ -5,15 +5,19 @@
 (incremental analysis, ICER, net monetary benefit, CEAC / CEAF and EVPI by a stratified or
 cluster bootstrap), ``budget`` (NPV, benefit-cost ratio, payback year), ``one_way`` /
 ``break_even`` (deterministic sensitivity) and ``psa`` with its input distributions
-(probabilistic sensitivity analysis). See ``docs/vfm.md``.
+(probabilistic sensitivity analysis), ``diary_costs`` (time diaries: shares and costs by
+group, worker bootstrap) and ``avoided_costs`` (processes avoided against statistical
+neighbours, and their cost). See ``docs/vfm.md``.
 """
 
 from __future__ import annotations
 
 from sosstats.vfm._cea_result import CEAResult
 from sosstats.vfm._inputs import Amount
+from sosstats.vfm.avoided import AvoidedCosts, avoided_costs
 from sosstats.vfm.budget import BudgetView, budget, training_cost
 from sosstats.vfm.cea import DEFAULT_WTP, cea
+from sosstats.vfm.diaries import DiaryComparison, DiaryCosts, diary_costs
 from sosstats.vfm.discount import (
                                    GREEN_BOOK,
                                    annuity,
@@ -40,11 +44,14 @@ from sosstats.vfm.unit_costs import UnitCost, unit_cost
 
 __all__ = [
     "Amount",
+    "AvoidedCosts",
     "BetaProbability",
     "BreakEven",
     "BudgetView",
     "CEAResult",
     "DEFAULT_WTP",
+    "DiaryComparison",
+    "DiaryCosts",
     "GREEN_BOOK",
     "GammaCost",
     "LognormalRatio",
@@ -54,10 +61,12 @@ __all__ = [
     "QUADRANTS",
     "UnitCost",
     "annuity",
+    "avoided_costs",
     "beta_probability",
     "break_even",
     "budget",
     "cea",
+    "diary_costs",
     "discount",
     "discount_factors",
     "discount_rates",
