@@ -232,6 +232,22 @@ class MultilevelModel:
         warn_diagnostics(diag, stacklevel=3)
         return result
 
+    def with_priors(self, priors: Priors) -> MultilevelModel:
+        """Return a copy of the model with other resolved priors (same design and centring).
+
+        Used by :func:`sosstats.multilevel.prior_sensitivity`; the design is shared, not
+        copied, and the centring chosen for the original priors is kept so that refits differ
+        only in their priors.
+        """
+        if not isinstance(priors, Priors):
+            raise DataError(f"`priors` must be a resolved Priors object (see "
+                            f"sosstats.multilevel.scale_priors); got {type(priors).__name__}.")
+        import copy
+
+        new = copy.copy(self)
+        new._priors = priors
+        return new
+
     def prior_predictive(self, draws: int = 500,
                          rng: int | np.random.Generator | None = None) -> Any:
         """Draws from the prior and the prior predictive distribution (ArviZ InferenceData).
