@@ -167,10 +167,9 @@ print("simulated: pilots - neighbours (rate per 10,000), against the true pilot 
 print(gaps.join(pd.Series(ev.truth["pilot_effects"], name="truth")).round(1).to_string())
 dfe = load_statistical_neighbours(model="2021")
 processes = ["s47_rate_per_10k", "icpc_rate_per_10k", "cpp_started_rate_per_10k"]
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", SosstatsWarning)   # some pilots have 8-9 eligible SNNs
-    av = avoided_costs(real, pilots, dfe, {k: dists[k] for k in processes},
-                       "child_population_0_17", year=2016, n_draws=N_DRAWS, rng=7)
+# some pilots have 8-9 eligible SNNs once the other pilots are left out: one warning says so
+av = avoided_costs(real, pilots, dfe, {k: dists[k] for k in processes},
+                   "child_population_0_17", year=2016, n_draws=N_DRAWS, rng=7)
 print("\nreal DfE 2015/16 (assessment counts are not published by LA here: s47 enquiries "
       "instead), ten pilots pooled:")
 pooled = av.tidy().query("la_code == 'pooled'").set_index("term")
@@ -234,23 +233,15 @@ def npv(**params):
 
 
 rng = np.random.default_rng(8)
-total_draws = av.draws[av.table.index.get_loc("cost[total: pooled]")]
+total_draws = av.draws_of("cost[total: pooled]")
 inv_d, ben_d = flows(**{**BASE, "avoided": total_draws, "hourly_cost": uc.hourly(),
                         "trainer_fee": gamma_cost(150, 40).draws(N_DRAWS, rng)})
 fees = len(pilots) * (BASE["fee_first"] * FIRST + BASE["fee_later"] * LATER)
 view = budget({"training": inv_d - fees, "programme fees": fees}, {"processes avoided": ben_d},
               years=YEARS, price_year=PRICE_YEAR)
-cols = ["investment", "avoided", "net", "discount_factor", "discounted_net",
-        "cumulative_discounted_net"]
-table = view.table[cols].assign(**{c: view.table[c] / 1e3 for c in cols if c != "discount_factor"})
-print("£ thousands, means over draws:")
-print(table.to_string(formatters={c: "{:.4f}".format if c == "discount_factor"
-                                  else "{:,.0f}".format for c in cols}))
+print(view)
 head = view.tidy().set_index("term")
-print(f"NPV {money(head.loc['npv', 'estimate'])} [{money(head.loc['npv', 'ci_lower'])}, "
-      f"{money(head.loc['npv', 'ci_upper'])}] (at the base values {money(npv(**BASE))}); "
-      f"BCR {head.loc['bcr', 'estimate']:.2f}; P(NPV > 0) = {view.prob_positive:.2f}")
-print(view.payback_explanation)
+print(f"NPV at the base values (no draws): {money(npv(**BASE))}")
 view.plot()
 save("vfm_budget.png")
 
@@ -264,7 +255,7 @@ ranges = {"avoided": (lo, hi), "attribution": (max(0.05, attribution - 2 * attri
           "lead_share": (0.1, 0.3), "turnover": (0.1, 0.3), "fee_first": (40_000, 120_000),
           "fee_later": (10_000, 50_000), "discount_rate": (0.015, 0.06)}
 tornado = one_way(npv, BASE, ranges, name="NPV")
-print(tornado.table.to_string(float_format=lambda v: f"{v:,.3f}" if abs(v) < 10 else f"{v:,.0f}"))
+print(tornado)
 tornado.plot()
 save("vfm_tornado.png")
 be_share = break_even(npv, BASE, "attribution", bracket=(0.0, 1.0))
@@ -362,11 +353,10 @@ res.plot(ax=axes[1], kind="evpi")
 save("vfm_ceac.png")
 
 # SDQ change is seen only for the families re-interviewed at T2: weight them to stand for all
-# 270 (attrition weights), give the others weight 0 (cea leaves them out).
+# 270 (attrition weights), give the others weight 0 (cea leaves them out, NaN change and all).
 aw = attrition_weights(fam, formula="responded_t2 ~ previous_referral + agency_worker "
                        "+ feelings_t1 + cohort", method="logit")
-sdq = fam.assign(sdq_gain=(fam["sdq_t1"] - fam["sdq_t2"]).fillna(0.0),   # 0 where weight 0
-                 w=aw.weights.fillna(0.0))
+sdq = fam.assign(sdq_gain=fam["sdq_t1"] - fam["sdq_t2"], w=aw.weights.fillna(0.0))
 print(f"\nSDQ improvement (T1 - T2), {int((sdq['w'] > 0).sum())} respondents, attrition "
       f"weights (ESS {aw.ess:.0f}); truth: no difference between groups")
 for label, wcol, cl in (("complete case", None, "main_worker"),

@@ -111,7 +111,8 @@ def check_numeric_columns(data: pd.DataFrame, columns: str | Iterable[str], *,
         nan_cols = [c for c, has in zip(cols, np.isnan(values).any(axis=0)) if has]
         if nan_cols:
             counts = ", ".join(f"{c!r} ({int(data[c].isna().sum())} missing)" for c in nan_cols)
-            raise DataError(f"{what} {counts} contain NaN; drop or impute those rows first.")
+            raise DataError(f"{what} {counts}: missing values (NaN) are not allowed here; drop or "
+                            f"impute those rows first.")
     if not allow_inf:
         inf = np.isinf(values)
         if inf.any():

@@ -31,6 +31,8 @@ class CEAResult(Result):
         Willingness-to-pay thresholds.
     n_resamples, nobs, n_dropped : int
         Replicates; rows used; rows left out for a zero weight.
+    n_dropped_missing : int
+        Of the ``n_dropped`` rows, those with a missing (or infinite) cost or effect.
     n_units, n_clusters : numpy.ndarray
         Rows (and clusters, None without ``cluster``) per option.
     point_cost, point_effect : numpy.ndarray
@@ -54,6 +56,7 @@ class CEAResult(Result):
     n_clusters: np.ndarray | None
     point_cost: np.ndarray
     point_effect: np.ndarray
+    n_dropped_missing: int = 0
     seed: int | None = None
     rng_state: dict = field(default_factory=dict, repr=False)
     level: float = 0.95
@@ -223,8 +226,10 @@ class CEAResult(Result):
                  f"bootstrap replicates resampling {unit} within option"
                  f"{f' ({self.cluster!r})' if self.cluster else ''}; percentile intervals."]
         if self.weights:
+            missing = (f" ({self.n_dropped_missing} of them with a missing cost or effect)"
+                       if self.n_dropped_missing else "")
             notes.append(f"Weighted ({self.weights!r}) ratio means; {self.n_dropped} rows with "
-                         "weight 0 left out.")
+                         f"weight 0 left out{missing}.")
         inc = self.increments
         for o, row in inc.iterrows():
             notes.append(f"{o}: {row['quadrant']} ({row['meaning']}); replicates NE "

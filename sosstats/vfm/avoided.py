@@ -45,13 +45,16 @@ class AvoidedCosts(Result):
         neighbours' rates imply), ``std_error``, ``df``, ``statistic``, ``p_value``.
     comparison : ComparisonResult
         The neighbour comparison the gaps come from.
-    draws : numpy.ndarray or None
-        Simulated draws of every row (rows x draws) when unit costs are uncertain.
+    draws : pandas.DataFrame or None
+        Simulated draws when unit costs are uncertain: one row per term (indexed like
+        ``table``, index name ``term``), one column per draw (``draw`` 0, 1, ...); the
+        ``processes[...]`` rows do not depend on unit costs and are NaN. None when every unit
+        cost is fixed. :meth:`draws_of` gives one term's draws as an array.
     """
 
     table: pd.DataFrame
     comparison: ComparisonResult = field(repr=False)
-    draws: np.ndarray | None = field(repr=False)
+    draws: pd.DataFrame | None = field(repr=False)
     indicators: tuple
     treated: tuple
     pooling: str
@@ -67,10 +70,36 @@ class AvoidedCosts(Result):
     def _interval(self, level: float) -> pd.DataFrame:
         out = t_interval(self.table, level)
         if self.draws is not None:
-            sim = np.isfinite(self.draws).all(axis=1)
-            lo, hi = np.quantile(self.draws[sim], [0.5 - level / 2, 0.5 + level / 2], axis=1)
+            draws = self.draws.to_numpy()
+            sim = np.isfinite(draws).all(axis=1)
+            lo, hi = np.quantile(draws[sim], [0.5 - level / 2, 0.5 + level / 2], axis=1)
             out.loc[sim, "lower"], out.loc[sim, "upper"] = lo, hi
         return out
+
+    def draws_of(self, term: str) -> np.ndarray:
+        """Return the draws of one cost term, e.g. ``draws_of("cost[total: pooled]")``.
+
+        Returns a copy, shape ``(n_draws,)``, ready to be a flow of
+        :func:`sosstats.vfm.budget` or an input of :func:`sosstats.vfm.psa`.
+
+        Raises
+        ------
+        DataError
+            When unit costs were fixed (no draws), ``term`` is not a term of the result, or
+            ``term`` is a ``processes[...]`` row (counts do not depend on unit costs).
+        """
+        if self.draws is None:
+            raise DataError("no draws: every unit cost was fixed; give distributions or arrays "
+                            "of draws in `unit_costs_per_process` to simulate.")
+        if not isinstance(term, str) or term not in self.draws.index:
+            costs = [t for t in self.draws.index if t.startswith("cost[")]
+            raise DataError(f"`term` {term!r} is not a term of this result; cost terms are "
+                            f"{', '.join(costs[:12])}{' ...' if len(costs) > 12 else ''}.")
+        row = self.draws.loc[term].to_numpy(dtype=float, copy=True)
+        if not np.isfinite(row).all():
+            raise DataError(f"`term` {term!r} has no draws: process counts do not depend on "
+                            "unit costs; use its estimate and interval, or a cost[...] term.")
+        return row
 
     def _part(self, quantity: str) -> pd.DataFrame:
         t = self.tidy()
@@ -172,6 +201,20 @@ def _population(comp: ComparisonResult | None, population: Any, codes: tuple) ->
     return pop.to_numpy(dtype=float)
 
 
+def _rewarn(caught: list[warnings.WarningMessage]) -> None:
+    """Issue each distinct warning of the comparisons once, from the caller of avoided_costs.
+
+    With ``population`` an indicator name, :func:`~sosstats.neighbours.compare` runs twice on
+    the same neighbours, and its warnings (e.g. fewer than ``k`` eligible neighbours) repeat.
+    """
+    seen: set[tuple[type, str]] = set()
+    for w in caught:
+        key = (w.category, str(w.message))
+        if key not in seen:
+            seen.add(key)
+            warnings.warn(str(w.message), w.category, stacklevel=3)
+
+
 def _pooled_rows(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Total of per-LA contributions ``u`` (n, D) and its SE sqrt(n/(n-1) sum (u - mean)^2)."""
     n = u.shape[0]
@@ -262,7 +305,8 @@ def avoided_costs(indicators: pd.DataFrame, treated: Any, neighbours: Any,
     -------
     AvoidedCosts
         ``tidy()`` (terms ``processes[<indicator>: <LA or pooled>]``, ``cost[...]`` and
-        ``cost[total: ...]``), ``processes``, ``costs``, ``gaps``, ``comparison``, ``plot()``.
+        ``cost[total: ...]``), ``processes``, ``costs``, ``gaps``, ``comparison``, ``plot()``;
+        with uncertain unit costs ``draws`` (terms x draws) and ``draws_of(term)``.
 
     Raises
     ------
@@ -277,7 +321,9 @@ def avoided_costs(indicators: pd.DataFrame, treated: Any, neighbours: Any,
     -----
     SosstatsWarning
         When a treated LA has no gap for an indicator (it adds nothing to that indicator's
-        pooled row and counts as 0 in the totals).
+        pooled row and counts as 0 in the totals), and the warnings of
+        :func:`~sosstats.neighbours.compare` (e.g. fewer than ``k`` eligible neighbours), each
+        once even when ``population`` is an indicator and the comparison runs twice.
 
     Notes
     -----
@@ -332,10 +378,16 @@ def avoided_costs(indicators: pd.DataFrame, treated: Any, neighbours: Any,
         raise DataError(f"`population` {population!r} is also a process indicator.")
     options = dict(year=year, id=id, k=k, weighting=weighting, exclude=exclude,
                    exclude_treated=exclude_treated, n_resamples=0, n_draws=0, level=level, rng=0)
-    comp = compare(indicators, treated, neighbours, indicator=names, **options)
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            comp = compare(indicators, treated, neighbours, indicator=names, **options)
+            pop_comp = (compare(indicators, treated, neighbours, indicator=[population],
+                                **options) if isinstance(population, str) else None)
+    finally:
+        _rewarn(caught)
     codes = comp.treated
-    pop_comp = (compare(indicators, treated, neighbours, indicator=[population], **options)
-                if isinstance(population, str) else None)
     pop = _population(pop_comp, population, codes)
     per_la = comp.per_la.set_index(["indicator", "la_code"])["difference"]
     d = np.column_stack([per_la.loc[p].reindex(list(codes)).to_numpy(dtype=float)
@@ -377,6 +429,9 @@ def avoided_costs(indicators: pd.DataFrame, treated: Any, neighbours: Any,
     table.index = [f"{q}[{ind}: {la}]" for q, ind, la in
                    zip(table["quantity"], table["indicator"], table["la_code"])]
     table[["ci_lower", "ci_upper"]] = np.nan
+    if draws is not None:
+        draws = pd.DataFrame(draws, index=pd.Index(table.index, name="term"),
+                             columns=pd.RangeIndex(n, name="draw"))
     result = AvoidedCosts(table=table, comparison=comp, draws=draws, indicators=tuple(names),
                           treated=tuple(codes), pooling=pooling, per=float(per), n_draws=n,
                           nobs=len(codes), level=level)

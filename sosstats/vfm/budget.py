@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._results import Result, Summary
+from sosstats._results import Result
 from sosstats._validate import check_level
 from sosstats.errors import DataError
-from sosstats.vfm._inputs import is_distribution, realise
+from sosstats.vfm._inputs import FormattedSummary, fmt_money, fmt_number, is_distribution, realise
 from sosstats.vfm.discount import discount
 from sosstats.vfm.prices import reprice
 
@@ -215,7 +215,15 @@ class BudgetView(Result):
 
     @property
     def bcr(self) -> Any:
-        """Benefit-cost ratio ``pv_avoided / pv_investment`` (NaN without investment)."""
+        """Benefit-cost ratio ``pv_avoided / pv_investment`` (NaN without investment).
+
+        A float for fixed flows. With draws, an array of the per-draw ratios: their spread
+        gives the interval in :meth:`tidy`, but the headline benefit-cost ratio (``tidy()``,
+        ``summary()``, ``str()``) is the ratio of the mean present values,
+        ``mean(PV(avoided)) / mean(PV(investment))``, not the mean of these ratios (which
+        differs: with avoided costs independent of a varying investment it is larger, by
+        Jensen's inequality).
+        """
         inv = self.investment @ self.factors
         with np.errstate(divide="ignore", invalid="ignore"):
             return self._out(np.where(inv > 0, (self.avoided @ self.factors) / inv, np.nan))
@@ -261,11 +269,11 @@ class BudgetView(Result):
         year = self.payback_year
         if year is None:
             return (f"No payback within the horizon: the discounted cumulative net flow is "
-                    f"still {cum[-1]:,.0f} at the end of year {self.years[-1]} (the last of "
+                    f"still {fmt_money(cum[-1])} at the end of year {self.years[-1]} (the last of "
                     f"{len(self.years)}).")
         pos = self.years.get_loc(year)
         text = (f"Pays back in year {year} ({pos} year(s) after the first): the discounted "
-                f"cumulative net flow reaches {cum[pos]:,.0f}.")
+                f"cumulative net flow reaches {fmt_money(cum[pos])}.")
         again = np.flatnonzero(cum[pos:] < 0)
         if again.size:
             text += (f" It falls below zero again in year {self.years[pos + again[0]]} "
@@ -325,20 +333,35 @@ class BudgetView(Result):
         est = self._estimates()["estimate"]
         prices = (f"prices of {self.price_year}" if self.price_year is not None
                   else "price year not given")
+        bcr = f"benefit-cost ratio {est['bcr']:.3g}"
+        if self.n_draws is not None:
+            with np.errstate(invalid="ignore"):
+                bcr += (f" (ratio of the mean PVs; the mean of the per-draw ratios is "
+                        f"{np.nanmean(self._draw_values()[:, 3]):.3g})")
         notes = [f"{len(self.years)} years ({prices}); discounted at {self.rate}, year "
                  f"{self.years[0]} undiscounted.",
-                 f"NPV {est['npv']:,.0f}; benefit-cost ratio {est['bcr']:.3g}.",
+                 f"NPV {fmt_money(est['npv'])}; {bcr}.",
                  self.payback_explanation]
         if self.n_draws is not None:
             lo, hi = self.conf_int().loc["npv"]
-            notes.append(f"{self.n_draws} draws: NPV {self.level:.0%} interval {lo:,.0f} to "
-                         f"{hi:,.0f}; P(NPV > 0) = {self.prob_positive:.3f}; share paying back "
-                         f"within the horizon {self.prob_payback:.3f}. Table: means over draws.")
+            notes.append(f"{self.n_draws} draws: NPV {self.level:.0%} interval {fmt_money(lo)} "
+                         f"to {fmt_money(hi)}; P(NPV > 0) = {self.prob_positive:.3f}; share "
+                         f"paying back within the horizon {self.prob_payback:.3f}. Table: means "
+                         "over draws.")
         return notes
 
+    def summary(self, level: float | None = None) -> FormattedSummary:
+        """Estimates and intervals (money with thousands separators); ``to_frame()`` numbers."""
+        table = self.tidy(level).set_index("term")
+        cols = ["estimate", "std_error", "ci_lower", "ci_upper"]
+        return FormattedSummary(f"{type(self).__name__}: {self.method}", table, self._notes(),
+                                formats=dict.fromkeys(cols, fmt_number))
+
     def __str__(self) -> str:
-        title = f"Budget view: investment against avoided costs ({self.rate})"
-        return str(Summary(title, self.table, self._notes()))
+        title = "Budget view: investment against avoided costs, by year"
+        formats = {c: fmt_money for c in self.table.columns if c != "discount_factor"}
+        formats["discount_factor"] = "{:.4f}".format
+        return str(FormattedSummary(title, self.table, self._notes(), formats=formats))
 
     def plot(self, ax: Any = None) -> Any:
         """Cumulative discounted net flow by year, with its interval and the payback year."""
@@ -365,7 +388,7 @@ class BudgetView(Result):
         ax.set_xticklabels([str(y) for y in self.years])
         ax.set_xlabel("year")
         ax.set_ylabel(f"money{f' ({self.price_year} prices)' if self.price_year else ''}")
-        ax.set_title(f"Cumulative net flow: NPV {self._estimates()['estimate']['npv']:,.0f}")
+        ax.set_title(f"Cumulative net flow: NPV {fmt_money(self._estimates()['estimate']['npv'])}")
         ax.legend(loc="best", fontsize="small")
         return ax
 
@@ -401,9 +424,10 @@ def budget(investment: Any, avoided: Any, *, years: Any = None, rate: Any = None
     Returns
     -------
     BudgetView
-        ``npv``, ``pv_investment``, ``pv_avoided``, ``bcr``, ``payback_year`` (with
-        ``payback_explanation``), ``table``, ``prob_positive``, ``tidy()``, ``plot()``;
-        ``str()`` prints the yearly table.
+        ``npv``, ``pv_investment``, ``pv_avoided``, ``bcr`` (per draw with draws),
+        ``payback_year`` (with ``payback_explanation``), ``table``, ``prob_positive``,
+        ``tidy()`` (headline estimates: the NPV of the mean flows and the ratio of mean PVs),
+        ``plot()``; ``str()`` prints the yearly table.
 
     Raises
     ------
@@ -420,8 +444,11 @@ def budget(investment: Any, avoided: Any, *, years: Any = None, rate: Any = None
     :math:`\text{PV}(A) / \text{PV}(I)`, and the payback year the first :math:`t` with
     :math:`\sum_{s \le t} D_s N_s \ge 0` once some investment has been made (HM Treasury
     2022). With draws, each quantity is computed draw by draw; the point estimates use the
-    mean flows (the mean NPV over draws, NPV being linear in the flows), intervals are
-    percentiles over draws and :math:`P(\text{NPV} > 0)` is the share of positive draws.
+    mean flows (the mean NPV over draws, NPV being linear in the flows; for the benefit-cost
+    ratio, the ratio of the mean present values, :math:`\overline{\text{PV}(A)} /
+    \overline{\text{PV}(I)}`, which is not the mean of the per-draw ratios returned by
+    ``bcr``), intervals are percentiles over draws and :math:`P(\text{NPV} > 0)` is the share
+    of positive draws.
 
     References
     ----------

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sosstats._kernels.bootstrap_cea import bootstrap_cea
 from sosstats._validate import (
@@ -27,10 +28,12 @@ from sosstats._validate import (
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.vfm._cea_result import CEAResult
 
-__all__ = ["cea", "DEFAULT_WTP"]
+__all__ = ["cea", "DEFAULT_WTP", "FEW_CLUSTERS"]
 
 #: Default willingness-to-pay grid: 0 to 50,000 in steps of 500 (101 thresholds).
 DEFAULT_WTP = np.linspace(0, 50_000, 101)
+#: ``cluster=`` warns when an option has fewer clusters than this (see :func:`cea`, Notes).
+FEW_CLUSTERS = 20
 
 
 def _labels(values: pd.Series, name: str) -> pd.Series:
@@ -70,13 +73,25 @@ def _check_wtp(wtp: Any) -> np.ndarray:
     return arr
 
 
-def _check_negative(values: np.ndarray, data: pd.DataFrame, column: str) -> None:
-    neg = values < 0
+def _check_values(values: np.ndarray, rows: pd.Index, columns: list[str],
+                  weights: str | None) -> None:
+    """Finite cost and effect, costs >= 0, among the rows used (``rows`` label them)."""
+    where = f" in rows with a positive weight in {weights!r}" if weights is not None else ""
+    fix = (f"drop or impute them, or give them weight 0 in {weights!r}" if weights is not None
+           else "drop or impute those rows, or weight the observed ones with `weights=` "
+           "(e.g. attrition weights) and give the others weight 0")
+    for j, column in enumerate(columns):
+        for bad, what in ((np.isnan(values[:, j]), "missing value(s) (NaN)"),
+                          (np.isinf(values[:, j]), "infinite value(s)")):
+            if bad.any():
+                more = " ..." if bad.sum() > 10 else ""
+                raise DataError(f"column {column!r} has {int(bad.sum())} {what}{where} (rows "
+                                f"{rows[bad][:10].tolist()}{more}); {fix}.")
+    neg = values[:, 0] < 0
     if neg.any():
-        rows = data.index[neg][:10].tolist()
-        raise DataError(f"column {column!r} has {int(neg.sum())} negative cost(s) (rows "
-                        f"{rows}); costs must be >= 0 (put savings in an avoided-cost "
-                        "analysis, not in negative costs).")
+        raise DataError(f"column {columns[0]!r} has {int(neg.sum())} negative cost(s) (rows "
+                        f"{rows[neg][:10].tolist()}); costs must be >= 0 (put savings in an "
+                        "avoided-cost analysis, not in negative costs).")
 
 
 def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str | None = None,
@@ -91,16 +106,20 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
         One row per unit (patient, family, child); not modified.
     cost, effect : str
         Columns of cost (money, >= 0) and effect (any scale where more is better: an outcome
-        gain, a QALY, a case avoided). No NaN: handle missing values with the weights or
-        imputations of :mod:`sosstats.weighting` first.
+        gain, a QALY, a case avoided). No NaN in the rows used: handle missing values with the
+        weights (a row with weight 0 may hold NaN: it is left out) or imputations of
+        :mod:`sosstats.weighting` first.
     group : str
         Column naming each row's option (arm, pilot / comparison...).
     cluster : str, optional
         Column of clusters (worker, pilot LA) nested in options: clusters are resampled within
-        each option, not rows.
+        each option, not rows. Warns when an option has fewer than :data:`FEW_CLUSTERS` (20).
     weights : str, optional
         Column of non-negative weights (e.g. attrition weights); means are ratio estimators
-        ``sum(w * y) / sum(w)``. Rows with weight 0 are left out (they carry no information).
+        ``sum(w * y) / sum(w)``. Rows with weight 0 are left out (they carry no information)
+        before cost, effect and cluster are checked, so they may hold NaN (e.g. an outcome not
+        observed for a non-respondent); the result counts them (``n_dropped``,
+        ``n_dropped_missing``).
     n_resamples : int, default 5000
         Bootstrap replicates.
     rng : int, numpy.random.Generator or None
@@ -124,8 +143,10 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     Raises
     ------
     DataError
-        Missing columns, non-numeric or NaN cost / effect / weights, negative costs or
-        weights, missing group or cluster labels, an unknown reference, bad ``wtp``.
+        Missing columns, non-numeric cost / effect / weights, NaN or infinite cost / effect in
+        a row used (with a positive weight), NaN weights, negative costs or weights, missing
+        group labels or missing cluster labels in a row used, an unknown reference, bad
+        ``wtp``.
     DesignError
         Fewer than two options; an option with one unit (or one cluster); clusters spanning
         options; ``n_resamples`` below 2.
@@ -134,7 +155,8 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     -----
     SosstatsWarning
         When the incremental effect of an option is exactly 0 (its ICER is NaN: undefined,
-        never divided by zero), or when every replicate straddles the vertical axis.
+        never divided by zero); with ``cluster=``, when an option has fewer than
+        :data:`FEW_CLUSTERS` clusters (the cluster bootstrap then understates uncertainty).
 
     Notes
     -----
@@ -143,6 +165,12 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     every option, as many units (or clusters, carrying their sums of :math:`w c`, :math:`w e`
     and :math:`w`) as it has, with replacement, and recomputes the means
     (Briggs, Wonderling & Mooney 1997; clusters: Davison & Hinkley 1997, section 3.8).
+    With :math:`G` clusters in an option the bootstrap variance of its mean is
+    :math:`(G-1)/G` times the usual unbiased one and the percentile interval has normal, not
+    :math:`t_{G-1}`, tails, so its width is :math:`\sqrt{(G-1)/G}\, z / t_{G-1}` times that
+    of the t interval (9% narrower at :math:`G = 20`, 18% at 10, 47% at 4), and the cluster
+    bootstrap is known to over-reject with few clusters (Cameron, Gelbach & Miller 2008):
+    hence the warning below :data:`FEW_CLUSTERS`.
     Increments are :math:`\Delta C = \bar C_g - \bar C_r`, :math:`\Delta E = \bar E_g -
     \bar E_r`, the ICER :math:`\Delta C / \Delta E` and the net monetary benefit
     :math:`\mathrm{NMB}_g(\lambda) = \lambda \bar E_g - \bar C_g` (Stinnett & Mullahy 1998).
@@ -169,6 +197,8 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     Briggs, A., Claxton, K. & Sculpher, M. (2006). *Decision Modelling for Health Economic
     Evaluation*. OUP.
     Davison, A. C. & Hinkley, D. V. (1997). *Bootstrap Methods and their Application*. CUP.
+    Cameron, A. C., Gelbach, J. B. & Miller, D. L. (2008). Bootstrap-based improvements for
+    inference with clustered errors. *Review of Economics and Statistics* 90, 414-427.
     """
     data = check_frame(data)
     cols = [cost, effect, group] + [c for c in (cluster, weights) if c is not None]
@@ -182,19 +212,25 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     gen = check_rng(rng)
     seed = int(rng) if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) else None
     rng_state = gen.bit_generator.state
-    values = check_numeric_columns(data, [cost, effect])
-    _check_negative(values[:, 0], data, cost)
+    values = check_numeric_columns(data, [cost, effect], allow_nan=True, allow_inf=True)
     groups = _labels(data[group], group)
     options = _options(groups, reference)
     codes = pd.Categorical(groups, categories=options).codes.astype(np.intp)
     w = None
     keep = np.ones(len(data), dtype=bool)
     if weights is not None:
-        w = check_numeric_columns(data, weights)[:, 0]
+        w = check_numeric_columns(data, weights, allow_nan=True)[:, 0]
+        if np.isnan(w).any():
+            raise DataError(f"column {weights!r} has {int(np.isnan(w).sum())} missing weight(s) "
+                            f"(NaN) (rows {data.index[np.isnan(w)][:10].tolist()}); give weight "
+                            "0 to rows that should be left out.")
         if (w < 0).any():
             raise DataError(f"column {weights!r} has {int((w < 0).sum())} negative weight(s).")
         keep = w > 0
-    clusters = None if cluster is None else _labels(data[cluster], cluster)
+    # rows with weight 0 carry no information: they leave before cost and effect are checked
+    n_missing_dropped = int((~np.isfinite(values[~keep])).any(axis=1).sum())
+    _check_values(values[keep], data.index[keep], [cost, effect], weights)
+    clusters = None if cluster is None else _labels(data[cluster][keep], cluster)
     c, e, codes = values[keep, 0], values[keep, 1], codes[keep]
     w = None if w is None else w[keep]
     n_units = np.bincount(codes, minlength=len(options))
@@ -204,12 +240,12 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
             c if w is None else w * c, e if w is None else w * e, w, codes)
         n_clusters = None
     else:
-        cl_codes = pd.factorize(clusters[keep], sort=False)[0]  # order of first appearance
+        cl_codes = pd.factorize(clusters, sort=False)[0]  # order of first appearance
         n_cl = int(cl_codes.max()) + 1
         unit_codes = codes[np.unique(cl_codes, return_index=True)[1]]
         spans = unit_codes[cl_codes] != codes
         if spans.any():
-            bad = pd.unique(clusters[keep][spans])[:10].tolist()
+            bad = pd.unique(clusters[spans])[:10].tolist()
             raise DesignError(f"clusters must be nested in options: cluster(s) {bad} of "
                               f"{cluster!r} appear under more than one option of {group!r}.")
         ww = np.ones_like(c) if w is None else w
@@ -232,6 +268,7 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
                        effect_column=effect, group_column=group, cluster=cluster,
                        weights=weights, wtp=wtp, n_resamples=n_resamples, level=level,
                        nobs=int(keep.sum()), n_dropped=int((~keep).sum()),
+                       n_dropped_missing=n_missing_dropped,
                        n_units=n_units, n_clusters=n_clusters, point_cost=point_cost,
                        point_effect=point_effect, seed=seed, rng_state=rng_state,
                        _reps=reps)
@@ -248,6 +285,15 @@ def _check_sizes(sizes: np.ndarray, options: list[Any], what: str, weights: str 
                           f"{shown}.")
 
 
+def _narrowing(g: int, level: float) -> float:
+    """How much narrower a bootstrap percentile interval of a mean of ``g`` clusters is.
+
+    Against the t interval on ``g - 1`` df: ``1 - sqrt((g-1)/g) z / t_{g-1}``.
+    """
+    q = 0.5 + level / 2
+    return 1.0 - np.sqrt((g - 1) / g) * stats.norm.ppf(q) / stats.t.ppf(q, g - 1)
+
+
 def _warn(result: CEAResult) -> None:
     flat = [o for o, de in zip(result.options[1:], result.point_effect[1:]
                                - result.point_effect[0]) if de == 0]
@@ -255,3 +301,14 @@ def _warn(result: CEAResult) -> None:
         warnings.warn(f"the incremental effect of {flat} against {result.reference!r} is "
                       "exactly 0: the ICER is undefined (NaN); compare costs, or use the net "
                       "monetary benefit and the CEAC.", SosstatsWarning, stacklevel=3)
+    if result.n_clusters is not None and (result.n_clusters < FEW_CLUSTERS).any():
+        shown = ", ".join(f"{o!r} {int(g)}" for o, g in zip(result.options, result.n_clusters))
+        g = int(result.n_clusters.min())
+        warnings.warn(f"few clusters of {result.cluster!r} for the cluster bootstrap ({shown}; "
+                      f"fewer than {FEW_CLUSTERS} in an option): with few clusters it "
+                      f"understates uncertainty (the variance of a mean shrinks by (G - 1)/G "
+                      f"and the t tails are ignored; with G = {g} a {result.level:.0%} interval "
+                      f"is about {_narrowing(g, result.level):.0%} narrower than the t interval "
+                      "on G - 1 df). Read its intervals and CEAC as too confident; resample a "
+                      "lower level whose units are closer to independent, or model the "
+                      "clusters (sosstats.multilevel).", SosstatsWarning, stacklevel=3)

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from sosstats._results import Summary
 from sosstats._validate import check_int
 from sosstats.errors import ConvergenceError, DataError
+from sosstats.vfm._inputs import FormattedSummary, fmt_number
 
 __all__ = ["OneWay", "BreakEven", "one_way", "break_even"]
 
@@ -80,15 +80,18 @@ class OneWay:
         """Return the tornado table (a copy)."""
         return self.table.copy()
 
-    def summary(self) -> Summary:
-        """Printable tornado table."""
-        notes = [f"{self.name} at base values: {self.base_outcome:,.6g}. One parameter at a "
-                 "time moved to the ends of its range, the others at base; sorted by swing."]
+    def summary(self) -> FormattedSummary:
+        """Printable tornado table (numbers with thousands separators; ``to_frame()`` numbers)."""
+        notes = [f"{self.name} at base values: {fmt_number(self.base_outcome)}. One parameter "
+                 "at a time moved to the ends of its range, the others at base; sorted by "
+                 "swing."]
         flips = self.table.index[self.table["changes_sign"]].tolist()
         if flips:
             notes.append(f"The sign of {self.name} changes within the range of: "
                          f"{', '.join(map(str, flips))}.")
-        return Summary(f"One-way sensitivity analysis of {self.name}", self.table, notes)
+        numbers = ["base", "low", "high", "outcome_low", "outcome_high", "swing"]
+        return FormattedSummary(f"One-way sensitivity analysis of {self.name}", self.table,
+                                notes, formats=dict.fromkeys(numbers, fmt_number))
 
     def __str__(self) -> str:
         return str(self.summary())
@@ -227,10 +230,11 @@ class BreakEven:
     def __str__(self) -> str:
         rel = (f" ({self.change / self.base_value:+.1%} from base)" if self.base_value != 0
                else "")
-        return (f"Break-even: the outcome equals {self.target:,.6g} when {self.parameter} = "
-                f"{self.value:,.6g}{rel}; at its base value {self.base_value:,.6g} the outcome "
-                f"is {self.base_outcome:,.6g}. Searched in [{self.bracket[0]:,.6g}, "
-                f"{self.bracket[1]:,.6g}] by Brent's method.")
+        f = fmt_number
+        return (f"Break-even: the outcome equals {f(self.target)} when {self.parameter} = "
+                f"{f(self.value)}{rel}; at its base value {f(self.base_value)} the outcome "
+                f"is {f(self.base_outcome)}. Searched in [{f(self.bracket[0])}, "
+                f"{f(self.bracket[1])}] by Brent's method.")
 
 
 def break_even(model: Callable[..., Any], base: Mapping[str, float], parameter: str,

@@ -168,6 +168,7 @@ def test_unit_cost_draws_are_propagated_reproducibly(sim):
     sim_draws = (x + s * t[j]) * draws
     assert a.loc[row, "std_error"] == pytest.approx(sim_draws.std(ddof=1), rel=1e-10)
     assert a.loc[row, "ci_lower"] == pytest.approx(np.quantile(sim_draws, 0.025), rel=1e-10)
+    np.testing.assert_allclose(res.draws_of(row), sim_draws, rtol=1e-10)
     assert a.loc[row, "std_error"] > f.loc[row, "std_error"] * 0.9
     again = avoided_costs(ev.la_indicators, pilots, nb, costs, pop, year=2017, rng=5)
     pd.testing.assert_frame_equal(again.tidy(), res.tidy())
@@ -257,3 +258,55 @@ def test_bad_inputs(kwargs, error, match):
         warnings.simplefilter("ignore", SosstatsWarning)
         with pytest.raises(error, match=match):
             avoided_costs(**args)
+
+
+def test_draws_are_labelled_by_term():
+    wide, nb, pop = _tiny()
+    cost_draws = np.random.default_rng(3).gamma(20, 50, 200)
+    res = avoided_costs(wide, ["T1", "T2"], nb, {"icpc": cost_draws, "cpp": 2_000.0}, pop, k=2,
+                        rng=4)
+    draws = res.draws
+    assert isinstance(draws, pd.DataFrame) and draws.shape == (len(res.table), 200)
+    assert list(draws.index) == list(res.table.index) and draws.index.name == "term"
+    assert list(draws.columns) == list(range(200)) and draws.columns.name == "draw"
+    term = "cost[total: pooled]"
+    total = res.draws_of(term)
+    assert total.shape == (200,)
+    np.testing.assert_array_equal(total, draws.loc[term].to_numpy())
+    # the percentile interval and SE of a cost row come from its draws
+    lo, hi = np.quantile(total, [0.025, 0.975])
+    assert res.conf_int().loc[term].tolist() == pytest.approx([lo, hi], rel=1e-12)
+    assert res.std_errors[term] == pytest.approx(total.std(ddof=1), rel=1e-12)
+    total[:] = 0                                                   # a copy is returned
+    assert (res.draws_of(term) != 0).any()
+    assert draws.loc[[t for t in draws.index if t.startswith("processes")]].isna().all().all()
+    with pytest.raises(DataError, match="not a term.*cost\\[total: pooled\\]"):
+        res.draws_of("cost[total: everywhere]")
+    with pytest.raises(DataError, match="process counts do not depend on unit costs"):
+        res.draws_of("processes[icpc: pooled]")
+    fixed = avoided_costs(wide, ["T1", "T2"], nb, {"icpc": 1_000.0, "cpp": 2_000.0}, pop, k=2)
+    assert fixed.draws is None
+    with pytest.raises(DataError, match="every unit cost was fixed"):
+        fixed.draws_of(term)
+
+
+def test_neighbour_warning_once_when_population_is_an_indicator():
+    # T1 has three ranked neighbours, T2 four: with k = 4, T1 is short of neighbours
+    wide = pd.DataFrame({"la_code": ["T1", "T2", "N1", "N2", "N3", "N4", "N5", "N6", "N7"],
+                         "icpc": [40.0, 80, 50, 70, 10, 70, 60, 5, 30],
+                         "cpp": [30.0, 25, 40, 30, 99, 30, 40, 99, 20],
+                         "children": [20_000.0, 10_000, 9, 9, 9, 9, 9, 9, 9]})
+    nb = pd.DataFrame({"la_code": ["T1"] * 3 + ["T2"] * 4,
+                       "neighbour": ["N1", "N2", "N3", "N4", "N5", "N6", "N7"],
+                       "rank": [1, 2, 3, 1, 2, 3, 4]})
+    costs = {"icpc": 1_000.0, "cpp": 2_000.0}
+    with pytest.warns(SosstatsWarning, match="fewer than k = 4 eligible neighbours") as rec:
+        a = avoided_costs(wide, ["T1", "T2"], nb, costs, "children", k=4)
+    short = [w for w in rec if "eligible neighbours" in str(w.message)]
+    assert len(short) == 1
+    assert "T1 (3)" in str(short[0].message) and short[0].filename == __file__
+    with pytest.warns(SosstatsWarning, match="eligible neighbours") as rec2:
+        b = avoided_costs(wide, ["T1", "T2"], nb, costs, {"T1": 20_000, "T2": 10_000}, k=4)
+    assert len([w for w in rec2 if "eligible neighbours" in str(w.message)]) == 1
+    pd.testing.assert_frame_equal(a.tidy(), b.tidy())
+    assert a.params["processes[icpc: T1]"] == pytest.approx(-(40 - 130 / 3) * 2)

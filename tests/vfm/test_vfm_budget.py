@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from sosstats.errors import DataError
 from sosstats.vfm import discount_factors, present_value
+from sosstats.vfm._inputs import fmt_money, fmt_number
 from sosstats.vfm.budget import BudgetView, budget, training_cost
 from sosstats.vfm.psa import gamma_cost
 
@@ -42,7 +43,7 @@ def test_npv_and_payback_by_hand_at_3_5_percent():
     assert budget([1_000.0, 0.0, 0.0], [0.0, 600.0, 600.0]).npv == pytest.approx(npv)
     assert "Pays back in year 2" in view.payback_explanation
     text = str(view)
-    assert "cumulative_discounted_net" in text and "NPV 140" in text
+    assert "cumulative_discounted_net" in text and f"NPV {npv:.2f}" in text
     tidy = view.tidy().set_index("term")
     assert tidy.loc["npv", "estimate"] == pytest.approx(npv)
     assert tidy.loc["net_undiscounted", "estimate"] == pytest.approx(200.0)
@@ -218,3 +219,45 @@ def test_inputs_untouched():
     budget(inv, frame, price_year=2016, price_years=2015, index=ILLUSTRATIVE_INDEX)
     np.testing.assert_array_equal(inv, [1_000.0, 0.0, 0.0])
     assert frame.iloc[0, 1] == 600.0
+
+
+@pytest.mark.parametrize("x, money, number", [
+    (4_091_234.5, "4,091,234", "4,091,234"), (-2_269_000.4, "-2,269,000", "-2,269,000"),
+    (1_000.0, "1,000", "1,000"), (999.996, "1,000", "1,000"), (39.854, "39.85", "39.85"),
+    (0.149897, "0.15", "0.1499"), (-0.0, "0.00", "0"), (-0.001, "0.00", "-0.001"),
+    (5e7, "50,000,000", "50,000,000"), (np.nan, "NaN", "NaN"),
+])
+def test_number_formats(x, money, number):
+    assert fmt_money(x) == money and fmt_number(x) == number
+
+
+def test_str_prints_money_with_thousands_separators():
+    inv = [4_091_234.4, 677_000.0, 677_000.0]
+    view = budget(inv, [1_821_000.0, 3_643_000.0, 3_643_000.0], rate=0.035)
+    text = str(view)
+    assert "e+0" not in text
+    assert "4,091,234" in text and "677,000" in text and "0.9662" in text
+    assert f"NPV {view.npv:,.0f};" in text
+    summary = view.summary()
+    assert "e+0" not in str(summary) and f"{view.npv:,.0f}" in str(summary)
+    frame = summary.to_frame()                          # the numbers stay numbers
+    assert frame.loc["npv", "estimate"] == pytest.approx(view.npv)
+    assert "e+0" not in summary._repr_html_()
+
+
+def test_bcr_headline_is_the_ratio_of_mean_present_values():
+    rng = np.random.default_rng(7)
+    n = 400
+    inv = np.c_[rng.gamma(2.0, 500.0, n), np.zeros((n, 2))]     # investment varies by draw
+    avoided = np.c_[np.zeros(n), rng.normal(800.0, 100.0, (n, 2))]
+    view = budget(inv, avoided, rate=0.035)
+    d = discount_factors(3)
+    per_draw = (avoided @ d) / (inv @ d)
+    np.testing.assert_allclose(view.bcr, per_draw)              # per draw
+    headline = (avoided @ d).mean() / (inv @ d).mean()
+    assert view.params["bcr"] == pytest.approx(headline)        # ratio of mean PVs
+    assert per_draw.mean() > headline * 1.1                     # not the mean of the ratios
+    np.testing.assert_allclose(view.conf_int().loc["bcr"], np.quantile(per_draw, [0.025, 0.975]))
+    text = str(view)
+    assert f"benefit-cost ratio {headline:.3g} (ratio of the mean PVs" in text
+    assert f"mean of the per-draw ratios is {per_draw.mean():.3g}" in text

@@ -12,6 +12,7 @@ from scipy import stats
 
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.vfm import cea
+from sosstats.vfm.cea import FEW_CLUSTERS
 
 matplotlib.use("Agg")
 
@@ -108,8 +109,9 @@ def test_cluster_bootstrap_equals_unit_bootstrap_for_singletons():
 def test_cluster_bootstrap_equals_cluster_loop():
     df = _trial(n=(40, 50), seed=5)
     df["worker"] = df["arm"] + "-" + df["worker"]
-    res = cea(df, cost="cost", effect="effect", group="arm", cluster="worker", n_resamples=50,
-              rng=2)
+    with pytest.warns(SosstatsWarning, match="few clusters"):   # 12 workers per arm
+        res = cea(df, cost="cost", effect="effect", group="arm", cluster="worker",
+                  n_resamples=50, rng=2)
     rng = np.random.default_rng(2)
     expected = np.empty((50, 2))
     for j, arm in enumerate(["control", "sos"]):
@@ -201,6 +203,10 @@ def test_plots_and_outputs():
     (lambda d: d.assign(cost=d.cost - 2_000), {}, DataError, "negative cost"),
     (lambda d: d.assign(cost=d.cost.where(d.index != 3)), {}, DataError, "NaN"),
     (lambda d: d.assign(effect=d.effect.where(d.index != 3)), {}, DataError, "NaN"),
+    (lambda d: d.assign(effect=d.effect.where(d.index != 3, np.inf)), {}, DataError,
+     "column 'effect' has 1 infinite value"),
+    (lambda d: d.assign(w=np.where(d.index == 3, np.nan, 1.0)), {"weights": "w"}, DataError,
+     r"column 'w' has 1 missing weight\(s\) \(NaN\) \(rows \[3\]\)"),
     (lambda d: d.assign(arm=d.arm.where(d.index != 3)), {}, DataError, "missing"),
     (lambda d: d.assign(arm="sos"), {}, DesignError, "one option"),
     (lambda d: pd.concat([d[d.arm == "sos"], d[d.arm == "control"].iloc[:1]]), {}, DesignError,
@@ -234,3 +240,81 @@ def test_input_frame_untouched():
     before = df.copy()
     cea(df, cost="cost", effect="effect", group="arm", cluster=None, n_resamples=20, rng=0)
     pd.testing.assert_frame_equal(df, before)
+
+
+def _repro():
+    """Return the review's reproduction: NaN effects in two rows that have weight 0."""
+    return pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4,
+                         "cost": [1.0, 2, 3, 4, 2, 3, 4, 5],
+                         "effect": [1.0, np.nan, 2, 1, 2, 2, np.nan, 1],
+                         "w": [1.0, 0, 1, 1, 1, 1, 0, 1]})
+
+
+def test_zero_weight_rows_may_hold_nan_and_are_left_out():
+    d = _repro()
+    before = d.copy()
+    res = cea(d, cost="cost", effect="effect", group="arm", weights="w", n_resamples=50, rng=0)
+    pd.testing.assert_frame_equal(d, before)
+    assert res.nobs == 6 and res.n_dropped == 2 and res.n_dropped_missing == 2
+    assert "2 rows with weight 0 left out (2 of them with a missing cost or effect)" in str(
+        res.summary())
+    # the same numbers as on the frame without those rows, replicate for replicate
+    kept = cea(d[d["w"] > 0], cost="cost", effect="effect", group="arm", weights="w",
+               n_resamples=50, rng=0)
+    pd.testing.assert_frame_equal(res.tidy(), kept.tidy())
+    pd.testing.assert_frame_equal(res.replicates, kept.replicates)
+    pd.testing.assert_frame_equal(res.ceac, kept.ceac)
+    assert res.means.loc["a", "effect"] == pytest.approx((1 + 2 + 1) / 3)
+    assert kept.n_dropped == 0
+    # a zero-weight row may also lack its cost and its cluster label
+    d2 = d.assign(cost=d["cost"].where(d["w"] > 0), cl=[f"c{i}" for i in range(8)])
+    d2.loc[d2["w"] == 0, "cl"] = None
+    with pytest.warns(SosstatsWarning, match="few clusters"):
+        clus = cea(d2, cost="cost", effect="effect", group="arm", weights="w", cluster="cl",
+                   n_resamples=50, rng=0)
+    np.testing.assert_allclose(clus.params, res.params)
+
+
+def test_nan_with_a_positive_weight_raises_naming_column_and_count():
+    d = _repro()
+    with pytest.raises(DataError, match=r"column 'effect' has 1 missing value\(s\) \(NaN\) in "
+                       r"rows with a positive weight in 'w' \(rows \[6\]\)"):
+        cea(d.assign(w=np.where(d.index == 6, 2.0, d["w"])), cost="cost", effect="effect",
+            group="arm", weights="w", n_resamples=50, rng=0)
+    with pytest.raises(DataError, match=r"column 'effect' has 2 missing value\(s\) \(NaN\) "
+                       r"\(rows \[1, 6\]\); drop or impute") as err:
+        cea(d, cost="cost", effect="effect", group="arm", n_resamples=50, rng=0)
+    assert "contain NaN" not in str(err.value)
+    with pytest.raises(DataError, match="column 'cost' has 1 missing"):
+        cea(d.assign(cost=d["cost"].where(d.index != 0)), cost="cost", effect="effect",
+            group="arm", weights="w", n_resamples=50, rng=0)
+    # negative costs are still refused among the rows used
+    with pytest.raises(DataError, match="negative cost"):
+        cea(d.assign(cost=d["cost"] - 10), cost="cost", effect="effect", group="arm",
+            weights="w", n_resamples=50, rng=0)
+
+
+def test_few_clusters_warn_with_counts_and_size_of_the_understatement():
+    df = _trial(n=(40, 50), seed=5)
+    df["worker"] = df["arm"] + "-" + df["worker"]
+    per_arm = df.groupby("arm")["worker"].nunique()
+    with pytest.warns(SosstatsWarning, match="few clusters of 'worker'") as rec:
+        cea(df, cost="cost", effect="effect", group="arm", cluster="worker", n_resamples=50,
+            rng=2)
+    msgs = [str(w.message) for w in rec if "few clusters" in str(w.message)]
+    assert len(msgs) == 1
+    g = int(per_arm.min())
+    # percentile interval of a mean of g clusters vs the t interval on g - 1 df
+    narrower = 1 - np.sqrt((g - 1) / g) * stats.norm.ppf(0.975) / stats.t.ppf(0.975, g - 1)
+    assert f"'control' {per_arm['control']}, 'sos' {per_arm['sos']}" in msgs[0]
+    assert f"with G = {g} a 95% interval is about {narrower:.0%} narrower" in msgs[0]
+    assert "understates uncertainty" in msgs[0]
+    # enough clusters (FEW_CLUSTERS in every option, the boundary included): no warning
+    big = _trial(n=(FEW_CLUSTERS, 30))
+    big["id"] = np.arange(len(big))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SosstatsWarning)
+        res = cea(big, cost="cost", effect="effect", group="arm", cluster="id", n_resamples=20,
+                  rng=0)
+        cea(df, cost="cost", effect="effect", group="arm", n_resamples=20, rng=0)  # no cluster
+    assert list(res.n_clusters) == [FEW_CLUSTERS, 30]

@@ -160,3 +160,26 @@ def test_bad_inputs(call, error, match):
 def test_no_convergence_is_a_convergence_error():
     with pytest.raises(ConvergenceError, match="did not converge"):
         break_even(lambda x: x**3 - 2.0, {"x": 0.0}, "x", bracket=(-1e6, 1e6), maxiter=2)
+
+
+def test_break_even_and_tornado_print_large_values_plainly():
+    def net(saving, cost):
+        return 5 * saving - cost
+
+    be = break_even(net, {"saving": 1_000_000.0, "cost": 22_830_800.0}, "saving",
+                    bracket=(0.0, 5e7))
+    assert be.value == pytest.approx(4_566_160.0)
+    text = str(be)
+    assert "e+0" not in text
+    assert "saving = 4,566,160 (+356.6% from base)" in text
+    assert "at its base value 1,000,000 the outcome is -17,830,800" in text
+    assert "Searched in [0, 50,000,000]" in text
+    small = break_even(linear, {"a": 1.0, "b": 2.0, "c": 4.0}, "a", target=5.0,
+                       bracket=(-100.0, 100.0))
+    assert "a = 4.5 " in str(small) and "[-100, 100]" in str(small)
+    ow = one_way(net, {"saving": 1_000_000.0, "cost": 22_830_800.0},
+                 {"saving": (500_000.0, 6_000_000.0), "cost": (1e7, 3e7)}, name="NPV")
+    shown = str(ow)
+    assert "e+0" not in shown
+    assert "27,500,000" in shown and "-17,830,800" in shown          # swing, base outcome
+    assert ow.summary().to_frame()["swing"].dtype == float           # numbers stay numbers
