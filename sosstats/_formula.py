@@ -24,4 +24,7 @@ def formula_variables(rhs: str, data: pd.DataFrame) -> list[str]:
     if missing:
         raise DataError(f"the formula names column(s) {', '.join(map(repr, missing))} that are "
                         "not in `data`.")
-    return [c for c in data.columns if c in required]
+    # formulaic leaves out of ``required_variables`` columns named like its own helpers
+    # (``exp2``, ``log``, ``center``, ``lag``...); keep every column named as a bare word
+    words = set(re.findall(r"[A-Za-z_][\w.]*", rhs))
+    return [c for c in data.columns if c in required or c in words]

@@ -431,3 +431,13 @@ def test_hierarchical_centring_has_the_same_density(monkeypatch):
     lp_absorbed = absorbed.compile_logp()(moved)
     assert np.isfinite(lp_plain)
     np.testing.assert_allclose(lp_absorbed, lp_plain, rtol=1e-10)
+
+
+def test_columns_named_like_formulaic_helpers():
+    """``exp2`` / ``log`` columns are data, not formulaic's functions (they were dropped)."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"y": rng.normal(size=40), "exp2": rng.normal(size=40),
+                          "log": rng.normal(size=40), "g": np.repeat(np.arange(8), 5)})
+    design = MultilevelModel("y ~ exp2 + log", frame, levels=["g"]).design
+    assert design.terms == ["Intercept", "exp2", "log"]
+    np.testing.assert_allclose(design.rows.X[:, 1], frame["exp2"].to_numpy())
