@@ -1,0 +1,310 @@
+r"""Treatment effects on matched data: weighted difference / regression with robust errors.
+
+:func:`matched_effect` fits ``outcome ~ treatment [+ covariates]`` by weighted least squares on
+the matched rows (positive weight) and reports the treatment coefficient with a
+cluster-robust standard error by pair / subclass (or a heteroskedasticity-robust one), as
+MatchIt's vignette "Estimating effects after matching" recommends. :func:`abadie_imbens_se`
+gives the Abadie-Imbens (2006) standard error of nearest-neighbour matching with replacement.
+
+Notes
+-----
+With matching weights :math:`w_i`, WLS gives :math:`\hat\beta = (X'WX)^{-1}X'Wy`; without
+covariates the treatment coefficient is the weighted difference in means
+:math:`\sum_{T} w_i y_i / \sum_T w_i - \sum_C w_i y_i / \sum_C w_i`. With residuals
+:math:`e = y - X\hat\beta` and bread :math:`M = (X'WX)^{-1}`:
+
+* cluster-robust (default, by subclass): :math:`V = c\, M (\sum_g u_g u_g') M`,
+  :math:`u_g = \sum_{i \in g} x_i w_i e_i`, :math:`c = \frac{G}{G-1}\frac{n-1}{n-p}`
+  (``"cr1"``; R ``sandwich::vcovCL(fit, cluster = ~subclass)``, whose defaults are type HC1
+  with the cluster adjustment), computed by :func:`sosstats._kernels.cluster.cluster_vcov`
+  (also ``"cr0"``, ``"cr2"``, ``"cr3"``). t reference with :math:`G - 1` df (Satterthwaite for
+  CR2);
+* heteroskedasticity-robust (no clusters): :math:`V = M (\sum_i a_i w_i^2 e_i^2 x_i x_i') M`
+  with :math:`a_i = 1, \frac{n}{n-p}, \frac{1}{1-h_i}, \frac{1}{(1-h_i)^2}` for HC0-HC3 and
+  :math:`h_i = w_i x_i' M x_i` (``sandwich::vcovHC``; HC3 is its default); t with
+  :math:`n - p` df.
+
+``n`` counts the rows with a positive weight only. With covariates the coefficient is the
+regression-adjusted effect of a model without treatment-covariate interactions: it equals the
+estimand (ATT, ATC, ATE: encoded in the weights) when the effect is homogeneous.
+
+References
+----------
+Greifer, N. and Stuart, E. A. (2023). *Estimating Effects After Matching*. MatchIt vignette.
+Abadie, A. and Spiess, J. (2022). Robust post-matching inference. *JASA* 117(538), 983-995.
+Zeileis, A., Koell, S. and Graham, N. (2020). Various versatile variances: an object-oriented
+implementation of clustered covariances in R. *J. Statistical Software* 95(1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sosstats._kernels.cluster import cluster_vcov, few_cluster_warning
+from sosstats._results import Result, t_interval
+from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
+from sosstats.errors import DataError, DesignError
+from sosstats.matching.balance import (
+    ESTIMANDS,
+    subclass_codes,
+    treatment_vector,
+    weight_vector,
+)
+
+__all__ = ["MatchedEffectResult", "matched_effect"]
+
+CLUSTER_KINDS = ("cr1", "cr0", "cr2", "cr3")
+HC_KINDS = ("hc3", "hc0", "hc1", "hc2")
+
+
+def outcome_vector(data: pd.DataFrame, outcome: str, rows: np.ndarray) -> np.ndarray:
+    """Numeric outcome as floats; NaN among ``rows`` (a boolean mask) raises DataError."""
+    check_columns(data, outcome, what="outcome column")
+    s = data[outcome]
+    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        raise DataError(f"outcome column {outcome!r} must be numeric; got dtype {s.dtype}.")
+    y = s.to_numpy(dtype=float)
+    bad = ~np.isfinite(y) & rows
+    if bad.any():
+        raise DataError(f"outcome column {outcome!r} has {int(bad.sum())} missing or infinite "
+                        "value(s) among the matched rows; drop those rows before matching.")
+    return y
+
+
+def design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Covariates as regression columns: numeric/boolean as is, categorical as treatment dummies.
+
+    Each categorical covariate gets one dummy per level except the first (sorted) level, as
+    R's default treatment contrasts. NaN raises DataError.
+    """
+    cols, names = [], []
+    for c in covariates:
+        s = data[c]
+        if s.isna().any():
+            raise DataError(f"covariate {c!r} has {int(s.isna().sum())} missing value(s).")
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            cols.append(s.to_numpy(dtype=float))
+            names.append(c)
+            continue
+        cat = pd.Categorical(s)
+        for lv in cat.categories[1:]:
+            cols.append(np.asarray(cat == lv, dtype=float))
+            names.append(f"{c}[{lv}]")
+    if not cols:
+        return np.empty((data.shape[0], 0)), []
+    X = np.column_stack(cols)
+    if not np.isfinite(X).all():
+        raise DataError("covariates have infinite values.")
+    return X, names
+
+
+def _hc_vcov(X: np.ndarray, e: np.ndarray, w: np.ndarray, bread: np.ndarray,
+             kind: str) -> np.ndarray:
+    n, p = X.shape
+    score = X * (w * e)[:, None]
+    if kind in ("hc2", "hc3"):
+        h = w * np.einsum("ij,jk,ik->i", X, bread, X)
+        if np.any(h > 1 - 1e-10):
+            raise DesignError(f"{kind.upper()} is undefined: some matched rows have leverage 1 "
+                              "(a covariate pattern seen in a single row); use vcov='hc1'.")
+        score = score / ((1 - h) if kind == "hc3" else np.sqrt(1 - h))[:, None]
+    meat = score.T @ score
+    if kind == "hc1":
+        meat *= n / (n - p)
+    vc = bread @ meat @ bread
+    return 0.5 * (vc + vc.T)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class MatchedEffectResult(Result):
+    """Result of :func:`matched_effect`.
+
+    Attributes
+    ----------
+    method : str
+        ``"difference"`` (weighted difference in means) or ``"regression"``.
+    estimand : str
+        ``"ATT"``, ``"ATC"`` or ``"ATE"`` (as encoded in the weights).
+    inference : str
+        ``"cr1"``.. (cluster-robust) or ``"hc3"``.. (heteroskedasticity-robust).
+    table : pandas.DataFrame
+        The effect: one row named after the treatment column, columns ``estimate``,
+        ``std_error``, ``statistic``, ``p_value``, ``df``.
+    coefficients : pandas.DataFrame
+        Every term of the fitted model (``Intercept``, the treatment, covariates).
+    vcov : pandas.DataFrame
+        Robust covariance of all coefficients.
+    nobs, n_treated, n_control : int
+        Matched rows (positive weight) in all and by group.
+    n_clusters : int or None
+        Clusters used (None for HC errors).
+    level : float
+        Confidence level.
+    """
+
+    method: str
+    estimand: str
+    inference: str
+    table: pd.DataFrame
+    coefficients: pd.DataFrame
+    vcov: pd.DataFrame
+    nobs: int
+    n_treated: int
+    n_control: int
+    n_clusters: int | None = None
+    level: float = 0.95
+    info: dict = field(default_factory=dict, repr=False)
+
+    def _estimates(self) -> pd.DataFrame:
+        return self.table[["estimate", "std_error", "statistic", "p_value", "df"]].copy()
+
+    def _interval(self, level: float) -> pd.DataFrame:
+        return t_interval(self.table, level)
+
+    def _notes(self) -> list[str]:
+        by = (f"cluster-robust {self.inference.upper()} by {self.info.get('cluster_by')} "
+              f"({self.n_clusters} clusters)" if self.n_clusters is not None
+              else f"heteroskedasticity-robust {self.inference.upper()}")
+        return [f"{self.estimand}; {self.nobs} matched rows ({self.n_treated} treated, "
+                f"{self.n_control} control); {by} standard errors."]
+
+
+def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: Any,
+                   subclass: Any = None, *, covariates: str | list[str] | None = None,
+                   method: str | None = None, estimand: str = "ATT",
+                   cluster: Any = "subclass", vcov: str | None = None,
+                   level: float = 0.95) -> MatchedEffectResult:
+    """Effect of treatment on the matched data, with pair / subclass cluster-robust errors.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        All units (matched or not; not modified).
+    outcome : str
+        Numeric outcome column (no NaN among matched rows).
+    treatment : str
+        0/1 (or boolean) treatment column.
+    weights : str, array-like or Series
+        Matching weights (0 for unmatched rows, which are dropped).
+    subclass : str, array-like or Series, optional
+        Pair / subclass ids (missing for unmatched rows).
+    covariates : str or list of str, optional
+        Regression adjustment: ``outcome ~ treatment + covariates`` (weighted).
+    method : {"difference", "regression"}, optional
+        Default: ``"regression"`` when covariates are given, else ``"difference"``.
+    estimand : {"ATT", "ATC", "ATE"}
+        The estimand the weights target (a label; the weights do the work).
+    cluster : "subclass", str, array-like or None
+        ``"subclass"`` (default): cluster by ``subclass`` (or a column named ``subclass``);
+        when there is none or it is missing for every matched row (matching with
+        replacement), heteroskedasticity-robust errors are used. Another column name or an
+        array: cluster by it. None: HC errors.
+    vcov : str, optional
+        ``"cr1"`` (default with clusters), ``"cr0"``, ``"cr2"``, ``"cr3"``; or ``"hc3"``
+        (default without), ``"hc0"``, ``"hc1"``, ``"hc2"``.
+    level : float
+        Confidence level of the t interval.
+
+    Returns
+    -------
+    MatchedEffectResult
+
+    Raises
+    ------
+    DataError
+        Missing columns, treatment not 0/1, NaN outcome among matched rows, negative weights,
+        NaN covariates, bad options.
+    DesignError
+        No matched treated or control unit, a single cluster, collinear covariates.
+
+    Warns
+    -----
+    SosstatsWarning
+        CR0 / CR1 with fewer than 42 clusters (e.g. clustering by a handful of propensity
+        subclasses): use ``cluster=None`` (HC errors) or ``vcov="cr2"``.
+
+    Notes
+    -----
+    See the module docstring (WLS, CR1 as ``sandwich::vcovCL``, HC as ``sandwich::vcovHC``).
+    """
+    data = check_frame(data)
+    level = check_level(level)
+    estimand = check_option(estimand, ESTIMANDS, "estimand")
+    covariates = as_list(covariates)
+    check_columns(data, covariates, what="covariate")
+    if method is None:
+        method = "regression" if covariates else "difference"
+    method = check_option(method, ("difference", "regression"), "method")
+    if method == "regression" and not covariates:
+        raise DataError("method='regression' needs `covariates`.")
+    if method == "difference" and covariates:
+        raise DataError("method='difference' takes no `covariates`; use method='regression'.")
+    treated = treatment_vector(data, treatment)
+    w = weight_vector(data, weights)
+    pos = w > 0
+    for grp, label in ((treated, "treated"), (~treated, "control")):
+        if not (pos & grp).any():
+            raise DesignError(f"no {label} unit has a positive weight; there is no matched "
+                              f"{label} group to compare.")
+    y = outcome_vector(data, outcome, pos)
+
+    clusters, cluster_by = None, None
+    if isinstance(cluster, str) and cluster == "subclass":
+        if subclass is None and "subclass" in data.columns:
+            subclass = "subclass"
+        if subclass is not None and (subclass_codes(data, subclass)[pos] >= 0).any():
+            clusters, cluster_by = subclass, "subclass"      # all missing: with replacement
+    elif cluster is not None:
+        clusters, cluster_by = cluster, (cluster if isinstance(cluster, str) else "cluster")
+    kind = vcov or ("cr1" if clusters is not None else "hc3")
+    kind = check_option(kind, CLUSTER_KINDS if clusters is not None else HC_KINDS, "vcov")
+
+    Z, znames = design_matrix(data, covariates)
+    X = np.column_stack([np.ones(data.shape[0]), treated.astype(float), Z])[pos]
+    names = ["Intercept", treatment] + znames
+    yp, wp = y[pos], w[pos]
+    n, p = X.shape
+    if n <= p:
+        raise DesignError(f"{n} matched rows cannot identify {p} coefficients.")
+    rw = np.sqrt(wp)
+    xtx = (X * wp[:, None]).T @ X
+    sd = np.sqrt(np.diag(xtx))
+    if not ((sd > 0).all() and np.linalg.eigvalsh(xtx / np.outer(sd, sd))[0] > 1e-10):
+        raise DesignError("the matched design is collinear: a covariate is constant or a "
+                          f"combination of others among the matched rows ({', '.join(znames)}).")
+    beta = np.linalg.lstsq(X * rw[:, None], yp * rw, rcond=None)[0]
+    e = yp - X @ beta
+    bread = np.linalg.inv(xtx)
+    bread = 0.5 * (bread + bread.T)
+
+    n_clusters = None
+    if clusters is not None:
+        codes = subclass_codes(data, clusters)[pos]
+        if (codes < 0).any():
+            raise DataError(f"cluster {cluster_by!r} is missing for {int((codes < 0).sum())} "
+                            "matched row(s).")
+        cv = cluster_vcov(X, e, codes, kind=kind, weights=wp, bread=bread)
+        vc, df, n_clusters = cv.vcov, cv.df, cv.n_clusters
+        few_cluster_warning(n_clusters, kind, stacklevel=2)
+    else:
+        vc = _hc_vcov(X, e, wp, bread, kind)
+        df = np.full(p, float(n - p))
+    se = np.sqrt(np.clip(np.diag(vc), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tstat = beta / se
+    pval = 2 * stats.t.sf(np.abs(tstat), df)
+    coefs = pd.DataFrame({"estimate": beta, "std_error": se, "statistic": tstat,
+                          "p_value": pval, "df": df}, index=pd.Index(names, name="term"))
+    return MatchedEffectResult(
+        method=method, estimand=estimand, inference=kind, table=coefs.iloc[[1]].copy(),
+        coefficients=coefs, vcov=pd.DataFrame(vc, index=names, columns=names), nobs=int(n),
+        n_treated=int((pos & treated).sum()), n_control=int((pos & ~treated).sum()),
+        n_clusters=n_clusters, level=level, info={"cluster_by": cluster_by})
+
+
+# ------------------------------------------------------------------ Abadie-Imbens (2006)
