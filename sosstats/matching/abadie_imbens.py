@@ -17,7 +17,7 @@ from scipy import stats
 from sosstats._results import Result
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats.errors import DataError, DesignError
-from sosstats.matching.balance import (
+from sosstats.matching._inputs import (
     ESTIMANDS,
     treatment_vector,
 )

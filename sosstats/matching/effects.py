@@ -49,7 +49,7 @@ from sosstats._kernels.cluster import cluster_vcov, few_cluster_warning
 from sosstats._results import Result, t_interval
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats.errors import DataError, DesignError
-from sosstats.matching.balance import (
+from sosstats.matching._inputs import (
     ESTIMANDS,
     subclass_codes,
     treatment_vector,

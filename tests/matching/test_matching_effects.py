@@ -108,7 +108,7 @@ def test_recovers_truth_on_simulated_families():
     strata = fam["experience"].astype(str) + fam["cohort"].astype(str) + \
         fam["agency_worker"].astype(str)
     fam["sub"] = pd.factorize(strata)[0]
-    from sosstats.matching.balance import subclass_weights
+    from sosstats.matching._inputs import subclass_weights
     w = subclass_weights(fam.treat.to_numpy() == 1, fam["sub"].to_numpy(), "ATT")
     truth = ev.truth["families"]["outcomes"]["sdq"]["previous_referral"]
     # 12 strata: too few clusters for CR1 (warned), so heteroskedasticity-robust errors
