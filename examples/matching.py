@@ -142,7 +142,7 @@ print("  (SDQ truth: the simulator's cohort-2 coefficient; re-referral truth: th
 # 2. alternatives -------------------------------------------------------------------------------
 heading("2. The same comparison six ways: SDQ at Time 1")
 rows = {"no matching (all families)": effect_row(
-    matched_effect(fam, "sdq_t1", "cohort2", np.ones(len(fam)), cluster=None), "HC3",
+    matched_effect(fam, "sdq_t1", "cohort2", cluster=None), "HC3",
     truth=sdq_truth)}
 rows["propensity 1:1, caliper, exact pilot"] = effect_row(
     ps.estimate_effect("sdq_t1"), "CR1 pair", ps, truth=sdq_truth)
@@ -156,16 +156,16 @@ rows["optimal pair (propensity), exact pilot"] = effect_row(
 k3 = match(fam, treatment="cohort2", covariates=covs, ratio=3, replace=True, exact="la_code")
 rows["propensity 1:3 with replacement"] = effect_row(
     k3.estimate_effect("sdq_t1"), "HC3, weights fixed", k3, truth=sdq_truth)
-ai = abadie_imbens_se(fam, "sdq_t1", "cohort2", covs + ["la_code"], pairs=k3.pairs)
+ai = abadie_imbens_se(fam, "sdq_t1", "cohort2", covs, pairs=k3.pairs, exact="la_code")
 rows["propensity 1:3 with replacement"].update(
     std_error_ai=ai.std_errors.iloc[0], naive_se_ai=ai.naive_std_error)
 cem = match(fam, treatment="cohort2", covariates=covs, method="cem", exact="la_code")
 rows["CEM (all covariates exact), pilot"] = effect_row(
-    cem.estimate_effect("sdq_t1", cluster=None), "HC3, weights fixed", cem, truth=sdq_truth)
+    cem.estimate_effect("sdq_t1"), "HC3, weights fixed", cem, truth=sdq_truth)
 sub = match(fam, treatment="cohort2", covariates=covs + ["la_code"], method="subclass",
             subclass=6)
 rows["propensity subclasses (6)"] = effect_row(
-    sub.estimate_effect("sdq_t1", cluster=None), "HC3, weights fixed", sub, truth=sdq_truth)
+    sub.estimate_effect("sdq_t1"), "HC3, weights fixed", sub, truth=sdq_truth)
 table = pd.DataFrame(rows).T
 print(table.drop(columns=["std_error_ai", "naive_se_ai"]).to_string(
     float_format=lambda v: f"{v:.3f}"))
@@ -195,7 +195,7 @@ for label, wcovs in (("agency", ["agency"]), ("agency + tool use", ["agency"] + 
     row["engagement_diff_after"] = m.balance(["engagement"]).table["diff_after"].iloc[0]
     worker_rows[f"matched on {label}, exact pilot"] = row
     worker_matches[label] = m
-naive = matched_effect(wk, "confidence", "five_day", np.ones(len(wk)), cluster=None)
+naive = matched_effect(wk, "confidence", "five_day", cluster=None)
 worker_rows = {"no matching": effect_row(naive, "HC3", truth=0.4 * (
     2 - wk.loc[wk["five_day"] == 0, "training_code"].mean()))} | worker_rows
 print(pd.DataFrame(worker_rows).T.to_string(float_format=lambda v: f"{v:.3f}"))

@@ -24,6 +24,17 @@ from sosstats._results import Summary
 __all__ = ["MatchResult", "pair_weights", "pairs_frame"]
 
 
+def _plain(value: Any) -> Any:
+    """Numpy scalars and arrays (also inside lists, tuples, dicts) as plain Python values."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def pair_weights(matches: np.ndarray, n_other: int) -> tuple[np.ndarray, np.ndarray]:
     """Weights of the focal units and of the other group from a match matrix.
 
@@ -125,6 +136,10 @@ class MatchResult:
     options: dict[str, Any] = field(default_factory=dict)
     model: Any = None
 
+    def __post_init__(self) -> None:
+        # plain Python values, so that summary() prints 0.45, not np.float64(0.45)
+        object.__setattr__(self, "options", _plain(dict(self.options)))
+
     # -- derived views ----------------------------------------------------------------------
     def _column_name(self, base: str) -> str:
         name = base
@@ -225,10 +240,25 @@ class MatchResult:
         outcome : str
             Outcome column of ``data``.
         **kwargs
-            ``method`` (``"difference"`` or ``"regression"``), ``covariates``, ``cluster``, ...
+            ``method`` (``"difference"`` or ``"regression"``), ``covariates``, ``cluster``,
+            ``vcov``, ``level``.
+
+        Notes
+        -----
+        The default standard error follows MatchIt's vignette "Estimating effects after
+        matching" (Greifer and Stuart 2023): cluster-robust by pair (CR1, ``cluster=
+        "subclass"``) after nearest-neighbour or optimal matching *without* replacement,
+        where pairs partition the matched sample (Abadie and Spiess 2022); otherwise
+        heteroskedasticity-robust (HC3, ``cluster=None``): after CEM and subclassification,
+        whose handful of subclasses are strata, not pairs, and after matching with
+        replacement (see also :func:`sosstats.matching.abadie_imbens_se`). Pass ``cluster``
+        to override, e.g. ``cluster="subclass"`` or ``cluster="la_code"``.
         """
         from sosstats.matching.effects import matched_effect
 
         kwargs.setdefault("estimand", self.estimand)
+        if "cluster" not in kwargs:
+            paired = self.method in ("nearest", "optimal") and not self.options.get("replace")
+            kwargs["cluster"] = "subclass" if paired else None
         return matched_effect(self.data, outcome, self.treatment, self.weights, self.subclass,
                               **kwargs)

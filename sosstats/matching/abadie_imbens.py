@@ -54,9 +54,24 @@ def _nearest(query: np.ndarray, ref: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(idx).reshape(query.shape[0], k)
 
 
-def _within_group_sigma2(Z: np.ndarray, y: np.ndarray, treated: np.ndarray, J: int
-                         ) -> np.ndarray:
-    """``J/(J+1) (y_i - mean of its J nearest same-group neighbours)^2`` for every unit."""
+def _separate(Z: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Add a column putting exact strata further apart than any two units of one stratum.
+
+    Every within-stratum distance is at most the diagonal ``D`` of the covariates' bounding
+    box; strata ``2D + 1`` apart keep each nearest-neighbour search inside a stratum whenever
+    the stratum has enough units (checked by the callers).
+    """
+    span = float(np.sqrt((np.ptp(Z, axis=0) ** 2).sum())) if Z.shape[1] else 0.0
+    return np.column_stack([Z, strata * (2.0 * span + 1.0)])
+
+
+def _within_group_sigma2(Z: np.ndarray, y: np.ndarray, treated: np.ndarray, J: int,
+                         strata: np.ndarray | None = None) -> np.ndarray:
+    """``J/(J+1) (y_i - mean of its J nearest same-group neighbours)^2`` for every unit.
+
+    With ``strata`` (``Z`` from :func:`_separate`) the neighbours come from the unit's own
+    exact stratum; NaN where the stratum has fewer than ``J + 1`` units of the group.
+    """
     s2 = np.empty(y.size)
     for grp in (treated, ~treated):                   # two groups, not a loop over rows
         where = np.flatnonzero(grp)
@@ -68,6 +83,9 @@ def _within_group_sigma2(Z: np.ndarray, y: np.ndarray, treated: np.ndarray, J: i
         keep[keep.all(axis=1), -1] = False            # self not returned (duplicate points)
         nb = idx[keep].reshape(where.size, J)
         s2[where] = J / (J + 1) * (y[where] - y[where][nb].mean(axis=1)) ** 2
+        if strata is not None:
+            crossed = (strata[where][nb] != strata[where][:, None]).any(axis=1)
+            s2[where[crossed]] = np.nan
     return s2
 
 
@@ -84,7 +102,9 @@ class AbadieImbensResult(Result):
     match_counts : pandas.Series
         :math:`K_M(i)`: how many times each row of ``data`` is used as a match.
     sigma2 : pandas.Series
-        Conditional variance estimates :math:`\hat\sigma^2(X_i, W_i)`.
+        Conditional variance estimates :math:`\hat\sigma^2(X_i, W_i)`; NaN (with ``exact``)
+        where a unit's stratum has fewer than ``J + 1`` units of its group, allowed only
+        where the variance gives that unit weight 0.
     nobs : int
         Units whose effect is averaged (treated for ATT, controls for ATC, all for ATE).
     """
@@ -113,7 +133,8 @@ class AbadieImbensResult(Result):
 def abadie_imbens_se(data: pd.DataFrame, outcome: str, treatment: str,
                      covariates: str | list[str], *, pairs: pd.DataFrame | None = None,
                      M: int = 1, J: int = 1, estimand: str = "ATT", population: bool = True,
-                     metric: str = "mahalanobis", level: float = 0.95) -> AbadieImbensResult:
+                     metric: str = "mahalanobis", exact: str | list[str] | None = None,
+                     level: float = 0.95) -> AbadieImbensResult:
     r"""Estimate an effect by matching with replacement, with the Abadie-Imbens (2006) SE.
 
     Parameters
@@ -139,6 +160,12 @@ def abadie_imbens_se(data: pd.DataFrame, outcome: str, treatment: str,
     metric : {"mahalanobis", "ivariance", "euclidean"}
         Distance for matching and for :math:`\hat\sigma^2` (``ivariance``: inverse variances
         on the diagonal, as Stata's ``nnmatch``).
+    exact : str or list of str, optional
+        Columns on which matches agree exactly (e.g. the pilot LA when the pairs came from
+        ``match(..., exact="la_code")``): both the matches made here and the same-group
+        neighbours behind :math:`\hat\sigma^2` are then sought within the unit's stratum
+        only. Given ``pairs``, the strata only shape :math:`\hat\sigma^2`; without
+        ``exact`` a unit's same-group neighbours may come from another stratum.
     level : float
         Confidence level of the normal interval.
 
@@ -151,7 +178,9 @@ def abadie_imbens_se(data: pd.DataFrame, outcome: str, treatment: str,
     DataError
         Bad columns or options, NaN outcome, pairs naming unknown rows or the wrong group.
     DesignError
-        Fewer than ``J + 1`` units in a group, a singular covariance for Mahalanobis.
+        Fewer than ``J + 1`` units in a group (or, with ``exact``, in the stratum of a unit
+        whose :math:`\hat\sigma^2` is needed), fewer than ``M`` units to match within an
+        exact stratum, a singular covariance for Mahalanobis.
 
     Notes
     -----
@@ -162,7 +191,9 @@ def abadie_imbens_se(data: pd.DataFrame, outcome: str, treatment: str,
     :math:`\rho_j = \sum_{f: j \in \mathcal J(f)} 1/M_f^2` (= :math:`K_M(j)/M^2`) and
     :math:`a_j = 1\{j \text{ focal}\} + \lambda_j`. With
     :math:`\hat\sigma^2_j = \frac{J}{J+1}(Y_j - \bar Y_{\mathcal J'(j)})^2` (mean over its
-    :math:`J` nearest units of its own group):
+    :math:`J` nearest units of its own group, and of its own exact stratum with ``exact``,
+    since :math:`\sigma^2(X, W)` is a function of every covariate matched on, the exact ones
+    included):
 
     .. math::
 
@@ -197,6 +228,13 @@ def abadie_imbens_se(data: pd.DataFrame, outcome: str, treatment: str,
     treated = treatment_vector(data, treatment)
     y = outcome_vector(data, outcome, np.ones(data.shape[0], dtype=bool))
     Z = _scaled(design_matrix(data, covariates)[0], metric)
+    exact = check_columns(data, as_list(exact), what="`exact` column")
+    strata = None
+    if exact:
+        if data[exact].isna().any().any():
+            raise DataError(f"`exact` columns {exact} have missing values.")
+        strata = data[exact].astype(object).groupby(exact, sort=True).ngroup().to_numpy()
+        Z = _separate(Z, strata)
     t_pos, c_pos = np.flatnonzero(treated), np.flatnonzero(~treated)
 
     if pairs is not None:
@@ -224,6 +262,11 @@ def abadie_imbens_se(data: pd.DataFrame, outcome: str, treatment: str,
             parts.append((c_pos, t_pos[_nearest(Z[c_pos], Z[t_pos], M)]))
         focal = np.concatenate([np.repeat(f, M) for f, _ in parts])
         donor = np.concatenate([d.reshape(-1) for _, d in parts])
+        if strata is not None and (strata[focal] != strata[donor]).any():
+            bad = np.unique(focal[strata[focal] != strata[donor]]).size
+            raise DesignError(f"M={M} matches within the `exact` strata ({', '.join(exact)}) "
+                              f"are not available for {bad} unit(s): their stratum has fewer "
+                              f"than {M} units of the other group.")
         share = np.full(focal.size, 1.0 / M)
 
     n = y.size
@@ -235,12 +278,17 @@ def abadie_imbens_se(data: pd.DataFrame, outcome: str, treatment: str,
     tau = unit.mean()
     lam = np.bincount(donor, weights=share, minlength=n)
     rho = np.bincount(donor, weights=share ** 2, minlength=n)
-    s2 = _within_group_sigma2(Z, y, treated, J)
+    s2 = _within_group_sigma2(Z, y, treated, J, strata)
     a = is_focal + lam
-    if population:
-        var = (((unit - tau) ** 2).sum() + ((a ** 2 - is_focal - rho) * s2).sum()) / N ** 2
-    else:
-        var = (a ** 2 * s2).sum() / N ** 2
+    coef = a ** 2 - is_focal - rho if population else a ** 2
+    missing = (coef != 0) & np.isnan(s2)
+    if missing.any():
+        raise DesignError(f"J={J} same-group neighbours within the `exact` strata "
+                          f"({', '.join(exact)}) are not available for {int(missing.sum())} "
+                          f"unit(s) whose conditional variance is needed: their stratum has "
+                          f"fewer than {J + 1} units of their group; lower `J`.")
+    extra = np.where(coef != 0, coef * np.nan_to_num(s2), 0.0).sum()
+    var = ((((unit - tau) ** 2).sum() if population else 0.0) + extra) / N ** 2
     se = float(np.sqrt(max(var, 0.0)))
     z = tau / se if se > 0 else np.nan
     table = pd.DataFrame({"estimate": [tau], "std_error": [se], "statistic": [z],

@@ -2,7 +2,8 @@ r"""Treatment effects on matched data: weighted difference / regression with rob
 
 :func:`matched_effect` fits ``outcome ~ treatment [+ covariates]`` by weighted least squares on
 the matched rows (positive weight) and reports the treatment coefficient with a
-cluster-robust standard error by pair / subclass (or a heteroskedasticity-robust one), as
+cluster-robust standard error by pair after pair matching without replacement and a
+heteroskedasticity-robust one otherwise (CEM, subclassification, matching with replacement), as
 MatchIt's vignette "Estimating effects after matching" recommends. :func:`abadie_imbens_se`
 gives the Abadie-Imbens (2006) standard error of nearest-neighbour matching with replacement.
 
@@ -13,7 +14,7 @@ covariates the treatment coefficient is the weighted difference in means
 :math:`\sum_{T} w_i y_i / \sum_T w_i - \sum_C w_i y_i / \sum_C w_i`. With residuals
 :math:`e = y - X\hat\beta` and bread :math:`M = (X'WX)^{-1}`:
 
-* cluster-robust (default, by subclass): :math:`V = c\, M (\sum_g u_g u_g') M`,
+* cluster-robust (by pair, or by any cluster): :math:`V = c\, M (\sum_g u_g u_g') M`,
   :math:`u_g = \sum_{i \in g} x_i w_i e_i`, :math:`c = \frac{G}{G-1}\frac{n-1}{n-p}`
   (``"cr1"``; R ``sandwich::vcovCL(fit, cluster = ~subclass)``, whose defaults are type HC1
   with the cluster adjustment), computed by :func:`sosstats._kernels.cluster.cluster_vcov`
@@ -174,7 +175,7 @@ class MatchedEffectResult(Result):
                 f"{self.n_control} control); {by} standard errors."]
 
 
-def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: Any,
+def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: Any = None,
                    subclass: Any = None, *, covariates: str | list[str] | None = None,
                    method: str | None = None, estimand: str = "ATT",
                    cluster: Any = "subclass", vcov: str | None = None,
@@ -189,8 +190,9 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
         Numeric outcome column (no NaN among matched rows).
     treatment : str
         0/1 (or boolean) treatment column.
-    weights : str, array-like or Series
-        Matching weights (0 for unmatched rows, which are dropped).
+    weights : str, array-like or Series, optional
+        Matching weights (0 for unmatched rows, which are dropped). None (default): every row
+        has weight 1, the unmatched comparison of all treated with all control units.
     subclass : str, array-like or Series, optional
         Pair / subclass ids (missing for unmatched rows).
     covariates : str or list of str, optional
@@ -203,7 +205,9 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
         ``"subclass"`` (default): cluster by ``subclass`` (or a column named ``subclass``);
         when there is none or it is missing for every matched row (matching with
         replacement), heteroskedasticity-robust errors are used. Another column name or an
-        array: cluster by it. None: HC errors.
+        array: cluster by it. None: HC errors. Cluster by pair after pair matching without
+        replacement; use None after CEM, subclassification or matching with replacement
+        (MatchIt's vignette). ``MatchResult.estimate_effect`` picks this default itself.
     vcov : str, optional
         ``"cr1"`` (default with clusters), ``"cr0"``, ``"cr2"``, ``"cr3"``; or ``"hc3"``
         (default without), ``"hc0"``, ``"hc1"``, ``"hc2"``.
@@ -245,7 +249,7 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
     if method == "difference" and covariates:
         raise DataError("method='difference' takes no `covariates`; use method='regression'.")
     treated = treatment_vector(data, treatment)
-    w = weight_vector(data, weights)
+    w = np.ones(data.shape[0]) if weights is None else weight_vector(data, weights)
     pos = w > 0
     for grp, label in ((treated, "treated"), (~treated, "control")):
         if not (pos & grp).any():

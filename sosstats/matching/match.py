@@ -202,7 +202,7 @@ def match(data: pd.DataFrame, *, treatment: str | None = None,
                            subclass=_sub(sub, data), pairs=None,
                            discarded=_discarded(data, treat, w, reason),
                            options=dict(distance=dist_label, subclass=subclass,
-                                        discard=discard, quantiles=list(q)), model=info.model)
+                                        discard=discard, quantiles=q.tolist()), model=info.model)
 
     ratio = check_int(ratio, "ratio", minimum=1)
     if not isinstance(replace, (bool, np.bool_)):
@@ -231,8 +231,9 @@ def match(data: pd.DataFrame, *, treatment: str | None = None,
                               "replace=True.")
         if ratio * fpos.size > opos.size:
             warnings.warn(f"{opos.size} {names_g[1]} units for {fpos.size} {names_g[0]} units "
-                          f"at ratio {ratio}: not every {names_g[0]} unit will get {ratio} "
-                          "matches.", SosstatsWarning, stacklevel=2)
+                          f"at ratio {ratio}: not every {names_g[0]} unit will get "
+                          f"{'a match' if ratio == 1 else f'{ratio} matches'}.",
+                          SosstatsWarning, stacklevel=2)
     kw = {} if strata is None else dict(strata_t=strata[fpos], strata_c=strata[opos])
     capped = width is not None or cal_x is not None
     if method == "optimal":
@@ -273,7 +274,8 @@ def match(data: pd.DataFrame, *, treatment: str | None = None,
     labels = data.index.to_numpy()
     pairs = pairs_frame(mm, dd, labels[fpos], labels[opos], focal == 1,
                         pair_id if pair_id is not None else None)
-    reason = _nearest_reasons(reason, fpos, opos, got, w, strata, capped, names_g)
+    reason = _nearest_reasons(reason, fpos, opos, got, w, strata, capped, bool(replace),
+                              names_g, exact_cols)
     return MatchResult(**base, distance=dist_series, weights=_series(w, data),
                        subclass=_sub(sub, data), pairs=pairs,
                        discarded=_discarded(data, treat, w, reason), caliper=width,
@@ -378,17 +380,28 @@ def _order(order: str | None, info: DistanceInfo, estimand: str) -> str:
 
 
 def _nearest_reasons(reason: np.ndarray, fpos: np.ndarray, opos: np.ndarray, got: np.ndarray,
-                     w: np.ndarray, strata: np.ndarray | None, capped: bool,
-                     names_g: tuple[str, str]) -> np.ndarray:
-    """Why each unmatched unit is unmatched (discarded units keep their reason)."""
+                     w: np.ndarray, strata: np.ndarray | None, capped: bool, replace: bool,
+                     names_g: tuple[str, str], exact_cols: list[str]) -> np.ndarray:
+    """Why each unmatched unit is unmatched (discarded units keep their reason).
+
+    A focal unit without a match either has no unit of the other group in its exact stratum,
+    or (without replacement) finds every one of them used by others, or else has none within
+    the caliper; the counts of unused units per stratum after matching tell these apart.
+    """
     reason = reason.astype(object)
     miss = fpos[~got]
-    text = np.full(miss.size, f"no {names_g[1]} unit left to match", dtype=object)
+    other = names_g[1]
+    code = np.zeros(w.shape[0], dtype=np.intp) if strata is None else strata
+    n_strata = int(code.max()) + 1
+    n_other = np.bincount(code[opos], minlength=n_strata)[code[miss]]
+    n_unused = np.bincount(code[opos], weights=w[opos] == 0, minlength=n_strata)[code[miss]]
+    where = f" in its exact stratum ({', '.join(exact_cols)})" if strata is not None else ""
+    text = np.full(miss.size, f"no {other} unit left to match", dtype=object)
     if capped:
-        text[:] = f"no unused {names_g[1]} unit within the caliper"
-    if strata is not None:
-        lonely = ~np.isin(strata[miss], strata[opos])
-        text[lonely] = f"no {names_g[1]} unit in its `exact` stratum"
+        text[:] = f"no {'' if replace else 'unused '}{other} unit within the caliper"
+    if not replace:
+        text[(n_unused == 0) & (n_other > 0)] = f"all {other} units{where} already used"
+    text[n_other == 0] = f"no {other} unit in its `exact` stratum"
     reason[miss] = text
     unused = opos[w[opos] == 0]
     reason[unused] = "not selected as a match"

@@ -101,6 +101,20 @@ def test_default_cluster_fallbacks(ref):
     assert c.info["cluster_by"] == "educ" and c.n_clusters == d2.educ[d2.w > 0].nunique()
 
 
+def test_weights_default_to_ones(ref):
+    data, _, _ = ref
+    res = matched_effect(data, "re78", "treat")
+    same = matched_effect(data, "re78", "treat", np.ones(len(data)))
+    assert res.params.iloc[0] == same.params.iloc[0]
+    assert res.std_errors.iloc[0] == same.std_errors.iloc[0]
+    assert res.nobs == len(data) and res.n_clusters is None
+    t = data.treat.to_numpy() == 1
+    y = data.re78.to_numpy()
+    assert res.params.iloc[0] == pytest.approx(y[t].mean() - y[~t].mean(), rel=1e-12)
+    ols = sm.OLS(y, sm.add_constant(t.astype(float))).fit(cov_type="HC3")
+    assert res.std_errors.iloc[0] == pytest.approx(ols.bse[1], rel=1e-10)
+
+
 def test_recovers_truth_on_simulated_families():
     ev = simulate_evaluation(rng=11, n_families=6000)
     fam = ev.families.copy()
@@ -183,12 +197,16 @@ def test_bad_inputs(change, kwargs, exc, match):
 
 # ------------------------------------------------------------------ Abadie-Imbens
 
-def _brute_ai(x, t, y, M, J, estimand, population):
-    """Literal transcription of Abadie & Imbens (2006) with explicit loops (Euclidean)."""
+def _brute_ai(x, t, y, M, J, estimand, population, g=None):
+    """Literal transcription of Abadie & Imbens (2006) with explicit loops (Euclidean).
+
+    ``g``: exact strata; matches and same-group neighbours only within a unit's stratum.
+    """
     n = len(y)
-    near = {i: sorted((j for j in range(n) if t[j] != t[i]),
+    g = np.zeros(n) if g is None else g
+    near = {i: sorted((j for j in range(n) if t[j] != t[i] and g[j] == g[i]),
                       key=lambda j: (abs(x[i] - x[j]), j))[:M] for i in range(n)}
-    same = {i: sorted((j for j in range(n) if t[j] == t[i] and j != i),
+    same = {i: sorted((j for j in range(n) if t[j] == t[i] and j != i and g[j] == g[i]),
                       key=lambda j: (abs(x[i] - x[j]), j))[:J] for i in range(n)}
     focal = [i for i in range(n) if (estimand == "ATE") or (t[i] == (estimand == "ATT"))]
     K = np.zeros(n)
@@ -262,6 +280,67 @@ def test_abadie_imbens_with_pairs():
     se = np.sqrt((((unit - tau) ** 2).sum() + extra) / len(unit) ** 2)
     assert got.params.iloc[0] == pytest.approx(tau, rel=1e-12)
     assert got.std_errors.iloc[0] == pytest.approx(se, rel=1e-12)
+
+
+@pytest.mark.parametrize("estimand", ["ATT", "ATC", "ATE"])
+@pytest.mark.parametrize("M, J", [(1, 1), (2, 2)])
+def test_abadie_imbens_exact_strata_brute_force(estimand, M, J):
+    rng = np.random.default_rng(7 + M)
+    n = 40
+    x = rng.permutation(np.linspace(0, 10, n)) + rng.normal(0, 0.01, n)
+    t = np.tile([1, 0, 0, 1, 0], 8)
+    g = np.repeat(["p", "q"], 20)            # x spans both strata: neighbours would cross
+    y = x + t + 3 * (g == "q") + rng.normal(size=n)
+    d = pd.DataFrame({"x": x, "t": t, "y": y, "g": g})
+    res = abadie_imbens_se(d, "y", "t", "x", M=M, J=J, estimand=estimand, exact="g",
+                           metric="euclidean")
+    tau, se, K = _brute_ai(x, t, y, M, J, estimand, True, g=g)
+    assert res.params.iloc[0] == pytest.approx(tau, rel=1e-12)
+    assert res.std_errors.iloc[0] == pytest.approx(se, rel=1e-12)
+    np.testing.assert_array_equal(res.match_counts.to_numpy(), K)
+    # the strata matter: ignoring them crosses into the other pilot
+    plain = abadie_imbens_se(d, "y", "t", "x", M=M, J=J, estimand=estimand,
+                             metric="euclidean")
+    assert not np.allclose(plain.sigma2, res.sigma2)
+
+
+def test_abadie_imbens_pairs_with_exact_strata():
+    """Pairs from match(exact=...): sigma^2 neighbours come from the same stratum only."""
+    from sosstats.matching import match
+
+    rng = np.random.default_rng(3)
+    n = 60
+    d = pd.DataFrame({"x": rng.normal(size=n), "t": np.tile([1, 0, 0], 20),
+                      "g": np.repeat(["a", "b", "c"], 20)}, index=[f"u{i}" for i in range(n)])
+    d["y"] = 0.1 * d.x + d.t + 5.0 * (d.g == "b") + rng.normal(0, 0.1, n)
+    m = match(d, treatment="t", distance="x", exact="g", ratio=2, replace=True)
+    res = abadie_imbens_se(d, "y", "t", "x", pairs=m.pairs, exact="g", metric="euclidean")
+    # brute-force sigma^2 within strata (J = 1)
+    x, t, y, g = d.x.to_numpy(), d.t.to_numpy(), d.y.to_numpy(), d.g.to_numpy()
+    s2 = [0.5 * (y[i] - y[min((j for j in range(n) if t[j] == t[i] and g[j] == g[i] and j != i),
+                              key=lambda j: abs(x[i] - x[j]))]) ** 2 for i in range(n)]
+    np.testing.assert_allclose(res.sigma2.to_numpy(), s2, rtol=1e-12)
+    assert res.sigma2.max() < 1.0          # no neighbour across the 5-point pilot shift
+    plain = abadie_imbens_se(d, "y", "t", "x", pairs=m.pairs, metric="euclidean")
+    assert plain.sigma2.max() > 5.0 and plain.params.iloc[0] == res.params.iloc[0]
+
+
+def test_abadie_imbens_exact_bad_inputs():
+    d = _tiny().assign(g=["a", "a", "a", "b", "b", "b"])
+    with pytest.raises(DataError, match="`exact` column"):
+        abadie_imbens_se(d, "y", "t", "x", exact="nope")
+    with pytest.raises(DataError, match="missing values"):
+        abadie_imbens_se(d.assign(g=["a", None, "a", "b", "b", "b"]), "y", "t", "x", exact="g")
+    with pytest.raises(DesignError, match="M=2 matches within the `exact` strata"):
+        abadie_imbens_se(d, "y", "t", "x", exact="g", M=2)      # stratum a: 1 control
+    with pytest.raises(DesignError, match="J=1 same-group neighbours within the `exact`"):
+        abadie_imbens_se(d, "y", "t", "x", exact="g")   # a's lone control is used twice
+    # 1:1 strata: no sigma^2 is needed in the ATT population variance (treated units and
+    # controls used once have weight 0), so lone units are fine
+    ok = abadie_imbens_se(d.assign(g=["a", "b", "a", "b", "c", "c"]), "y", "t", "x",
+                          exact="g")
+    assert ok.sigma2.isna().all() and ok.std_errors.iloc[0] == pytest.approx(
+        np.std([3 - 1, 4 - 2, 5 - 0.5]) / np.sqrt(3), rel=1e-12)
 
 
 def test_abadie_imbens_covers_better_than_naive():

@@ -106,7 +106,7 @@ def test_ratio_without_replacement_gives_unit_weights(sim):
 
 
 def test_too_few_controls_for_ratio_warns_and_matches_in_rounds(sim):
-    with pytest.warns(SosstatsWarning, match="not every treated unit will get 3"):
+    with pytest.warns(SosstatsWarning, match="not every treated unit will get 3 matches"):
         m = match(sim, treatment="treat", covariates=COV, ratio=3)
     k = m.pairs.groupby("treated").size()
     assert k.sum() == 270 and set(k) == {2, 3}  # every treated unit got 2 before any got 3
@@ -277,7 +277,7 @@ def test_euclidean_caliper_on_distance_scale(sim):
               caliper=0.1, std_caliper=False, replace=True)
     assert (m.pairs["distance"] <= 0.1).all() and m.caliper == 0.1
     assert (m.discarded.loc[m.discarded.group == "treated", "reason"]
-            == "no unused control unit within the caliper").all()
+            == "no control unit within the caliper").all()   # with replacement: none "used"
 
 
 def test_covariate_calipers(sim):
@@ -311,6 +311,47 @@ def test_exact_stratum_without_controls_is_reported():
                           "g": ["a", "b", "a", "a"]})
     m = match(frame, treatment="t", distance="s", exact="g")
     assert m.discarded.loc[1, "reason"] == "no control unit in its `exact` stratum"
+
+
+def test_unmatched_reasons_tell_used_up_strata_from_the_caliper():
+    # stratum a: 3 treated, 1 control (used up); stratum b: 1 treated whose only control is
+    # far (caliper); stratum c: a treated unit and no control at all
+    frame = pd.DataFrame({"t": [1, 1, 1, 0, 1, 0, 1], "s": [.50, .51, .52, .505, .10, .90, .3],
+                          "g": ["a", "a", "a", "a", "b", "b", "c"]},
+                         index=[f"u{i}" for i in range(7)])
+    m = _quiet(frame, treatment="t", distance="s", exact="g", caliper=0.1, std_caliper=False)
+    r = m.discarded["reason"]
+    assert r["u4"] == "no unused control unit within the caliper"
+    assert r["u6"] == "no control unit in its `exact` stratum"
+    assert "u2" not in r.index        # largest score first: u2 takes the only control, u3
+    assert (r[["u0", "u1"]] == "all control units in its exact stratum (g) already used").all()
+    assert r["u5"] == "not selected as a match"
+    # no exact strata, no caliper: the controls simply ran out
+    m = _quiet(frame.drop(columns="g"), treatment="t", distance="s")
+    assert set(m.discarded.loc[m.discarded.group == "treated", "reason"]) == {
+        "all control units already used"}
+
+
+@pytest.mark.parametrize("ratio, text", [(1, "will get a match."), (2, "will get 2 matches.")])
+def test_too_few_controls_warns_once_at_the_callers_line(ratio, text):
+    frame = _toy([0.1, 0.2, 0.3, 0.4, 0.5], [0.15, 0.35, 0.6])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        match(frame, treatment="t", distance="s", ratio=ratio)
+    ours = [w for w in caught if issubclass(w.category, SosstatsWarning)]
+    assert len(ours) == 1 and str(ours[0].message).endswith(text)
+    assert ours[0].filename == __file__
+
+
+def test_summary_prints_plain_numbers(sim):
+    m = _quiet(sim, treatment="treat", covariates=COV, method="subclass", subclass=4)
+    q = m.options["quantiles"]
+    assert len(q) == 5 and all(type(v) is float for v in q)
+    text = str(m.summary())
+    assert "np.float64" not in text and f"quantiles=[{q[0]!r}" in text
+    m = _quiet(sim, treatment="treat", covariates=COV, caliper=np.float64(0.1),
+               ratio=np.int64(1))
+    assert type(m.options["caliper"]) is float and "np." not in str(m.summary())
 
 
 # ------------------------------------------------------------------------ bad input
@@ -406,6 +447,29 @@ def test_estimate_effect_and_plot_use_the_match(sim):
     matplotlib.use("Agg")
     ax = m.plot()
     assert ax is not None and len(ax.get_yticklabels()) > 0
+
+
+@pytest.mark.parametrize("kw, clustered", [
+    ({}, True), ({"method": "optimal"}, True), ({"replace": True}, False),
+    ({"method": "subclass"}, False), ({"method": "cem", "covariates": ["b", "g"]}, False)])
+def test_estimate_effect_default_errors_follow_the_design(sim, kw, clustered):
+    m = _quiet(sim, **{"treatment": "treat", "covariates": COV} | kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SosstatsWarning)   # no few-cluster warning
+        res = m.estimate_effect("y")
+    assert (res.n_clusters is not None) is clustered
+    assert res.inference == ("cr1" if clustered else "hc3")
+    if clustered:
+        assert res.n_clusters == m.n_matched["treated"]           # one cluster per pair
+    else:   # HC3 on the matched rows with the matching weights
+        from sosstats.matching import matched_effect
+
+        ref = matched_effect(sim, "y", "treat", m.weights, cluster=None)
+        assert res.std_errors.iloc[0] == pytest.approx(ref.std_errors.iloc[0], rel=1e-12)
+    if kw.get("method") == "subclass":  # an explicit cluster still overrides the default
+        with pytest.warns(SosstatsWarning, match="clusters"):
+            forced = m.estimate_effect("y", cluster="subclass")
+        assert forced.n_clusters == 6
 
 
 def test_boolean_treatment_and_docstring_example():
