@@ -1,0 +1,171 @@
+"""Benchmark: greedy nearest-neighbour matching, sosstats kernel vs cKDTree and scikit-learn.
+
+Run ``python benchmarks/matching.py`` (20,000 treated, 200,000 controls, 10 covariates) or
+``python benchmarks/matching.py --quick`` (2,000 and 20,000). Treated covariates are N(0.25, 1),
+controls N(0, 1); the score is a logistic function of the covariates, so scores overlap but the
+treated lean high.
+
+The yardstick is what a user would run to find each treated unit's single nearest control:
+scipy's cKDTree (build and query, ``k=1``, all cores). The target (issue 7) is that every greedy
+variant costs at most twice that. scikit-learn's NearestNeighbors is shown beside it, and its
+brute-force Mahalanobis metric on a subsample of treated units (time scaled up to all of them).
+
+Every sosstats result is checked in full: with replacement against cKDTree's ``k`` nearest,
+without replacement against a plain greedy loop (treated one at a time in order, each querying a
+kd-tree for its nearest still-free control), whose time is printed too. Continuous data: no
+ties, so the tie rule plays no part. Timings are best of ``--repeats`` in one process, wall-clock
+and CPU (the sum over threads, which other processes' load disturbs less); each ratio divides by
+the cKDTree time measured just before that row, as load from other processes drifts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from scipy.linalg import cholesky, solve_triangular
+from scipy.spatial import cKDTree
+
+from sosstats._kernels.match_nearest import greedy_nearest, treated_order
+
+
+def best_of(fn, repeats):
+    """Best wall time, best CPU time and the last result of ``repeats`` calls."""
+    walls, cpus, out = [], [], None
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus), out
+
+
+def make_data(n_t, n_c, p, seed=2026):
+    rng = np.random.default_rng(seed)
+    xt = rng.standard_normal((n_t, p)) + 0.25
+    xc = rng.standard_normal((n_c, p))
+    beta = np.full(p, 0.25)
+    st, sc = 1 / (1 + np.exp(-(xt @ beta - 2.5))), 1 / (1 + np.exp(-(xc @ beta - 2.5)))
+    return xt, xc, st, sc
+
+
+def whiten(xt, xc):
+    """Rows whitened by the Cholesky factor of the pooled within-group covariance (MatchIt)."""
+    dt, dc = xt - xt.mean(0), xc - xc.mean(0)
+    cov = (dt.T @ dt + dc.T @ dc) / (len(xt) + len(xc) - 2)
+    chol = cholesky(cov, lower=True)
+    return solve_triangular(chol, xt.T, lower=True).T, solve_triangular(chol, xc.T, lower=True).T
+
+
+def plain_greedy(xt, xc, perm, caliper=None):
+    """Match by the straightforward greedy loop.
+
+    Each treated unit in turn asks a kd-tree for more neighbours until it finds a free one
+    (within the caliper).
+    """
+    xt, xc = xt.reshape(len(xt), -1), xc.reshape(len(xc), -1)
+    tree = cKDTree(xc)
+    n_c = len(xc)
+    ub = np.inf if caliper is None else caliper * (1 + 1e-9)
+    taken = np.zeros(n_c, dtype=bool)
+    out = np.full(len(xt), -1)
+    for i in perm:
+        k = 4
+        while True:
+            d, j = tree.query(xt[i], k=min(k, n_c), distance_upper_bound=ub)
+            d, j = np.atleast_1d(d), np.atleast_1d(j)
+            found = j < n_c
+            free = found & ~taken[np.minimum(j, n_c - 1)]
+            if free.any():
+                out[i] = j[free.argmax()]
+                taken[out[i]] = True
+                break
+            if not found.all() or k >= n_c:
+                break
+            k *= 4
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="2,000 treated and 20,000 controls")
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--skip-loop", action="store_true",
+                    help="do not run the plain greedy loops (no check without replacement)")
+    args = ap.parse_args()
+    n_t, n_c, p = (2_000, 20_000, 10) if args.quick else (20_000, 200_000, 10)
+    repeats = args.repeats or (3 if args.quick else 1)
+    print(f"cores available: {len(os.sched_getaffinity(0))}; load average "
+          f"{os.getloadavg()[0]:.1f}; {n_t:,} treated, {n_c:,} controls, {p} covariates")
+    xt, xc, st, sc = make_data(n_t, n_c, p)
+    caliper = 0.2 * np.std(np.r_[st, sc], ddof=1)
+
+    def yardstick():
+        return cKDTree(xc).query(xt, k=1, workers=-1)
+
+    t0, c0, (_, nn1) = best_of(yardstick, repeats)
+    _, _, (_, nn3) = best_of(lambda: cKDTree(xc).query(xt, k=3, workers=-1), 1)
+    rows = [("scipy cKDTree, nearest (k=1)", t0, c0, t0, c0, "yardstick")]
+    try:
+        from sklearn.neighbors import NearestNeighbors
+    except ImportError:  # pragma: no cover - optional peer
+        NearestNeighbors = None
+        print("scikit-learn not installed: its rows are skipped")
+    if NearestNeighbors is not None:
+        t, c, (_, i) = best_of(lambda: NearestNeighbors(n_neighbors=1, n_jobs=-1).fit(xc)
+                               .kneighbors(xt), repeats)
+        rows.append(("sklearn NearestNeighbors (k=1)", t, c, t0, c0,
+                     "same" if np.array_equal(i[:, 0], nn1) else "DIFFERENT"))
+        sub = min(n_t, 500)
+        dt, dc = xt - xt.mean(0), xc - xc.mean(0)
+        vi = np.linalg.inv((dt.T @ dt + dc.T @ dc) / (n_t + n_c - 2))
+        t, c, _ = best_of(lambda: NearestNeighbors(
+            n_neighbors=1, algorithm="brute", metric="mahalanobis", metric_params={"VI": vi},
+            n_jobs=-1).fit(xc).kneighbors(xt[:sub]), 1)
+        rows.append((f"sklearn brute Mahalanobis (x{n_t / sub:g})", t * n_t / sub,
+                     c * n_t / sub, t0, c0, f"timed on {sub} treated"))
+
+    perm_data = np.arange(n_t)
+    perm_score = treated_order(n_t, "largest", st)
+    cases = [
+        ("ours: Euclidean, with replacement", lambda: greedy_nearest(xt, xc, replace=True),
+         ("nearest", nn1)),
+        ("ours: Euclidean, without replacement",
+         lambda: greedy_nearest(xt, xc, order="data"), ("loop", xt, xc, perm_data, None)),
+        ("ours: Mahalanobis, without replacement",
+         lambda: greedy_nearest(*whiten(xt, xc), order="data"),
+         ("loop", *whiten(xt, xc), perm_data, None)),
+        ("ours: score, caliper, without repl.",
+         lambda: greedy_nearest(st, sc, caliper=caliper, order="largest"),
+         ("loop", st, sc, perm_score, caliper)),
+        ("ours: Euclidean 1:3, with replacement",
+         lambda: greedy_nearest(xt, xc, ratio=3, replace=True), ("nearest", nn3)),
+    ]
+    for label, fn, check in cases:
+        # the yardstick again, just before: other load on the machine drifts
+        ty, cy, _ = best_of(yardstick, repeats)
+        t, c, (m, _) = best_of(fn, repeats)
+        if check[0] == "nearest":
+            note = "= cKDTree" if np.array_equal(m.reshape(check[1].shape), check[1]) \
+                else "DIFFERENT from cKDTree"
+        elif args.skip_loop:
+            note = f"{(m[:, 0] >= 0).mean():.1%} matched (not checked)"
+        else:
+            tl, cl, ref = best_of(lambda: plain_greedy(*check[1:]), 1)
+            same = np.array_equal(m[:, 0], ref)
+            note = (f"{'= plain loop' if same else 'DIFFERENT from plain loop'} "
+                    f"({tl:.2f} s); {(m[:, 0] >= 0).mean():.1%} matched")
+        rows.append((label, t, c, ty, cy, note))
+
+    print(f"\n{'method':40s} {'wall s':>7s} {'cKDTree':>7s} {'ratio':>6s} {'cpu s':>7s} "
+          f"{'cKDTree':>7s} {'ratio':>6s}")
+    for label, t, c, ty, cy, note in rows:
+        print(f"{label:40s} {t:7.2f} {ty:7.2f} {t / ty:6.2f} {c:7.2f} {cy:7.2f} {c / cy:6.2f}"
+              f"   {note}")
+    print("\nratio: seconds / cKDTree's seconds measured just before (target: at most 2)")
+
+
+if __name__ == "__main__":
+    main()
