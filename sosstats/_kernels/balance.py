@@ -341,8 +341,9 @@ def trim_to_design_effect(w: np.ndarray, target: float, *, rtol: float = 1e-10) 
     evaluation is exact and O(n) on the weights sorted once.
     """
     w = _check_w(w)
-    if not (np.isfinite(target) and target >= 1):
+    if not (np.isfinite(target) and target >= 1 - 1e-12):
         raise DataError(f"`target` design effect must be at least 1; got {target}.")
+    target = max(float(target), 1.0)  # a design effect of 1 - 1e-16 is 1 in rounding
     deff0 = design_effect(w)
     if deff0 <= target:
         return TrimResult(weights=w.copy(), cap=float("inf"), design_effect=deff0)

@@ -157,3 +157,12 @@ def test_inputs_not_modified():
     trim_weights(w, max_ratio=2.0)
     trim_to_design_effect(w, 1.1)
     np.testing.assert_array_equal(w, w0)
+
+
+def test_trim_target_one_within_rounding():
+    """Equal weights have a design effect of 1 up to rounding (hypothesis found 1 - 1e-16)."""
+    w = np.full(7, 0.3)
+    res = trim_to_design_effect(w, 1 + (design_effect(w) - 1) / 2)
+    np.testing.assert_allclose(res.weights, w)
+    with pytest.raises(DataError, match="at least 1"):
+        trim_to_design_effect(w, 0.99)
