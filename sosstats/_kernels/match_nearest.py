@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sosstats._kernels.match_optimal import optimal_pairs
+from sosstats._kernels.match_optimal import optimal_pairs, strata_codes
 from sosstats._validate import check_int, check_option, check_rng
 from sosstats.errors import DataError
 
@@ -154,7 +154,7 @@ def greedy_nearest(treated_X: np.ndarray, control_X: np.ndarray, *, ratio: int =
     one = xt.shape[1] == 1
     perm = (np.arange(n_t) if replace else
             treated_order(n_t, order, xt[:, 0] if order_key is None and one else order_key, rng))
-    ct, cc = _strata(strata_t, strata_c, n_t, n_c)
+    ct, cc = strata_codes(strata_t, strata_c, n_t, n_c)
     box = _box(caliper_covs, n_t, n_c)
     rk_t, rk_c = _rows(ties, rows_t, rows_c, n_t, n_c) if one else (None, None)
     mm = np.full((n_t, ratio), -1, dtype=np.intp)
@@ -626,20 +626,6 @@ def _points(x: np.ndarray, name: str) -> np.ndarray:
     if not np.isfinite(a).all():
         raise DataError(f"`{name}` has NaN or infinite values.")
     return a
-
-
-def _strata(st: np.ndarray | None, sc: np.ndarray | None, n_t: int, n_c: int
-            ) -> tuple[np.ndarray, np.ndarray]:
-    if (st is None) != (sc is None):
-        raise DataError("give both `strata_t` and `strata_c`, or neither.")
-    if st is None:
-        return np.zeros(n_t, dtype=np.int64), np.zeros(n_c, dtype=np.int64)
-    st, sc = np.asarray(st).ravel(), np.asarray(sc).ravel()
-    if st.shape != (n_t,) or sc.shape != (n_c,):
-        raise DataError("`strata_t` / `strata_c` must hold one code per treated / control unit.")
-    _, codes = np.unique(np.r_[st, sc], return_inverse=True)
-    codes = codes.ravel().astype(np.int64)
-    return codes[:n_t], codes[n_t:]
 
 
 def _box(box: tuple | None, n_t: int, n_c: int) -> tuple | None:

@@ -71,7 +71,7 @@ def optimal_pairs(treated_X: np.ndarray | None = None, control_X: np.ndarray | N
     if isinstance(ratio, bool) or not isinstance(ratio, (int, np.integer)) or ratio < 1:
         raise DataError(f"`ratio` must be an integer of at least 1; got {ratio!r}.")
     cost_fn, n_t, n_c = _cost(treated_X, control_X, cost)
-    st, sc = _codes(strata_t, strata_c, n_t, n_c)
+    st, sc = strata_codes(strata_t, strata_c, n_t, n_c)
     mm = np.full((n_t, ratio), -1, dtype=np.intp)
     dd = np.full((n_t, ratio), np.nan)
     for s in np.intersect1d(st, sc):  # one assignment per exact stratum
@@ -120,8 +120,9 @@ def _cost(tx: np.ndarray | None, cx: np.ndarray | None, cost: np.ndarray | None)
     return euclid, a.shape[0], b.shape[0]
 
 
-def _codes(st: np.ndarray | None, sc: np.ndarray | None, n_t: int, n_c: int
-           ) -> tuple[np.ndarray, np.ndarray]:
+def strata_codes(st: np.ndarray | None, sc: np.ndarray | None, n_t: int, n_c: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Code treated and control strata with common int64 codes (zeros when none are given)."""
     if (st is None) != (sc is None):
         raise DataError("give both `strata_t` and `strata_c`, or neither.")
     if st is None:
@@ -130,5 +131,5 @@ def _codes(st: np.ndarray | None, sc: np.ndarray | None, n_t: int, n_c: int
     if st.shape != (n_t,) or sc.shape != (n_c,):
         raise DataError("`strata_t` / `strata_c` must hold one code per treated / control unit.")
     _, codes = np.unique(np.r_[st, sc], return_inverse=True)
-    codes = codes.ravel()
+    codes = codes.ravel().astype(np.int64)
     return codes[:n_t], codes[n_t:]
