@@ -166,11 +166,22 @@ class MultilevelModel:
         return (f"MultilevelModel({self.formula!r}, family={self.family!r}, nobs={self.nobs}, "
                 f"levels: {levels})")
 
-    def build(self) -> Any:
-        """Build the PyMC model (imports PyMC): the same one :meth:`fit` samples."""
+    def build(self, predictive: bool = False) -> Any:
+        """Build the PyMC model (imports PyMC): the same one :meth:`fit` samples.
+
+        Parameters
+        ----------
+        predictive : bool, default False
+            Write a logit likelihood as the observed variable ``y`` (``pm.Bernoulli`` /
+            ``pm.Binomial``), which ``pm.sample_prior_predictive`` and
+            ``pm.sample_posterior_predictive`` need, instead of the ``loglik`` potential that
+            :meth:`fit` samples (same log density and gradient, cheaper to evaluate). Other
+            families always have the observed variable.
+        """
         from sosstats.multilevel._pymc import build_model
 
-        return build_model(self._design, self._priors, centred=self._centred)
+        return build_model(self._design, self._priors, centred=self._centred,
+                           predictive=predictive)
 
     def fit(self, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
             rng: int | np.random.Generator | None = None, sampler: str = "auto",
@@ -264,5 +275,6 @@ class MultilevelModel:
         seed = int(check_rng(rng).integers(0, 2 ** 31 - 1))
         design = uncollapsed(self._design)
         rows = replace(design.rows, weights=None)
-        model = build_model(design, self._priors, rows=rows, centred=self._centred)
+        model = build_model(design, self._priors, rows=rows, centred=self._centred,
+                            predictive=True)
         return prior_predictive(model, draws=draws, seed=seed)
