@@ -19,7 +19,7 @@ from scipy import stats
 
 from sosstats._validate import check_level
 
-__all__ = ["Result", "Summary", "TIDY_COLUMNS", "t_interval"]
+__all__ = ["Result", "Summary", "TIDY_COLUMNS", "format_number", "t_interval"]
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"]
 
@@ -36,6 +36,17 @@ def t_interval(est: pd.DataFrame, level: float) -> pd.DataFrame:
     half = q * est["std_error"].to_numpy(dtype=float)
     return pd.DataFrame({"lower": est["estimate"] - half, "upper": est["estimate"] + half},
                         index=est.index)
+
+
+def format_number(value: float) -> str:
+    """Format a table entry: four significant digits, large whole numbers in full.
+
+    Values from 10,000 to 1e12 print as ``12,780`` rather than ``1.278e+04`` (effective sample
+    sizes, counts, money).
+    """
+    if np.isfinite(value) and 9999.5 <= abs(value) < 1e12:
+        return f"{value:,.0f}"
+    return f"{value:,.4g}"
 
 
 class Summary:
@@ -62,7 +73,7 @@ class Summary:
 
     def __str__(self) -> str:
         with pd.option_context("display.width", 140, "display.max_columns", 30,
-                               "display.float_format", "{:,.4g}".format):
+                               "display.float_format", format_number):
             body = self.table.to_string()
         rule = "=" * max(len(self.title), max((len(line) for line in body.splitlines()),
                                                default=0))
@@ -73,7 +84,7 @@ class Summary:
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<p>{n}</p>" for n in self.notes)
-        return f"<h4>{self.title}</h4>{self.table.to_html(float_format='{:,.4g}'.format)}{notes}"
+        return f"<h4>{self.title}</h4>{self.table.to_html(float_format=format_number)}{notes}"
 
 
 class Result:

@@ -12,7 +12,7 @@ from scipy import stats
 
 import sosstats
 from sosstats import _validate as v
-from sosstats._results import TIDY_COLUMNS, Result
+from sosstats._results import TIDY_COLUMNS, Result, Summary, format_number
 from sosstats.errors import (
     ConvergenceError,
     DataError,
@@ -147,3 +147,15 @@ def test_check_codes_one_rule_for_la_lists():
         v.check_codes(["E1", "E2", "E1"], "treated")
     with pytest.raises(DataError, match="`exclude` must be an LA code"):
         v.check_codes(3, "exclude")
+
+
+def test_summary_prints_large_whole_numbers_in_full():
+    assert format_number(12780.4) == "12,780"
+    assert format_number(9999.5) == "10,000"
+    assert format_number(0.001234) == "0.001234"
+    assert format_number(123.456) == "123.5"
+    assert format_number(1.5e13) == "1.5e+13"
+    assert format_number(float("nan")) == "nan"
+    summary = Summary("t", pd.DataFrame({"ess_bulk": [12780.4, 345.6]}, index=["a", "b"]))
+    assert "12,780" in str(summary) and "e+04" not in str(summary)
+    assert "12,780" in summary._repr_html_()
