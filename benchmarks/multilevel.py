@@ -147,6 +147,8 @@ def main() -> None:
     import logging
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
+    import nutpie  # noqa: F401  (imported before either sampler is timed)
+    import pymc  # noqa: F401
 
     if args.only in (None, "logit"):
         data = logit_data(args.n, args.workers)
