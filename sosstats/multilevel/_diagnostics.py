@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sosstats._results import format_number
 from sosstats.errors import SosstatsWarning
 
 __all__ = ["Diagnostics", "compute_diagnostics", "parameter_names", "flat_labels"]
@@ -100,7 +101,7 @@ class Diagnostics:
         return self.table.copy()
 
     def __str__(self) -> str:
-        lines = ["Sampler diagnostics", self.table.to_string(float_format="{:.4g}".format),
+        lines = ["Sampler diagnostics", self.table.to_string(float_format=format_number),
                  f"divergences per chain: {self.divergences.tolist()}",
                  f"E-BFMI per chain: {np.round(self.ebfmi, 3).tolist()}"]
         lines += self.messages or ["all checks passed"]

@@ -176,7 +176,8 @@ class MultilevelModel:
             ``pm.Binomial``), which ``pm.sample_prior_predictive`` and
             ``pm.sample_posterior_predictive`` need, instead of the ``loglik`` potential that
             :meth:`fit` samples (same log density and gradient, cheaper to evaluate). Other
-            families always have the observed variable.
+            families always have the observed variable; a model with ``weights=`` never has
+            it (its likelihood is the ``weighted_loglik`` potential).
         """
         from sosstats.multilevel._pymc import build_model
 

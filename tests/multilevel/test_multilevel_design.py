@@ -278,17 +278,25 @@ def test_collapsed_log_likelihood_equals_uncollapsed():
     assert logp_short == pytest.approx(logp_full + constant, rel=1e-10, abs=1e-8)
 
 
-@pytest.mark.parametrize("collapse, weights", [(False, None), (True, None), (False, "w")])
-def test_logit_potential_matches_observed_binomial(collapse, weights):
+@pytest.mark.parametrize("collapse, weights, trials",
+                         [(False, None, False), (True, None, False), (False, "w", False),
+                          (False, None, True), (False, "w", True)])
+def test_logit_potential_matches_observed_binomial(collapse, weights, trials):
     """The sampling model's ``loglik`` potential has pm.Binomial's log density and gradient."""
     pytest.importorskip("pymc")
     from sosstats.multilevel._pymc import build_model
 
     df = _frame(300, seed=5)
-    df = df.assign(w=np.random.default_rng(1).uniform(0.2, 3, len(df)))
+    gen = np.random.default_rng(1)
+    df = df.assign(w=gen.uniform(0.2, 3, len(df)), n=gen.integers(1, 9, len(df)))
+    df = df.assign(k=gen.binomial(df["n"], 0.4))
     formula = "b ~ g" if collapse else "b ~ g + x"
-    m = MultilevelModel(formula, df, levels=["pilot", "worker"], family="bernoulli",
-                        collapse=collapse, weights=weights)
+    if trials:
+        m = MultilevelModel("k ~ g + x", df, levels=["pilot", "worker"], family="binomial",
+                            trials="n", weights=weights)
+    else:
+        m = MultilevelModel(formula, df, levels=["pilot", "worker"], family="bernoulli",
+                            collapse=collapse, weights=weights)
     assert m.design.collapsed == collapse
     fast = build_model(m.design, m.priors)
     slow = build_model(m.design, m.priors, predictive=True)
@@ -296,8 +304,8 @@ def test_logit_potential_matches_observed_binomial(collapse, weights):
     assert [p.name for p in fast.potentials] == [potential] and not fast.observed_RVs
     assert [v.name for v in slow.observed_RVs] == ([] if weights else ["y"])
     # pm.Binomial(logit_p=) goes through p = expit(eta) and log(1 - p), which loses about
-    # 1e-10 relative on these sums (and overflows to -inf for |eta| > ~37); the potential uses
-    # softplus directly. Points are kept moderate so the observed form stays finite.
+    # 1e-10 relative on these sums (and overflows to -inf for eta > ~37 when y < trials); the
+    # potential uses softplus directly. Points are kept moderate so the observed form is finite.
     rng = np.random.default_rng(0)
     for _ in range(3):
         point = {k: rng.normal(0, 0.7, size=np.shape(v))
