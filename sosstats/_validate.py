@@ -6,6 +6,7 @@ message names the argument or column and the problem. None of them modifies its 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "check_unique",
     "check_option",
     "check_int",
+    "check_finite",
     "check_level",
     "check_rng",
     "as_list",
@@ -153,6 +155,20 @@ def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise DesignError(f"`{name}` must be at least {minimum}; got {value}.")
     return int(value)
+
+
+def check_finite(value: Any, label: str) -> float:
+    """Check that ``value`` is a finite real number; ``label`` names it in the error (as shown).
+
+    Example: ``check_finite(x, "`mean`")`` raises "`mean` must be a finite number; got nan.".
+    """
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{label} must be a number; got {value!r}.") from exc
+    if not math.isfinite(out):
+        raise DataError(f"{label} must be a finite number; got {value!r}.")
+    return out
 
 
 def check_level(level: float) -> float:

@@ -159,3 +159,13 @@ def test_summary_prints_large_whole_numbers_in_full():
     summary = Summary("t", pd.DataFrame({"ess_bulk": [12780.4, 345.6]}, index=["a", "b"]))
     assert "12,780" in str(summary) and "e+04" not in str(summary)
     assert "12,780" in summary._repr_html_()
+
+
+def test_check_finite_names_the_value():
+    assert v.check_finite("2.5", "`mean`") == 2.5
+    assert v.check_finite(np.int64(3), "`mean`") == 3.0
+    with pytest.raises(DataError, match="`mean` must be a number; got 'a lot'"):
+        v.check_finite("a lot", "`mean`")
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(DataError, match="`mean` must be a finite number"):
+            v.check_finite(bad, "`mean`")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import stats
 
-from sosstats._validate import check_int, check_level, check_rng
+from sosstats._validate import check_finite, check_int, check_level, check_rng
 from sosstats.errors import DataError, SosstatsWarning
 
 __all__ = ["GammaCost", "BetaProbability", "LognormalRatio", "NormalParameter",
@@ -26,13 +26,7 @@ __all__ = ["GammaCost", "BetaProbability", "LognormalRatio", "NormalParameter",
 
 
 def _number(value: Any, name: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"`{name}` must be a number; got {value!r}.") from exc
-    if not math.isfinite(out):
-        raise DataError(f"`{name}` must be a finite number; got {value!r}.")
-    return out
+    return check_finite(value, f"`{name}`")
 
 
 def _positive_se(se: Any) -> float:

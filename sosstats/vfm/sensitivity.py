@@ -9,7 +9,6 @@ point of a net present value or net benefit) with Brent's method.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,21 +17,11 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from sosstats._validate import check_int
+from sosstats._validate import check_finite, check_int
 from sosstats.errors import ConvergenceError, DataError
 from sosstats.vfm._inputs import FormattedSummary, fmt_number
 
 __all__ = ["OneWay", "BreakEven", "one_way", "break_even"]
-
-
-def _finite(value: Any, name: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} must be a number; got {value!r}.") from exc
-    if not math.isfinite(out):
-        raise DataError(f"{name} must be finite; got {value!r}.")
-    return out
 
 
 def _check_model_and_base(model: Any, base: Any) -> dict[str, float]:
@@ -40,14 +29,14 @@ def _check_model_and_base(model: Any, base: Any) -> dict[str, float]:
         raise DataError(f"`model` must be callable; got {type(model).__name__}.")
     if not isinstance(base, Mapping) or not base:
         raise DataError("`base` must be a non-empty mapping of parameter name -> base value.")
-    return {str(k): _finite(v, f"`base['{k}']`") for k, v in base.items()}
+    return {str(k): check_finite(v, f"`base['{k}']`") for k, v in base.items()}
 
 
 def _evaluate(model: Callable[..., Any], params: dict[str, float], where: str) -> float:
     raw = model(**params)
     if np.ndim(raw) != 0:
         raise DataError(f"`model` must return one number; got shape {np.shape(raw)} {where}.")
-    return _finite(raw, f"the outcome {where}")
+    return check_finite(raw, f"the outcome {where}")
 
 
 @dataclass(frozen=True)
@@ -181,7 +170,7 @@ def one_way(model: Callable[..., Any], base: Mapping[str, float],
     for key, pair in ranges.items():
         if isinstance(pair, str) or np.ndim(pair) != 1 or len(pair) != 2:
             raise DataError(f"`ranges['{key}']` must be a (low, high) pair; got {pair!r}.")
-        low, high = (_finite(v, f"`ranges['{key}']`") for v in pair)
+        low, high = (check_finite(v, f"`ranges['{key}']`") for v in pair)
         out = [_evaluate(model, {**params, str(key): v}, f"with {key} = {v:g}")
                for v in (low, high)]
         rows.append({"parameter": str(key), "base": params[str(key)], "low": low,
@@ -297,10 +286,10 @@ def break_even(model: Callable[..., Any], base: Mapping[str, float], parameter: 
     params = _check_model_and_base(model, base)
     if parameter not in params:
         raise DataError(f"`parameter` {parameter!r} is not in `base` ({', '.join(params)}).")
-    target = _finite(target, "`target`")
+    target = check_finite(target, "`target`")
     if isinstance(bracket, str) or np.ndim(bracket) != 1 or len(bracket) != 2:
         raise DataError(f"`bracket` must be a (lo, hi) pair; got {bracket!r}.")
-    lo, hi = (_finite(v, "`bracket`") for v in bracket)
+    lo, hi = (check_finite(v, "`bracket`") for v in bracket)
     if not lo < hi:
         raise DataError(f"`bracket` must have lo < hi; got ({lo:g}, {hi:g}).")
     maxiter = check_int(maxiter, "maxiter", minimum=1)
