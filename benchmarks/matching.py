@@ -22,24 +22,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
+from _timing import best_of
 from scipy.linalg import cholesky, solve_triangular
 from scipy.spatial import cKDTree
 
 from sosstats._kernels.match_nearest import greedy_nearest, treated_order
-
-
-def best_of(fn, repeats):
-    """Best wall time, best CPU time and the last result of ``repeats`` calls."""
-    walls, cpus, out = [], [], None
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return min(walls), min(cpus), out
 
 
 def make_data(n_t, n_c, p, seed=2026):
@@ -105,8 +94,8 @@ def main() -> None:
     def yardstick():
         return cKDTree(xc).query(xt, k=1, workers=-1)
 
-    t0, c0, (_, nn1) = best_of(yardstick, repeats)
-    _, _, (_, nn3) = best_of(lambda: cKDTree(xc).query(xt, k=3, workers=-1), 1)
+    (t0, c0), (_, nn1) = best_of(yardstick, repeats)
+    _, (_, nn3) = best_of(lambda: cKDTree(xc).query(xt, k=3, workers=-1), 1)
     rows = [("scipy cKDTree, nearest (k=1)", t0, c0, t0, c0, "yardstick")]
     try:
         from sklearn.neighbors import NearestNeighbors
@@ -114,14 +103,14 @@ def main() -> None:
         NearestNeighbors = None
         print("scikit-learn not installed: its rows are skipped")
     if NearestNeighbors is not None:
-        t, c, (_, i) = best_of(lambda: NearestNeighbors(n_neighbors=1, n_jobs=-1).fit(xc)
+        (t, c), (_, i) = best_of(lambda: NearestNeighbors(n_neighbors=1, n_jobs=-1).fit(xc)
                                .kneighbors(xt), repeats)
         rows.append(("sklearn NearestNeighbors (k=1)", t, c, t0, c0,
                      "same" if np.array_equal(i[:, 0], nn1) else "DIFFERENT"))
         sub = min(n_t, 500)
         dt, dc = xt - xt.mean(0), xc - xc.mean(0)
         vi = np.linalg.inv((dt.T @ dt + dc.T @ dc) / (n_t + n_c - 2))
-        t, c, _ = best_of(lambda: NearestNeighbors(
+        (t, c), _ = best_of(lambda: NearestNeighbors(
             n_neighbors=1, algorithm="brute", metric="mahalanobis", metric_params={"VI": vi},
             n_jobs=-1).fit(xc).kneighbors(xt[:sub]), 1)
         rows.append((f"sklearn brute Mahalanobis (x{n_t / sub:g})", t * n_t / sub,
@@ -145,15 +134,15 @@ def main() -> None:
     ]
     for label, fn, check in cases:
         # the yardstick again, just before: other load on the machine drifts
-        ty, cy, _ = best_of(yardstick, repeats)
-        t, c, (m, _) = best_of(fn, repeats)
+        (ty, cy), _ = best_of(yardstick, repeats)
+        (t, c), (m, _) = best_of(fn, repeats)
         if check[0] == "nearest":
             note = "= cKDTree" if np.array_equal(m.reshape(check[1].shape), check[1]) \
                 else "DIFFERENT from cKDTree"
         elif args.skip_loop:
             note = f"{(m[:, 0] >= 0).mean():.1%} matched (not checked)"
         else:
-            tl, cl, ref = best_of(lambda: plain_greedy(*check[1:]), 1)
+            (tl, cl), ref = best_of(lambda: plain_greedy(*check[1:]), 1)
             same = np.array_equal(m[:, 0], ref)
             note = (f"{'= plain loop' if same else 'DIFFERENT from plain loop'} "
                     f"({tl:.2f} s); {(m[:, 0] >= 0).mean():.1%} matched")

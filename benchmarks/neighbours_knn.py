@@ -14,25 +14,14 @@ wall-clock and for CPU time (the sum over threads, which other processes' load d
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
+from _timing import best_of
 from scipy.spatial import cKDTree
 
 from sosstats._kernels.distance import choose_algorithm, knn
 
 K = 10
-
-
-def best_of(fn, repeats):
-    """Best wall time and best CPU time (all threads; robust to other load) of ``repeats``."""
-    times, cpus, out = [], [], None
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return min(times), min(cpus), out
 
 
 def la_features() -> np.ndarray:
@@ -66,10 +55,10 @@ def run(name: str, x: np.ndarray, repeats: int) -> None:
         d, i = NearestNeighbors(n_neighbors=K + 1, n_jobs=-1).fit(x).kneighbors(x)
         return i[:, 1:], d[:, 1:]
 
-    t_ours, c_ours, (i_ours, d_ours) = best_of(ours, repeats)
+    (t_ours, c_ours), (i_ours, d_ours) = best_of(ours, repeats)
     rows = [("sosstats knn", t_ours, c_ours)]
     for label, fn in [("scipy cKDTree", ckdtree), ("sklearn NearestNeighbors", sklearn)]:
-        t, c, (i, d) = best_of(fn, repeats)
+        (t, c), (i, d) = best_of(fn, repeats)
         same = np.array_equal(i, i_ours) and np.allclose(d, d_ours, rtol=1e-9)
         assert same, f"{label} returned different neighbours"
         rows.append((label, t, c))

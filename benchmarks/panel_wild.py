@@ -13,9 +13,9 @@ and without the test-inversion CI (the peers give no CI). Ratios: peer time / ou
 
 from __future__ import annotations
 
-import time
 import warnings
 
+import _timing as timing
 import numpy as np
 import pandas as pd
 
@@ -31,14 +31,7 @@ def best_of(fn, repeats):
     CPU time is less disturbed by other processes on a shared machine; the peers' numba
     kernels run in parallel threads, whose CPU time is summed.
     """
-    fn()  # warm-up (numba JIT in the peers)
-    walls, cpus, out = [], [], None
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return (min(walls), min(cpus)), out
+    return timing.best_of(fn, repeats, warmup=True)
 
 
 def data(n_families: int) -> pd.DataFrame:

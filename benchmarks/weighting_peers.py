@@ -50,25 +50,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 
 import numpy as np
+from _timing import best_of  # noqa: F401  (weighting.py calls peers.best_of)
 
 Data = dict[str, np.ndarray]
-
-
-def best_of(fn, repeats: int, warmup: bool = False):
-    """Best wall time and best CPU time (all threads) of ``repeats`` calls; the last output."""
-    if warmup:
-        fn()
-    walls, cpus, out = [], [], None
-    for _ in range(max(1, repeats)):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return (min(walls), min(cpus)), out
 
 
 def rake_targets(d: Data) -> list[np.ndarray]:
