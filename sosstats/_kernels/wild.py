@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from sosstats._validate import check_level, check_option, check_rng
+from sosstats._validate import check_finite, check_level, check_option, check_rng
 from sosstats.errors import DataError, DesignError
 
 __all__ = [
@@ -358,12 +358,7 @@ def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: fl
         raise DataError(f"`n_resamples` must be a positive integer; got {n_resamples!r}.")
     if n_resamples < 1:
         raise DataError(f"`n_resamples` must be a positive integer; got {n_resamples!r}.")
-    try:
-        null = float(null)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"`null` must be a number; got {null!r}.") from exc
-    if not np.isfinite(null):
-        raise DataError(f"`null` must be finite; got {null!r}.")
+    null = check_finite(null, "`null`")
     level = check_level(level)
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, (int, np.integer))
                               or batch < 1):
