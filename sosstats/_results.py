@@ -1,12 +1,20 @@
 """The result protocol shared by every sosstats estimator.
 
-A result is a frozen object. Subclasses implement :meth:`Result._estimates`, a DataFrame indexed
-by term with columns ``estimate``, ``std_error``, ``statistic`` and ``p_value`` (plus any extra
-columns the method has). Everything else (``params``, ``std_errors``, ``pvalues``, ``conf_int``,
-``tidy``, ``summary``, ``to_dict``) derives from it, so the vocabulary is the same everywhere.
-Confidence intervals default to the normal approximation ``estimate +/- z * std_error``; a method
-with a better interval (t with degrees of freedom, bootstrap percentiles) overrides
-:meth:`Result._interval`.
+Every public result object of sosstats sits on one of two bases:
+
+- :class:`Result`, for estimates. Subclasses implement :meth:`Result._estimates`, a DataFrame
+  indexed by term with columns ``estimate``, ``std_error``, ``statistic`` and ``p_value`` (plus
+  any extra columns the method has). Everything else (``params``, ``std_errors``, ``pvalues``,
+  ``conf_int``, ``tidy``, ``summary``, ``to_dict``, ``__str__``, ``_repr_html_``) derives from it,
+  so the vocabulary is the same everywhere. Intervals are Student-t with the table's ``df``
+  column when it has one (``df = inf`` is the normal; missing or < 1 gives NaN bounds), else the
+  normal approximation ``estimate +/- z * std_error``; a method with another interval (bootstrap
+  percentiles, a proportion's logit interval) overrides :meth:`Result._interval`.
+- :class:`TableResult`, for tables that are not estimates of terms: tests, bounds, diagnostics,
+  rankings, distributions. Subclasses implement :meth:`TableResult._table`; ``tidy()``,
+  ``summary()``, ``to_dict()``, ``__str__`` and ``_repr_html_`` come from that one table.
+
+A result without a picture has no ``plot`` attribute (neither base defines one).
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from scipy import stats
 
 from sosstats._validate import check_level
 
-__all__ = ["Result", "Summary", "TIDY_COLUMNS", "format_number", "t_interval"]
+__all__ = ["Result", "TableResult", "Summary", "TIDY_COLUMNS", "format_number", "t_interval",
+           "plain"]
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"]
 
@@ -28,7 +37,7 @@ def t_interval(est: pd.DataFrame, level: float) -> pd.DataFrame:
     """Student-t interval ``estimate +/- t_{df, (1+level)/2} * std_error`` per row of ``est``.
 
     ``est`` has columns ``estimate``, ``std_error`` and ``df``; rows with ``df`` below 1 or
-    missing get NaN bounds.
+    missing get NaN bounds; ``df = inf`` gives the normal interval.
     """
     df = est["df"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
@@ -101,8 +110,13 @@ class Result:
         raise NotImplementedError
 
     def _interval(self, level: float) -> pd.DataFrame:
-        """Normal-approximation interval; subclasses with a better one override this."""
+        """Student-t interval when the estimates have a ``df`` column, else the normal one.
+
+        Subclasses with another interval (bootstrap percentiles, logit-scale) override this.
+        """
         est = self._estimates()
+        if "df" in est.columns:
+            return t_interval(est, level)
         z = stats.norm.ppf(0.5 + level / 2)
         return pd.DataFrame({"lower": est["estimate"] - z * est["std_error"],
                              "upper": est["estimate"] + z * est["std_error"]}, index=est.index)
@@ -159,22 +173,87 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dictionary of the estimates (JSON-serialisable)."""
         records = self.tidy().to_dict(orient="records")
-        clean = [{k: _plain(v) for k, v in rec.items()} for rec in records]
-        return {"method": self.method, "nobs": _plain(getattr(self, "nobs", None)),
+        clean = [{k: plain(v) for k, v in rec.items()} for rec in records]
+        return {"method": self.method, "nobs": plain(getattr(self, "nobs", None)),
                 "estimates": clean}
-
-    def plot(self, ax: Any = None) -> Any:
-        """Draw the result; subclasses that have a picture override this."""
-        raise NotImplementedError(f"{type(self).__name__} has no plot.")
 
     def __str__(self) -> str:
         return str(self.summary())
 
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
 
-def _plain(value: Any) -> Any:
-    """Convert numpy scalars to Python ones; NaN to None."""
+
+class TableResult:
+    """Base class of table-style results: tests, bounds, diagnostics, rankings, distributions.
+
+    Subclasses implement :meth:`_table` (one DataFrame, indexed by what a row is: a term, an
+    indicator, a variable, a test) and may override :meth:`_title` and :meth:`_notes`. A result
+    whose table holds intervals computed at fit time keeps that ``level``; asking ``tidy`` for
+    another raises :class:`~sosstats.errors.DesignError` unless the subclass can recompute it
+    (it then honours the ``level`` passed to :meth:`_table`).
+    """
+
+    method: str = ""
+    level: float | None = None
+
+    # -- to be provided by subclasses -------------------------------------------------------
+    def _table(self, level: float | None) -> pd.DataFrame:
+        """The result's one table at ``level`` (the fit's level when None)."""
+        raise NotImplementedError
+
+    def _title(self) -> str:
+        return f"{type(self).__name__}: {self.method}" if self.method else type(self).__name__
+
+    def _notes(self) -> list[str]:
+        return []
+
+    def _fit_level(self, level: float | None) -> float | None:
+        """``level`` checked against the fit's: intervals computed at fit time cannot change."""
+        if level is None or self.level is None:
+            return self.level if level is None else check_level(level)
+        level = check_level(level)
+        if not np.isclose(level, self.level):
+            from sosstats.errors import DesignError
+
+            raise DesignError(f"{type(self).__name__}'s intervals were computed at level "
+                              f"{self.level}; rerun with level={level} to get others.")
+        return level
+
+    # -- shared vocabulary ------------------------------------------------------------------
+    def tidy(self, level: float | None = None) -> pd.DataFrame:
+        """The result's table as a plain DataFrame: its index becomes the first column(s)."""
+        table = self._table(level)
+        if any(name is not None for name in table.index.names):
+            return table.reset_index()
+        return table.reset_index(drop=True)
+
+    def summary(self, level: float | None = None) -> Summary:
+        """Return a printable summary (``str(result.summary())``; ``.to_frame()`` for the table)."""
+        return Summary(self._title(), self._table(level), self._notes())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python dictionary of the table (JSON-serialisable)."""
+        records = self.tidy().to_dict(orient="records")
+        clean = [{str(k): plain(v) for k, v in rec.items()} for rec in records]
+        return {"method": self.method, "nobs": plain(getattr(self, "nobs", None)),
+                "table": clean}
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+def plain(value: Any) -> Any:
+    """Convert numpy scalars to Python ones, NaN and NaT to None (for JSON)."""
     if isinstance(value, (np.generic,)):
         value = value.item()
     if isinstance(value, float) and np.isnan(value):
         return None
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
     return value

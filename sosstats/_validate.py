@@ -27,6 +27,8 @@ __all__ = [
     "check_rng",
     "as_list",
     "check_codes",
+    "check_weights",
+    "check_array_2d",
 ]
 
 
@@ -188,3 +190,63 @@ def check_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
     except (TypeError, ValueError) as exc:
         raise DataError("`rng` must be an int, a numpy.random.Generator or None; "
                         f"got {rng!r}.") from exc
+
+
+def check_weights(values: Any, name: str = "weights", *, allow_nan: bool = False,
+                  require_positive_sum: bool = True) -> np.ndarray:
+    """Non-negative finite weights as a float64 copy; the one weights check of every capability.
+
+    Parameters
+    ----------
+    values : pandas.Series or array-like
+        The weights (a column of the caller's frame, or an array of one row each).
+    name : str
+        How the message names them, e.g. ``"weights column 'w'"`` or ``"`weights`"``.
+    allow_nan : bool
+        Keep NaN (rows a later step leaves out, e.g. non-respondents); default False.
+    require_positive_sum : bool
+        Raise when the (non-NaN) weights sum to zero (default True).
+
+    Raises
+    ------
+    DataError
+        Non-numeric (booleans included), NaN (unless allowed), infinite, negative, or all zero;
+        the message gives the count of offending rows.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values).ravel())
+    if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
+        raise DataError(f"{name} must be numeric; got dtype {series.dtype}.")
+    w = series.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    nan = np.isnan(w)
+    if nan.any() and not allow_nan:
+        raise DataError(f"{name} has {int(nan.sum())} missing (NaN) value(s); give rows that "
+                        "should not count weight 0 or drop them.")
+    if np.isinf(w).any():
+        raise DataError(f"{name} has {int(np.isinf(w).sum())} infinite value(s).")
+    if (w[~nan] < 0).any():
+        raise DataError(f"{name} must be non-negative; {int((w[~nan] < 0).sum())} are negative.")
+    if require_positive_sum and not np.nansum(w) > 0:
+        raise DataError(f"{name} sum to zero: at least one row needs a positive weight.")
+    return w
+
+
+def check_array_2d(values: Any, name: str, *, rows: int | None = None,
+                   columns: int | None = None, allow_nan: bool = False) -> np.ndarray:
+    """A kernel's 2-D float input: shape checked, finite unless NaN is allowed.
+
+    Returns ``values`` as a float64 array (no copy when it already is one). Raises
+    :class:`DataError` naming ``name`` when it is not 2-D, has the wrong number of rows or
+    columns, or holds NaN / inf.
+    """
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 2:
+        raise DataError(f"`{name}` must be a 2-D array; got {arr.ndim} dimension(s).")
+    if rows is not None and arr.shape[0] != rows:
+        raise DataError(f"`{name}` must have {rows} rows; got {arr.shape[0]}.")
+    if columns is not None and arr.shape[1] != columns:
+        raise DataError(f"`{name}` must have {columns} columns; got {arr.shape[1]}.")
+    bad = ~np.isfinite(arr) if not allow_nan else np.isinf(arr)
+    if bad.any():
+        raise DataError(f"`{name}` has {int(bad.sum())} non-finite value(s)"
+                        f"{'' if allow_nan else ' (NaN or inf)'}.")
+    return arr

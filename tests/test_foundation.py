@@ -117,8 +117,8 @@ def test_result_protocol():
     assert "toy" in str(res.summary())
     assert "<h4>" in res.summary()._repr_html_()
     json.dumps(res.to_dict())
-    with pytest.raises(NotImplementedError):
-        res.plot()
+    assert not hasattr(res, "plot")  # a result without a picture has no plot attribute
+    assert "<h4>" in res._repr_html_()
     with pytest.raises(AttributeError):
         res.nobs = 3  # frozen
 
@@ -169,3 +169,100 @@ def test_check_finite_names_the_value():
     for bad in (np.nan, np.inf, -np.inf):
         with pytest.raises(DataError, match="`mean` must be a finite number"):
             v.check_finite(bad, "`mean`")
+
+
+def test_table_result_protocol():
+    from sosstats._results import TableResult
+    from sosstats.errors import DesignError
+
+    @dataclass(frozen=True)
+    class _Bounds(TableResult):
+        method: str = "toy bounds"
+        level: float = 0.95
+
+        def _table(self, level):
+            self._fit_level(level)
+            return pd.DataFrame({"lower": [1.0], "upper": [np.nan]},
+                                index=pd.Index(["x"], name="outcome"))
+
+    res = _Bounds()
+    assert list(res.tidy().columns) == ["outcome", "lower", "upper"]
+    assert "toy bounds" in str(res) and "<h4>" in res._repr_html_()
+    assert json.loads(json.dumps(res.to_dict()))["table"] == [
+        {"outcome": "x", "lower": 1.0, "upper": None}]
+    assert not hasattr(res, "plot")
+    res.tidy(0.95)
+    with pytest.raises(DesignError, match="level 0.95"):
+        res.tidy(0.9)
+
+
+def test_result_interval_uses_df_column():
+    @dataclass(frozen=True)
+    class _T(Result):
+        table: pd.DataFrame
+        method: str = "t"
+
+        def _estimates(self):
+            return self.table
+
+    est = pd.DataFrame({"estimate": [1.0, 1.0, 1.0], "std_error": [1.0, 1.0, 1.0],
+                        "statistic": [1.0] * 3, "p_value": [0.3] * 3,
+                        "df": [4.0, np.inf, np.nan]}, index=list("abc"))
+    ci = _T(est).conf_int(0.95)
+    np.testing.assert_allclose(ci["upper"].iloc[:2], [1 + stats.t.ppf(0.975, 4),
+                                                      1 + stats.norm.ppf(0.975)])
+    assert np.isnan(ci["upper"].iloc[2])
+
+
+def test_check_weights_messages():
+    w = v.check_weights(pd.Series([1, 2, 0]), "weights column 'w'")
+    assert w.dtype == float and w.tolist() == [1.0, 2.0, 0.0]
+    for bad, msg in [([1.0, np.nan], "1 missing"), ([1.0, np.inf], "1 infinite"),
+                     ([1.0, -1.0], "1 are negative"), ([0.0, 0.0], "sum to zero"),
+                     (pd.Series([True, False]), "numeric")]:
+        with pytest.raises(DataError, match=msg):
+            v.check_weights(bad, "`w`")
+    assert np.isnan(v.check_weights([1.0, np.nan], "`w`", allow_nan=True)[1])
+    assert v.check_weights(pd.Series([1, 2], dtype="Int64"), "`w`").tolist() == [1.0, 2.0]
+
+
+def test_check_array_2d():
+    assert v.check_array_2d([[1, 2]], "X", columns=2).shape == (1, 2)
+    with pytest.raises(DataError, match="`X` must be a 2-D"):
+        v.check_array_2d([1, 2], "X")
+    with pytest.raises(DataError, match="3 rows"):
+        v.check_array_2d([[1.0]], "X", rows=3)
+    with pytest.raises(DataError, match="non-finite"):
+        v.check_array_2d([[np.nan]], "X")
+
+
+def test_adjustments_match_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from sosstats._multiplicity import adjust_pvalues
+
+    p = np.array([0.01, 0.04, np.nan, 0.03, 0.2, 0.001])
+    ok = ~np.isnan(p)
+    for ours, theirs in [("holm", "holm"), ("bh", "fdr_bh")]:
+        got = adjust_pvalues(p, ours)
+        np.testing.assert_allclose(got[ok], multipletests(p[ok], method=theirs)[1], rtol=1e-12)
+        assert np.isnan(got[2])
+    with pytest.raises(DataError, match="`adjust`"):
+        adjust_pvalues(p, "bonf")
+
+
+def test_lazy_subpackages_and_main():
+    import subprocess
+    import sys
+
+    code = ("import sys, sosstats; assert 'sosstats.panel' not in sys.modules; "
+            "sosstats.datasets.simulate_evaluation; assert 'sosstats.datasets' in sys.modules; "
+            "print(sorted(set(sosstats.__all__) - set(dir(sosstats))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        sosstats.nope  # noqa: B018
+    done = subprocess.run([sys.executable, "-m", "sosstats", "--version"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and sosstats.__version__ in done.stdout

@@ -17,6 +17,8 @@ from sosstats._kernels.resample import bootstrap_indices
 
 __all__ = ["paired_t", "wilcoxon_p", "bootstrap_mean", "holm", "benjamini_hochberg"]
 
+# the adjustments live in sosstats._multiplicity (one copy for every capability)
+
 
 def paired_t(diffs: np.ndarray, level: float = 0.95) -> pd.DataFrame:
     r"""One-sample t test of the mean difference (the paired t test), per row.
@@ -104,47 +106,3 @@ def bootstrap_mean(diffs: np.ndarray, n_resamples: int, rng: np.random.Generator
         se[i] = means.std(ddof=1)
         lo[i], hi[i] = np.percentile(means, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return pd.DataFrame({"boot_se": se, "boot_ci_lower": lo, "boot_ci_upper": hi})
-
-
-def _ordered(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    p = np.asarray(p, dtype=float)
-    ok = np.flatnonzero(np.isfinite(p))
-    order = ok[np.argsort(p[ok], kind="stable")]
-    return p, order, len(ok)
-
-
-def holm(pvalues: np.ndarray) -> np.ndarray:
-    r"""Holm step-down adjusted p-values (NaN entries are left out and stay NaN).
-
-    With ordered :math:`p_{(1)} \le \dots \le p_{(m)}`:
-    :math:`\tilde p_{(i)} = \max_{j \le i} \min\{1, (m - j + 1) p_{(j)}\}`.
-
-    References
-    ----------
-    Holm, S. (1979). A simple sequentially rejective multiple test procedure.
-    *Scandinavian Journal of Statistics* 6(2), 65-70.
-    """
-    p, order, m = _ordered(pvalues)
-    out = np.full(p.shape, np.nan)
-    if m:
-        scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
-        out[order] = np.maximum.accumulate(scaled)
-    return out
-
-
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    r"""Benjamini-Hochberg step-up adjusted p-values (false discovery rate; NaN kept).
-
-    :math:`\tilde p_{(i)} = \min_{j \ge i} \min\{1, m\,p_{(j)}/j\}`.
-
-    References
-    ----------
-    Benjamini, Y. and Hochberg, Y. (1995). Controlling the false discovery rate. *JRSS B*
-    57(1), 289-300.
-    """
-    p, order, m = _ordered(pvalues)
-    out = np.full(p.shape, np.nan)
-    if m:
-        scaled = np.minimum(1.0, m * p[order] / np.arange(1, m + 1))
-        out[order] = np.minimum.accumulate(scaled[::-1])[::-1]
-    return out

@@ -18,13 +18,8 @@ from sosstats._results import Result, Summary, t_interval
 from sosstats._validate import check_codes, check_int, check_level, check_option, check_rng
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._indicators import indicator_matrix
-from sosstats.neighbours._pooled import (
-    benjamini_hochberg,
-    bootstrap_mean,
-    holm,
-    paired_t,
-    wilcoxon_p,
-)
+from sosstats._multiplicity import benjamini_hochberg, holm
+from sosstats.neighbours._pooled import bootstrap_mean, paired_t, wilcoxon_p
 from sosstats.neighbours._ranking import as_ranking, barred_codes
 from sosstats.neighbours.randomization import randomization_distribution, randomization_pvalue
 

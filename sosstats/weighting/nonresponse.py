@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sosstats._multiplicity import holm
 from sosstats._results import Summary
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats.errors import DataError, SosstatsWarning
@@ -371,7 +372,6 @@ def nonresponse_tests(data: pd.DataFrame, responded: str,
     covariates (categories dummy-coded, first level dropped, aliased columns removed) against
     the intercept-only model, referred to :math:`\chi^2` with as many df as covariate columns.
     """
-    from statsmodels.stats.multitest import multipletests
 
     data = check_frame(data)
     r = indicator(data, responded, both=True)
@@ -401,11 +401,7 @@ def nonresponse_tests(data: pd.DataFrame, responded: str,
         tests.append(test)
     tests_df = pd.DataFrame(tests, columns=["covariate", *TEST_COLUMNS])
     p = tests_df["p_value"].to_numpy(float)
-    holm = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        holm[ok] = multipletests(p[ok], method="holm")[1]
-    tests_df["p_holm"] = holm
+    tests_df["p_holm"] = holm(p)
     table = pd.DataFrame(rows, columns=["covariate", "level", "kind", "mean_respondents",
                                         "mean_nonrespondents", "difference", "smd"])
     return NonresponseTests(table, tests_df, _likelihood_ratio(data, covs, r))

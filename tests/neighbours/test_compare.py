@@ -15,7 +15,8 @@ from statsmodels.stats.multitest import multipletests
 
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._indicators import indicator_matrix
-from sosstats.neighbours._pooled import benjamini_hochberg, bootstrap_mean, holm, wilcoxon_p
+from sosstats._multiplicity import benjamini_hochberg, holm
+from sosstats.neighbours._pooled import bootstrap_mean, wilcoxon_p
 from sosstats.neighbours._ranking import NeighbourRanking
 from sosstats.neighbours.compare import ComparisonResult, compare
 
