@@ -29,6 +29,7 @@ __all__ = [
     "check_codes",
     "check_weights",
     "check_array_2d",
+    "check_binary",
 ]
 
 
@@ -250,3 +251,31 @@ def check_array_2d(values: Any, name: str, *, rows: int | None = None,
         raise DataError(f"`{name}` has {int(bad.sum())} non-finite value(s)"
                         f"{'' if allow_nan else ' (NaN or inf)'}.")
     return arr
+
+
+def check_binary(values: pd.Series, what: str, *, allow_nan: bool = False) -> np.ndarray:
+    """A 0/1 or boolean column as a bool array (treatment, response, binary outcome).
+
+    ``what`` names it in messages, e.g. ``"treatment column 'cohort2'"``. Nullable ``boolean``
+    and ``Int64`` columns are accepted. With ``allow_nan`` missing values come back False and
+    the caller masks them; otherwise they raise :class:`DataError` with their count.
+    """
+    missing = values.isna().to_numpy()
+    if missing.any() and not allow_nan:
+        raise DataError(f"{what} has {int(missing.sum())} missing value(s); it must be 0/1 or "
+                        "boolean.")
+    present = values[~missing]
+    if pd.api.types.is_bool_dtype(present):
+        out = np.zeros(len(values), dtype=bool)
+        out[~missing] = present.to_numpy(dtype=bool)
+        return out
+    ok = pd.api.types.is_numeric_dtype(present)
+    if ok:
+        vals = present.to_numpy(dtype=float)
+        ok = bool(np.isin(vals, (0.0, 1.0)).all())
+    if not ok:
+        shown = ", ".join(map(repr, list(pd.unique(present))[:6]))
+        raise DataError(f"{what} must be 0/1 or boolean; it has values {shown}.")
+    out = np.zeros(len(values), dtype=bool)
+    out[~missing] = vals == 1.0
+    return out

@@ -266,3 +266,33 @@ def test_lazy_subpackages_and_main():
     done = subprocess.run([sys.executable, "-m", "sosstats", "--version"], capture_output=True,
                           text=True)
     assert done.returncode == 0 and sosstats.__version__ in done.stdout
+
+
+def test_check_binary():
+    assert v.check_binary(pd.Series([1, 0, 1]), "x").tolist() == [True, False, True]
+    assert v.check_binary(pd.Series([True, pd.NA], dtype="boolean"), "x",
+                          allow_nan=True).tolist() == [True, False]
+    with pytest.raises(DataError, match="treatment column 't' has 1 missing"):
+        v.check_binary(pd.Series([1.0, np.nan]), "treatment column 't'")
+    with pytest.raises(DataError, match="must be 0/1 or boolean; it has values 'a'"):
+        v.check_binary(pd.Series(["a", "b"]), "x")
+    with pytest.raises(DataError, match="0/1"):
+        v.check_binary(pd.Series([0, 2]), "x")
+
+
+def test_split_formula_and_model_matrix():
+    from sosstats._formula import model_matrix, split_formula
+
+    assert split_formula("y ~ a + b") == ("y", "a + b")
+    assert split_formula("y ~ ") == ("y", "1")
+    assert split_formula("~ a", lhs="optional") == ("", "a")
+    for bad, msg in [("y", "one '~'"), ("~ a", "no outcome"), ("log(y) ~ a", "one column")]:
+        with pytest.raises(DataError, match=msg):
+            split_formula(bad)
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "g": ["x", "y", "x"]})
+    X, terms, spec = model_matrix("a + C(g)", df)
+    assert terms[0] == "Intercept" and X.shape == (3, 3)
+    X2, terms2, _ = model_matrix("a + C(g)", df, intercept=False)
+    assert "Intercept" not in terms2 and X2.shape == (3, 2)
+    with pytest.raises(DataError, match="model matrix"):
+        model_matrix("a + nope", df)
