@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
+from typing import Any
 
 __all__ = ["Progress"]
 
 
 class Progress:
     """Counter ``label: done/total`` on stderr, shown when asked or once work passes ``after`` s.
+
+    While the counter's line is on screen, a warning raised by the work ends that line first
+    (the warning starts on a fresh line and the counter is redrawn under it), so a progress line
+    never runs into a warning. Use it as a context manager, or call :meth:`close`.
 
     Parameters
     ----------
@@ -26,20 +32,42 @@ class Progress:
     def __init__(self, total: int, show: bool | None, label: str, after: float = 2.0) -> None:
         self.total, self.show, self.label, self.after = total, show, label, after
         self.start = self.last = time.perf_counter()
-        self.done, self.shown = 0, False
+        self.done, self.shown, self.on_line = 0, False, False
+        self._showwarning: Any = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _warning_on_new_line(self, *args: Any, **kwargs: Any) -> None:
+        if self.on_line:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.on_line = False
+        self._showwarning(*args, **kwargs)
 
     def step(self, n: int = 1) -> None:
         """Count ``n`` more steps done (redrawn at most four times a second)."""
         self.done += n
         now = time.perf_counter()
         visible = self.show if self.show is not None else now - self.start > self.after
-        if visible and (now - self.last > 0.25 or self.done == self.total):
-            self.last, self.shown = now, True
+        if visible and (now - self.last > 0.25 or self.done == self.total or not self.on_line):
+            if self._showwarning is None:
+                self._showwarning = warnings.showwarning
+                warnings.showwarning = self._warning_on_new_line
+            self.last, self.shown, self.on_line = now, True, True
             sys.stderr.write(f"\r{self.label}: {self.done}/{self.total}")
             sys.stderr.flush()
 
     def close(self) -> None:
-        """End the counter's line if it was shown."""
-        if self.shown:
+        """End the counter's line if it was shown, and restore warning display."""
+        if self._showwarning is not None:
+            if warnings.showwarning == self._warning_on_new_line:
+                warnings.showwarning = self._showwarning
+            self._showwarning = None
+        if self.on_line:
             sys.stderr.write("\n")
             sys.stderr.flush()
+            self.on_line = False

@@ -296,3 +296,23 @@ def test_split_formula_and_model_matrix():
     assert "Intercept" not in terms2 and X2.shape == (3, 2)
     with pytest.raises(DataError, match="model matrix"):
         model_matrix("a + nope", df)
+
+
+def test_progress_line_ends_before_a_warning(capsys):
+    import warnings
+
+    from sosstats._progress import Progress
+
+    before = warnings.showwarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Progress(3, True, "work") as bar:
+            bar.step()
+            warnings.warn("careful", SosstatsWarning)
+            bar.step()
+            bar.step()
+    err = capsys.readouterr().err
+    assert err.startswith("\rwork: 1/3\n\rwork: 2/3"), repr(err)  # line ended, then redrawn
+    assert err.endswith("3/3\n")
+    assert [str(w.message) for w in caught] == ["careful"]
+    assert warnings.showwarning is before  # restored
