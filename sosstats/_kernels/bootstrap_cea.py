@@ -47,12 +47,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CEAReplicates", "bootstrap_cea", "resample_sums", "cea_summaries"]
+__all__ = ["CEAReplicates", "TIE_ATOL", "TIE_RTOL", "bootstrap_cea", "cea_summaries",
+           "first_within", "resample_sums", "tie_tolerance"]
 
 #: Target working set of one chunk of resampling (indices + gathered values), in bytes.
 CHUNK_BYTES = 1 << 20
 #: Upper bound on the temporary NMB arrays of one chunk of replicates, in bytes.
 MAX_BYTES = 1 << 27
+#: Net benefits closer than ``TIE_RTOL`` times their scale (plus :data:`TIE_ATOL`) are tied.
+TIE_RTOL = 1e-9
+#: Absolute part of the tie tolerance (money): ties between net benefits of size 0.
+TIE_ATOL = 1e-12
+
+
+def tie_tolerance(scale: np.ndarray | float) -> np.ndarray:
+    r"""Tolerance within which two quantities of magnitude ``scale`` count as equal.
+
+    ``TIE_RTOL * |scale| + TIE_ATOL``. For net monetary benefits the scale is that of the
+    terms they are made of, :math:`\max_j (|\lambda E_j| + |C_j|)`: an NMB is a difference,
+    so an exact tie such as :math:`100 \times 0.3 - 30` comes out as ``3.6e-15`` in floating
+    point, far below that scale but not below the NMB itself.
+    """
+    return TIE_RTOL * np.abs(scale) + TIE_ATOL
+
+
+def first_within(values: np.ndarray, tolerance: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Index of the first entry along ``axis`` within ``tolerance`` of the maximum.
+
+    The tie rule of every decision in :mod:`sosstats.vfm`: among options whose value is
+    within the tolerance of the best, the one with the lowest code (the reference, then
+    option order) is chosen. ``tolerance`` broadcasts against ``values`` with ``axis``
+    removed.
+    """
+    values = np.asarray(values, dtype=float)
+    top = values.max(axis=axis, keepdims=True)
+    near = values >= top - np.expand_dims(np.asarray(tolerance, dtype=float), axis)
+    return np.argmax(near, axis=axis)
 
 
 @dataclass(frozen=True)
@@ -70,12 +100,14 @@ class CEAReplicates:
     nmb_mean : numpy.ndarray, shape ``(K, G)``
         Mean over replicates of the NMB ``wtp * effect - cost`` of each option at each WTP.
     ceac : numpy.ndarray, shape ``(K, G)``
-        Share of replicates in which each option has the highest NMB (ties go to the lower
-        code); rows sum to 1.
+        Share of replicates in which each option has the highest NMB (ties, within
+        :func:`tie_tolerance` of the NMB terms' scale, go to the lower code); rows sum to 1.
     best : numpy.ndarray, shape ``(K,)``
-        Code of the option with the highest mean NMB at each WTP (ties to the lower code).
+        Code of the option with the highest mean NMB at each WTP (ties, by the same rule, to
+        the lower code).
     evpi : numpy.ndarray, shape ``(K,)``
-        Per-person EVPI, ``mean_b max_j NMB_bj - mean_b NMB_b,best``; never negative.
+        Per-person EVPI, ``mean_b max_j NMB_bj - mean_b NMB_b,best``, where a replicate's
+        regret within the tie tolerance counts as 0; never negative.
     nmb_quantiles : numpy.ndarray or None, shape ``(P, K, G)``
         Quantiles (at ``probs``) of the incremental NMB ``wtp * d_effect - d_cost``; None
         when no ``probs`` were given.
@@ -181,27 +213,37 @@ def cea_summaries(cost: np.ndarray, effect: np.ndarray, wtp: np.ndarray, *, refe
     d_effect = effect - effect[:, [reference]]
     icer = np.full_like(d_cost, np.nan)
     np.divide(d_cost, d_effect, out=icer, where=d_effect != 0)
-    nmb_mean = wtp[:, None] * effect.mean(axis=0) - cost.mean(axis=0)
-    best = np.argmax(nmb_mean, axis=1)
+    mean_cost, mean_effect = cost.mean(axis=0), effect.mean(axis=0)
+    nmb_mean = wtp[:, None] * mean_effect - mean_cost
+    scale = (np.abs(wtp[:, None] * mean_effect) + np.abs(mean_cost)).max(axis=1)
+    best = first_within(nmb_mean, tie_tolerance(scale), axis=1)
     wins = np.zeros((wtp.size, n_opt), dtype=np.int64)
     regret = np.zeros(wtp.size)
     rows = max(1, min(max_bytes, CHUNK_BYTES * 4) // (8 * 4 * max(wtp.size, 1)))
     for b0 in range(0, n_rep, rows):  # chunks of replicates bound the (rows, K) arrays
         b1 = min(n_rep, b0 + rows)
-        top = np.zeros((b1 - b0, wtp.size), dtype=np.intp)
-        top_val = at_best = None
-        for j in range(n_opt):  # loop over options (few): running maximum of the NMB
-            nmb_j = wtp[None, :] * effect[b0:b1, j, None] - cost[b0:b1, j, None]
+        top_val = scale = None
+        for j in range(n_opt):  # loop over options (few): running maximum and scale of the NMB
+            term_e = wtp[None, :] * effect[b0:b1, j, None]
+            size_j = np.abs(term_e) + np.abs(cost[b0:b1, j, None])
+            nmb_j = term_e - cost[b0:b1, j, None]
             if j == 0:
-                top_val, at_best = nmb_j.copy(), nmb_j
+                top_val, scale = nmb_j, size_j
             else:
-                top = np.where(nmb_j > top_val, j, top)  # strict: ties stay with lower codes
                 np.maximum(top_val, nmb_j, out=top_val)
-                cols = best == j
-                at_best[:, cols] = nmb_j[:, cols]
+                np.maximum(scale, size_j, out=scale)
+        floor = top_val - tie_tolerance(scale)
+        top = np.full((b1 - b0, wtp.size), -1, dtype=np.intp)
+        at_best = np.empty_like(top_val)
+        for j in range(n_opt):  # second pass: the first option within the tolerance of the top
+            nmb_j = wtp[None, :] * effect[b0:b1, j, None] - cost[b0:b1, j, None]
+            top[(top < 0) & (nmb_j >= floor)] = j
+            cols = best == j
+            at_best[:, cols] = nmb_j[:, cols]
         for j in range(n_opt):
             wins[:, j] += np.count_nonzero(top == j, axis=0)
-        regret += (top_val - at_best).sum(axis=0)
+        gap = top_val - at_best
+        regret += np.where(gap > top_val - floor, gap, 0.0).sum(axis=0)
     quantiles = None
     if probs is not None:
         probs = np.asarray(probs, dtype=float)
@@ -273,6 +315,9 @@ def bootstrap_cea(sum_cost: np.ndarray, sum_effect: np.ndarray, group: np.ndarra
     (Fenwick, Claxton & Sculpher 2001); EVPI per person:
     :math:`E_b[\max_j \mathrm{NMB}_{bj}] - \max_j E_b[\mathrm{NMB}_{bj}]`
     (Briggs, Claxton & Sculpher 2006, ch. 6), accumulated as a mean of non-negative regrets.
+    Ties: two NMBs within :func:`tie_tolerance` of the scale of their terms,
+    :math:`\max_j (|\lambda \bar E_j| + |\bar C_j|)`, are equal (the argmax is then the lowest
+    code: the reference, then option order), so an exact tie is not settled by rounding.
 
     References
     ----------

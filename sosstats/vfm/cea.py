@@ -179,11 +179,13 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     (undefined) with a note, and the NMB, CEAC and costs still answer the question. Its
     percentile interval is given only when every replicate has :math:`\Delta E` of the point
     estimate's sign (else NaN: use the CEAC). CEAC: the share of replicates in which an option
-    has the highest NMB (ties to the reference, then option order); CEAF: the option with the
-    highest expected NMB and its CEAC value (Fenwick, Claxton & Sculpher 2001); EVPI per
-    person: :math:`E[\max_g \mathrm{NMB}_g] - \max_g E[\mathrm{NMB}_g]` over replicates
-    (Briggs, Claxton & Sculpher 2006). ``frontier`` is the incremental analysis of the
-    point estimates with dominance and extended dominance
+    has the highest NMB (ties to the reference, then option order; NMBs within ``1e-9`` of
+    the scale of their terms, :math:`\max_g (|\lambda \bar E_g| + |\bar C_g|)`, are tied:
+    :func:`sosstats._kernels.bootstrap_cea.tie_tolerance`); CEAF: the option with the
+    highest expected NMB (same tie rule) and its CEAC value (Fenwick, Claxton & Sculpher
+    2001); EVPI per person: :math:`E[\max_g \mathrm{NMB}_g] - \max_g E[\mathrm{NMB}_g]`
+    over replicates (Briggs, Claxton & Sculpher 2006). ``frontier`` is the incremental
+    analysis of the point estimates with dominance and extended dominance
     (:func:`sosstats.vfm.incremental_analysis`).
 
     References

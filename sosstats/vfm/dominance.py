@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sosstats._kernels.bootstrap_cea import tie_tolerance
 from sosstats.errors import DataError
 
 __all__ = ["QUADRANTS", "quadrant", "incremental_analysis"]
@@ -69,9 +70,13 @@ def incremental_analysis(cost: Sequence[float], effect: Sequence[float],
 
     Notes
     -----
-    Options are sorted by cost (ties: more effective first). An option is *dominated* when
-    another costs no more and is at least as effective, strictly better on one of the two
-    (an exact duplicate is dominated by the first of the pair). Among the rest, sorted by
+    Costs that differ by less than :func:`sosstats._kernels.bootstrap_cea.tie_tolerance` of the
+    largest absolute cost (``1e-9`` of it) are equal, and so are effects by the same rule and
+    ICERs along the frontier: an exact tie computed in floating point (``0.1 + 0.2`` against
+    ``0.3``) is a tie, not a difference of rounding noise. Options are sorted by cost (ties:
+    more effective first, then input order). An option is *dominated* when another costs no
+    more and is at least as effective, strictly better on one of the two (an exact duplicate
+    is dominated by the first of the pair in that order). Among the rest, sorted by
     cost and so by effect, the ICER of each against the previous one must rise; when the ICER
     into option :math:`j` exceeds the ICER out of it, a mix of its neighbours is cheaper for
     the same effect and :math:`j` is *extendedly dominated* (removed, and the ICERs
@@ -96,14 +101,19 @@ def incremental_analysis(cost: Sequence[float], effect: Sequence[float],
     names = list(range(c.size)) if labels is None else list(labels)
     if len(names) != c.size:
         raise DataError(f"`labels` has {len(names)} names for {c.size} options.")
-    order = np.lexsort((-e, c))
+    tol_c = tie_tolerance(np.abs(c).max())
+    tol_e = tie_tolerance(np.abs(e).max())
+    # tie-aware ranks: how many options are cheaper (more effective) beyond the tolerance
+    cost_rank = (c[None, :] < c[:, None] - tol_c).sum(axis=1)
+    effect_rank = (e[None, :] > e[:, None] + tol_e).sum(axis=1)
+    order = np.lexsort((np.arange(c.size), effect_rank, cost_rank))
     c, e = c[order], e[order]
     names = [names[i] for i in order]
     g = c.size
-    # i dominates j: c_i <= c_j, e_i >= e_j, strictly on one, or identical with i first
-    no_more = c[:, None] <= c[None, :]
-    no_less = e[:, None] >= e[None, :]
-    strict = (c[:, None] < c[None, :]) | (e[:, None] > e[None, :])
+    # i dominates j: c_i <= c_j, e_i >= e_j, strictly on one, or tied on both with i first
+    no_more = c[:, None] <= c[None, :] + tol_c
+    no_less = e[:, None] >= e[None, :] - tol_e
+    strict = (c[:, None] < c[None, :] - tol_c) | (e[:, None] > e[None, :] + tol_e)
     first = np.arange(g)[:, None] < np.arange(g)[None, :]
     dom = no_more & no_less & (strict | first)
     np.fill_diagonal(dom, False)
@@ -114,7 +124,8 @@ def incremental_analysis(cost: Sequence[float], effect: Sequence[float],
     while len(keep) > 2:  # loop over options (few), until the ICERs along the frontier rise
         kc, ke = c[keep], e[keep]
         icers = np.diff(kc) / np.diff(ke)
-        bad = np.flatnonzero(icers[:-1] > icers[1:])
+        gap = tie_tolerance(np.maximum(np.abs(icers[:-1]), np.abs(icers[1:])))
+        bad = np.flatnonzero(icers[:-1] > icers[1:] + gap)  # equal ICERs: collinear, kept
         if not bad.size:
             break
         j = keep[bad[0] + 1]
