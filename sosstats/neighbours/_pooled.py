@@ -1,4 +1,4 @@
-"""Pooled tests over treated LAs: paired t, Wilcoxon, bootstrap, multiplicity adjustment.
+"""Pooled tests over treated LAs: paired t, Wilcoxon signed-rank, bootstrap.
 
 Each function takes a ``(p, m)`` matrix of per-LA differences (indicators x treated LAs) with
 NaN where a treated LA has no usable difference, and works indicator by indicator on the
@@ -7,17 +7,15 @@ non-missing entries.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from sosstats._kernels.resample import bootstrap_indices
 
-__all__ = ["paired_t", "wilcoxon_p", "bootstrap_mean", "holm", "benjamini_hochberg"]
+__all__ = ["paired_t", "wilcoxon_test", "wilcoxon_p", "bootstrap_mean", "WILCOXON_METHOD"]
 
-# the adjustments live in sosstats._multiplicity (one copy for every capability)
+# the multiplicity adjustments live in sosstats._multiplicity (one copy for every capability)
 
 
 def paired_t(diffs: np.ndarray, level: float = 0.95) -> pd.DataFrame:
@@ -50,30 +48,98 @@ def paired_t(diffs: np.ndarray, level: float = 0.95) -> pd.DataFrame:
                          "ci_upper": mean + q * se})
 
 
-def wilcoxon_p(diffs: np.ndarray) -> np.ndarray:
-    """Two-sided Wilcoxon signed-rank p-value per row (``scipy.stats.wilcoxon`` defaults).
+#: how :func:`wilcoxon_p` computes its p-value, printed in result notes
+WILCOXON_METHOD = ("Wilcoxon signed-rank, two-sided, zeros dropped: exact null distribution "
+                   "when fewer than 50 non-zero differences and no ties, else normal "
+                   "approximation with continuity correction and tie-corrected variance "
+                   "(R's wilcox.test default)")
 
-    scipy uses the exact null distribution for small samples without ties or zeros and the
-    normal approximation otherwise. NaN where the test is undefined (e.g. all differences 0).
+
+def _signrank_counts(n: int) -> np.ndarray:
+    """Number of sign vectors giving each signed-rank sum ``V = 0 .. n(n+1)/2`` (no ties)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    top = 0
+    for r in range(1, n + 1):  # add rank r: V keeps its value or grows by r
+        counts[r:top + r + 1] += counts[:top + 1].copy()
+        top += r
+    return counts
+
+
+def wilcoxon_test(x: np.ndarray) -> tuple[float, float, bool, bool]:
+    r"""Two-sided Wilcoxon signed-rank test of one vector of differences, R's default rule.
+
+    Zeros are dropped (``zero_method="wilcox"``); with :math:`n` non-zero differences, ranks
+    :math:`r_i` of :math:`|d_i|` (mid-ranks for ties) and :math:`V = \sum_{d_i > 0} r_i`:
+
+    - no ties, no zeros and :math:`n < 50`: the exact null distribution of :math:`V` (all
+      :math:`2^n` sign vectors equally likely), :math:`p = \min\{1, 2\min(P(V' \le V),
+      P(V' \ge V))\}`;
+    - otherwise the normal approximation with continuity correction,
+      :math:`z = (V - n(n+1)/4 - 	frac12\operatorname{sign}(V - n(n+1)/4)) / \sigma`,
+      :math:`\sigma^2 = n(n+1)(2n+1)/24 - \sum_g (t_g^3 - t_g)/48` over tie groups :math:`g`.
+
+    This is ``wilcox.test(x)`` of R (``exact = NULL, correct = TRUE``) and does not depend on
+    the installed scipy; ``scipy.stats.wilcoxon(x, method="exact")`` gives the first case and
+    ``scipy.stats.wilcoxon(x, zero_method="wilcox", correction=True, method="approx")`` the
+    second. (``exactRankTests::wilcox.exact`` instead computes the exact conditional
+    distribution given the ties.)
+
+    Returns
+    -------
+    (V, p_value, exact, ties_or_zeros)
+        NaN for both numbers when there is no non-zero difference.
 
     References
     ----------
     Wilcoxon, F. (1945). Individual comparisons by ranking methods. *Biometrics Bulletin*
     1(6), 80-83.
+    Hollander, M. and Wolfe, D. A. (1999). *Nonparametric Statistical Methods*, 2nd ed.,
+    section 3.1.
+    """
+    d = np.asarray(x, dtype=float)
+    d = d[np.isfinite(d)]
+    zeros = bool(np.any(d == 0))
+    d = d[d != 0]
+    n = len(d)
+    if n == 0:
+        return np.nan, np.nan, False, zeros
+    a = np.abs(d)
+    ranks = stats.rankdata(a)
+    ties = len(np.unique(a)) < n
+    v = float(ranks[d > 0].sum())
+    if n < 50 and not ties and not zeros:
+        counts = _signrank_counts(n)
+        total = counts.sum()
+        iv = int(round(v))
+        lower = counts[:iv + 1].sum() / total
+        upper = counts[iv:].sum() / total
+        return v, float(min(1.0, 2 * min(lower, upper))), True, False
+    _, t = np.unique(a, return_counts=True)
+    sigma = np.sqrt(n * (n + 1) * (2 * n + 1) / 24 - np.sum(t**3 - t) / 48)
+    z = v - n * (n + 1) / 4
+    if sigma <= 0:
+        return v, np.nan, False, True
+    z = (z - 0.5 * np.sign(z)) / sigma
+    return v, float(min(1.0, 2 * stats.norm.sf(abs(z)))), False, ties or zeros
+
+
+def wilcoxon_p(diffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided Wilcoxon signed-rank p-value per row (:func:`wilcoxon_test` on each row).
+
+    Returns the p-values (NaN where the test is undefined: fewer than two differences, or all
+    zero) and a boolean array, True where ties or zero differences forced the normal
+    approximation (the caller warns once).
     """
     d = np.asarray(diffs, dtype=float)
     out = np.full(d.shape[0], np.nan)
-    for i, row in enumerate(d):  # one scipy call per indicator
+    approx = np.zeros(d.shape[0], dtype=bool)
+    for i, row in enumerate(d):  # one small test per indicator
         x = row[np.isfinite(row)]
         if len(x) < 2 or not np.any(x != 0):
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                out[i] = stats.wilcoxon(x).pvalue
-            except ValueError:
-                out[i] = np.nan
-    return out
+        _, out[i], _, approx[i] = wilcoxon_test(x)
+    return out, approx
 
 
 def bootstrap_mean(diffs: np.ndarray, n_resamples: int, rng: np.random.Generator,

@@ -14,10 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_columns, check_frame
+from sosstats._validate import check_columns, check_frame, check_int
 from sosstats.errors import DataError, DesignError
 
-__all__ = ["NeighbourRanking", "as_ranking"]
+__all__ = ["NeighbourRanking", "as_ranking", "resolve_k", "describe_neighbours", "DEFAULT_K"]
+
+#: neighbours per LA when neither ``k`` nor a fitted model's ``k`` says otherwise (DfE lists 10)
+DEFAULT_K = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,3 +233,50 @@ def barred_codes(neighbours: Any) -> tuple[str, ...]:
     if isinstance(neighbours, (pd.DataFrame, NeighbourRanking)):
         return ()
     return tuple(str(c) for c in getattr(neighbours, "contaminated", ()) or ())
+
+
+def resolve_k(neighbours: Any, k: Any, *, name: str = "k") -> int:
+    """Neighbours per treated LA: ``k`` if given, else a fitted model's ``k``, else 10.
+
+    A fitted model (:class:`~sosstats.neighbours.model.FittedNeighbours`, fitted or from a
+    published list) defines each LA's comparison group as its first ``fitted.k`` neighbours, so
+    that is the default. An explicit ``k`` wins but may not exceed the fitted ``k`` (the model
+    was not asked for more neighbours): a :class:`~sosstats.errors.DesignError` names both.
+    Plain rankings and tables have no ``k`` of their own; the default is then
+    :data:`DEFAULT_K`.
+    """
+    fitted_k = None
+    if not isinstance(neighbours, (pd.DataFrame, NeighbourRanking)):
+        fitted_k = getattr(neighbours, "k", None)
+    if k is None:
+        return int(fitted_k) if fitted_k is not None else DEFAULT_K
+    k = check_int(k, name, minimum=1)
+    if fitted_k is not None and k > int(fitted_k):
+        raise DesignError(f"`{name}` = {k} is larger than the k = {fitted_k} the neighbour model "
+                          f"was fitted with; refit it with k={k} or pass {name} <= {fitted_k} "
+                          f"(or leave {name} out to use {fitted_k}).")
+    return k
+
+
+def describe_neighbours(neighbours: Any) -> str:
+    """A short label of the neighbour model a result was computed with (for its notes).
+
+    A fitted model names its features (or says it is a published list); a table with a single
+    ``model`` value (``load_statistical_neighbours``) gives that label; otherwise a generic
+    "neighbour table" / "neighbour ranking".
+    """
+    if isinstance(neighbours, NeighbourRanking):
+        return "neighbour ranking"
+    if isinstance(neighbours, pd.DataFrame):
+        if "model" in neighbours.columns and neighbours["model"].nunique() == 1:
+            return str(neighbours["model"].iloc[0])
+        return "neighbour table"
+    source = getattr(neighbours, "source", None)
+    features = tuple(getattr(neighbours, "features", ()) or ())
+    if source == "fitted" and features:
+        shown = ", ".join(features[:4]) + (f" and {len(features) - 4} more"
+                                           if len(features) > 4 else "")
+        return f"StatisticalNeighbours fitted on {shown}"
+    if source == "published":
+        return "published neighbour list"
+    return type(neighbours).__name__

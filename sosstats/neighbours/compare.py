@@ -14,20 +14,25 @@ import numpy as np
 import pandas as pd
 
 from sosstats._kernels.resample import weighted_neighbour_means
-from sosstats._results import Result, Summary, t_interval
+from sosstats._results import Result, Summary
 from sosstats._validate import check_codes, check_int, check_level, check_option, check_rng
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._indicators import indicator_matrix
-from sosstats._multiplicity import benjamini_hochberg, holm
-from sosstats.neighbours._pooled import bootstrap_mean, paired_t, wilcoxon_p
-from sosstats.neighbours._ranking import as_ranking, barred_codes
+from sosstats._multiplicity import ADJUSTMENTS, adjust_pvalues
+from sosstats.neighbours._pooled import WILCOXON_METHOD, bootstrap_mean, paired_t, wilcoxon_p
+from sosstats.neighbours._ranking import as_ranking, barred_codes, describe_neighbours, resolve_k
 from sosstats.neighbours.randomization import randomization_distribution, randomization_pvalue
 
 __all__ = ["compare", "ComparisonResult"]
 
 _SUMMARY_COLUMNS = ["treated_mean", "neighbour_mean", "estimate", "ratio", "n_treated",
-                    "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "p_wilcoxon",
-                    "p_randomization", "p_adjusted"]
+                    "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "p_adjusted",
+                    "p_wilcoxon", "p_wilcoxon_adjusted", "p_randomization",
+                    "p_randomization_adjusted"]
+
+#: the p-value families of :attr:`ComparisonResult.pooled`, each adjusted across indicators
+P_FAMILIES = {"p_value": "p_adjusted", "p_wilcoxon": "p_wilcoxon_adjusted",
+              "p_randomization": "p_randomization_adjusted"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,12 +42,16 @@ class ComparisonResult(Result):
     Attributes
     ----------
     pooled : pandas.DataFrame
-        One row per indicator: ``indicator, treated_mean, neighbour_mean, difference, ratio,
-        n_treated, std_error, statistic, df, p_value, ci_lower, ci_upper, p_wilcoxon, boot_se,
-        boot_ci_lower, boot_ci_upper, p_randomization, p_holm, p_bh, p_adjusted``.
+        Indexed by ``term`` (the indicator), as :meth:`summary` and :meth:`tidy` are:
+        ``treated_mean, neighbour_mean, estimate, ratio, n_treated, std_error, statistic, df,
+        p_value, ci_lower, ci_upper, p_wilcoxon, boot_se, boot_ci_lower, boot_ci_upper,
+        p_randomization`` and, for each of the three p-value families, its adjustment across
+        indicators by ``adjust``: ``p_adjusted`` (paired t), ``p_wilcoxon_adjusted``,
+        ``p_randomization_adjusted``.
     per_la : pandas.DataFrame
         One row per indicator x treated LA: ``indicator, la_code, value, neighbour_mean,
-        n_neighbours, difference, ratio``.
+        n_neighbours, difference, ratio`` (``difference``: the LA's value minus its
+        neighbour mean, whose mean over LAs is the pooled ``estimate``).
     neighbour_sets : pandas.DataFrame
         ``la_code, neighbour, rank, distance, weight``: each treated LA's comparison group
         (``rank`` in the original ranking; ``weight`` before renormalising over missing cells).
@@ -71,30 +80,36 @@ class ComparisonResult(Result):
     year: Any
     pool_size: int
     nobs: int
+    neighbour_model: str = "neighbour ranking"
     level: float = 0.95
     method: str = "treated LAs vs statistical nearest neighbours"
 
     def _estimates(self) -> pd.DataFrame:
-        est = self.pooled.set_index("indicator").rename(columns={"difference": "estimate"})
+        est = self.pooled
         first = ["estimate", "std_error", "statistic", "p_value"]
         extra = [c for c in est.columns if c not in first + ["ci_lower", "ci_upper"]]
-        return est[first + extra].rename_axis("term")
-
-    def _interval(self, level: float) -> pd.DataFrame:
-        return t_interval(self._estimates(), level)
+        return est[first + extra]
 
     def _notes(self) -> list[str]:
         excl = ", ".join(self.exclude) if self.exclude else "none"
-        notes = [f"{self.nobs} treated LAs; k = {self.k} neighbours each ({self.weighting} "
+        which = (f"indicator {self.indicators[0]!r}" if len(self.indicators) == 1
+                 else f"{len(self.indicators)} indicators")
+        notes = [f"{which}; neighbours: {self.neighbour_model}.",
+                 f"{self.nobs} treated LAs; k = {self.k} neighbours each ({self.weighting} "
                  f"weights); other treated LAs {'excluded' if self.exclude_treated else 'allowed'}"
                  f" as neighbours; also excluded: {excl}.",
                  "estimate = mean over treated LAs of (LA value - neighbour mean); p_value and "
                  "interval: paired t on n_treated - 1 df.",
-                 f"p_adjusted: {self.adjust} across {len(self.indicators)} indicators (p_holm and "
-                 "p_bh both in .pooled)."]
+                 f"p_wilcoxon: {WILCOXON_METHOD}."]
+        families = "p_adjusted (t), p_wilcoxon_adjusted" + (
+            ", p_randomization_adjusted" if self.n_draws else "")
+        notes.append(f"{families}: {ADJUSTMENTS[self.adjust]} across "
+                     f"{len(self.indicators)} indicator(s), each family separately.")
         if self.n_draws:
             notes.append(f"p_randomization: {self.n_draws} random pseudo-pilot sets from a pool "
                          f"of {self.pool_size} LAs (rng={self.rng!r}).")
+        else:
+            notes.append("randomization inference skipped (n_draws=0).")
         if self.n_resamples:
             notes.append(f"bootstrap over treated LAs: {self.n_resamples} resamples.")
         if len(self.dropped):
@@ -102,8 +117,11 @@ class ComparisonResult(Result):
                          "as zero); see .dropped.")
         return notes
 
-    def summary(self, level: float = 0.95) -> Summary:
-        """Readable table: means, difference, ratio, t test, Wilcoxon, randomization, adjusted p."""
+    def summary(self, level: float | None = None) -> Summary:
+        """Readable table: means, estimate, ratio, t test, Wilcoxon, randomization, adjusted p.
+
+        ``level`` defaults to the level the comparison was run at.
+        """
         table = self.tidy(level).set_index("term")
         return Summary(f"{type(self).__name__}: {self.method}",
                        table[[c for c in _SUMMARY_COLUMNS if c in table.columns]],
@@ -122,11 +140,11 @@ class ComparisonResult(Result):
         if unknown:
             raise DataError(f"indicator {unknown[0]!r} is not in this result; it has "
                             f"{', '.join(map(repr, self.indicators))}.")
-        pooled = self.pooled.set_index("indicator")
+        pooled = self.pooled
         if len(names) == 1:
             row = pooled.loc[names[0]]
             return forest_plot(self.per_la[self.per_la["indicator"] == names[0]],
-                               estimate=row["difference"], lower=row["ci_lower"],
+                               estimate=row["estimate"], lower=row["ci_lower"],
                                upper=row["ci_upper"], title=names[0], ax=ax)
         if ax is not None:
             raise DataError("pass indicator= to draw one indicator on a given `ax`.")
@@ -139,7 +157,7 @@ class ComparisonResult(Result):
         for a, name in zip(axes.flat, names):
             row = pooled.loc[name]
             forest_plot(self.per_la[self.per_la["indicator"] == name],
-                        estimate=row["difference"], lower=row["ci_lower"],
+                        estimate=row["estimate"], lower=row["ci_lower"],
                         upper=row["ci_upper"], title=name, ax=a)
         for a in list(axes.flat)[len(names):]:
             a.set_visible(False)
@@ -183,7 +201,7 @@ def _dropped_table(codes: np.ndarray, names: list[str], tpos: np.ndarray, nb: np
 
 def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
             indicator: str | list[str] | None = None, year: Any = None, id: str = "la_code",
-            k: int = 10, weighting: Literal["equal", "distance"] = "equal",
+            k: int | None = None, weighting: Literal["equal", "distance"] = "equal",
             exclude: Any = None, exclude_treated: bool = True, n_resamples: int = 9999,
             n_draws: int = 10_000, adjust: Literal["holm", "bh", "none"] = "holm",
             level: float = 0.95, rng: int | np.random.Generator | None = 0
@@ -209,8 +227,11 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
         the ``year`` column is numeric (``2016`` matches ``2016.0``), as text otherwise.
     id : str
         LA code column.
-    k : int
-        Neighbours per treated LA: the first ``k`` ranked eligible ones (see Notes).
+    k : int, optional
+        Neighbours per treated LA: the first ``k`` ranked eligible ones (see Notes). Default:
+        the ``k`` a fitted model (``StatisticalNeighbours(k=...).fit`` or ``from_published``)
+        was built with, else 10. An explicit ``k`` larger than a fitted model's is a
+        DesignError.
     weighting : {"equal", "distance"}
         Equal weights, or inverse-distance weights (needs distances in the ranking).
     exclude : sequence of str, optional
@@ -224,7 +245,9 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
     n_draws : int
         Randomization draws (0 to skip).
     adjust : {"holm", "bh", "none"}
-        Which multiplicity-adjusted p-value is reported as ``p_adjusted``.
+        Multiplicity adjustment across indicators (Holm: family-wise error rate;
+        Benjamini-Hochberg: false discovery rate), applied to each p-value family separately:
+        ``p_adjusted`` (paired t), ``p_wilcoxon_adjusted``, ``p_randomization_adjusted``.
     level : float
         Confidence level of the t and bootstrap intervals.
     rng : int, Generator or None
@@ -255,8 +278,11 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
     least one observed neighbour, tested by the paired t test (:math:`n-1` df), the Wilcoxon
     signed-rank test, a bootstrap over treated LAs, and randomization inference over random
     pseudo-pilot sets (:func:`~sosstats.neighbours.randomization.randomization_distribution`).
-    Holm (1979) and Benjamini-Hochberg (1995) adjustments are applied across indicators to the
-    paired-t p-values. The design follows the statistical-neighbour comparison of the Signs of
+    The Wilcoxon p-value follows R's ``wilcox.test`` default (exact without ties or zeros and
+    below 50 differences, else normal with continuity correction; see
+    :func:`~sosstats.neighbours._pooled.wilcoxon_test`), whatever scipy is installed; ties or
+    zeros give one warning. Each of the three p-value families (t, Wilcoxon, randomization) is
+    adjusted across indicators by ``adjust`` (Holm 1979 or Benjamini-Hochberg 1995). The design follows the statistical-neighbour comparison of the Signs of
     Safety evaluation (Baginsky et al., 2017).
 
     References
@@ -267,7 +293,7 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
     check_option(weighting, ("equal", "distance"), "weighting")
     check_option(adjust, ("holm", "bh", "none"), "adjust")
     level = check_level(level)
-    k = check_int(k, "k", minimum=1)
+    k = resolve_k(neighbours, k)
     n_resamples = check_int(n_resamples, "n_resamples", minimum=0)
     n_draws = check_int(n_draws, "n_draws", minimum=0)
     if not isinstance(exclude_treated, (bool, np.bool_)):
@@ -360,18 +386,25 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
         null_df = pd.DataFrame(dist.statistics, columns=names)
 
     p = tt["p_value"].to_numpy()
-    p_holm, p_bh = holm(p), benjamini_hochberg(p)
-    p_adj = {"holm": p_holm, "bh": p_bh, "none": p}[adjust]
+    p_wil, approx = wilcoxon_p(diffs.T)
+    if approx.any():
+        tied = ", ".join(np.asarray(names, dtype=object)[approx][:5])
+        warnings.warn(f"ties or zero differences among the treated LAs' differences for {tied}: "
+                      "p_wilcoxon uses the normal approximation with continuity correction "
+                      "(as R's wilcox.test does), not the exact distribution.", SosstatsWarning,
+                      stacklevel=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = tmean / nbmean
     pooled = pd.DataFrame({
-        "indicator": names, "treated_mean": tmean, "neighbour_mean": nbmean,
-        "difference": tt["difference"].to_numpy(), "ratio": ratio,
+        "treated_mean": tmean, "neighbour_mean": nbmean,
+        "estimate": tt["difference"].to_numpy(), "ratio": ratio,
         "n_treated": n_ok.astype(int), "std_error": tt["std_error"].to_numpy(),
         "statistic": tt["statistic"].to_numpy(), "df": tt["df"].to_numpy(), "p_value": p,
         "ci_lower": tt["ci_lower"].to_numpy(), "ci_upper": tt["ci_upper"].to_numpy(),
-        "p_wilcoxon": wilcoxon_p(diffs.T), **{c: boot[c].to_numpy() for c in boot.columns},
-        "p_randomization": p_rand, "p_holm": p_holm, "p_bh": p_bh, "p_adjusted": p_adj})
+        "p_wilcoxon": p_wil, **{c: boot[c].to_numpy() for c in boot.columns},
+        "p_randomization": p_rand}, index=pd.Index(names, name="term"))
+    for raw, adjusted in P_FAMILIES.items():
+        pooled[adjusted] = adjust_pvalues(pooled[raw].to_numpy(), adjust)
 
     m, pn = len(tpos), len(names)
     per_la = pd.DataFrame({
@@ -392,4 +425,5 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
         weighting=weighting, exclude=tuple(xcodes), exclude_treated=bool(exclude_treated),
         n_resamples=n_resamples, n_draws=n_draws, adjust=adjust, level=level,
         rng=rng if rng is None or isinstance(rng, (int, np.integer)) else repr(rng),
-        year=year, pool_size=len(pool), nobs=m)
+        year=year, pool_size=len(pool), nobs=m,
+        neighbour_model=describe_neighbours(neighbours))

@@ -28,7 +28,7 @@ from sosstats.neighbours._panel import (
     treated_panel,
 )
 from sosstats.neighbours._pooled import paired_t
-from sosstats.neighbours._ranking import as_ranking, barred_codes
+from sosstats.neighbours._ranking import as_ranking, barred_codes, resolve_k
 
 __all__ = ["neighbour_did", "DiDResult"]
 
@@ -137,7 +137,7 @@ class DiDResult(Result):
 
 def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighbours: Any, *,
                   indicator: str, start_year: int | Mapping[str, int], id: str = "la_code",
-                  year: str = "year", k: int = 10, exclude: Iterable[str] | None = None,
+                  year: str = "year", k: int | None = None, exclude: Iterable[str] | None = None,
                   exclude_treated: bool = True, reference_year: int = -1,
                   level: float = 0.95) -> DiDResult:
     r"""Difference-in-differences of treated LAs against the mean of their neighbours.
@@ -161,8 +161,10 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
         First treated year, for all treated LAs or per LA code (staggered adoption).
     id, year : str
         Column names of the LA code and the year.
-    k : int
-        Neighbours per treated LA (the first ``k`` eligible ones in rank order). A DesignError
+    k : int, optional
+        Neighbours per treated LA (the first ``k`` eligible ones in rank order); default: a
+        fitted model's ``k``, else 10 (an explicit ``k`` above a fitted model's is a
+        DesignError). A DesignError
         when no treated LA has ``k`` eligible neighbours (the message gives the largest
         possible ``k``); a warning when only some have fewer.
     exclude : iterable of str, optional
@@ -231,7 +233,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     low-wage jobs. *Quarterly Journal of Economics* 134, 1405-1454 (stacked DiD).
     """
     level = check_level(level)
-    k = check_int(k, "k", minimum=1)
+    k = resolve_k(neighbours, k)
     ref = check_int(reference_year, "reference_year")
     treated_codes, panel, flags, starts = treated_panel(
         indicators, treated, indicator=indicator, start_year=start_year, id=id, year=year,

@@ -199,12 +199,12 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
                       indicator=ind, k=k, exclude_treated=pub["best_other_pilots"] == "exclude",
                       n_draws=n_draws, rng=rng)
         comparisons[ind] = res
-        pooled = res.pooled.set_index("indicator").loc[ind]
+        pooled = res.pooled.loc[ind]
         weight = "icpc" if pub["unit"] == "working days" else "child_population_0_17"
         closest = _closest(res, wide, ind, str(pub["best_pilot_agg"]),
                            str(pub["best_snn_agg"]), weight)
         rows.append({**base, "pilots": pooled["treated_mean"], "snn": pooled["neighbour_mean"],
-                     "difference": pooled["difference"], "p_value": pooled["p_value"],
+                     "difference": pooled["estimate"], "p_value": pooled["p_value"],
                      "p_wilcoxon": pooled["p_wilcoxon"],
                      "p_randomization": pooled["p_randomization"],
                      "closest_pilots": closest[0], "closest_snn": closest[1],

@@ -49,9 +49,31 @@ def test_per_la_neighbour_means_equal_r(ours):
                                     "p_holm", "p_bh"])
 def test_pooled_statistics_equal_r(ours, column):
     ref = pd.read_csv(FIXTURES / "neighbours_2016_r.csv").set_index("indicator")
-    got = ours.pooled.set_index("indicator").loc[ref.index]
+    got = ours.pooled.loc[ref.index]
+    if column in ("p_holm", "p_bh"):  # R's p.adjust; ours: compare(adjust=...)'s p_adjusted
+        values = pd.read_csv(FIXTURES / "neighbours_2016_values.csv")
+        lists = pd.read_csv(FIXTURES / "neighbours_dfe_2021.csv")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SosstatsWarning)
+            res = compare(values, PILOTS, lists, indicator=list(ref.index), k=10, n_draws=0,
+                          n_resamples=0, adjust=column[2:])
+        got = res.pooled.loc[ref.index].rename(columns={"p_adjusted": column})
+    got = got.rename(columns={"estimate": "difference"})
     np.testing.assert_allclose(got[column].to_numpy(float), ref[column].to_numpy(float),
                                rtol=1e-9, atol=1e-12)
+
+
+def test_wilcoxon_equals_r_default_rule():
+    """wilcoxon_test follows wilcox.test's defaults (exact / corrected normal), any scipy."""
+    from sosstats.neighbours._pooled import wilcoxon_test
+
+    ref = pd.read_csv(FIXTURES / "wilcoxon_reference_r.csv")
+    assert ref["case"].nunique() == 7
+    for case, rows in ref.groupby("case", sort=False):
+        v, p, exact, _ = wilcoxon_test(rows["x"].to_numpy(float))
+        assert v == rows["V"].iloc[0], case
+        assert p == pytest.approx(rows["p_value"].iloc[0], rel=1e-12), case
+        assert exact == bool(rows["exact"].iloc[0]), case
 
 
 def test_exact_poisson_interval_equals_r():

@@ -15,10 +15,11 @@ from statsmodels.stats.multitest import multipletests
 
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._indicators import indicator_matrix
-from sosstats._multiplicity import benjamini_hochberg, holm
+from sosstats._multiplicity import ADJUSTMENTS, benjamini_hochberg, holm
 from sosstats.neighbours._pooled import bootstrap_mean, wilcoxon_p
 from sosstats.neighbours._ranking import NeighbourRanking
 from sosstats.neighbours.compare import ComparisonResult, compare
+from sosstats.neighbours.model import StatisticalNeighbours
 
 matplotlib.use("Agg")
 
@@ -87,13 +88,13 @@ def test_per_la_and_pooled_match_brute_force(world, weighting):
     np.testing.assert_allclose(got["neighbour_mean"], ref["neighbour_mean"], rtol=1e-12)
     np.testing.assert_allclose(got["difference"], ref["difference"], rtol=1e-12)
     np.testing.assert_allclose(got["ratio"], ref["value"] / ref["neighbour_mean"], rtol=1e-12)
-    pooled = res.pooled.set_index("indicator")
+    pooled = res.pooled
     for name, grp in ref.groupby("indicator"):
         d = grp["difference"].to_numpy()
         tt = stats.ttest_rel(grp["value"], grp["neighbour_mean"])
         ci = stats.ttest_1samp(d, 0).confidence_interval(0.95)
         row = pooled.loc[name]
-        assert row["difference"] == pytest.approx(d.mean(), rel=1e-12)
+        assert row["estimate"] == pytest.approx(d.mean(), rel=1e-12)
         assert row["treated_mean"] == pytest.approx(grp["value"].mean(), rel=1e-12)
         assert row["neighbour_mean"] == pytest.approx(grp["neighbour_mean"].mean(), rel=1e-12)
         assert row["ratio"] == pytest.approx(grp["value"].mean() / grp["neighbour_mean"].mean())
@@ -128,7 +129,7 @@ def test_result_protocol(world):
     res = compare(wide, treated, ranking, k=5, n_draws=99, n_resamples=199, rng=4, level=0.9)
     assert isinstance(res, ComparisonResult)
     assert list(res.params.index) == NAMES
-    np.testing.assert_allclose(res.params, res.pooled["difference"])
+    np.testing.assert_allclose(res.params, res.pooled["estimate"])
     ci = res.conf_int(0.9)
     np.testing.assert_allclose(ci["lower"], res.pooled["ci_lower"], rtol=1e-12)
     ci99 = res.conf_int(0.99)
@@ -136,8 +137,8 @@ def test_result_protocol(world):
     tidy = res.tidy()
     assert list(tidy.columns[:7]) == ["term", "estimate", "std_error", "statistic", "p_value",
                                       "ci_lower", "ci_upper"]
-    for col in ["p_randomization", "p_holm", "p_bh", "p_adjusted", "boot_ci_lower",
-                "p_wilcoxon", "n_treated"]:
+    for col in ["p_randomization", "p_randomization_adjusted", "p_adjusted", "boot_ci_lower",
+                "p_wilcoxon", "p_wilcoxon_adjusted", "n_treated"]:
         assert col in tidy.columns
     text = str(res.summary())
     assert "ind_b" in text and "k = 5" in text and "rng=4" in text
@@ -146,7 +147,53 @@ def test_result_protocol(world):
     assert (res.k, res.weighting, res.n_draws, res.rng, res.n_resamples) == (5, "equal", 99, 4,
                                                                              199)
     assert res.null_distribution.shape == (99, 3)
-    np.testing.assert_allclose(res.pooled["p_adjusted"], res.pooled["p_holm"])
+    np.testing.assert_allclose(res.pooled["p_adjusted"], holm(res.pooled["p_value"]))
+
+
+def test_fitted_model_k_is_the_default(world):
+    """A model fitted with k=6 compares on 6 neighbours, not compare's own default of 10."""
+    wide, ranking, treated = world
+    las = wide.assign(x1=np.arange(len(wide)) % 7, x2=np.arange(len(wide)) ** 0.5)
+    fitted = StatisticalNeighbours(["x1", "x2"], k=6).fit(las)
+    res = compare(wide, treated, fitted, n_draws=0, n_resamples=0)
+    assert res.k == 6
+    assert res.neighbour_sets.groupby("la_code").size().max() == 6
+    assert compare(wide, treated, fitted, k=4, n_draws=0, n_resamples=0).k == 4
+    with pytest.raises(DesignError, match=r"k = 6 the neighbour model was fitted with"):
+        compare(wide, treated, fitted, k=8, n_draws=0, n_resamples=0)
+    assert compare(wide, treated, ranking, n_draws=0, n_resamples=0).k == 10
+
+
+def test_pooled_uses_the_summary_vocabulary(world):
+    """.pooled is indexed by term and calls the estimate `estimate`, as summary() does."""
+    wide, ranking, treated = world
+    res = compare(wide, treated, ranking, k=5, n_draws=0, n_resamples=0)
+    assert res.pooled.index.name == "term"
+    assert list(res.pooled.index) == list(res.summary().to_frame().index)
+    assert "estimate" in res.pooled.columns and "difference" not in res.pooled.columns
+    np.testing.assert_allclose(res.pooled["estimate"], res.summary().to_frame()["estimate"])
+
+
+def test_every_p_value_family_is_adjusted(world):
+    """t, Wilcoxon and randomization p-values each get a Holm (or BH) adjustment."""
+    wide, ranking, treated = world
+    for adjust, fn in (("holm", holm), ("bh", benjamini_hochberg)):
+        res = compare(wide, treated, ranking, k=5, n_draws=199, n_resamples=0, rng=2,
+                      adjust=adjust)
+        for raw, adj in (("p_value", "p_adjusted"), ("p_wilcoxon", "p_wilcoxon_adjusted"),
+                         ("p_randomization", "p_randomization_adjusted")):
+            np.testing.assert_allclose(res.pooled[adj], fn(res.pooled[raw].to_numpy()))
+        text = "\n".join(res.summary().notes)
+        assert "p_randomization_adjusted" in text and ADJUSTMENTS[adjust] in text
+        assert "p_randomization_adjusted" in res.summary().to_frame().columns
+
+
+def test_summary_level_defaults_to_the_fit_level(world):
+    wide, ranking, treated = world
+    res = compare(wide, treated, ranking, k=5, n_draws=0, n_resamples=0, level=0.9)
+    table = res.summary().to_frame()
+    np.testing.assert_allclose(table["ci_lower"], res.pooled["ci_lower"], rtol=1e-12)
+    assert (res.summary(level=0.99).to_frame()["ci_lower"] < table["ci_lower"]).all()
 
 
 def test_plots(world):
@@ -220,9 +267,41 @@ def test_bootstrap_in_compare_is_reproducible(world):
 
 
 def test_wilcoxon_edge_cases():
-    p = wilcoxon_p(np.array([[0.0, 0.0, 0.0], [1.0, np.nan, np.nan], [1.0, -2.0, 3.0]]))
+    p, approx = wilcoxon_p(np.array([[0.0, 0.0, 0.0, 0.0], [1.0, np.nan, np.nan, np.nan],
+                                     [1.0, -2.0, 3.0, np.nan], [1.0, 1.0, -2.0, 3.0]]))
     assert np.isnan(p[0]) and np.isnan(p[1])
-    assert p[2] == pytest.approx(stats.wilcoxon([1.0, -2.0, 3.0]).pvalue)
+    assert p[2] == pytest.approx(stats.wilcoxon([1.0, -2.0, 3.0], method="exact").pvalue)
+    assert p[3] == pytest.approx(stats.wilcoxon([1.0, 1.0, -2.0, 3.0], zero_method="wilcox",
+                                                correction=True, method="approx").pvalue)
+    assert approx.tolist() == [False, False, False, True]
+
+
+@pytest.mark.parametrize("n", [5, 13, 14, 30, 60])
+def test_wilcoxon_method_is_pinned(n):
+    """Same p-value whatever scipy's default: exact below 50 without ties, else corrected normal."""
+    x = np.random.default_rng(n).normal(0.3, 1.0, n)
+    p, approx = wilcoxon_p(x[None, :])
+    if n < 50:
+        ref = stats.wilcoxon(x, method="exact").pvalue
+    else:
+        ref = stats.wilcoxon(x, zero_method="wilcox", correction=True, method="approx").pvalue
+    assert p[0] == pytest.approx(ref, rel=1e-12) and not approx[0]
+    tied = np.r_[x, x[:2]]  # ties force the normal approximation, as in R
+    p, approx = wilcoxon_p(tied[None, :])
+    assert approx[0]
+    assert p[0] == pytest.approx(stats.wilcoxon(tied, zero_method="wilcox", correction=True,
+                                                method="approx").pvalue, rel=1e-12)
+
+
+def test_wilcoxon_ties_warn_once_and_notes_say_method(world):
+    wide, ranking, treated = world
+    tied = wide.copy()
+    for col in NAMES:  # every pilot 1 above or below everyone: tied |differences|
+        tied[col] = np.where(tied["la_code"].isin(treated), 1.0, 0.0)
+    with pytest.warns(SosstatsWarning, match="normal approximation") as rec:
+        res = compare(tied, treated, ranking, k=5, n_draws=0, n_resamples=0)
+    assert sum("normal approximation" in str(w.message) for w in rec) == 1
+    assert any("wilcox.test" in n for n in res.summary().notes)
 
 
 def test_long_and_wide_give_identical_results(world):
@@ -235,8 +314,8 @@ def test_long_and_wide_give_identical_results(world):
     pd.testing.assert_frame_equal(a.pooled, b.pooled)
     pd.testing.assert_frame_equal(a.per_la, b.per_la)
     c = compare(wide, treated, ranking, k=5, n_draws=0, n_resamples=0, indicator="ind_b")
-    assert list(c.pooled["indicator"]) == ["ind_b"]
-    assert c.pooled["difference"].iloc[0] == pytest.approx(a.pooled["difference"].iloc[1])
+    assert list(c.pooled.index) == ["ind_b"]
+    assert c.pooled["estimate"].iloc[0] == pytest.approx(a.pooled["estimate"].iloc[1])
 
 
 def test_suppressed_cells_are_missing_and_recorded(world):
@@ -259,7 +338,7 @@ def test_suppressed_cells_are_missing_and_recorded(world):
     per = res.per_la.set_index(["indicator", "la_code"])
     assert per.loc[("ind_a", treated[0]), "n_neighbours"] == 4
     assert np.isnan(per.loc[("ind_b", treated[2]), "difference"])
-    assert res.pooled.set_index("indicator").loc["ind_b", "n_treated"] == len(treated) - 1
+    assert res.pooled.loc["ind_b", "n_treated"] == len(treated) - 1
     # the neighbour mean uses the remaining four, not a zero
     others = sets.loc[(sets["la_code"] == treated[0]) & (sets["neighbour"] != nb), "neighbour"]
     expect = wide.set_index("la_code").loc[others, "ind_a"].mean()
@@ -331,11 +410,11 @@ def test_invariances(seed, const, scale):
     pd.testing.assert_frame_equal(base.pooled, shuffled.pooled, rtol=1e-10)
     shifted = wide.assign(**{c: wide[c] + const for c in NAMES})
     res_s = compare(shifted, treated, ranking, k=4, n_draws=0, n_resamples=0)
-    np.testing.assert_allclose(res_s.pooled["difference"], base.pooled["difference"],
+    np.testing.assert_allclose(res_s.pooled["estimate"], base.pooled["estimate"],
                                atol=1e-9)
     scaled = wide.assign(**{c: wide[c] * scale for c in NAMES})
     res_c = compare(scaled, treated, ranking, k=4, n_draws=0, n_resamples=0)
-    np.testing.assert_allclose(res_c.pooled["difference"], base.pooled["difference"] * scale,
+    np.testing.assert_allclose(res_c.pooled["estimate"], base.pooled["estimate"] * scale,
                                rtol=1e-9)
     np.testing.assert_allclose(res_c.pooled["statistic"], base.pooled["statistic"], rtol=1e-8)
 
@@ -352,9 +431,9 @@ def test_recovers_known_shift():
     vals[tpos] += shift
     wide = pd.DataFrame(vals, columns=NAMES).assign(la_code=ids)
     res = compare(wide, list(ids[tpos]), ranking, k=5, n_draws=500, n_resamples=500)
-    pooled = res.pooled.set_index("indicator")
-    assert ((pooled["difference"] - shift).abs() < 4 * pooled["std_error"]).all()
-    assert ((pooled["difference"] - shift).abs() < 1.5).all()
+    pooled = res.pooled
+    assert ((pooled["estimate"] - shift).abs() < 4 * pooled["std_error"]).all()
+    assert ((pooled["estimate"] - shift).abs() < 1.5).all()
     assert (pooled["p_randomization"] < 0.01).all()
     assert (pooled["boot_ci_upper"] < 0).all()
 
@@ -380,12 +459,12 @@ def test_recovery_on_simulator(evaluation):
     res = compare(evaluation.la_indicators, pilots, ranking, year=year, k=10, n_draws=1000,
                   n_resamples=0)
     truth = pd.Series(evaluation.truth["pilot_effects"])
-    pooled = res.pooled.set_index("indicator")
-    err = (pooled["difference"] - truth[pooled.index]) / pooled["std_error"]
+    pooled = res.pooled
+    err = (pooled["estimate"] - truth[pooled.index]) / pooled["std_error"]
     assert (err.abs() < 3.5).all()
     big = truth[truth.abs() > 0].index
     # the clearly non-zero effects have the right sign
-    assert (np.sign(pooled.loc[big, "difference"]) == np.sign(truth[big])).mean() >= 0.8
+    assert (np.sign(pooled.loc[big, "estimate"]) == np.sign(truth[big])).mean() >= 0.8
 
 
 def test_inputs_not_modified(world):
@@ -572,7 +651,7 @@ def test_one_indicator_does_not_depend_on_the_others_analysed():
     r2 = compare(long, ["L00", "L11"], ranking, indicator=["A", "B"], **kw)
     pd.testing.assert_frame_equal(r1.per_la, r2.per_la[r2.per_la["indicator"] == "A"])
     pd.testing.assert_frame_equal(r1.neighbour_sets, r2.neighbour_sets)
-    assert r1.pooled["difference"].iloc[0] == r2.pooled["difference"].iloc[0]
+    assert r1.pooled["estimate"].iloc[0] == r2.pooled["estimate"].iloc[0]
     # L02 keeps its slot among L00's two neighbours; A's mean uses L01 alone
     per = r1.per_la.set_index("la_code")
     assert list(r1.neighbour_sets.query("la_code == 'L00'")["neighbour"]) == ["L01", "L02"]

@@ -395,7 +395,7 @@ def fitted_neighbours(long, treated, contaminated_of=1):
     for t in treated[:contaminated_of]:
         row = plain.ranking.order[list(plain.ranking.ids).index(t)]
         bad.append(next(c for c in plain.ranking.ids[row] if c not in treated))
-    return StatisticalNeighbours(["x"], k=3, contaminated=bad).fit(las), bad
+    return StatisticalNeighbours(["x"], k=4, contaminated=bad).fit(las), bad
 
 
 def test_fitted_models_contaminated_las_are_never_neighbours():
@@ -415,6 +415,16 @@ def test_fitted_models_contaminated_las_are_never_neighbours():
     pub = from_published(fit.ranking.to_frame(), k=10, contaminated=bad)
     res_pub = neighbour_did(long, treated, pub, indicator="rate", start_year=start, k=4)
     assert not res_pub.neighbours["neighbour"].isin(bad).any()
+
+
+def test_fitted_model_k_is_the_default():
+    long, treated, start, _ = make_panel(4)
+    fit, _ = fitted_neighbours(long, treated)
+    res = neighbour_did(long, treated, fit, indicator="rate", start_year=start)
+    assert res.k == 4 and res.neighbours.groupby("la_code").size().max() == 4
+    assert neighbour_did(long, treated, fit, indicator="rate", start_year=start, k=2).k == 2
+    with pytest.raises(DesignError, match="fitted with"):
+        neighbour_did(long, treated, fit, indicator="rate", start_year=start, k=5)
 
 
 def test_neighbours_rank_is_the_original_rank():

@@ -132,7 +132,7 @@ def test_observed_statistic_is_the_kernel_on_the_treated_set():
     assert ranking.ids[blank] in set(res.neighbour_sets["neighbour"])
     dist = randomization_distribution(values, ranking, np.arange(ranking.n_units), 4, 4,
                                       draws=np.array([[0, 5, 9, 13]]))
-    np.testing.assert_allclose(dist.statistics[0], res.pooled["difference"], rtol=1e-12)
+    np.testing.assert_allclose(dist.statistics[0], res.pooled["estimate"], rtol=1e-12)
 
 
 def test_pool_is_present_las_and_one_indicator_does_not_depend_on_others():
