@@ -5,7 +5,9 @@
   diaries) and returns the true effects used to make it.
 - :func:`load_la_indicators`, :func:`load_indicator_dictionary` and
   :func:`load_statistical_neighbours` read the DfE data shipped with the package (Open
-  Government Licence v3.0; provenance in ``sosstats/datasets/data/SOURCES.md``).
+  Government Licence v3.0; provenance in ``sosstats/datasets/data/SOURCES.md``); LAIT series
+  that copy a children-in-need series are left out (:data:`DUPLICATE_INDICATORS`,
+  :func:`find_duplicate_indicators`).
 - :func:`signs_of_safety_pilots` and :func:`published_2016` give the study's pilots and its
   published 2015/16 comparison.
 """
@@ -13,6 +15,8 @@
 from __future__ import annotations
 
 from sosstats.datasets.loaders import (
+    DUPLICATE_INDICATORS,
+    find_duplicate_indicators,
     load_indicator_dictionary,
     load_la_indicators,
     load_statistical_neighbours,
@@ -24,6 +28,8 @@ __all__ = [
     "COVARIATES",
     "Evaluation",
     "simulate_evaluation",
+    "DUPLICATE_INDICATORS",
+    "find_duplicate_indicators",
     "load_la_indicators",
     "load_indicator_dictionary",
     "load_statistical_neighbours",

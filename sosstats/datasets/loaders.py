@@ -11,6 +11,19 @@ Government Licence v3.0):
 
 Each file is parsed once per process (``functools.lru_cache``); every public function returns a
 fresh copy, so callers may modify what they get.
+
+**Duplicate series.** Some shipped indicators are one published figure under two names. For
+example the percentage of child protection plans starting in the year that were a second or
+subsequent plan is DfE children-in-need table D3's ``cpp_started_second_or_subsequent_pct``
+(2013-2025) and LAIT's ``lait_PrevRegCPR`` (2015-2020, copied from D3: equal in every LA-year
+both give a value, and LAIT has no value D3 lacks); 19 LAIT series are such copies of
+children-in-need series. Analysing both names would count one result twice (a Holm family over
+"all indicators" would hold the same test twice). :func:`find_duplicate_indicators` detects
+such pairs; the loaders keep the series with more observed cells, which is always the DfE
+children-in-need series (the primary publication, with more years), and leave the LAIT copy out
+of :func:`load_la_indicators` and :func:`load_indicator_dictionary`; asking for a copy by name
+is a DataError naming the series kept. :data:`DUPLICATE_INDICATORS` maps each copy left out to
+the series kept.
 """
 
 from __future__ import annotations
@@ -27,6 +40,8 @@ from sosstats._validate import as_list
 from sosstats.errors import DataError
 
 __all__ = [
+    "find_duplicate_indicators",
+    "DUPLICATE_INDICATORS",
     "load_la_indicators",
     "load_indicator_dictionary",
     "load_statistical_neighbours",
@@ -69,13 +84,93 @@ _DATA = resources.files("sosstats.datasets") / "data"
 _STR_COLUMNS = ("la_code", "old_la_code", "la_name", "indicator", "flag", "period_label")
 
 
-@lru_cache(maxsize=1)
-def _indicators_long() -> pd.DataFrame:
+#: Shipped indicators left out because they repeat another series: dropped name -> kept name
+#: (found by :func:`find_duplicate_indicators` on the shipped data; a test checks it).
+DUPLICATE_INDICATORS: dict[str, str] = {
+    "lait_10_ICPC": "s47_to_icpc_0_10_wd",
+    "lait_15_ICPC": "s47_to_icpc_11_15_wd",
+    "lait_20_ICPC": "s47_to_icpc_16_20_wd",
+    "lait_21_ICPC": "s47_to_icpc_21plus_wd",
+    "lait_CIN": "cin_at_31_march_rate_per_10k",
+    "lait_CIN_Refferals_NFA": "referrals_nfa_pct",
+    "lait_CPP_Abuse": "cpp_started",
+    "lait_CPP_Abuse_Rate": "cpp_started_rate_per_10k",
+    "lait_CPP_Num": "cpp_at_31_march",
+    "lait_CPP_Total_NumRef": "referrals",
+    "lait_CPP_Total_Rateper10,000": "referrals_rate_per_10k",
+    "lait_CPP_rate": "cpp_at_31_march_rate_per_10k",
+    "lait_CPPlans2yrsActive": "cpp_at_31_march_2yrs_plus_pct",
+    "lait_ISCP_Conf": "icpc_rate_per_10k",
+    "lait_PrevRegCPR": "cpp_started_second_or_subsequent_pct",
+    "lait_ReReferral": "rereferrals_within_12m_pct",
+    "lait_ReRegCPR": "cpp_started_second_or_subsequent",
+    "lait_Referrals_AssessedNotNeed": "referrals_assessed_not_in_need_pct",
+    "lait_Section_47": "s47_rate_per_10k",
+}
+
+
+def find_duplicate_indicators(frame: pd.DataFrame, *, min_shared: int = 10) -> pd.DataFrame:
+    """Pairs of indicators of a long table that are the same series under two names.
+
+    Indicator ``B`` repeats indicator ``A`` when, over the LA-years (``la_code, year``), every
+    value ``B`` has is also a value of ``A`` for the same LA-year and equal to it (exact
+    equality: the same published figure), on at least ``min_shared`` LA-years. The series with
+    more observed cells is kept (ties: the first name in sorted order).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Long table with columns ``la_code, year, indicator, value`` (as
+        :func:`load_la_indicators` returns).
+    min_shared : int
+        Fewest LA-years with a value in both series for the pair to count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per duplicate: ``dropped, kept, n_shared`` (LA-years observed in both),
+        ``n_dropped``, ``n_kept`` (observed cells of each).
+    """
+    obs = frame.loc[frame["value"].notna(), ["la_code", "year", "indicator", "value"]]
+    wide = obs.pivot_table(index=["la_code", "year"], columns="indicator", values="value",
+                           aggfunc="first")
+    names = [str(c) for c in wide.columns]
+    w = wide.to_numpy(dtype=float)
+    seen = ~np.isnan(w)
+    count = seen.sum(axis=0)
+    rows, dropped, kept = [], set(), set()
+    order = sorted(range(len(names)), key=lambda j: (-count[j], names[j]))  # keepers first
+    for a in order:
+        if names[a] in dropped:
+            continue
+        kept.add(names[a])
+        both = seen[:, [a]] & seen
+        shared = both.sum(axis=0)
+        equal = ~(both & (w[:, [a]] != w)).any(axis=0)
+        inside = ~(seen & ~seen[:, [a]]).any(axis=0)   # every value of B is a value of A
+        for b in np.flatnonzero(equal & inside & (shared >= min_shared)):
+            if names[b] in kept or names[b] in dropped:
+                continue
+            dropped.add(names[b])
+            rows.append({"dropped": names[b], "kept": names[a], "n_shared": int(shared[b]),
+                         "n_dropped": int(count[b]), "n_kept": int(count[a])})
+    return pd.DataFrame(rows, columns=["dropped", "kept", "n_shared", "n_dropped", "n_kept"])
+
+
+def _read_indicators() -> pd.DataFrame:
+    """The shipped table as read (current ONS codes), duplicate series included."""
     with resources.as_file(_DATA / "la_csc_indicators.csv.gz") as path:
         frame = pd.read_csv(path, dtype={c: "str" for c in _STR_COLUMNS} | {"value": "float64"},
                             keep_default_na=False, na_values={"value": [""], "flag": [""]})
     frame["la_code"] = frame["la_code"].replace(_RECODED)
     frame["year"] = frame["year"].astype("int64")
+    return frame
+
+
+@lru_cache(maxsize=1)
+def _indicators_long() -> pd.DataFrame:
+    frame = _read_indicators()
+    frame = frame.loc[~frame["indicator"].isin(list(DUPLICATE_INDICATORS))].copy()
     # A cell with no value always carries a symbol. Where the source gave none it is "x" (not
     # available: the ONS estimates published as "x" for pre-2019 Dorset, Poole and
     # Bournemouth, and the rates derived from them), or "z" (not applicable: the % of ICPCs
@@ -84,14 +179,20 @@ def _indicators_long() -> pd.DataFrame:
     zero_icpc = blank & (frame["indicator"] == "icpc_within_15_wd_pct")
     frame.loc[blank & ~zero_icpc, "flag"] = "x"
     frame.loc[zero_icpc, "flag"] = "z"
-    return frame[list(INDICATOR_COLUMNS)]
+    return frame[list(INDICATOR_COLUMNS)].reset_index(drop=True)
+
+
+def _indicators_with_duplicates() -> pd.DataFrame:
+    """The shipped table before duplicates are left out (for :func:`find_duplicate_indicators`)."""
+    return _read_indicators()
 
 
 @lru_cache(maxsize=1)
 def _dictionary() -> pd.DataFrame:
     with resources.as_file(_DATA / "la_csc_indicators_dictionary.csv") as path:
-        return pd.read_csv(path, dtype={"indicator": "str", "years": "str",
-                                        "period_labels": "str"})
+        table = pd.read_csv(path, dtype={"indicator": "str", "years": "str",
+                                         "period_labels": "str"})
+    return table.loc[~table["indicator"].isin(list(DUPLICATE_INDICATORS))].reset_index(drop=True)
 
 
 @lru_cache(maxsize=1)
@@ -117,6 +218,12 @@ def _check_indicators(indicators: str | Iterable[str], known: list[str]) -> list
     wanted = as_list(indicators)
     if not wanted:
         raise DataError("`indicators` is empty; pass None for all indicators.")
+    copies = [name for name in wanted if name in DUPLICATE_INDICATORS]
+    if copies:
+        name = copies[0]
+        raise DataError(f"indicator {name!r} in `indicators` is the same series as "
+                        f"{DUPLICATE_INDICATORS[name]!r} (equal in every LA-year both give a "
+                        f"value) and is not loaded twice; use {DUPLICATE_INDICATORS[name]!r}.")
     unknown = [name for name in wanted if name not in set(known)]
     if unknown:
         hints = []

@@ -133,7 +133,7 @@ def test_empty_indicator_list():
 
 
 def test_wide_pivot_equals_long():
-    names = ["icpc", "child_population_0_17", "s47_to_icpc_median_wd", "lait_ISCP_Conf"]
+    names = ["icpc", "child_population_0_17", "s47_to_icpc_median_wd", "lait_ChildPov"]
     lng = load_la_indicators(indicators=names, years=[2016, 2017])
     wide = load_la_indicators(indicators=names, years=[2016, 2017], wide=True)
     assert list(wide.columns) == ["la_code", "old_la_code", "la_name", "year", *names]
@@ -156,12 +156,10 @@ def test_wide_pivot_equals_long():
 
 def test_icpc_rate_equals_count_over_population_for_pilots():
     wide = load_la_indicators(indicators=["icpc", "child_population_0_17",
-                                          "icpc_rate_per_10k", "lait_ISCP_Conf"],
+                                          "icpc_rate_per_10k"],
                               years=2016, wide=True).set_index("la_code").loc[PILOT_CODES]
     recomputed = wide["icpc"] / wide["child_population_0_17"] * 10_000
     np.testing.assert_allclose(wide["icpc_rate_per_10k"], recomputed, atol=0.05)
-    # LAIT's published rate is the same number
-    np.testing.assert_allclose(wide["lait_ISCP_Conf"], wide["icpc_rate_per_10k"], atol=0.051)
     # two hand-checked cells: Wakefield 31.4 and Tower Hamlets 60.9 in 2015/16
     assert wide.loc["E08000036", "icpc_rate_per_10k"] == pytest.approx(31.4)
     assert wide.loc["E09000030", "icpc_rate_per_10k"] == pytest.approx(60.9)
@@ -303,3 +301,52 @@ def test_cpp_starts_do_not_reproduce_published_pilot_figure():
                               years=2016, wide=True).set_index("old_la_code").loc[PILOT_OLD]
     assert wide["cpp_started_rate_per_10k"].mean() == pytest.approx(39.76, abs=0.01)
     assert abs(wide["cpp_at_31_march_rate_per_10k"].mean() - 29) < 1
+
+
+# ---------------------------------------------------------------- duplicate series
+
+
+def test_shipped_duplicate_series_are_detected_and_one_kept():
+    """LAIT's copies of children-in-need series (lait_PrevRegCPR = the D3 percentage...)."""
+    from sosstats.datasets.loaders import (
+        DUPLICATE_INDICATORS,
+        _indicators_with_duplicates,
+        find_duplicate_indicators,
+    )
+
+    raw = _indicators_with_duplicates()
+    found = find_duplicate_indicators(raw)
+    assert dict(zip(found["dropped"], found["kept"])) == DUPLICATE_INDICATORS
+    assert DUPLICATE_INDICATORS["lait_PrevRegCPR"] == "cpp_started_second_or_subsequent_pct"
+    row = found.set_index("dropped").loc["lait_PrevRegCPR"]
+    assert row["n_shared"] == row["n_dropped"] > 800 and row["n_kept"] > row["n_dropped"]
+    loaded = load_la_indicators()
+    assert not loaded["indicator"].isin(list(DUPLICATE_INDICATORS)).any()
+    assert "cpp_started_second_or_subsequent_pct" in set(loaded["indicator"])
+    assert not load_indicator_dictionary()["indicator"].isin(list(DUPLICATE_INDICATORS)).any()
+    assert find_duplicate_indicators(loaded).empty
+    with pytest.raises(DataError, match="same series as 'cpp_started_second_or_subsequent_pct'"):
+        load_la_indicators(indicators="lait_PrevRegCPR")
+
+
+def test_find_duplicate_indicators_on_a_synthetic_copy():
+    from sosstats.datasets.loaders import find_duplicate_indicators
+
+    rng = np.random.default_rng(3)
+    las, years = [f"E{i:02d}" for i in range(8)], [2015, 2016, 2017]
+    base = pd.DataFrame([(la, y) for la in las for y in years], columns=["la_code", "year"])
+    a = base.assign(indicator="a", value=rng.normal(size=len(base)).round(1))
+    b = a.assign(indicator="b").iloc[3:]                    # a copy covering fewer LA-years
+    b.loc[b.index[0], "value"] = np.nan                     # a gap in the copy is fine
+    c = a.assign(indicator="c", value=a["value"] + 1.0)      # shifted: not a copy
+    d = a.assign(indicator="d")
+    d.loc[d.index[5], "value"] += 0.1                        # one differing cell: not a copy
+    frame = pd.concat([a, b, c, d], ignore_index=True)
+    found = find_duplicate_indicators(frame)
+    assert found[["dropped", "kept"]].values.tolist() == [["b", "a"]]
+    assert found["n_shared"].iloc[0] == len(b) - 1
+    assert find_duplicate_indicators(frame, min_shared=100).empty
+    # equal coverage: the first name is kept
+    same = pd.concat([a, a.assign(indicator="z"), a.assign(indicator="m")], ignore_index=True)
+    got = find_duplicate_indicators(same)
+    assert sorted(got["dropped"]) == ["m", "z"] and set(got["kept"]) == {"a"}
