@@ -1,9 +1,11 @@
 """Result of a Bayesian multilevel fit: the shared sosstats protocol plus the posterior.
 
 Posterior means map onto ``estimate``, posterior standard deviations onto ``std_error``;
-``statistic`` and ``p_value`` are NaN (there is no test), ``conf_int`` gives equal-tailed
+``statistic`` and ``p_value`` are NaN in ``tidy()`` (there is no test; the columns stay so that
+every result's ``tidy()`` has the same first seven), ``conf_int`` gives equal-tailed
 credible intervals, and ``tidy()`` adds ``prob_positive`` (the posterior probability that a
-coefficient is positive), ``r_hat`` and ``ess_bulk``. ``idata`` holds the ArviZ
+coefficient is positive), ``r_hat`` and ``ess_bulk``. ``summary()`` leaves out the columns that
+are NaN throughout (``statistic`` and ``p_value`` always). ``idata`` holds the ArviZ
 ``InferenceData``.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._results import Result
+from sosstats._results import Result, Summary
 from sosstats._validate import as_list, check_columns, check_level, check_option, check_rng
 from sosstats.errors import DataError
 from sosstats.multilevel import _summaries
@@ -146,7 +148,8 @@ class MultilevelResult(Result):
         post = self.idata.posterior
         notes = [f"{self.nobs} rows; groups {groups}; {post.sizes['chain']} chains x "
                  f"{post.sizes['draw']} draws ({self.sampler}); posterior mean, sd and "
-                 f"equal-tailed {self.level:.0%} credible interval; p_value not applicable."]
+                 f"equal-tailed {self.level:.0%} credible interval; no statistic or p_value "
+                 "(no test: tidy() keeps them as NaN columns)."]
         if d.collapsed:
             notes.append(f"likelihood collapsed to {d.fit.n} binomial patterns "
                          f"(ratio {d.collapse_ratio:.3f}).")
@@ -156,6 +159,17 @@ class MultilevelResult(Result):
             notes.append("likelihood weights used (pseudo-posterior; see the documentation).")
         notes += self.sampler_diagnostics.messages
         return notes
+
+    def summary(self, level: float | None = None) -> Summary:
+        """Printable summary: the ``tidy()`` table without its all-NaN columns, and notes.
+
+        ``statistic`` and ``p_value`` (NaN for a posterior) are left out, as is any other
+        column with no value (``r_hat`` of a single chain, ``prob_positive`` of a model
+        without coefficients); ``tidy()`` keeps them.
+        """
+        table = self.tidy(level).set_index("term")
+        table = table.loc[:, table.notna().any(axis=0)]
+        return Summary(f"{type(self).__name__}: {self.method}", table, self._notes())
 
     # -- Bayesian extras ----------------------------------------------------------------------
     def _ci(self, ci_level: float | None) -> float:

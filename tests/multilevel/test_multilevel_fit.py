@@ -94,6 +94,20 @@ def test_result_protocol(gaussian_fit):
     assert diag.divergences.shape == (2,) and diag.ebfmi.shape == (2,)
 
 
+def test_summary_leaves_out_the_all_nan_test_columns(gaussian_fit):
+    # a Bayesian fit has no test: tidy() keeps the protocol's statistic / p_value columns
+    # (NaN), summary() leaves out every column that is NaN throughout
+    _, res, *_ = gaussian_fit
+    table = res.summary().to_frame()
+    assert "statistic" not in table.columns and "p_value" not in table.columns
+    assert not table.isna().all().any()
+    assert {"estimate", "std_error", "ci_lower", "ci_upper", "prob_positive", "r_hat",
+            "ess_bulk"} <= set(table.columns)
+    header = str(res.summary()).splitlines()[2]  # title, rule, column names
+    assert "estimate" in header and "p_value" not in header and "statistic" not in header
+    assert {"statistic", "p_value"} <= set(res.tidy().columns)
+
+
 def test_ppc_and_plots(gaussian_fit):
     import matplotlib
 
