@@ -32,6 +32,8 @@ import contextlib
 import importlib.util
 import os
 import time
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -256,26 +258,46 @@ def _one_blas_thread(cores: int) -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
+BLAS_LINK_WARNING = r"PyTensor could not link to a BLAS installation"
+
+
+@contextlib.contextmanager
+def _quiet_blas_link_warning() -> Iterator[None]:
+    """Hide PyTensor's "could not link to a BLAS installation" warning, and only that one.
+
+    PyTensor looks for BLAS link flags for its C backend the first time it compiles a graph and
+    warns (``UserWarning``, once per process) when a pip install has none. nutpie compiles the
+    model with numba, whose matrix products call NumPy's BLAS, and sosstats sets that BLAS's
+    threads itself (:func:`_one_blas_thread`), so the warning says nothing about a nutpie fit.
+    The filter matches that message only; every other warning is shown as usual.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=BLAS_LINK_WARNING, category=UserWarning)
+        yield
+
+
 def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int,
                  sampler: str, target_accept: float, progress: bool,
                  cores: int | None = None) -> tuple[Any, dict[str, float]]:
     """Sample ``model`` with nutpie or PyMC's NUTS; return ``(idata, timings)``.
 
     ``timings`` has ``compile_s`` (nutpie only), ``sample_s`` and ``total_s`` in seconds. The
-    model is compiled once. Transformed free variables (``*_log__``) are dropped from the
-    posterior so both samplers return the same names.
+    model is compiled once; with nutpie, PyTensor's BLAS link warning is hidden (see
+    :func:`_quiet_blas_link_warning`). Transformed free variables (``*_log__``) are dropped
+    from the posterior so both samplers return the same names.
     """
     cores = min(chains, os.cpu_count() or 1) if cores is None else cores
     t0 = time.perf_counter()
     if sampler == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model)
-        t1 = time.perf_counter()
-        with _one_blas_thread(cores):
-            idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores,
-                                  seed=seed, progress_bar=progress, save_warmup=False,
-                                  target_accept=target_accept)
+        with _quiet_blas_link_warning():
+            compiled = nutpie.compile_pymc_model(model)
+            t1 = time.perf_counter()
+            with _one_blas_thread(cores):
+                idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
+                                      cores=cores, seed=seed, progress_bar=progress,
+                                      save_warmup=False, target_accept=target_accept)
         t2 = time.perf_counter()
         drop = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
         if drop:

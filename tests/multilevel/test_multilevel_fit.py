@@ -243,3 +243,40 @@ def test_prior_predictive_draws_every_row():
     pp = model.prior_predictive(draws=40, rng=1)
     assert pp.prior_predictive["y"].shape == (1, 40, 100)
     assert "sigma_grp" in pp.prior
+
+
+def _fake_nutpie(monkeypatch, compile_warnings=(), bar=""):
+    """Replace nutpie's compile / sample by stand-ins (no numba compile, no sampling)."""
+    import sys
+
+    nutpie = pytest.importorskip("nutpie")
+
+    def compile_pymc_model(model, **kwargs):
+        for message in compile_warnings:
+            warnings.warn(message, UserWarning, stacklevel=2)
+        return "compiled"
+
+    def sample(compiled, **kwargs):
+        sys.stderr.write(bar)  # a progress bar that leaves the cursor at the end of its line
+        return az.from_dict(posterior={"a": np.zeros((2, 5))})
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", compile_pymc_model)
+    monkeypatch.setattr(nutpie, "sample", sample)
+
+
+BLAS_MESSAGE = ("PyTensor could not link to a BLAS installation. Operations that might benefit "
+                "from BLAS will be severely degraded.\nThis usually happens when PyTensor is "
+                "installed via pip.")
+
+
+def test_blas_link_warning_is_silenced_around_a_nutpie_fit_and_nothing_else(monkeypatch):
+    from sosstats.multilevel._pymc import sample_model
+
+    _fake_nutpie(monkeypatch, compile_warnings=(BLAS_MESSAGE, "another compile warning"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sample_model(None, draws=5, tune=5, chains=2, seed=1, sampler="nutpie",
+                     target_accept=0.9, progress=False, cores=1)
+        warnings.warn(BLAS_MESSAGE, UserWarning)  # outside the fit: not filtered
+    shown = [str(w.message) for w in caught]
+    assert shown == ["another compile warning", BLAS_MESSAGE]
