@@ -232,12 +232,15 @@ def stack(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def start_years(start_year: Any, treated: list[str]) -> np.ndarray:
-    """First treated year of each treated LA (an int for all, or a mapping code -> year)."""
+def start_years(start_year: Any, treated: list[str], name: str = "start_year") -> np.ndarray:
+    """First treated year of each treated LA (an int for all, or a mapping code -> year).
+
+    Also reads other per-LA years (``name`` is the argument named in messages).
+    """
     def as_year(v: Any, who: str) -> int:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer, float, np.floating)) \
                 or not np.isfinite(v) or float(v) != round(float(v)):
-            raise DataError(f"`start_year` for {who} must be a whole-number year; got {v!r}.")
+            raise DataError(f"`{name}` for {who} must be a whole-number year; got {v!r}.")
         return int(v)
 
     if isinstance(start_year, pd.Series):
@@ -246,7 +249,7 @@ def start_years(start_year: Any, treated: list[str]) -> np.ndarray:
         lookup = {str(k): v for k, v in start_year.items()}
         missing = [c for c in treated if c not in lookup]
         if missing:
-            raise DataError(f"`start_year` has no start year for treated LA(s) "
+            raise DataError(f"`{name}` has no year for treated LA(s) "
                             f"{', '.join(missing)}.")
         return np.array([as_year(lookup[c], c) for c in treated], dtype=np.int64)
     return np.full(len(treated), as_year(start_year, "all treated LAs"), dtype=np.int64)
@@ -324,7 +327,8 @@ def donor_lists(donors: Any, treated: list[str], panel: pd.DataFrame, id: str
 
 
 def donor_pools(panel: pd.DataFrame, flags: pd.Series, treated: list[str], starts: np.ndarray,
-                *, indicator: str, id: str, donors: Any, exclude: Any, pre_years: Any
+                *, indicator: str, id: str, donors: Any, exclude: Any, pre_years: Any,
+                limit: int | None = None
                 ) -> tuple[list[tuple[str, int, np.ndarray, np.ndarray, list[str]]],
                            list[pd.DataFrame], list[str]]:
     """Fitting years, post years and complete donors of each treated LA.
@@ -332,7 +336,8 @@ def donor_pools(panel: pd.DataFrame, flags: pd.Series, treated: list[str], start
     Returns ``specs`` (``(code, start, fit, post, pool)`` per treated LA, ``fit`` and ``post``
     boolean masks over the panel's years, ``pool`` the sorted donor codes observed in every
     fitting and post year), the dropped-cell tables, and ``"code (n)"`` for the LAs with fewer
-    than three fitting years.
+    than three fitting years. With ``limit`` (donors from a neighbour ranking), each pool is
+    the first ``limit`` eligible, complete donors in rank order.
     """
     years = panel.columns.to_numpy(dtype=np.int64)
     fit_years = None
@@ -378,7 +383,9 @@ def donor_pools(panel: pd.DataFrame, flags: pd.Series, treated: list[str], start
         if fit.sum() < 3:
             few.append(f"{code} ({int(fit.sum())})")
         need = fit | post
-        pool = sorted({d for d in cand if d not in tset and d not in excl})
+        pool = [d for d in dict.fromkeys(cand) if d not in tset and d not in excl]
+        if limit is None:
+            pool = sorted(pool)
         absent = [d for d in pool if d not in row_of]
         if absent:  # listed neighbours with no row for the indicator (e.g. newer LAs)
             n_need = int(need.sum())
@@ -398,6 +405,8 @@ def donor_pools(panel: pd.DataFrame, flags: pd.Series, treated: list[str], start
                                            np.full(len(r_i), code, dtype=object),
                                            "missing or suppressed; donor left out"))
         pool = [d for d, ok in zip(pool, complete) if ok]
+        if limit is not None:
+            pool = sorted(pool[:limit])
         if len(pool) < 2:
             raise DesignError(f"treated LA {code} has {len(pool)} eligible donor(s) with "
                               f"complete data for {indicator!r}; at least 2 are needed.")

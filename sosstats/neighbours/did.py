@@ -25,6 +25,7 @@ from sosstats.neighbours._panel import (
     DROPPED_COLUMNS,
     missing_records,
     stack,
+    start_years,
     treated_panel,
 )
 from sosstats.neighbours._pooled import paired_t
@@ -139,6 +140,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
                   indicator: str, start_year: int | Mapping[str, int], id: str = "la_code",
                   year: str = "year", k: int | None = None, exclude: Iterable[str] | None = None,
                   exclude_treated: bool = True, reference_year: int = -1,
+                  post_end: int | Mapping[str, int] | None = None,
                   level: float = 0.95) -> DiDResult:
     r"""Difference-in-differences of treated LAs against the mean of their neighbours.
 
@@ -173,6 +175,11 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
         Keep the other treated LAs out of every comparison set (default True).
     reference_year : int
         Reference *event time* of the event study (default -1, the year before adoption).
+    post_end : int or mapping, optional
+        Last post-period year (inclusive), for all treated LAs or per LA code; later years
+        are left out of the DiD and the event study (``period`` ``"after"`` in ``.gaps``),
+        e.g. to stop before a later reform or the pandemic. Default: the last year of the
+        data. Must not be before an LA's ``start_year``.
     level : float
         Confidence level of the intervals.
 
@@ -242,6 +249,13 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
         raise DesignError("the pooled DiD test needs at least two treated LAs (they are the "
                           f"clusters); got {len(treated_codes)}: {', '.join(treated_codes)}.")
     years = panel.columns.to_numpy(dtype=np.int64)
+    ends = (np.full(len(treated_codes), years.max(), dtype=np.int64) if post_end is None
+            else start_years(post_end, treated_codes, name="post_end"))
+    early = [f"{c} (post_end {e} < start_year {s})"
+             for c, s, e in zip(treated_codes, starts, ends) if e < s and post_end is not None]
+    if early:
+        raise DataError(f"`post_end` is before the start year of treated LA(s) "
+                        f"{', '.join(early)}.")
     no_pre = [c for c, s in zip(treated_codes, starts) if s <= years.min()]
     if no_pre:
         raise DesignError(f"no pre-period years in the data for treated LA(s) "
@@ -288,16 +302,17 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     n_used = used.sum(axis=1)                                                 # (n, T)
     with np.errstate(invalid="ignore", divide="ignore"):
         nb_mean = np.where(n_used > 0, np.nansum(y_n, axis=1) / np.maximum(n_used, 1), np.nan)
-    gap = y_t - nb_mean
+    after = years[None, :] > ends[:, None]                                    # (n, T)
+    gap = np.where(after, np.nan, y_t - nb_mean)
     event = years[None, :] - starts[:, None]
     valid = ~np.isnan(gap)
 
     # dropped cells: neighbours' missing years and treated-LA years without a gap
-    li, ki, ti = np.nonzero((nb >= 0)[:, :, None] & ~used)
+    li, ki, ti = np.nonzero((nb >= 0)[:, :, None] & ~used & ~after[:, None, :])
     drop_nb = missing_records(panel, flags, nb_codes[li, ki], years[ti], "neighbour",
                               np.asarray(treated_codes, dtype=object)[li],
                               "missing or suppressed; neighbour mean uses the others")
-    ti_r, ti_c = np.nonzero(~valid)
+    ti_r, ti_c = np.nonzero(~valid & ~after)
     reason = np.where(np.isnan(y_t[ti_r, ti_c]), "missing or suppressed; year dropped",
                       "no neighbour observed; year dropped")
     drop_tr = missing_records(panel, flags, np.asarray(treated_codes, dtype=object)[ti_r],
@@ -356,7 +371,8 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
                           "did": did})
     gaps = pd.DataFrame({"la_code": np.repeat(tcodes, T), "year": np.tile(years, n),
                          "event_time": event.ravel(),
-                         "period": np.where(event.ravel() >= 0, "post", "pre"),
+                         "period": np.where(after.ravel(), "after",
+                                            np.where(event.ravel() >= 0, "post", "pre")),
                          "value": y_t.ravel(), "neighbour_mean": nb_mean.ravel(),
                          "n_neighbours_used": n_used.ravel(), "gap": gap.ravel()})
     r_nb, c_nb = np.nonzero(nb >= 0)

@@ -27,6 +27,7 @@ from sosstats.neighbours._panel import (
     stack,
     treated_panel,
 )
+from sosstats.neighbours._ranking import resolve_k
 
 __all__ = ["synthetic_control", "SyntheticControlResult"]
 
@@ -160,9 +161,45 @@ def _rmspe(gaps: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.sqrt(np.nanmean(sq, axis=-1))
 
 
+#: a pre-period RMSPE below this share of the indicator's standard deviation is a "perfect" fit
+PERFECT_FIT = 1e-6
+
+
+def _warn_identification(by_la: pd.DataFrame, values: np.ndarray, few: list[str]) -> None:
+    """One warning naming the treated LAs whose synthetic control is not identified.
+
+    Three signs, any of them: fewer than three fitting years; more donors than fitting years
+    (the treated path can then lie inside the donors' convex hull and be fitted exactly by
+    many different weight vectors); a pre-period RMSPE below :data:`PERFECT_FIT` times the
+    indicator's standard deviation over the whole panel (a perfect fit, so the post/pre RMSPE
+    ratio and its placebo rank measure only the floor).
+    """
+    scale = float(np.nanstd(values))
+    perfect = by_la.loc[by_la["pre_rmspe"] <= PERFECT_FIT * max(scale, 1e-300), "la_code"]
+    wide = by_la.loc[by_la["n_donors"] > by_la["n_pre"]]
+    parts = []
+    if few:
+        parts.append(f"fewer than three pre-period years for {', '.join(few)}")
+    if len(wide):
+        shown = ", ".join(f"{c} ({d} donors, {t} years)" for c, d, t in
+                          wide[["la_code", "n_donors", "n_pre"]].head(10).itertuples(index=False))
+        parts.append(f"more donors than pre-period years for {shown}")
+    if len(perfect):
+        parts.append(f"a perfect pre-period fit (pre-RMSPE ~ 0) for {', '.join(perfect[:10])}"
+                     f" ({len(perfect)} of {len(by_la)} treated LAs)")
+    if parts:
+        warnings.warn("synthetic control is poorly identified: " + "; ".join(parts)
+                      + ". Weights are not unique and RMSPE ratios / placebo p-values of "
+                      "perfectly fitted LAs are not informative; restrict the donors "
+                      "(donors='neighbours', neighbours=..., k=...) or fit on more years "
+                      "(docs/neighbours.md, 'When synthetic control is not identified').",
+                      SosstatsWarning, stacklevel=3)
+
+
 def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
                       indicator: str, start_year: int | Mapping[str, int],
                       id: str = "la_code", year: str = "year", donors: Any = None,
+                      neighbours: Any = None, k: int | None = None,
                       exclude: Iterable[str] | None = None,
                       pre_years: Iterable[int] | None = None, placebo: bool = True,
                       n_draws: int = 10_000, rng: int | np.random.Generator | None = None,
@@ -184,12 +221,20 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     id, year : str
         Column names of the LA code and the year.
     donors : optional
-        Restrict the donor pool: an iterable of codes (for every treated LA), a mapping
-        treated code -> codes, or a neighbour ranking / fitted neighbour model / neighbour table
-        (each treated LA's donors are then all the neighbours listed for it, e.g.
-        ``ranking.to_frame(k=20)`` for its 20 nearest; listed neighbours with no row for the
-        indicator are left out and recorded in ``.dropped`` with reason "LA not in the data").
-        A fitted model's ``contaminated`` LAs are never donors (added to ``exclude``).
+        Restrict the donor pool: ``"neighbours"`` (each treated LA's first ``k`` eligible
+        statistical neighbours in ``neighbours``, with data in every fitting and post year:
+        the recommended pool when there are few pre-period years, see Notes), an iterable of
+        codes (for every treated LA), a mapping treated code -> codes, or a neighbour ranking /
+        fitted neighbour model / neighbour table (each treated LA's donors are then all the
+        neighbours listed for it, e.g. ``ranking.to_frame(k=20)`` for its 20 nearest; listed
+        neighbours with no row for the indicator are left out and recorded in ``.dropped``
+        with reason "LA not in the data"). A fitted model's ``contaminated`` LAs are never
+        donors (added to ``exclude``). Default: every untreated LA.
+    neighbours : NeighbourRanking, fitted model or neighbour table, optional
+        Who is near whom, for ``donors="neighbours"``.
+    k : int, optional
+        Donors per treated LA with ``donors="neighbours"`` (default: a fitted model's ``k``,
+        else 10).
     exclude : iterable of str, optional
         LAs that may never be donors.
     pre_years : iterable of int, optional
@@ -226,7 +271,11 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     :math:`i`'s pre-period path lies inside the convex hull of the donors' paths (likely with
     few pre-period years) the optimum is a perfect fit and the weights are not unique; the
     solver then returns a sparse solution with at most :math:`|\mathcal F_i| + 1` positive
-    weights. A warning is given when an LA has fewer than three fitting years.
+    weights. One warning names the LAs whose synthetic control is poorly identified: fewer
+    than three fitting years, more donors than fitting years, or a perfect pre-period fit
+    (pre-RMSPE below ``1e-6`` times the indicator's standard deviation); restricting the
+    donors to each LA's statistical neighbours (``donors="neighbours"``) is the remedy when
+    there are few pre-period years.
 
     **Effects.** Gap :math:`g_{it} = y_{it} - \sum_j \hat w_{ij} y_{jt}`; per LA the
     pre-RMSPE (over :math:`\mathcal F_i`), the post-RMSPE and the mean gap over
@@ -261,6 +310,18 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     """
     n_draws = check_int(n_draws, "n_draws", minimum=1)
     gen = check_rng(rng)
+    limit = None
+    if isinstance(donors, str):
+        if donors != "neighbours":
+            raise DataError(f"`donors` must be 'neighbours', a list or mapping of LA codes, or "
+                            f"a neighbour ranking; got {donors!r}.")
+        if neighbours is None:
+            raise DataError("donors='neighbours' needs `neighbours` (a fitted "
+                            "StatisticalNeighbours, a ranking or a neighbour table).")
+        limit = resolve_k(neighbours, k)
+        donors = neighbours
+    elif neighbours is not None or k is not None:
+        raise DataError("`neighbours` and `k` are used only with donors='neighbours'.")
     if progress is not None and not isinstance(progress, bool):
         raise DataError(f"`progress` must be True, False or None; got {progress!r}.")
     treated_codes, panel, flags, starts = treated_panel(
@@ -269,13 +330,9 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
     years = panel.columns.to_numpy(dtype=np.int64)
     specs, dropped, few = donor_pools(panel, flags, treated_codes, starts, indicator=indicator,
                                       id=id, donors=donors, exclude=exclude,
-                                      pre_years=pre_years)
+                                      pre_years=pre_years, limit=limit)
     values = panel.to_numpy(dtype=float)
     row_of = {c: r for r, c in enumerate(panel.index.astype(str))}
-    if few:
-        warnings.warn(f"few pre-period years to fit on for {', '.join(few)}: the synthetic "
-                      "control is poorly determined (weights not unique).", SosstatsWarning,
-                      stacklevel=2)
 
     # fits of the treated LAs
     by_la, weights, paths, gaps_all, nonconv = [], [], [], [], []
@@ -304,6 +361,7 @@ def synthetic_control(indicators: pd.DataFrame, treated: str | Iterable[str], *,
                       "pre_rmspe": float(pre_r), "post_rmspe": float(post_r),
                       "mean_post_gap": float(np.nanmean(gap[post])), "converged": conv})
     by_la_df = pd.DataFrame(by_la)
+    _warn_identification(by_la_df, values, few)
     est = float(by_la_df["mean_post_gap"].mean())
     G = np.vstack(gaps_all)
     event = years[None, :] - starts[:, None]

@@ -481,3 +481,39 @@ def test_repeated_treated_la_is_a_data_error_as_in_compare():
                  lambda: compare(ev.la_indicators, twice, fit, year=2017, n_draws=0)):
         with pytest.raises(DataError, match=f"repeats LA {pilots[0]}"):
             call()
+
+
+def test_post_end_equals_truncating_the_data():
+    long, treated, start, ranking = make_panel(11)
+    end = 2016
+    res = neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=5,
+                        post_end=end)
+    cut = neighbour_did(long[long["year"] <= end], treated, ranking, indicator="rate",
+                        start_year=start, k=5)
+    assert res.estimate == pytest.approx(cut.estimate, abs=1e-12)
+    assert res.std_error == pytest.approx(cut.std_error, abs=1e-12)
+    pd.testing.assert_frame_equal(res.event_table, cut.event_table)
+    later = res.gaps["year"] > end
+    assert (res.gaps.loc[later, "period"] == "after").all() and res.gaps.loc[later, "gap"].isna().all()
+    assert not (res.dropped["year"] > end).any()
+    full = neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=5)
+    assert full.estimate != pytest.approx(res.estimate, abs=1e-9)
+
+
+def test_post_end_per_la_and_validation():
+    long, treated, start, ranking = make_panel(12)
+    ends = {c: max(s, 2015) for c, s in start.items()}
+    res = neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=5,
+                        post_end=ends)
+    by = res.by_la.set_index("la_code")
+    for c in treated:
+        assert by.loc[c, "n_post"] == ends[c] - start[c] + 1
+    with pytest.raises(DataError, match="`post_end` is before the start year"):
+        neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=5,
+                      post_end=min(start.values()) - 1)
+    with pytest.raises(DataError, match="`post_end` for all treated LAs must be a whole"):
+        neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=5,
+                      post_end=2016.5)
+    with pytest.raises(DataError, match="`post_end` has no year for treated LA"):
+        neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=5,
+                      post_end={treated[0]: 2018})

@@ -293,7 +293,7 @@ def test_result_protocol_plot_and_progress(capsys):
 
 def test_few_pre_years_warns():
     long, truth, start, donors = make_panel(9)
-    with pytest.warns(SosstatsWarning, match="few pre-period years"):
+    with pytest.warns(SosstatsWarning, match="fewer than three pre-period years"):
         synthetic_control(long, "T0", indicator="rate", start_year=2010, placebo=False)
 
 
@@ -439,3 +439,57 @@ def test_pre_rmspe_floor_is_1e8_times_largest_absolute_value():
     pl = res.placebos
     floored = np.maximum(pl.pre_rmspe, 1e-8 * 1e4)
     np.testing.assert_allclose(pl.rmspe_ratio, pl.post_rmspe / floored, rtol=1e-12)
+
+
+# -- identification: perfect pre-period fits, donors restricted to neighbours -------------------
+def test_real_pilots_with_every_donor_warn_that_the_fit_is_not_identified():
+    """Three pre-period years, 137 donors: nine of ten real pilots are fitted perfectly."""
+    from sosstats.datasets import load_la_indicators, signs_of_safety_pilots
+
+    pilots = signs_of_safety_pilots()["la_code"].tolist()
+    long = load_la_indicators(indicators="cpp_started_rate_per_10k", years=range(2013, 2020))
+    with pytest.warns(SosstatsWarning, match="poorly identified") as rec:
+        res = synthetic_control(long, pilots, indicator="cpp_started_rate_per_10k",
+                                start_year=2016, placebo=False)
+    messages = [str(w.message) for w in rec if "poorly identified" in str(w.message)]
+    assert len(messages) == 1                                   # once per call
+    assert "perfect pre-period fit" in messages[0] and "more donors than" in messages[0]
+    assert (res.by_la["pre_rmspe"] < 1e-6).sum() >= 8
+
+
+def test_donors_restricted_to_each_units_neighbours():
+    long, truth, start, donors = make_panel(7, noise=2.0, treated=("T0", "T1"))
+    ids = ["T0", "T1"] + donors
+    ranking = NeighbourRanking.from_distances(ids, np.random.default_rng(0).uniform(size=(27, 27)))
+    res = synthetic_control(long, ["T0", "T1"], indicator="rate", start_year=2014,
+                            donors="neighbours", neighbours=ranking, k=4, placebo=False)
+    for i, code in enumerate(("T0", "T1")):
+        order = [ids[j] for j in ranking.order[i] if ids[j] not in ("T0", "T1")]
+        assert set(res.weights.loc[res.weights.la_code == code, "donor"]) <= set(order[:4])
+        assert res.by_la.set_index("la_code").loc[code, "n_donors"] == 4
+    # a fitted model's k is the default; an incomplete donor is skipped, the next one used
+    from sosstats.neighbours.model import from_published
+
+    fitted = from_published(ranking.to_frame(), k=5)
+    res5 = synthetic_control(long, ["T0", "T1"], indicator="rate", start_year=2014,
+                             donors="neighbours", neighbours=fitted, placebo=False)
+    assert res5.by_la["n_donors"].tolist() == [5, 5]
+    with pytest.raises(DesignError, match="fitted with"):
+        synthetic_control(long, "T0", indicator="rate", start_year=2014, donors="neighbours",
+                          neighbours=fitted, k=6, placebo=False)
+    with pytest.raises(DataError, match="needs `neighbours`"):
+        synthetic_control(long, "T0", indicator="rate", start_year=2014, donors="neighbours")
+    with pytest.raises(DataError, match="must be 'neighbours'"):
+        synthetic_control(long, "T0", indicator="rate", start_year=2014, donors="nearest")
+    with pytest.raises(DataError, match="only with donors='neighbours'"):
+        synthetic_control(long, "T0", indicator="rate", start_year=2014, k=3)
+
+
+def test_well_identified_fit_does_not_warn():
+    long, truth, start, donors = make_panel(3, noise=3.0, treated=("T0",))
+    long = long.copy()
+    long.loc[long.la_code == "T0", "value"] += np.random.default_rng(1).normal(0, 2, len(YEARS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SosstatsWarning)
+        synthetic_control(long, "T0", indicator="rate", start_year=2014,
+                          donors=donors[:4], placebo=False)
