@@ -126,8 +126,10 @@ change = MultilevelModel("sdq ~ wave * cohort + C(experience)", long,
                          levels=["la_code", "worker_id"], membership=memberships,
                          repeated="family_id")
 res_change = fit(change, seed=4, target_accept=0.95)  # 0.9 left a few divergences
-print(res_change.tidy().set_index("term")[["estimate", "ci_lower", "ci_upper", "r_hat",
-                                           "ess_bulk"]].round(3))
+change_table = res_change.tidy().set_index("term")[["estimate", "ci_lower", "ci_upper", "r_hat",
+                                                    "ess_bulk"]].round(3)
+change_table["ess_bulk"] = change_table["ess_bulk"].map("{:,.0f}".format)  # whole draws
+print(change_table)
 print(f"truth: T2 - T1 = {truth['sdq']['time_t2']}, family SD {truth['sdq']['sd_family']}, "
       f"residual SD {truth['sdq']['sd_residual']}")
 print(res_change.variance_components()[["sd_mean", "sd_lower", "sd_upper"]].round(2))

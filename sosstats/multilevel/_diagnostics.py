@@ -24,7 +24,9 @@ import pandas as pd
 from sosstats._results import format_number
 from sosstats.errors import SosstatsWarning
 
-__all__ = ["Diagnostics", "compute_diagnostics", "parameter_names", "flat_labels"]
+__all__ = ["Diagnostics", "compute_diagnostics", "parameter_names", "flat_labels", "whole_ess"]
+
+ESS_COLUMNS = ("ess_bulk", "ess_tail", "ess")
 
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
@@ -67,6 +69,19 @@ def _flat(ds: Any, names: list[str]) -> pd.Series:
     return pd.Series(values, index=labels, dtype=float)
 
 
+def whole_ess(table: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``table`` with its ESS columns rounded to whole draws, for printing.
+
+    With :func:`~sosstats._results.format_number` an ESS then prints as ``966`` or ``12,783``
+    (never ``965.7`` beside ``12,783``); the results' own tables keep the unrounded values.
+    """
+    out = table.copy()
+    for col in ESS_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].round()
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Diagnostics:
     """Sampler diagnostics of a fit.
@@ -101,7 +116,8 @@ class Diagnostics:
         return self.table.copy()
 
     def __str__(self) -> str:
-        lines = ["Sampler diagnostics", self.table.to_string(float_format=format_number),
+        body = whole_ess(self.table).to_string(float_format=format_number)
+        lines = ["Sampler diagnostics", body,
                  f"divergences per chain: {self.divergences.tolist()}",
                  f"E-BFMI per chain: {np.round(self.ebfmi, 3).tolist()}"]
         lines += self.messages or ["all checks passed"]

@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from sosstats._results import Summary
+from sosstats._results import TableResult
 from sosstats._validate import check_option
 from sosstats.errors import DataError, SosstatsWarning
 from sosstats.multilevel.results import MultilevelResult
@@ -167,8 +167,12 @@ def comparison_table(pointwise: Mapping[str, np.ndarray], p_loo: Mapping[str, fl
 
 
 @dataclass(frozen=True, eq=False)
-class ModelComparison:
-    """Result of :func:`compare_models`.
+class ModelComparison(TableResult):
+    """Result of :func:`compare_models` (a :class:`~sosstats._results.TableResult`).
+
+    ``tidy()``, ``summary()``, ``to_dict()`` and ``str()`` show one row per model, best first:
+    ``model, rank, elpd_loo, se, p_loo, elpd_diff, dse, weight, n_high_k, max_k``; the
+    Pareto k warnings are the summary's notes.
 
     Attributes
     ----------
@@ -209,25 +213,24 @@ class ModelComparison:
         return [w for w in self.table["warning"] if w]
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the comparison table (a copy)."""
+        """Return the comparison table with its ``warning`` column (a copy)."""
         return self.table.copy()
 
-    def summary(self) -> Summary:
-        """Printable table with notes on how to read it."""
+    # -- TableResult ------------------------------------------------------------------------
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return self.table.drop(columns="warning")
+
+    def _title(self) -> str:
+        return "Model comparison by PSIS-LOO"
+
+    def _notes(self) -> list[str]:
         notes = [f"{self.nobs} observations; PSIS-LOO (Vehtari, Gelman & Gabry 2017); "
                  f"elpd_diff = best elpd_loo - elpd_loo, dse its standard error; "
                  f"{self.method} weights."]
-        notes += self.warnings
-        table = self.table.drop(columns="warning")
-        return Summary("Model comparison by PSIS-LOO", table, notes)
+        return notes + self.warnings
 
-    def __str__(self) -> str:
-        return str(self.summary())
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
+    __repr__ = TableResult.__str__
 
     def plot(self, ax: Any = None) -> Any:
         """Forest of ``elpd_loo`` with SE bars (circles) and of differences to the best (dse).

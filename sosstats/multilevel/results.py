@@ -24,7 +24,12 @@ from sosstats._validate import as_list, check_columns, check_level, check_option
 from sosstats.errors import DataError
 from sosstats.multilevel import _summaries
 from sosstats.multilevel._design import Design
-from sosstats.multilevel._diagnostics import Diagnostics, flat_labels, parameter_names
+from sosstats.multilevel._diagnostics import (
+    Diagnostics,
+    flat_labels,
+    parameter_names,
+    whole_ess,
+)
 from sosstats.multilevel._posterior import STATS, draw_subset, mean_response, simulate, stack
 from sosstats.multilevel.priors import Priors
 
@@ -165,10 +170,10 @@ class MultilevelResult(Result):
 
         ``statistic`` and ``p_value`` (NaN for a posterior) are left out, as is any other
         column with no value (``r_hat`` of a single chain, ``prob_positive`` of a model
-        without coefficients); ``tidy()`` keeps them.
+        without coefficients); ``tidy()`` keeps them. ``ess_bulk`` prints in whole draws.
         """
         table = self.tidy(level).set_index("term")
-        table = table.loc[:, table.notna().any(axis=0)]
+        table = whole_ess(table.loc[:, table.notna().any(axis=0)])
         return Summary(f"{type(self).__name__}: {self.method}", table, self._notes())
 
     # -- Bayesian extras ----------------------------------------------------------------------

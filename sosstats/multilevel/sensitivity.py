@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from sosstats._progress import Progress
-from sosstats._results import Summary
+from sosstats._results import TableResult
 from sosstats._validate import as_list, check_level, check_option, check_rng
 from sosstats.errors import DataError, SosstatsWarning
 from sosstats.multilevel._design import Design
@@ -142,9 +142,13 @@ def _summarise(draws: np.ndarray, weights: np.ndarray | None, level: float,
             "ess": float(ess)}
 
 
-@dataclass(frozen=True, eq=False)
-class PriorSensitivity:
-    """Result of :func:`prior_sensitivity`.
+@dataclass(frozen=True, eq=False, kw_only=True)
+class PriorSensitivity(TableResult):
+    """Result of :func:`prior_sensitivity` (a :class:`~sosstats._results.TableResult`).
+
+    ``tidy()``, ``summary()``, ``to_dict()`` and ``str()`` show :attr:`shifts` without its
+    ``note`` column (the notes are the summary's); ``tidy(level=)`` accepts only the level the
+    intervals of :attr:`table` were computed at.
 
     Attributes
     ----------
@@ -181,11 +185,18 @@ class PriorSensitivity:
         return list(self.shifts.index[self.shifts["flag"]])
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the long table (a copy)."""
+        """Return the long table, by parameter and scale (a copy)."""
         return self.table.copy()
 
-    def summary(self) -> Summary:
-        """Printable per-parameter table of shifts, with notes."""
+    # -- TableResult ------------------------------------------------------------------------
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return self.shifts.drop(columns="note")
+
+    def _title(self) -> str:
+        return "Prior sensitivity"
+
+    def _notes(self) -> list[str]:
         notes = [f"Scales of {len(self.scaled)} priors multiplied by "
                  f"{', '.join(f'{c:g}' for c in self.scales)} ({self.method}); shift = change "
                  "of the posterior mean in posterior sds at scale 1; flagged above "
@@ -194,16 +205,9 @@ class PriorSensitivity:
             k = self.table["pareto_k"].groupby(level="scale").max()
             notes.append("Pareto k of the importance weights: "
                          + ", ".join(f"x{c:g}: {v:.2f}" for c, v in k.items() if c != 1.0))
-        notes += [f"{p}: {n}" for p, n in self.shifts["note"].items() if n]
-        return Summary("Prior sensitivity", self.shifts.drop(columns="note"), notes)
+        return notes + [f"{p}: {n}" for p, n in self.shifts["note"].items() if n]
 
-    def __str__(self) -> str:
-        return str(self.summary())
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
+    __repr__ = TableResult.__str__
 
     def plot(self, ax: Any = None) -> Any:
         r"""Forest of each parameter's posterior per scale, standardised by the base posterior.

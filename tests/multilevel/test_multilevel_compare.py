@@ -105,6 +105,27 @@ def test_list_input_order_and_output(fits):
         np.exp(elpd - elpd.max()) / np.exp(elpd - elpd.max()).sum())
 
 
+def test_comparison_is_a_table_result(fits):
+    import json
+
+    from sosstats._results import TableResult
+
+    _, a, b = fits
+    cmp = _quiet_compare({"A": a, "B": b})
+    assert isinstance(cmp, TableResult)
+    assert "__str__" not in ModelComparison.__dict__  # the base's, from the one table
+    tidy = cmp.tidy()
+    assert list(tidy.columns) == ["model", "rank", "elpd_loo", "se", "p_loo", "elpd_diff",
+                                  "dse", "weight", "n_high_k", "max_k"]
+    assert list(tidy["model"]) == list(cmp.table.index)
+    assert tidy.set_index("model").equals(cmp.summary().to_frame())
+    out = cmp.to_dict()
+    assert out["nobs"] == 120 and len(out["table"]) == 2
+    json.dumps(out)
+    assert str(cmp) == str(cmp.summary()) and repr(cmp) == str(cmp)
+    assert "<h4>Model comparison by PSIS-LOO</h4>" in cmp._repr_html_()
+
+
 def test_pareto_k_warning_names_model_and_count(fits):
     df, a, b = fits
     # the same posteriors judged on data with one gross outlier: its importance ratios are

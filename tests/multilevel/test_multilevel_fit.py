@@ -108,6 +108,26 @@ def test_summary_leaves_out_the_all_nan_test_columns(gaussian_fit):
     assert {"statistic", "p_value"} <= set(res.tidy().columns)
 
 
+def test_ess_prints_as_whole_numbers_with_thousands_separators(gaussian_fit):
+    import re
+
+    _, res, *_ = gaussian_fit
+    whole = re.compile(r"^\d{1,3}(,\d{3})*$")
+    diag = res.diagnostics()
+    lines = {line.split()[0]: line.split() for line in str(diag).splitlines()[2:]
+             if line.split() and line.split()[0] in diag.table.index}
+    assert set(lines) == set(diag.table.index)
+    for name, tokens in lines.items():
+        # parameter, r_hat, ess_bulk, ess_tail, mcse_mean
+        assert whole.match(tokens[2]) and whole.match(tokens[3]), tokens
+        assert tokens[2] == f"{round(diag.table.loc[name, 'ess_bulk']):,}"
+    table = res.summary().to_frame()
+    body = str(res.summary()).splitlines()[4:4 + len(table)]  # after the "term" line
+    assert [line.split()[-1] for line in body] == [f"{round(v):,}" for v in table["ess_bulk"]]
+    # the numbers themselves are not rounded
+    assert not np.allclose(diag.table["ess_bulk"], diag.table["ess_bulk"].round())
+
+
 def test_ppc_and_plots(gaussian_fit):
     import matplotlib
 

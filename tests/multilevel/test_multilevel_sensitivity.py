@@ -166,6 +166,28 @@ def test_power_scaling_pilot_sd_more_sensitive_than_fixed_effect(model, base_fit
     assert "Prior sensitivity" in text and "Pareto k" in text and "power" in text
 
 
+def test_sensitivity_is_a_table_result(model, base_fit):
+    import json
+
+    from sosstats._results import TableResult
+    from sosstats.errors import DesignError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sens = prior_sensitivity(model, scales=(0.5, 2), method="power", base=base_fit)
+    assert isinstance(sens, TableResult)
+    assert "__str__" not in PriorSensitivity.__dict__  # the base's, from the one table
+    tidy = sens.tidy()
+    assert tidy.columns[0] == "parameter" and "note" not in tidy.columns
+    assert list(tidy["parameter"]) == list(sens.shifts.index)
+    assert tidy.set_index("parameter").equals(sens.summary().to_frame())
+    assert sens.tidy(level=0.95).equals(tidy)
+    with pytest.raises(DesignError, match="level 0.95"):
+        sens.tidy(level=0.9)  # the intervals were computed at 0.95
+    json.dumps(sens.to_dict())
+    assert str(sens) == str(sens.summary()) and repr(sens) == str(sens)
+
+
 def test_power_scaling_flags_and_plot(model, base_fit):
     import matplotlib
 
