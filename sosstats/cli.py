@@ -39,14 +39,56 @@ def _build_parser() -> argparse.ArgumentParser:
                          "data; the last simulated year for simulated data)")
     nb.add_argument("--k", type=int, default=10, help="neighbours per LA (default 10)")
     nb.add_argument("--draws", type=int, default=10_000,
-                    help="randomization-inference draws (default 10,000)")
+                    help="randomization-inference draws (default 10,000; 0 skips it)")
     nb.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     nb.add_argument("--all-indicators", action="store_true",
                     help="also print the comparison on every rate and duration indicator")
     return parser
 
 
+#: library argument names (as error messages quote them) -> the flag a CLI user typed
+_FLAGS = {"`year`": "--year", "`years`": "--year", "`k`": "--k", "`n_draws`": "--draws",
+          "n_draws=0": "--draws 0", "`rng`": "--seed", "`model`": "--model"}
+
+WIDTH = 100
+
+
+def _as_flags(text: str) -> str:
+    for name, flag in _FLAGS.items():
+        text = text.replace(name, flag)
+    return text
+
+
+def _error(message: str) -> None:
+    import textwrap
+
+    print(textwrap.fill(f"sosstats: error: {message}", width=WIDTH, subsequent_indent="  ",
+                        break_on_hyphens=False), file=sys.stderr)
+
+
+def _check_args(args: argparse.Namespace) -> str | None:
+    """The first problem with the flags, in the flags' own words (None if all is well)."""
+    if args.k < 1:
+        return f"--k must be at least 1; got {args.k}."
+    if args.draws < 0:
+        return f"--draws must be 0 (skip randomization inference) or more; got {args.draws}."
+    if args.data == "real" and args.k > 10:
+        return (f"--k {args.k}: DfE's statistical-neighbour lists have 10 neighbours per LA; "
+                "choose --k 10 or less.")
+    if args.year is not None and args.data == "real":
+        from sosstats.datasets.loaders import load_indicator_dictionary
+
+        spans = load_indicator_dictionary()["years"].str.split("-")
+        first = int(min(int(v[0]) for v in spans))
+        last = int(max(int(v[-1]) for v in spans))
+        if not first <= args.year <= last:
+            return (f"--year {args.year}: no shipped data for that year; the data cover "
+                    f"{first}-{last} (years ending 31 March: --year 2016 is 2015/16).")
+    return None
+
+
 def _run_neighbours(args: argparse.Namespace) -> int:
+    import textwrap
     import warnings
 
     import pandas as pd
@@ -54,8 +96,12 @@ def _run_neighbours(args: argparse.Namespace) -> int:
     from sosstats.errors import SosstatsWarning
     from sosstats.neighbours.reproduce import reproduce_2016, simulated_comparison
 
+    problem = _check_args(args)
+    if problem:
+        _error(problem)
+        return 2
     with warnings.catch_warnings(record=True) as caught, pd.option_context(
-            "display.width", 200, "display.max_columns", 20, "display.max_colwidth", 70):
+            "display.width", WIDTH, "display.max_columns", 20, "display.max_colwidth", 40):
         warnings.simplefilter("always", SosstatsWarning)
         if args.data == "simulated":
             result = simulated_comparison(year=args.year, k=args.k, n_draws=args.draws,
@@ -64,11 +110,12 @@ def _run_neighbours(args: argparse.Namespace) -> int:
             result = reproduce_2016(model=args.model, year=args.year or 2016, k=args.k,
                                     n_draws=args.draws, rng=args.seed,
                                     all_indicators=args.all_indicators)
-        print(result.report())
+        print(_as_flags(result.report(width=WIDTH)))
     notes = dict.fromkeys(str(w.message) for w in caught
                           if issubclass(w.category, SosstatsWarning))
     for note in notes:
-        print(f"note: {note}")
+        print(textwrap.fill(f"note: {_as_flags(note)}", width=WIDTH, subsequent_indent="  ",
+                            break_on_hyphens=False))
     return 0
 
 
@@ -82,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _run_neighbours(args)
         except SosstatsError as exc:
-            print(f"sosstats: error: {exc}", file=sys.stderr)
+            _error(_as_flags(str(exc)))
             return 2
     parser.print_help()
     return 0

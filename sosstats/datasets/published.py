@@ -58,12 +58,12 @@ _NO_BEST = {"indicator": None, "alternatives": (), "best_year": None, "best_mode
 #: shipped data. ``pilots``/``snn`` are the published figures; ``recomputed_*`` the figures
 #: from the best combination, unrounded; ``reason`` says why a row cannot be recomputed.
 PUBLISHED_2016: tuple[dict[str, object], ...] = (
-    {"label": "assessments per 10,000 children", "unit": "per 10,000 children aged 0-17",
+    {"label": "assessments per 10,000 children", "short_label": "assessments /10k", "unit": "per 10,000 children aged 0-17",
      "pilots": 362, "snn": 497, "reported": "lower", **_NO_BEST, "reason": _NOT_IN_DATA},
-    {"label": "average assessment duration (days)", "unit": "days",
+    {"label": "average assessment duration (days)", "short_label": "assessment days", "unit": "days",
      "pilots": 19, "snn": 28, "reported": "significantly shorter", **_NO_BEST,
      "reason": _NOT_IN_DATA},
-    {"label": "initial child protection conferences (ICPC) per 10,000 children",
+    {"label": "initial child protection conferences (ICPC) per 10,000 children", "short_label": "ICPCs /10k",
      "unit": "per 10,000 children aged 0-17", "pilots": 44, "snn": 61,
      "reported": "significantly lower",
      "indicator": "icpc_children_rate_per_10k",
@@ -78,7 +78,7 @@ PUBLISHED_2016: tuple[dict[str, object], ...] = (
          "ranges 56-70 over reasonable choices and the 2021 model gives 64-66 with the "
          "LAIT-style average, so only the pilots' figure is pinned down"),
      "recomputed_pilots": 44.47, "recomputed_snn": 61.01, "reason": None},
-    {"label": "days from start of section 47 enquiry to ICPC", "unit": "working days",
+    {"label": "days from start of section 47 enquiry to ICPC", "short_label": "S47 to ICPC (wd)", "unit": "working days",
      "pilots": 13, "snn": 14, "reported": "significantly shorter",
      "indicator": "s47_to_icpc_median_wd",
      "alternatives": ("s47_to_icpc_p25_wd", "s47_to_icpc_p75_wd"),
@@ -91,7 +91,7 @@ PUBLISHED_2016: tuple[dict[str, object], ...] = (
          "mean of each pilot's SNN mean (14.0). Nearly every combination rounds to 13 vs "
          "13-14"),
      "recomputed_pilots": 12.98, "recomputed_snn": 13.98, "reason": None},
-    {"label": "children becoming subject of a child protection plan per 10,000",
+    {"label": "children becoming subject of a child protection plan per 10,000", "short_label": "CPPs /10k",
      "unit": "per 10,000 children aged 0-17", "pilots": 29, "snn": 41,
      "reported": "significantly lower",
      "indicator": "cpp_at_31_march_rate_per_10k",
@@ -132,8 +132,8 @@ def published_2016() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per published indicator: ``label, unit, pilots, snn, reported`` (as
-        published), ``indicator`` (the shipped indicator that reproduces it best, or None),
+        One row per published indicator: ``label, short_label`` (a short name for tables),
+        ``unit, pilots, snn, reported`` (as published), ``indicator`` (the shipped indicator that reproduces it best, or None),
         ``alternatives`` (other shipped indicators tried), the best combination
         ``best_year, best_model, best_pilot_agg, best_snn_agg, best_other_pilots,
         best_geography``, a plain-words ``best_definition``, the unrounded

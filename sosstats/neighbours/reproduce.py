@@ -17,12 +17,16 @@ the true pilot effects beside the estimates.
 
 from __future__ import annotations
 
+import textwrap
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sosstats._multiplicity import ADJUSTMENTS
+from sosstats.errors import SosstatsWarning
 from sosstats.neighbours.compare import ComparisonResult, compare
 
 __all__ = ["Reproduction", "reproduce_2016", "simulated_comparison", "SimulatedComparison",
@@ -65,51 +69,95 @@ class Reproduction:
     n_draws: int
     recovery: pd.DataFrame | None = None
 
-    def report(self) -> str:
-        """Return the printed table of ``sosstats neighbours``."""
-        recovery = self.recovery
+    def report(self, width: int = 100) -> str:
+        """Return the printed tables of ``sosstats neighbours``, wrapped to ``width`` columns.
+
+        Labelled by the year analysed; the published figures (and the aggregation closest to
+        them) are shown only for 2015/16, the year they describe.
+        """
         t = self.table
-        show = pd.DataFrame({
-            "indicator (2015/16)": t["label"],
-            "published pilots": t["published_pilots"],
-            "published SNNs": t["published_snn"],
-            "pilots": t["pilots"].round(1),
-            "SNNs": t["snn"].round(1),
-            "p (t)": t["p_value"].round(3),
-            "p (Wilcoxon)": t["p_wilcoxon"].round(3),
-            "p (rand.)": t["p_randomization"].round(3),
-            "closest pilots": t["closest_pilots"].round(1),
-            "closest SNNs": t["closest_snn"].round(1),
-            "SN model": t["model"],
-        })
-        lines = [f"Signs of Safety pilots vs their DfE statistical nearest neighbours, "
-                 f"{self.year - 1}/{str(self.year)[-2:]}",
-                 "published figures (Baginsky et al. 2017) beside those recomputed from the "
-                 "shipped DfE data", "",
-                 show.to_string(index=False, na_rep="-"), ""]
-        lines.append("pilots / SNNs: mean of the 10 pilots' values / mean over pilots of each "
-                     "pilot's SNN mean (sosstats.neighbours.compare);")
-        lines.append("closest: the aggregation closest to the published figures "
-                     "(docs/reproducing_2016.md); p (rand.): randomization inference, "
-                     f"{self.n_draws:,} pseudo-pilot sets.")
+        published = self.year == 2016
+        label = year_label(self.year)
+        short = t["short_label"] if "short_label" in t else t["label"]
+        lines = [f"Signs of Safety pilots vs their DfE statistical nearest neighbours, {label}"]
+        if published:
+            lines += _wrap(["Published figures (Baginsky et al. 2017) beside those recomputed "
+                            "from the shipped DfE data."], width)
+            figures = pd.DataFrame({
+                "indicator": short, "pub. pilots": t["published_pilots"],
+                "pub. SNNs": t["published_snn"], "pilots": t["pilots"].round(1),
+                "SNNs": t["snn"].round(1), "closest pilots": t["closest_pilots"].round(1),
+                "closest SNNs": t["closest_snn"].round(1), "SN model": t["model"]})
+        else:
+            lines += _wrap([f"Recomputed from the shipped DfE data for {label}; the published "
+                            "figures describe 2015/16 and are shown only for that year "
+                            "(2016)."], width)
+            figures = pd.DataFrame({"indicator": short, "pilots": t["pilots"].round(1),
+                                    "SNNs": t["snn"].round(1), "SN model": t["model"]})
+        tests = pd.DataFrame({"indicator": short, "difference": t["difference"].round(2),
+                              "p (t)": t["p_value"].round(3),
+                              "p (Wilcoxon)": t["p_wilcoxon"].round(3),
+                              "p (rand.)": t["p_randomization"].round(3),
+                              "SN model": t["model"]})
+        rand = (f"p (rand.): randomization inference, {self.n_draws:,} pseudo-pilot sets."
+                if self.n_draws else self._skipped)
+        lines += ["", figures.to_string(index=False, na_rep="-"), "",
+                  tests.to_string(index=False, na_rep="-"), ""]
+        foot = ["pilots / SNNs: mean of the 10 pilots' values / mean over pilots of each "
+                "pilot's SNN mean (sosstats.neighbours.compare); difference = pilots - SNNs; "
+                "SN model: the DfE statistical-neighbour model (April 2021 or May 2025)."]
+        if published:
+            foot.append("closest: the aggregation closest to the published figures "
+                        "(docs/reproducing_2016.md).")
+        foot.append(rand)
+        lines += _wrap(foot, width)
         lines.append("")
         for _, row in t.iterrows():
-            lines.append(f"- {row['label']}: {row['note']}")
+            text = (row["note"] if published or not isinstance(row["indicator"], str)
+                    else f"{row['indicator']}, DfE {row['model']} model (the definition found "
+                         "closest to the published 2015/16 figure)")
+            lines += _wrap([f"- {row['short_label'] if 'short_label' in row else row['label']}"
+                            f": {text}"], width, indent="  ")
         if self.all_indicators is not None:
-            lines += ["", "Every rate, percentage and duration indicator of the year "
-                      "(Holm and Benjamini-Hochberg across indicators):",
-                      self.all_indicators.pooled[
-                          ["indicator", "treated_mean", "neighbour_mean", "difference",
-                           "p_value", "p_randomization", "p_holm", "p_bh"]
-                      ].round(3).to_string(index=False)]
-        if recovery is not None:
-            lines += ["", "StatisticalNeighbours fitted on LAIT context measures ("
-                      + ", ".join(LAIT_CONTEXT) + "; equal weights, k = 10) against DfE's "
-                      "published lists:", recovery.to_string(index=False)]
+            res = self.all_indicators
+            pooled = res.pooled
+            cols = ["treated_mean", "neighbour_mean", "estimate", "p_value", "p_adjusted",
+                    "p_randomization", "p_randomization_adjusted"]
+            table = pooled[cols].rename_axis(None).round(3)
+            table.columns = ["pilots", "SNNs", "diff.", "p (t)", "adj.", "p (rand.)", "adj."]
+            lines += [""] + _wrap([
+                f"Every rate, percentage and duration indicator of {label}: pilots vs their "
+                f"neighbours in the {res.neighbour_model} (k = {res.k}); adj.: "
+                f"{ADJUSTMENTS[res.adjust]} across the {len(res.indicators)} indicators, "
+                "for each p-value family."], width)
+            lines.append(table.to_string(na_rep="-"))
+            if not res.n_draws:
+                lines += _wrap([self._skipped], width)
+        if self.recovery is not None:
+            lines += [""] + _wrap(["StatisticalNeighbours fitted on LAIT context measures ("
+                                   + ", ".join(LAIT_CONTEXT) + "; equal weights, k = 10) "
+                                   "against DfE's published lists:"], width)
+            lines.append(self.recovery.to_string(index=False))
         return "\n".join(lines)
+
+    #: the line printed when randomization inference was not run
+    _skipped = "randomization inference skipped (n_draws=0): p (rand.) is not computed."
 
     def __str__(self) -> str:
         return self.report()
+
+
+def year_label(year: int) -> str:
+    """``2016`` -> ``"2015/16"`` (years end on 31 March)."""
+    return f"{int(year) - 1}/{str(int(year))[-2:]}"
+
+
+def _wrap(paragraphs: list[str], width: int, indent: str = "") -> list[str]:
+    out = []
+    for text in paragraphs:
+        out += textwrap.wrap(text, width=width, subsequent_indent=indent,
+                             break_on_hyphens=False) or [""]
+    return out
 
 
 def _pilot_codes() -> list[str]:
@@ -133,6 +181,27 @@ def _closest(res: ComparisonResult, wide: pd.DataFrame, indicator: str, pilot_ag
     else:
         snn = float(per.loc[ok, "neighbour_mean"].mean())
     return pilots, snn
+
+
+class _noted:
+    """Re-issue the SosstatsWarnings of a block once each, prefixed by what they concern."""
+
+    def __init__(self, context: str) -> None:
+        self.context = context
+
+    def __enter__(self) -> None:
+        self._catch = warnings.catch_warnings(record=True)
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always", SosstatsWarning)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._catch.__exit__(*exc)
+        for message in dict.fromkeys(str(w.message) for w in self._caught
+                                     if issubclass(w.category, SosstatsWarning)):
+            warnings.warn(f"{self.context}: {message}", SosstatsWarning, stacklevel=3)
+        for w in self._caught:
+            if not issubclass(w.category, SosstatsWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
@@ -187,7 +256,8 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
     wide = load_la_indicators(indicators=needed, years=year, wide=True).set_index("la_code")
     rows, comparisons = [], {}
     for _, pub in published.iterrows():
-        base = {"label": pub["label"], "published_pilots": pub["pilots"],
+        base = {"label": pub["label"], "short_label": pub["short_label"],
+                "published_pilots": pub["pilots"],
                 "published_snn": pub["snn"]}
         if not isinstance(pub["indicator"], str):
             rows.append({**base, "indicator": None, "model": None,
@@ -195,9 +265,11 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
             continue
         ind = pub["indicator"]
         use_model = model or str(pub["best_model"])
-        res = compare(wide.reset_index(), pilots, load_statistical_neighbours(use_model),
-                      indicator=ind, k=k, exclude_treated=pub["best_other_pilots"] == "exclude",
-                      n_draws=n_draws, rng=rng)
+        with _noted(f"{ind}, DfE {use_model} model"):
+            res = compare(wide.reset_index(), pilots, load_statistical_neighbours(use_model),
+                          indicator=ind, k=k,
+                          exclude_treated=pub["best_other_pilots"] == "exclude",
+                          n_draws=n_draws, rng=rng)
         comparisons[ind] = res
         pooled = res.pooled.loc[ind]
         weight = "icpc" if pub["unit"] == "working days" else "child_population_0_17"
@@ -216,8 +288,9 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
         long = load_la_indicators(years=year)
         names = sorted(n for n in long["indicator"].unique()
                        if not n.startswith("lait_") and n.endswith(_CIN_SUFFIXES))
-        extra = compare(long, pilots, load_statistical_neighbours(model or "2021"),
-                        indicator=names, year=year, k=k, n_draws=n_draws, rng=rng)
+        with _noted(f"every indicator of {year_label(year)}, DfE {model or '2021'} model"):
+            extra = compare(long, pilots, load_statistical_neighbours(model or "2021"),
+                            indicator=names, year=year, k=k, n_draws=n_draws, rng=rng)
     return Reproduction(table=table, comparisons=comparisons, all_indicators=extra, year=year,
                         model=model, n_draws=n_draws,
                         recovery=dfe_recovery() if recovery else None)
@@ -272,17 +345,22 @@ class SimulatedComparison:
                               "estimate": tidy["estimate"], "ci_lower": tidy["ci_lower"],
                               "ci_upper": tidy["ci_upper"], "p_value": tidy["p_value"],
                               "p_randomization": tidy["p_randomization"]})
+        if not self.result.n_draws:
+            table = table.drop(columns="p_randomization")
         table["covered"] = (table["ci_lower"] <= table["truth"]) & (table["truth"]
                                                                     <= table["ci_upper"])
         object.__setattr__(self, "table", table.rename_axis("indicator"))
 
-    def report(self) -> str:
+    def report(self, width: int = 100) -> str:
         """Return the printed table of ``sosstats neighbours --data simulated``."""
-        return "\n".join([
-            f"Simulated evaluation (rng={self.seed!r}), {self.year}: pilots vs their 10 "
-            "statistical nearest neighbours fitted on the LA covariates",
-            "truth = the simulator's true pilot effect; estimate = mean(pilot - neighbour mean)",
-            "", self.table.round(3).to_string()])
+        res = self.result
+        head = [f"Simulated evaluation (rng={self.seed!r}), year {self.year}: pilots vs "
+                f"their {res.k} statistical nearest neighbours ({res.neighbour_model}).",
+                "truth = the simulator's true pilot effect; estimate = mean(pilot - neighbour "
+                "mean); covered: truth inside the t interval."]
+        if not res.n_draws:
+            head.append(Reproduction._skipped.replace("p (rand.)", "p_randomization"))
+        return "\n".join(_wrap(head, width) + ["", self.table.round(3).to_string()])
 
 
 def simulated_comparison(*, year: int | None = None, k: int = 10, n_draws: int = 10_000,
@@ -300,7 +378,16 @@ def simulated_comparison(*, year: int | None = None, k: int = 10, n_draws: int =
     las = ev.las
     pilots = las.loc[las["pilot"], "la_code"].tolist()
     fitted = StatisticalNeighbours(list(COVARIATES), k=k, exclude=pilots).fit(las)
-    year = int(ev.la_indicators["year"].max()) if year is None else year
-    res = compare(ev.la_indicators, pilots, fitted, year=year, k=k, n_draws=n_draws, rng=rng)
+    years = sorted(int(y) for y in ev.la_indicators["year"].unique())
+    if year is None:
+        year = years[-1]
+    elif year not in years:
+        from sosstats.errors import DataError
+
+        raise DataError(f"`year` {year!r} is not a simulated year; the simulated evaluation "
+                        f"covers {years[0]}-{years[-1]}.")
+    with _noted(f"simulated year {year}, neighbours fitted on the LA covariates"):
+        res = compare(ev.la_indicators, pilots, fitted, year=year, k=k, n_draws=n_draws,
+                      rng=rng)
     truth = pd.Series(ev.truth["pilot_effects"], dtype=float)
     return SimulatedComparison(result=res, truth=truth, year=year, seed=rng)

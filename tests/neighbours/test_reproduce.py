@@ -50,7 +50,7 @@ def test_standard_figures_are_compare_means(reproduction):
 
 def test_report_prints_published_beside_recomputed(reproduction):
     text = reproduction.report()
-    assert "published pilots" in text and "closest SNNs" in text
+    assert "pub. pilots" in text and "closest SNNs" in text
     assert "cannot be recomputed" in text
     assert "44" in text and "61" in text
 
