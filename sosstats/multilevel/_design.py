@@ -15,8 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._formula import formula_variables
-from sosstats._validate import as_list, check_columns, check_frame, check_option
+from sosstats._formula import formula_variables, model_matrix, split_formula
+from sosstats._validate import (
+    as_list,
+    check_columns,
+    check_frame,
+    check_option,
+    check_weights,
+)
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.multilevel._levels import (
     Level,
@@ -26,7 +32,7 @@ from sosstats.multilevel._levels import (
 )
 from sosstats.multilevel._response import FAMILIES, check_response
 
-__all__ = ["Design", "Rows", "Slope", "build_design", "collapse_rows", "formula_matrix"]
+__all__ = ["Design", "Rows", "Slope", "build_design", "collapse_rows", "uncollapsed"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,32 +114,14 @@ class Design:
         return self.has_intercept or self.family == "ordinal"
 
 
-def split_formula(formula: str) -> tuple[str, str]:
-    """Outcome column and right-hand side of ``"y ~ x1 + x2"``."""
-    if not isinstance(formula, str) or formula.count("~") != 1:
-        raise DataError(f"`formula` must be a string with one '~', like 'sdq ~ cohort'; got "
-                        f"{formula!r}.")
-    lhs, rhs = (part.strip() for part in formula.split("~"))
-    if not lhs:
-        raise DataError(f"`formula` {formula!r} has no outcome on the left of '~'.")
-    return lhs, rhs or "1"
-
-
-def formula_matrix(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str], Any]:
-    """Model matrix of ``rhs`` on ``frame``: ``(X, terms, model_spec)``."""
-    from formulaic import model_matrix
-
-    try:
-        mm = model_matrix(rhs, frame, na_action="raise")
-    except Exception as exc:  # formulaic raises many types; name the formula
-        raise DataError(f"cannot build the fixed effects of formula {rhs!r}: {exc}") from exc
-    terms = [str(c) for c in mm.columns]
-    X = np.asarray(mm, dtype=float).reshape(frame.shape[0], len(terms))
+def _fixed_effects(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str], Any]:
+    """Model matrix of ``rhs`` (:func:`sosstats._formula.model_matrix`), finite in every term."""
+    X, terms, spec = model_matrix(rhs, frame, na_action="raise")
     bad = ~np.isfinite(X).all(axis=0)
     if bad.any():
         raise DataError("the formula gives non-finite values in term(s) "
                         f"{', '.join(repr(t) for t, b in zip(terms, bad) if b)}.")
-    return X, terms, mm.model_spec
+    return X, terms, spec
 
 
 def _check_rank(X: np.ndarray, terms: list[str], ordinal: bool) -> None:
@@ -206,19 +194,6 @@ def collapse_rows(rows: Rows) -> Rows:
                 trials=n, weights=None)
 
 
-def _weights(frame: pd.DataFrame, weights: str) -> np.ndarray:
-    check_columns(frame, weights, what="weights column")
-    w = frame[weights]
-    if not pd.api.types.is_numeric_dtype(w) or pd.api.types.is_bool_dtype(w):
-        raise DataError(f"weights column {weights!r} must be numeric.")
-    w = w.to_numpy(dtype=float)
-    if not np.isfinite(w).all() or (w < 0).any():
-        raise DataError(f"weights column {weights!r} must be finite and non-negative.")
-    if not w.sum() > 0:
-        raise DataError(f"weights column {weights!r} sums to zero.")
-    return w * (w.size / w.sum())
-
-
 def _level_specs(levels: Any, repeated: str | None, membership: pd.DataFrame | None,
                  unit: str | None, data: pd.DataFrame) -> tuple[list[str], str | None, str | None]:
     names = as_list(levels)
@@ -274,7 +249,7 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
     check_option(family, FAMILIES, "family")
     check_option(membership_weights, ("normalise", "strict"), "membership_weights")
     check_option(missing, ("drop", "raise"), "missing")
-    response, rhs = split_formula(formula)
+    response, rhs = split_formula(formula, example="sdq ~ cohort")
     check_columns(data, response, what="outcome")
     variables = formula_variables(rhs, data)
     if response in variables:
@@ -300,7 +275,7 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
     resp = check_response(kept[response], family, name=response,
                           trials=kept[trials] if trials is not None else None,
                           trials_name=trials)
-    X, terms, spec = formula_matrix(rhs, kept)
+    X, terms, spec = _fixed_effects(rhs, kept)
     has_intercept = "Intercept" in terms
     if family == "ordinal" and has_intercept:
         keep_cols = [j for j, t in enumerate(terms) if t != "Intercept"]
@@ -316,7 +291,10 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
             level_objs.append(column_level(kept, n, "repeated" if n == repeated else "group"))
     check_nesting(level_objs, cross_classified=cross_classified)
     slopes = _slopes(random_slopes, terms, level_objs)
-    w = _weights(kept, weights) if weights is not None else None
+    w = None
+    if weights is not None:  # likelihood weights, rescaled to sum to the number of rows
+        w = check_weights(kept[weights], f"weights column {weights!r}")
+        w = w * (w.size / w.sum())
     rows = Rows(y=resp.y, X=X, trials=resp.trials, weights=w,
                 codes={lev.name: lev.codes for lev in level_objs if lev.kind != "membership"})
     fit, collapsed = rows, False

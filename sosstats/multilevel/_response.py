@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sosstats._validate import check_binary
 from sosstats.errors import DataError
 
 __all__ = ["FAMILIES", "LOGIT_FAMILIES", "Response", "check_response"]
@@ -122,14 +123,14 @@ def check_response(values: pd.Series, family: str, *, name: str,
         return Response(y, None, None)
     if family == "ordinal":
         return _ordinal(values, name)
-    y = _integers(values, name, family)
     if family == "bernoulli":
-        bad = (y != 0) & (y != 1)
-        if bad.any():
-            raise DataError(f"outcome {name!r} must be 0/1 (or bool) for family 'bernoulli'; "
-                            f"found {_shown(y[bad])}. Use family='binomial' with `trials=` for "
-                            "counts of successes.")
-        return Response(y, None, None)
+        try:
+            y = check_binary(values, f"outcome {name!r} (family 'bernoulli')")
+        except DataError as exc:
+            raise DataError(f"{exc} Use family='binomial' with `trials=` for counts of "
+                            "successes.") from None
+        return Response(y.astype(np.int64), None, None)
+    y = _integers(values, name, family)
     if family == "binomial":
         if trials is None:
             raise DataError("family='binomial' needs `trials=`, the column with the number of "

@@ -120,6 +120,42 @@ def test_outcome_outside_support(family, values, message):
         build_design("out ~ x", df, levels=["pilot"], family=family)
 
 
+def test_shared_formula_weights_and_binary_checks():
+    import sosstats._formula
+    import sosstats.multilevel._design as design_module
+
+    # one formula parser, one model-matrix builder, one weights check: no private copies
+    assert design_module.split_formula is sosstats._formula.split_formula
+    for name in ("formula_matrix", "_weights"):
+        assert not hasattr(design_module, name), name
+    df = _frame()
+    with pytest.raises(DataError, match="`formula` must be a string with one '~', like "
+                                        "'sdq ~ cohort'"):
+        build_design("y x", df, levels=["pilot"])
+    with pytest.raises(DataError, match="non-finite values in term.*'np.log"), \
+            np.errstate(divide="ignore"):
+        build_design("y ~ np.log(x)", df.assign(x=df["x"].abs() * 0.0), levels=["pilot"])
+    # weights: the shared check names the column and counts the offending rows
+    with pytest.raises(DataError, match="weights column 'w' must be non-negative; 1 are"):
+        build_design("y ~ x", df.assign(w=np.r_[-1.0, np.ones(119)]), levels=["pilot"],
+                     weights="w")
+    with pytest.raises(DataError, match="weights column 'w' must be numeric; got dtype bool"):
+        build_design("y ~ x", df.assign(w=True), levels=["pilot"], weights="w")
+    nullable = df.assign(w=pd.array(np.arange(1, 121), dtype="Float64"))
+    w = build_design("y ~ x", nullable, levels=["pilot"], weights="w").rows.weights
+    assert w.sum() == pytest.approx(120) and w.dtype == np.float64  # rescaled to sum to n
+    # a 0/1 outcome through the shared binary check: text and nullable dtypes
+    with pytest.raises(DataError, match="outcome 'out'.*must be 0/1 or boolean; it has values "
+                                        "'yes', 'no'.*family='binomial'"):
+        build_design("out ~ x", df.assign(out=["yes", "no"] * 60), levels=["pilot"],
+                     family="bernoulli")
+    for values in (pd.array([True, False] * 60, dtype="boolean"),
+                   pd.array([1, 0] * 60, dtype="Int64")):
+        d = build_design("out ~ x", df.assign(out=values), levels=["pilot"],
+                         family="bernoulli", collapse=False)
+        assert d.rows.y.tolist() == [1, 0] * 60 and d.rows.y.dtype == np.int64
+
+
 def test_binomial_checks():
     df = _frame().assign(n=3, k=np.arange(120) % 5)
     with pytest.raises(DataError, match="needs `trials=`"):
