@@ -9,7 +9,7 @@ ArviZ are imported only when a model is built or fitted, so importing this packa
 
 from __future__ import annotations
 
-from sosstats.multilevel._prior_scaling import scale_priors
+from sosstats.multilevel.prior_scaling import scale_priors
 from sosstats.multilevel.compare import ModelComparison, compare_models
 from sosstats.multilevel.model import MultilevelModel
 from sosstats.multilevel.priors import Prior, Priors

@@ -64,7 +64,7 @@ from sosstats._results import TableResult
 from sosstats._validate import as_list, check_level, check_option, check_rng
 from sosstats.errors import DataError, SosstatsWarning
 from sosstats.multilevel._design import Design
-from sosstats.multilevel._prior_scaling import (
+from sosstats.multilevel.prior_scaling import (
     check_scales,
     prior_draws,
     prior_logpdf,

@@ -516,3 +516,11 @@ def test_columns_named_like_formulaic_helpers():
     design = MultilevelModel("y ~ exp2 + log", frame, levels=["g"]).design
     assert design.terms == ["Intercept", "exp2", "log"]
     np.testing.assert_allclose(design.rows.X[:, 1], frame["exp2"].to_numpy())
+
+
+def test_exported_names_live_in_public_modules():
+    import sosstats.multilevel as ml
+
+    for name in ml.__all__:
+        module = getattr(ml, name).__module__
+        assert not any(part.startswith("_") for part in module.split(".")), (name, module)

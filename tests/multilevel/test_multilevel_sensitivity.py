@@ -18,7 +18,7 @@ pytest.importorskip("arviz")
 
 from sosstats.errors import DataError, SosstatsWarning  # noqa: E402
 from sosstats.multilevel import MultilevelModel, Prior  # noqa: E402
-from sosstats.multilevel._prior_scaling import prior_logpdf  # noqa: E402
+from sosstats.multilevel.prior_scaling import prior_logpdf  # noqa: E402
 from sosstats.multilevel.sensitivity import (  # noqa: E402
     PriorSensitivity,
     _parameters,

@@ -1,5 +1,7 @@
 r"""Prior scaling and prior log densities for :func:`sosstats.multilevel.prior_sensitivity`.
 
+A public module: :func:`scale_priors` is exported as ``sosstats.multilevel.scale_priors``, and
+the helpers below are what :mod:`sosstats.multilevel.sensitivity` builds on.
 :func:`scale_priors` multiplies the scale parameters of chosen priors by a factor (location
 and shape parameters unchanged; an exponential's rate is divided); :func:`prior_logpdf`
 evaluates a prior's log density in numpy, for the importance weights of power-scaling.
@@ -21,6 +23,13 @@ __all__ = ["scale_priors", "check_scales", "prior_targets", "prior_draws", "prio
 
 
 def check_scales(scales: Any) -> tuple[float, ...]:
+    """Prior scale factors as sorted unique floats with 1 included.
+
+    Raises
+    ------
+    DataError
+        A factor that is not a positive, finite number, or no factor at all.
+    """
     values = [scales] if isinstance(scales, (int, float, np.number)) else scales
     try:
         arr = np.asarray(list(values), dtype=float)
@@ -35,6 +44,11 @@ def check_scales(scales: Any) -> tuple[float, ...]:
 
 
 def prior_targets(priors: Priors, names: str | Sequence[str] | None) -> list[str]:
+    """Names of the priors to scale, as in ``priors.names()`` (None: every prior).
+
+    ``"beta"`` stands for every coefficient and a bare term ``"cohort"`` for
+    ``"beta[cohort]"``; a name without a prior raises :class:`DataError` listing the priors.
+    """
     every = priors.names()
     if names is None:
         return every
@@ -84,8 +98,6 @@ def scale_priors(priors: Priors, factor: float,
     return Priors(entries, roles, priors.terms, priors.notes)
 
 
-
-
 def prior_draws(post: Any, name: str) -> np.ndarray:
     """``(S, m)`` draws of the variable that prior ``name`` is placed on in the sampler."""
     if name == "Intercept":
@@ -110,4 +122,5 @@ LOGPDF = {
 
 
 def prior_logpdf(prior: Prior, x: np.ndarray) -> np.ndarray:
+    """Log density of ``prior`` at ``x`` (numpy / scipy; the same as PyMC's ``logp``)."""
     return LOGPDF[prior.dist](x, prior.params)
