@@ -87,7 +87,7 @@ context = context.dropna(subset=list(LAIT_CONTEXT))
 fitted = StatisticalNeighbours(list(LAIT_CONTEXT), k=10).fit(context)
 recovery = fitted.recovery(dfe_2021)
 print("\nFitted on LAIT context (2019) vs DfE's 2021 neighbours:")
-print(recovery.summary.round(3).to_string())
+print(recovery.totals.round(3).to_string())
 wakefield = "E08000036"
 print("\nWakefield's fitted neighbours:")
 print(fitted.neighbours_of(wakefield).round(3).to_string(index=False))

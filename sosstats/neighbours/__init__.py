@@ -12,13 +12,13 @@ See ``docs/neighbours.md`` for the maths and references.
 
 from __future__ import annotations
 
-from sosstats.neighbours._ranking import NeighbourRanking
-from sosstats.neighbours._stability import NeighbourOverlap, neighbour_recovery, neighbour_stability
-from sosstats.neighbours._weights import learn_weights
+from sosstats.neighbours.ranking import NeighbourRanking
+from sosstats.neighbours.stability import NeighbourOverlap, neighbour_recovery, neighbour_stability
+from sosstats.neighbours.weights import learn_weights
 from sosstats.neighbours.compare import ComparisonResult, compare
 from sosstats.neighbours.did import DiDResult, neighbour_did
 from sosstats.neighbours.model import FittedNeighbours, StatisticalNeighbours, from_published
-from sosstats.neighbours.randomization import randomization_distribution
+from sosstats.neighbours.randomization import RandomizationResult, randomization_distribution
 from sosstats.neighbours.rates import funnel_limits, funnel_plot, poisson_interval, rate_per_10k
 from sosstats.neighbours.reproduce import reproduce_2016, simulated_comparison
 from sosstats.neighbours.synth import SyntheticControlResult, synthetic_control
@@ -29,6 +29,7 @@ __all__ = [
     "FittedNeighbours",
     "NeighbourOverlap",
     "NeighbourRanking",
+    "RandomizationResult",
     "StatisticalNeighbours",
     "SyntheticControlResult",
     "compare",

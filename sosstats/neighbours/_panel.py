@@ -22,7 +22,7 @@ import pandas as pd
 
 from sosstats._validate import check_codes, check_columns, check_frame
 from sosstats.errors import DataError, DesignError
-from sosstats.neighbours._ranking import NeighbourRanking, as_ranking, barred_codes
+from sosstats.neighbours.ranking import NeighbourRanking, as_ranking, barred_codes
 
 #: DfE publication markers for suppressed / unavailable cells, read as missing with this flag.
 SUPPRESSION_MARKERS = ("c", "x", "z", "k", "u", ":", "..", "-")

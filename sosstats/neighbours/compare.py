@@ -20,7 +20,7 @@ from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._indicators import indicator_matrix
 from sosstats._multiplicity import ADJUSTMENTS, adjust_pvalues
 from sosstats.neighbours._pooled import WILCOXON_METHOD, bootstrap_mean, paired_t, wilcoxon_p
-from sosstats.neighbours._ranking import as_ranking, barred_codes, describe_neighbours, resolve_k
+from sosstats.neighbours.ranking import as_ranking, barred_codes, describe_neighbours, resolve_k
 from sosstats.neighbours.randomization import randomization_distribution, randomization_pvalue
 
 __all__ = ["compare", "ComparisonResult"]
@@ -381,9 +381,9 @@ def compare(indicators: pd.DataFrame, treated: Any, neighbours: Any, *,
     if n_draws:
         dist = randomization_distribution(vals, ranking, pool, len(tpos), k, n_draws=n_draws,
                                           rng=g_rand, weighting=weighting,
-                                          exclude_draws=bool(exclude_treated))
-        p_rand = randomization_pvalue(dist.statistics, tt["difference"].to_numpy())
-        null_df = pd.DataFrame(dist.statistics, columns=names)
+                                          exclude_draws=bool(exclude_treated), indicators=names)
+        p_rand = randomization_pvalue(dist.null_distribution, tt["difference"].to_numpy())
+        null_df = pd.DataFrame(dist.null_distribution, columns=names)
 
     p = tt["p_value"].to_numpy()
     p_wil, approx = wilcoxon_p(diffs.T)

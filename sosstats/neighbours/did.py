@@ -29,7 +29,7 @@ from sosstats.neighbours._panel import (
     treated_panel,
 )
 from sosstats.neighbours._pooled import paired_t
-from sosstats.neighbours._ranking import as_ranking, barred_codes, resolve_k
+from sosstats.neighbours.ranking import as_ranking, barred_codes, resolve_k
 
 __all__ = ["neighbour_did", "DiDResult"]
 
@@ -88,9 +88,6 @@ class DiDResult(Result):
         ev = ev.set_index(pd.Index([f"event_{e}" for e in ev["event_time"]], name="term"))
         cols = ["estimate", "std_error", "statistic", "p_value", "df", "n_las"]
         return pd.concat([did, ev[cols]])
-
-    def _interval(self, level: float) -> pd.DataFrame:
-        return t_interval(self._estimates(), level)
 
     @property
     def event_study(self) -> pd.DataFrame:
@@ -154,7 +151,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     treated : str or iterable of str
         Codes of the treated LAs.
     neighbours : NeighbourRanking, fitted model with ``.ranking``, or DataFrame
-        Neighbour ranking (see :func:`sosstats.neighbours._ranking.as_ranking`), e.g. a fitted
+        Neighbour ranking (see :func:`sosstats.neighbours.ranking.as_ranking`), e.g. a fitted
         ``StatisticalNeighbours`` or DfE's published lists. A fitted model's ``contaminated``
         LAs are never neighbours (added to ``exclude``).
     indicator : str

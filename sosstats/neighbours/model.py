@@ -26,8 +26,8 @@ from sosstats._validate import (
     check_unique,
 )
 from sosstats.errors import DataError, DesignError
-from sosstats.neighbours._ranking import NeighbourRanking
-from sosstats.neighbours._stability import NeighbourOverlap, neighbour_recovery, neighbour_stability
+from sosstats.neighbours.ranking import NeighbourRanking
+from sosstats.neighbours.stability import NeighbourOverlap, neighbour_recovery, neighbour_stability
 
 __all__ = ["StatisticalNeighbours", "FittedNeighbours", "from_published", "CLOSENESS_BANDS",
            "CLOSENESS_QUANTILES"]
@@ -272,7 +272,7 @@ class FittedNeighbours:
     def stability(self, other: FittedNeighbours, *, k: int | None = None) -> NeighbourOverlap:
         """Overlap of neighbour sets with another fit (e.g. another year).
 
-        See :func:`~sosstats.neighbours._stability.neighbour_stability`.
+        See :func:`~sosstats.neighbours.stability.neighbour_stability`.
         """
         return neighbour_stability(self, other, k=k)
 

@@ -10,10 +10,12 @@ analysis excludes the other pilots). All draws are handled at once: see
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from sosstats._kernels.resample import (
     excluded_windows,
@@ -22,35 +24,62 @@ from sosstats._kernels.resample import (
     prefix_tables,
     subset_draws,
 )
-from sosstats._validate import check_int, check_option, check_rng
+from sosstats._results import TableResult
+from sosstats._validate import check_int, check_level, check_option, check_rng
 from sosstats.errors import DataError, DesignError
-from sosstats.neighbours._ranking import NeighbourRanking
+from sosstats.neighbours.ranking import NeighbourRanking
 
-__all__ = ["RandomizationDistribution", "randomization_distribution", "randomization_pvalue"]
+__all__ = ["RandomizationResult", "randomization_distribution", "randomization_pvalue"]
 
 
 @dataclass(frozen=True, eq=False)
-class RandomizationDistribution:
-    """Null distribution of the pooled mean difference.
+class RandomizationResult(TableResult):
+    """Null distribution of the pooled mean difference over random pseudo-pilot sets.
+
+    The same name and base as :class:`sosstats.panel.RandomizationResult` (a randomisation
+    test of a pilot-level label); ``tidy()`` has one row per indicator: the draws with a
+    finite statistic, the null mean and standard deviation, and its central interval at
+    ``level`` (default 0.95).
 
     Attributes
     ----------
-    statistics : numpy.ndarray
+    null_distribution : numpy.ndarray
         ``(n_draws, n_indicators)`` mean differences of the pseudo-pilot sets (NaN where no
         pseudo-pilot of a draw has a usable difference for that indicator).
     draws : numpy.ndarray
         ``(n_draws, n_treated)`` positions (into ``ranking.ids``) of the pseudo-pilots.
     pool : numpy.ndarray
         Positions of the LAs that could be drawn (and serve as neighbours).
+    indicators : tuple of str
+        Names of the columns of ``null_distribution`` (``"0", "1", ...`` when not given).
     """
 
-    statistics: np.ndarray
+    null_distribution: np.ndarray
     draws: np.ndarray
     pool: np.ndarray
+    indicators: tuple[str, ...] = ()
+    method: str = "pseudo-pilot randomization distribution"
 
     def p_values(self, observed: np.ndarray) -> np.ndarray:
         """Two-sided randomization p-values for the observed statistics (one per indicator)."""
-        return randomization_pvalue(self.statistics, observed)
+        return randomization_pvalue(self.null_distribution, observed)
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        level = check_level(0.95 if level is None else level)
+        null = self.null_distribution
+        names = self.indicators or tuple(str(j) for j in range(null.shape[1]))
+        finite = np.isfinite(null).sum(axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column stays NaN
+            lo, hi = np.nanquantile(null, [(1 - level) / 2, (1 + level) / 2], axis=0)
+            return pd.DataFrame({"n_draws": finite, "null_mean": np.nanmean(null, axis=0),
+                                 "null_sd": np.nanstd(null, axis=0, ddof=1),
+                                 "null_lower": lo, "null_upper": hi},
+                                index=pd.Index(names, name="indicator"))
+
+    def _notes(self) -> list[str]:
+        return [f"{self.draws.shape[0]} pseudo-pilot sets of {self.draws.shape[1]} LAs drawn "
+                f"from a pool of {len(self.pool)}; null_lower / null_upper: central quantiles."]
 
 
 def randomization_pvalue(null: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -208,8 +237,8 @@ def randomization_distribution(values: np.ndarray, ranking: NeighbourRanking, po
                                n_treated: int, k: int, *, draws: Any = None,
                                n_draws: int = 10_000, rng: int | np.random.Generator | None = None,
                                weighting: Literal["equal", "distance"] = "equal",
-                               exclude_draws: bool = True, batch: int = 500
-                               ) -> RandomizationDistribution:
+                               exclude_draws: bool = True, batch: int = 500,
+                               indicators: Any = None) -> RandomizationResult:
     r"""Mean differences of random pseudo-pilot sets against their nearest neighbours.
 
     Parameters
@@ -242,10 +271,12 @@ def randomization_distribution(values: np.ndarray, ranking: NeighbourRanking, po
     batch : int
         Draws processed at a time (memory is about
         ``batch * n_treated * (n_treated + 3 * n_indicators)`` values).
+    indicators : sequence of str, optional
+        Names of the columns of ``values`` (for the result's table).
 
     Returns
     -------
-    RandomizationDistribution
+    RandomizationResult
 
     Notes
     -----
@@ -313,4 +344,9 @@ def randomization_distribution(values: np.ndarray, ranking: NeighbourRanking, po
     observed = np.isfinite(vals)
     stats = _draw_statistics(vals, observed, cand, base_w, pool, prow, draws, k, n,
                              exclude_draws, batch)
-    return RandomizationDistribution(statistics=stats, draws=draws, pool=pool)
+    names = () if indicators is None else tuple(str(v) for v in indicators)
+    if names and len(names) != vals.shape[1]:
+        raise DataError(f"`indicators` names {len(names)} columns; `values` has "
+                        f"{vals.shape[1]}.")
+    return RandomizationResult(null_distribution=stats, draws=draws, pool=pool,
+                               indicators=names)

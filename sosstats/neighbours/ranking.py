@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sosstats._results import TableResult
 from sosstats._validate import check_columns, check_frame, check_int
 from sosstats.errors import DataError, DesignError
 
@@ -24,8 +25,10 @@ DEFAULT_K = 10
 
 
 @dataclass(frozen=True, eq=False)
-class NeighbourRanking:
+class NeighbourRanking(TableResult):
     """Ranked neighbours of every unit, as integer positions into ``ids``.
+
+    A table result: ``tidy()`` is :meth:`to_frame` (``la_code, neighbour, rank, distance``).
 
     Attributes
     ----------
@@ -44,6 +47,18 @@ class NeighbourRanking:
     order: np.ndarray
     distance: np.ndarray
     complete: bool
+
+    method = "neighbour ranking"
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return self.to_frame().set_index(["la_code", "rank"])
+
+    def _notes(self) -> list[str]:
+        kind = ("every unit ranks every other" if self.complete
+                else "a published list: exclusions are not refilled")
+        return [f"{self.n_units} units; up to {self.order.shape[1]} ranked neighbours each "
+                f"({kind})."]
 
     @property
     def n_units(self) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sosstats._multiplicity import ADJUSTMENTS
+from sosstats._results import TableResult
 from sosstats.errors import SosstatsWarning
 from sosstats.neighbours.compare import ComparisonResult, compare
 
@@ -42,8 +43,11 @@ _CIN_SUFFIXES = ("_rate_per_10k", "_pct", "_wd")
 
 
 @dataclass(frozen=True, eq=False)
-class Reproduction:
+class Reproduction(TableResult):
     """Published 2015/16 figures beside their recomputation (see :func:`reproduce_2016`).
+
+    A table result (``tidy()`` is :attr:`table`); ``str()`` and :meth:`report` print the
+    report of ``sosstats neighbours``.
 
     Attributes
     ----------
@@ -142,6 +146,11 @@ class Reproduction:
 
     #: the line printed when randomization inference was not run
     _skipped = "randomization inference skipped (n_draws=0): p (rand.) is not computed."
+    method = "published 2015/16 pilots vs SNNs, recomputed"
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return self.table.set_index("label")
 
     def __str__(self) -> str:
         return self.report()
@@ -321,7 +330,7 @@ def dfe_recovery(pairs: tuple[tuple[int, str], ...] = ((2019, "2021"), (2020, "2
         las = load_la_indicators(indicators=list(features), years=year, wide=True)
         las = las.dropna(subset=list(features))
         fitted = StatisticalNeighbours(list(features), k=k).fit(las)
-        s = fitted.recovery(load_statistical_neighbours(model=model)).summary
+        s = fitted.recovery(load_statistical_neighbours(model=model)).totals
         rows.append({"data_year": year, "dfe_model": model, "n_las": int(s["n_las"]),
                      "share_recovered": round(float(s["share_common"]), 3),
                      "mean_per_la": round(float(s["mean_common"]), 2),
@@ -330,8 +339,13 @@ def dfe_recovery(pairs: tuple[tuple[int, str], ...] = ((2019, "2021"), (2020, "2
 
 
 @dataclass(frozen=True, eq=False)
-class SimulatedComparison:
-    """Pilots vs fitted statistical neighbours on simulated data, beside the true effects."""
+class SimulatedComparison(TableResult):
+    """Pilots vs fitted statistical neighbours on simulated data, beside the true effects.
+
+    A table result: ``tidy()`` is :attr:`table` (one row per indicator: truth, estimate,
+    interval, p-values, whether the interval covers the truth); :meth:`report` prints the
+    ``sosstats neighbours --data simulated`` table.
+    """
 
     result: ComparisonResult
     truth: pd.Series
@@ -350,6 +364,15 @@ class SimulatedComparison:
         table["covered"] = (table["ci_lower"] <= table["truth"]) & (table["truth"]
                                                                     <= table["ci_upper"])
         object.__setattr__(self, "table", table.rename_axis("indicator"))
+
+    method = "pilots vs fitted neighbours on a simulated evaluation"
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return self.table
+
+    def _notes(self) -> list[str]:
+        return self.result._notes()
 
     def report(self, width: int = 100) -> str:
         """Return the printed table of ``sosstats neighbours --data simulated``."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._results import Summary
+from sosstats._results import TableResult, format_number
 from sosstats._validate import check_columns, check_frame, check_int
 from sosstats.errors import DataError
 
@@ -16,8 +16,11 @@ __all__ = ["NeighbourOverlap", "neighbour_stability", "neighbour_recovery"]
 
 
 @dataclass(frozen=True, eq=False)
-class NeighbourOverlap:
+class NeighbourOverlap(TableResult):
     """Per-LA overlap of two neighbour lists ``a`` (reference) and ``b``.
+
+    A table result: ``tidy()`` is :attr:`per_la`, ``summary()`` prints it with the pooled
+    :attr:`totals` as notes.
 
     Attributes
     ----------
@@ -27,7 +30,7 @@ class NeighbourOverlap:
         (``|A & B| / |A | B|``), ``mean_abs_rank_change`` (over the common neighbours; NaN
         when there are none) and, for recovery, ``n_in_data`` (of ``a``'s neighbours, how
         many ``b`` could have chosen at all).
-    summary : pandas.Series
+    totals : pandas.Series
         ``n_las``, ``k``, ``share_common`` (pooled: total common / total in ``a``),
         ``mean_common`` (per LA), ``mean_jaccard``, ``share_identical`` (LAs with the same
         set), ``mean_abs_rank_change`` and, for recovery, ``chance_share``: the pooled share
@@ -36,11 +39,23 @@ class NeighbourOverlap:
     """
 
     per_la: pd.DataFrame
-    summary: pd.Series
+    totals: pd.Series
     kind: str
 
+    @property
+    def method(self) -> str:  # type: ignore[override]
+        """``"neighbour stability"`` or ``"neighbour recovery"``."""
+        return f"neighbour {self.kind}"
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return self.per_la.set_index("la_code")
+
+    def _notes(self) -> list[str]:
+        return ["; ".join(f"{key} = {format_number(float(v))}" for key, v in self.totals.items())]
+
     def __repr__(self) -> str:
-        return str(Summary(f"Neighbour {self.kind}", self.summary.to_frame("value")))
+        return str(self.summary())
 
 
 def _table(obj: Any, k: int | None) -> tuple[pd.DataFrame, int, Any]:
@@ -116,7 +131,7 @@ def neighbour_stability(a: Any, b: Any, *, k: int | None = None) -> NeighbourOve
     per = _overlap(ta, tb)
     if per.empty:
         raise DataError("the two neighbour lists have no LA in common.")
-    return NeighbourOverlap(per_la=per.reset_index(), summary=pd.Series(_summary(per, kk)),
+    return NeighbourOverlap(per_la=per.reset_index(), totals=pd.Series(_summary(per, kk)),
                             kind="stability")
 
 
@@ -159,4 +174,4 @@ def neighbour_recovery(fitted: Any, published: Any, *, k: int | None = None
     summ = _summary(per, kk)
     summ["share_of_available"] = per["n_common"].sum() / max(per["n_in_data"].sum(), 1)
     summ["chance_share"] = (kk * per["n_in_data"] / (n - 1)).sum() / per["n_a"].sum()
-    return NeighbourOverlap(per_la=per.reset_index(), summary=pd.Series(summ), kind="recovery")
+    return NeighbourOverlap(per_la=per.reset_index(), totals=pd.Series(summ), kind="recovery")

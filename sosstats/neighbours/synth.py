@@ -27,7 +27,7 @@ from sosstats.neighbours._panel import (
     stack,
     treated_panel,
 )
-from sosstats.neighbours._ranking import resolve_k
+from sosstats.neighbours.ranking import resolve_k
 
 __all__ = ["synthetic_control", "SyntheticControlResult"]
 
@@ -90,10 +90,6 @@ class SyntheticControlResult(Result):
             "pre_rmspe": np.r_[np.nan, la["pre_rmspe"].to_numpy(float)],
             "post_rmspe": np.r_[np.nan, la["post_rmspe"].to_numpy(float)],
             "n_donors": np.r_[np.nan, la["n_donors"].to_numpy(float)]}, index=idx)
-
-    def _interval(self, level: float) -> pd.DataFrame:
-        est = self._estimates()
-        return pd.DataFrame({"lower": np.nan, "upper": np.nan}, index=est.index)
 
     def _notes(self) -> list[str]:
         return [f"Indicator {self.indicator!r}; {self.nobs} treated LA(s), each with its own "

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from sosstats._results import TableResult
 from sosstats._validate import check_columns, check_frame, check_int, check_option, check_rng
 from sosstats.errors import DataError, DesignError
 
@@ -27,8 +28,12 @@ __all__ = ["RandomizationResult", "randomization_test", "all_assignments", "n_as
 
 
 @dataclass(frozen=True, eq=False)
-class RandomizationResult:
-    r"""Result of :func:`randomization_test`.
+class RandomizationResult(TableResult):
+    r"""Result of :func:`randomization_test` (a table result: ``tidy``, ``summary``, ``to_dict``).
+
+    The same name and base as :class:`sosstats.neighbours.RandomizationResult` (the
+    pseudo-pilot null distributions of the neighbour comparison); both hold the statistic's
+    ``null_distribution``.
 
     Attributes
     ----------
@@ -56,21 +61,29 @@ class RandomizationResult:
     statistic: float
     p_value: float
     df: None
-    method: str
     null_distribution: np.ndarray = field(repr=False)
     assignments: pd.DataFrame = field(repr=False)
     observed_row: int
     enumerated: bool
     alternative: str
+    method: str = "randomization test"
 
     @property
     def n_assignments(self) -> int:
         """Number of assignments the p-value is computed over (finite statistics)."""
         return int(np.isfinite(self.null_distribution).sum())
 
-    def __str__(self) -> str:
-        return (f"{self.method}: statistic = {self.statistic:.4g}, p = {self.p_value:.4g} "
-                f"({self.alternative}, {self.n_assignments} assignments)")
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return pd.DataFrame({"statistic": [self.statistic], "p_value": [self.p_value],
+                             "n_assignments": [self.n_assignments],
+                             "enumerated": [self.enumerated], "alternative": [self.alternative]},
+                            index=pd.Index(["randomization"], name="test"))
+
+    def _notes(self) -> list[str]:
+        rule = {"two-sided": "|T*| >= |T|", "greater": "T* >= T", "less": "T* <= T"}
+        return [f"p_value: share of the {self.n_assignments} assignments (observed included) "
+                f"with {rule[self.alternative]}; no degrees of freedom (df = None)."]
 
 
 def n_assignments(labels: Sequence[Any] | pd.Series) -> int:

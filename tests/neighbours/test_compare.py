@@ -17,7 +17,7 @@ from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.neighbours._indicators import indicator_matrix
 from sosstats._multiplicity import ADJUSTMENTS, benjamini_hochberg, holm
 from sosstats.neighbours._pooled import bootstrap_mean, wilcoxon_p
-from sosstats.neighbours._ranking import NeighbourRanking
+from sosstats.neighbours.ranking import NeighbourRanking
 from sosstats.neighbours.compare import ComparisonResult, compare
 from sosstats.neighbours.model import StatisticalNeighbours
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from linearmodels import PanelOLS
 
 from sosstats.errors import DataError, DesignError, SosstatsWarning
-from sosstats.neighbours._ranking import NeighbourRanking
+from sosstats.neighbours.ranking import NeighbourRanking
 from sosstats.neighbours.did import DiDResult, neighbour_did
 
 YEARS = np.arange(2010, 2018)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
 from sosstats.errors import DataError, DesignError
-from sosstats.neighbours._stability import neighbour_recovery, neighbour_stability
-from sosstats.neighbours._weights import learn_weights
+from sosstats.neighbours.stability import neighbour_recovery, neighbour_stability
+from sosstats.neighbours.weights import learn_weights
 from sosstats.neighbours.model import (
     CLOSENESS_QUANTILES,
     FittedNeighbours,
@@ -197,9 +197,9 @@ def test_stability_hand_made():
     assert per.loc["A", "n_common"] == 2 and per.loc["A", "jaccard"] == pytest.approx(2 / 4)
     assert per.loc["A", "mean_abs_rank_change"] == pytest.approx(1.0)  # B 1->2, C 2->1
     assert per.loc["B", "jaccard"] == 1 and per.loc["B", "mean_abs_rank_change"] == 0
-    assert res.summary["share_common"] == pytest.approx(5 / 6)
-    assert res.summary["share_identical"] == 0.5
-    assert neighbour_stability(a, b, k=1).summary["share_common"] == pytest.approx(0.5)
+    assert res.totals["share_common"] == pytest.approx(5 / 6)
+    assert res.totals["share_identical"] == 0.5
+    assert neighbour_stability(a, b, k=1).totals["share_common"] == pytest.approx(0.5)
     assert "stability" in repr(res)
 
 
@@ -214,10 +214,10 @@ def test_recovery_hand_made():
     # fitted: A -> B, C ; B -> A, C ; published A -> B, D ; B -> Q (not in data), C
     assert per.loc["A", "n_common"] == 1 and per.loc["B", "n_common"] == 1
     assert per.loc["B", "n_in_data"] == 1
-    assert res.summary["share_common"] == pytest.approx(0.5)
-    assert res.summary["share_of_available"] == pytest.approx(2 / 3)
-    assert res.summary["chance_share"] == pytest.approx((2 * 2 / 4 + 2 * 1 / 4) / 4)
-    assert neighbour_recovery(fit, from_published(pub, k=2)).summary["share_common"] == 0.5
+    assert res.totals["share_common"] == pytest.approx(0.5)
+    assert res.totals["share_of_available"] == pytest.approx(2 / 3)
+    assert res.totals["chance_share"] == pytest.approx((2 * 2 / 4 + 2 * 1 / 4) / 4)
+    assert neighbour_recovery(fit, from_published(pub, k=2)).totals["share_common"] == 0.5
 
 
 def test_learn_weights_matches_standardised_ols():
@@ -336,7 +336,7 @@ def test_shipped_published_lists():
         pytest.skip(f"loader unavailable: {exc}")
     fit = from_published(pub, k=10)
     assert fit.neighbours_.groupby("la_code").size().max() == 10
-    assert from_published(pub, k=10).stability(fit).summary["share_identical"] == 1
+    assert from_published(pub, k=10).stability(fit).totals["share_identical"] == 1
 
 
 @pytest.mark.parametrize("standardize", ["zscore", "robust", "range", "none"])

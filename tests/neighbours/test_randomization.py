@@ -13,7 +13,7 @@ from sosstats._kernels.resample import (
     weighted_neighbour_means,
 )
 from sosstats.errors import DataError, DesignError
-from sosstats.neighbours._ranking import NeighbourRanking
+from sosstats.neighbours.ranking import NeighbourRanking
 from sosstats.neighbours.compare import compare
 from sosstats.neighbours.randomization import randomization_distribution, randomization_pvalue
 
@@ -69,8 +69,8 @@ def test_kernel_matches_loop(weighting, exclude_draws):
     res = randomization_distribution(values, ranking, pool, 4, 3, n_draws=200, rng=1,
                                      weighting=weighting, exclude_draws=exclude_draws, batch=37)
     ref = reference_statistics(values, ranking, pool, res.draws, 3, weighting, exclude_draws)
-    assert res.statistics.shape == (200, 3)
-    np.testing.assert_allclose(res.statistics, ref, rtol=1e-12, atol=1e-12)
+    assert res.null_distribution.shape == (200, 3)
+    np.testing.assert_allclose(res.null_distribution, ref, rtol=1e-12, atol=1e-12)
     assert np.isin(res.draws, pool).all()
 
 
@@ -82,7 +82,7 @@ def test_kernel_matches_loop_crowded_draws(weighting):
     res = randomization_distribution(values, ranking, pool, 9, 4, n_draws=300, rng=4,
                                      weighting=weighting, batch=64)
     ref = reference_statistics(values, ranking, pool, res.draws, 4, weighting)
-    np.testing.assert_allclose(res.statistics, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res.null_distribution, ref, rtol=1e-12, atol=1e-12)
 
 
 def test_kernel_matches_loop_published_list():
@@ -95,7 +95,7 @@ def test_kernel_matches_loop_published_list():
     for m, k in [(5, 4), (8, 2), (3, 5)]:
         res = randomization_distribution(vals, short, pool, m, k, n_draws=150, rng=2)
         ref = reference_statistics(vals, short, pool, res.draws, k)
-        np.testing.assert_allclose(res.statistics, ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(res.null_distribution, ref, rtol=1e-12, atol=1e-12)
 
 
 def test_given_draws_are_used_and_batch_does_not_matter():
@@ -105,7 +105,7 @@ def test_given_draws_are_used_and_batch_does_not_matter():
     a = randomization_distribution(values, ranking, pool, 3, 2, draws=draws, batch=1)
     b = randomization_distribution(values, ranking, pool, 3, 2, draws=draws, batch=1000)
     np.testing.assert_array_equal(a.draws, draws)
-    np.testing.assert_allclose(a.statistics, b.statistics, rtol=1e-13)
+    np.testing.assert_allclose(a.null_distribution, b.null_distribution, rtol=1e-13)
 
 
 def test_same_rng_same_draws_and_different_rng_different():
@@ -132,7 +132,7 @@ def test_observed_statistic_is_the_kernel_on_the_treated_set():
     assert ranking.ids[blank] in set(res.neighbour_sets["neighbour"])
     dist = randomization_distribution(values, ranking, np.arange(ranking.n_units), 4, 4,
                                       draws=np.array([[0, 5, 9, 13]]))
-    np.testing.assert_allclose(dist.statistics[0], res.pooled["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(dist.null_distribution[0], res.pooled["estimate"], rtol=1e-12)
 
 
 def test_pool_is_present_las_and_one_indicator_does_not_depend_on_others():
@@ -231,3 +231,27 @@ def test_kernel_bad_inputs():
     with pytest.raises(DesignError, match="distance"):
         randomization_distribution(values, NeighbourRanking.from_table(table), pool, 2, 2,
                                    n_draws=5, weighting="distance")
+
+
+def test_randomization_result_protocol():
+    """RandomizationResult (one name with panel's) is a TableResult: one row per indicator."""
+    from sosstats._results import TableResult
+    from sosstats.neighbours import RandomizationResult
+
+    rng = np.random.default_rng(2)
+    n = 30
+    ids = np.array([f"L{i:02d}" for i in range(n)], dtype=object)
+    ranking = NeighbourRanking.from_distances(ids, rng.uniform(size=(n, n)))
+    vals = rng.normal(size=(n, 2))
+    res = randomization_distribution(vals, ranking, np.arange(5, n), 4, 3, n_draws=300, rng=1,
+                                     indicators=["a", "b"])
+    assert isinstance(res, RandomizationResult) and isinstance(res, TableResult)
+    tidy = res.tidy()
+    assert list(tidy["indicator"]) == ["a", "b"]
+    np.testing.assert_allclose(tidy["null_mean"], res.null_distribution.mean(axis=0))
+    assert (tidy["n_draws"] == 300).all()
+    wide = res.tidy(level=0.99)
+    assert (wide["null_lower"] <= tidy["null_lower"]).all()
+    assert "pseudo-pilot" in str(res)
+    np.testing.assert_array_equal(res.p_values(np.zeros(2)), randomization_pvalue(
+        res.null_distribution, np.zeros(2)))

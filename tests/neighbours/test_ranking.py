@@ -1,4 +1,4 @@
-"""Tests of sosstats.neighbours._ranking (NeighbourRanking built from tables and distances)."""
+"""Tests of sosstats.neighbours.ranking (NeighbourRanking built from tables and distances)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sosstats.errors import DataError
-from sosstats.neighbours._ranking import NeighbourRanking, as_ranking, barred_codes
+from sosstats.neighbours.ranking import NeighbourRanking, as_ranking, barred_codes
 
 
 def table(ranks, neighbours=None, la="T0"):

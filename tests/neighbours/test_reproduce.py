@@ -69,3 +69,36 @@ def test_fit_on_lait_context_recovers_far_more_than_chance(reproduction):
     assert rec["share_recovered"].between(0.40, 0.52).all()
     assert (rec["share_recovered"] > 5 * rec["chance_share"]).all()
     assert "LAIT context" in reproduction.report()
+
+
+def test_results_are_table_results(reproduction):
+    """Reproduction, SimulatedComparison, NeighbourRanking and NeighbourOverlap share TableResult."""
+    from sosstats._results import TableResult
+    from sosstats.neighbours.reproduce import simulated_comparison
+
+    assert isinstance(reproduction, TableResult)
+    tidy = reproduction.tidy()
+    assert tidy["label"].tolist() == reproduction.table["label"].tolist()
+    assert str(reproduction) == reproduction.report()
+    assert reproduction.to_dict()["table"][2]["label"].startswith("initial child protection")
+    sim = simulated_comparison(n_draws=0)
+    assert isinstance(sim, TableResult)
+    assert sim.tidy()["indicator"].tolist() == list(sim.table.index)
+    assert "covered" in str(sim.summary())
+    assert not hasattr(reproduction, "plot") and not hasattr(sim, "plot")
+
+
+def test_ranking_and_overlap_are_table_results():
+    from sosstats._results import TableResult
+    from sosstats.datasets.loaders import load_statistical_neighbours
+    from sosstats.neighbours import from_published
+
+    fit = from_published(load_statistical_neighbours("2021"), k=10)
+    assert isinstance(fit.ranking, TableResult)
+    tidy = fit.ranking.tidy()
+    assert list(tidy.columns[:3]) == ["la_code", "rank", "neighbour"]
+    assert len(tidy) == len(fit.ranking.to_frame())
+    overlap = fit.stability(from_published(load_statistical_neighbours("2025"), k=10))
+    assert isinstance(overlap, TableResult)
+    assert overlap.tidy()["la_code"].tolist() == overlap.per_la["la_code"].tolist()
+    assert "share_common" in str(overlap) and overlap.totals["k"] == 10

@@ -17,7 +17,7 @@ from scipy.optimize import minimize
 
 from sosstats._kernels.simplex import simplex_lstsq, simplex_lstsq_placebo
 from sosstats.errors import DataError, DesignError, SosstatsWarning
-from sosstats.neighbours._ranking import NeighbourRanking
+from sosstats.neighbours.ranking import NeighbourRanking
 from sosstats.neighbours.synth import synthetic_control
 
 YEARS = np.arange(2008, 2018)

@@ -189,3 +189,22 @@ def test_bad_input():
                            alternative="both")
     with pytest.raises(DataError, match="nope"):
         randomization_test(data, _mean_diff, cluster="nope", label="treat")
+
+
+def test_result_is_a_table_result_with_the_shared_name():
+    """panel's and neighbours' randomisation results: one name, one base (TableResult)."""
+    from sosstats._results import TableResult
+    from sosstats.neighbours import RandomizationResult as NeighboursRandomization
+    from sosstats.panel import RandomizationResult
+
+    d = _clustered(3)
+    res = randomization_test(d, _mean_diff, cluster="pilot", label="treat")
+    assert isinstance(res, RandomizationResult) and isinstance(res, TableResult)
+    assert issubclass(NeighboursRandomization, TableResult)
+    assert NeighboursRandomization.__name__ == RandomizationResult.__name__
+    tidy = res.tidy()
+    assert tidy.loc[0, "p_value"] == res.p_value and tidy.loc[0, "statistic"] == res.statistic
+    assert tidy.loc[0, "n_assignments"] == res.n_assignments
+    assert "p_value" in str(res) and res.method in str(res)
+    assert res.to_dict()["table"][0]["p_value"] == res.p_value
+    assert not hasattr(res, "plot")
