@@ -9,15 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import gammaln
 
-from sosstats.datasets import simulate_evaluation
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.multilevel import MultilevelModel, Prior
 from sosstats.multilevel._design import build_design, collapse_rows
 
 
 @pytest.fixture(scope="module")
-def ev():
-    return simulate_evaluation(rng=7)
+def ev(evaluation):
+    return evaluation  # simulate_evaluation(rng=7), shared (conftest.py)
 
 
 def _frame(n=120, seed=0):
@@ -343,14 +342,14 @@ def test_logit_potential_matches_observed_binomial(collapse, weights, trials):
     # 1e-10 relative on these sums (and overflows to -inf for eta > ~37 when y < trials); the
     # potential uses softplus directly. Points are kept moderate so the observed form is finite.
     rng = np.random.default_rng(0)
+    compiled = [model.compile_logp(mode="FAST_COMPILE") for model in (fast, slow)]
+    gradients = [model.compile_dlogp(mode="FAST_COMPILE") for model in (fast, slow)]
     for _ in range(3):
         point = {k: rng.normal(0, 0.7, size=np.shape(v))
                  for k, v in fast.initial_point().items()}
-        assert fast.compile_logp(mode="FAST_COMPILE")(point) == pytest.approx(
-            slow.compile_logp(mode="FAST_COMPILE")(point), rel=1e-9)
-        grad_fast = fast.compile_dlogp(mode="FAST_COMPILE")(point)
-        grad_slow = slow.compile_dlogp(mode="FAST_COMPILE")(point)
-        np.testing.assert_allclose(grad_fast, grad_slow, rtol=1e-8, atol=1e-8)
+        assert compiled[0](point) == pytest.approx(compiled[1](point), rel=1e-9)
+        np.testing.assert_allclose(gradients[0](point), gradients[1](point), rtol=1e-8,
+                                   atol=1e-8)
 
 
 def test_likelihood_weights_enter_linearly():

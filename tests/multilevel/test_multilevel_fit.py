@@ -13,7 +13,6 @@ import pytest
 pytest.importorskip("pymc")
 az = pytest.importorskip("arviz")
 
-from sosstats.datasets import simulate_evaluation  # noqa: E402
 from sosstats.errors import SosstatsWarning  # noqa: E402
 from sosstats.multilevel import MultilevelModel, MultilevelResult  # noqa: E402
 from sosstats.multilevel._diagnostics import compute_diagnostics, warn_diagnostics  # noqa: E402
@@ -201,8 +200,8 @@ def test_bernoulli_collapsed_fit_with_pymc_is_reproducible():
     assert np.allclose(a.log_likelihood().values[0, :3], stats.bernoulli.logpmf(y, p))
 
 
-def test_membership_model_on_the_simulator_runs():
-    ev = simulate_evaluation(rng=2)
+def test_membership_model_on_the_simulator_runs(evaluation):
+    ev = evaluation  # simulate_evaluation(rng=7), shared (conftest.py)
     model = MultilevelModel("sdq_t1 ~ cohort + previous_referral", ev.families,
                             levels=["la_code", "worker_id"], membership=ev.memberships)
     with warnings.catch_warnings():

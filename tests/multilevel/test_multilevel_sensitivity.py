@@ -1,7 +1,8 @@
 """Tests of prior_sensitivity and scale_priors.
 
 Prior rescaling and input checks need no sampling; one small fit on a 10-pilot data set (2
-chains x 400 draws) serves the power-scaling tests and one cheap refit; the full three-scale
+chains x 400 draws; ``pilot_model`` / ``pilot_fit`` of conftest.py, shared with the comparison
+tests) serves the power-scaling tests and one cheap refit; the full three-scale
 refit runs in a slow test.
 """
 
@@ -26,30 +27,14 @@ from sosstats.multilevel.sensitivity import (  # noqa: E402
     scale_priors,
 )
 
-FIT = {"draws": 400, "tune": 300, "chains": 2}
-
-
-def _pilots(seed=21, pilots=10, per=15):
-    """Ten pilots: a family-level covariate x (well identified), a pilot-level group."""
-    rng = np.random.default_rng(seed)
-    pilot = np.repeat(np.arange(pilots), per)
-    expg = (np.arange(pilots) % 2)[pilot]
-    x = rng.normal(size=pilot.size)
-    y = (1.0 + 0.5 * x + 0.3 * expg + rng.normal(0, 0.4, pilots)[pilot]
-         + rng.normal(size=pilot.size))
-    return pd.DataFrame({"y": y, "x": x, "expg": expg, "pilot": pilot})
+@pytest.fixture(scope="module")
+def model(pilot_model):
+    return pilot_model
 
 
 @pytest.fixture(scope="module")
-def model():
-    return MultilevelModel("y ~ x + expg", _pilots(), levels=["pilot"])
-
-
-@pytest.fixture(scope="module")
-def base_fit(model):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return model.fit(rng=3, **FIT)
+def base_fit(pilot_fit):
+    return pilot_fit
 
 
 def test_scale_priors_changes_the_numbers_as_intended(model):
