@@ -43,6 +43,17 @@ from sosstats.neighbours import (  # noqa: E402
 from sosstats.neighbours.reproduce import LAIT_CONTEXT  # noqa: E402
 
 OUT = Path(os.environ.get("SOSSTATS_EXAMPLE_OUT", "."))
+print(f"figures go to {OUT.resolve()} (set SOSSTATS_EXAMPLE_OUT to change)\n")
+
+
+def save(name: str) -> None:
+    """Write the current figure to OUT and say where it went."""
+    path = OUT / name
+    plt.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close()
+    print(f"figure written: {path.resolve()}")
+
+
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 12)
 # Several pilots have fewer than ten DfE neighbours once the other pilots (and LAs created after
@@ -68,7 +79,7 @@ if len(result.dropped):
     print(f"\n{len(result.dropped)} missing or suppressed cells were left out:")
     print(result.dropped.head(10).to_string(index=False))
 result.plot("icpc_rate_per_10k")
-plt.savefig(OUT / "neighbours_forest_icpc.png", dpi=120, bbox_inches="tight")
+save("neighbours_forest_icpc.png")
 plt.close("all")
 
 # 3. Funnel plot: ICPC rates of all LAs against the England rate --------------------------------
@@ -78,7 +89,7 @@ england = 1e4 * wide["icpc"].sum() / wide["child_population_0_17"].sum()
 print(f"\nEngland ICPC rate 2015/16 (sum of LAs): {england:.1f} per 10,000 children")
 funnel_plot(wide, count="icpc", population="child_population_0_17", label="la_name",
             target=england, highlight=pilots["la_name"].tolist())
-plt.savefig(OUT / "neighbours_funnel_icpc.png", dpi=120, bbox_inches="tight")
+save("neighbours_funnel_icpc.png")
 plt.close("all")
 
 # 4. A neighbour model fitted on public context measures, against DfE's 2021 list --------------
@@ -101,13 +112,13 @@ did = neighbour_did(panel, codes, dfe_2021, indicator="icpc_rate_per_10k", start
 print()
 print(did.summary())
 did.plot()
-plt.savefig(OUT / "neighbours_event_study_icpc.png", dpi=120, bbox_inches="tight")
+save("neighbours_event_study_icpc.png")
 plt.close("all")
 
 sc = synthetic_control(panel, codes, indicator="icpc_rate_per_10k", start_year=2015, rng=3)
 print()
 print(sc.summary())
 sc.plot()
-plt.savefig(OUT / "neighbours_synthetic_icpc.png", dpi=120, bbox_inches="tight")
+save("neighbours_synthetic_icpc.png")
 plt.close("all")
-print(f"\nfigures written to {OUT.resolve()}")
+print(f"\nall figures written to {OUT.resolve()}")

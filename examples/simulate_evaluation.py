@@ -6,18 +6,27 @@ in it, then checks two of its truths with the neighbours module: the pilots' eff
 rates by comparison with fitted statistical neighbours in the last year, and by difference in
 differences over all years.
 
-Run: ``python examples/simulate_evaluation.py``.
+Run: ``python examples/simulate_evaluation.py``; the event-study figure is written to
+``$SOSSTATS_EXAMPLE_OUT`` (default: the current folder), and the script prints its path.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 
-import pandas as pd
+import matplotlib
 
-from sosstats.datasets import COVARIATES, simulate_evaluation
-from sosstats.errors import SosstatsWarning
-from sosstats.neighbours import StatisticalNeighbours, compare, neighbour_did
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sosstats.datasets import COVARIATES, simulate_evaluation  # noqa: E402
+from sosstats.errors import SosstatsWarning  # noqa: E402
+from sosstats.neighbours import StatisticalNeighbours, compare, neighbour_did  # noqa: E402
+
+OUT = Path(os.environ.get("SOSSTATS_EXAMPLE_OUT", "."))
 
 pd.set_option("display.width", 140)
 pd.set_option("display.max_columns", 12)
@@ -54,3 +63,7 @@ print(f"difference in differences = {d['estimate']:.1f} "
       f"(95% CI {d['ci_lower']:.1f} to {d['ci_upper']:.1f}); truth {truth:.1f}")
 print("\nevent study:")
 print(did.event_study.round(2).to_string(index=False))
+did.plot()
+figure = OUT / "simulate_event_study_icpc.png"
+plt.savefig(figure, dpi=120, bbox_inches="tight")
+print(f"\nfigure written: {figure.resolve()} (set SOSSTATS_EXAMPLE_OUT to change the folder)")
