@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -36,7 +35,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sosstats.datasets import simulate_evaluation  # noqa: E402
-from sosstats.errors import SosstatsWarning  # noqa: E402
 from sosstats.matching import (  # noqa: E402
     abadie_imbens_se,
     match,
@@ -47,7 +45,6 @@ from sosstats.matching import (  # noqa: E402
 OUT = Path(os.environ.get("SOSSTATS_EXAMPLE_OUT", "."))
 pd.set_option("display.width", 150)
 pd.set_option("display.max_columns", 14)
-warnings.simplefilter("once", SosstatsWarning)
 START = time.perf_counter()
 
 

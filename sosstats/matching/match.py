@@ -229,11 +229,6 @@ def match(data: pd.DataFrame, *, treatment: str | None = None,
             raise DesignError(f"`ratio`={ratio} but only {opos.size} {names_g[1]} units are "
                               "available to match without replacement; lower `ratio` or set "
                               "replace=True.")
-        if ratio * fpos.size > opos.size:
-            warnings.warn(f"{opos.size} {names_g[1]} units for {fpos.size} {names_g[0]} units "
-                          f"at ratio {ratio}: not every {names_g[0]} unit will get "
-                          f"{'a match' if ratio == 1 else f'{ratio} matches'}.",
-                          SosstatsWarning, stacklevel=2)
     kw = {} if strata is None else dict(strata_t=strata[fpos], strata_c=strata[opos])
     capped = width is not None or cal_x is not None
     if method == "optimal":
@@ -261,6 +256,15 @@ def match(data: pd.DataFrame, *, treatment: str | None = None,
                f"no {names_g[0]} unit has a {names_g[1]} unit in its `exact` stratum")
         raise DesignError(f"no {names_g[0]} unit could be matched: {why}; widen `caliper` or "
                           "relax `exact`.")
+    n_short = int(((mm >= 0).sum(axis=1) < ratio).sum())
+    if not replace and ratio * fpos.size > opos.size:
+        # one warning per call, with this call's own figures (after matching, not before)
+        warnings.warn(f"{opos.size} {names_g[1]} units for {fpos.size} {names_g[0]} units at "
+                      f"ratio {ratio} (method={method!r}, distance={dist_label!r}): {n_short} "
+                      f"{names_g[0]} units got "
+                      f"{'no match' if ratio == 1 else f'fewer than {ratio} matches'}; "
+                      "`.discarded` gives each unmatched unit's reason.",
+                      SosstatsWarning, stacklevel=2)
     w_f, w_o = pair_weights(mm, opos.size)
     w = np.zeros(treat.shape[0])
     w[fpos], w[opos] = w_f, w_o

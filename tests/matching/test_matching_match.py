@@ -106,9 +106,10 @@ def test_ratio_without_replacement_gives_unit_weights(sim):
 
 
 def test_too_few_controls_for_ratio_warns_and_matches_in_rounds(sim):
-    with pytest.warns(SosstatsWarning, match="not every treated unit will get 3 matches"):
+    with pytest.warns(SosstatsWarning, match="treated units got fewer than 3 matches") as rec:
         m = match(sim, treatment="treat", covariates=COV, ratio=3)
     k = m.pairs.groupby("treated").size()
+    assert f": {int((k < 3).sum())} treated units got fewer" in str(rec[0].message)
     assert k.sum() == 270 and set(k) == {2, 3}  # every treated unit got 2 before any got 3
 
 
@@ -332,7 +333,10 @@ def test_unmatched_reasons_tell_used_up_strata_from_the_caliper():
         "all control units already used"}
 
 
-@pytest.mark.parametrize("ratio, text", [(1, "will get a match."), (2, "will get 2 matches.")])
+@pytest.mark.parametrize("ratio, text", [
+    (1, "2 treated units got no match; `.discarded` gives each unmatched unit's reason."),
+    (2, "5 treated units got fewer than 2 matches; `.discarded` gives each unmatched unit's "
+        "reason.")])
 def test_too_few_controls_warns_once_at_the_callers_line(ratio, text):
     frame = _toy([0.1, 0.2, 0.3, 0.4, 0.5], [0.15, 0.35, 0.6])
     with warnings.catch_warnings(record=True) as caught:
@@ -341,6 +345,31 @@ def test_too_few_controls_warns_once_at_the_callers_line(ratio, text):
     ours = [w for w in caught if issubclass(w.category, SosstatsWarning)]
     assert len(ours) == 1 and str(ours[0].message).endswith(text)
     assert ours[0].filename == __file__
+
+
+def test_short_of_controls_one_warning_per_call_with_its_own_figures():
+    # issue 13: the example printed "not every treated unit will get a match" three times,
+    # word for word, for three different matchings; each call now warns once, after matching,
+    # with the call's method, distance and the number of treated units it left unmatched
+    rng = np.random.default_rng(3)
+    frame = _toy(rng.normal(0.3, 1, 30), rng.normal(0, 1, 20)).assign(
+        x=rng.normal(size=50))
+    texts = []
+    for kw in (dict(distance="s", caliper=0.05, std_caliper=False),
+               dict(covariates=["x"], distance="mahalanobis"),
+               dict(covariates=["x"], method="optimal")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = match(frame, treatment="t", **kw)
+            m.balance(["x"])
+            m.estimate_effect("x", cluster=None)
+            m.sample_sizes()
+        ours = [w for w in caught if issubclass(w.category, SosstatsWarning)]
+        assert len(ours) == 1, [str(w.message) for w in ours]
+        n_short = int((m.discarded["group"] == "treated").sum())
+        assert f": {n_short} treated units got no match" in str(ours[0].message)
+        texts.append(str(ours[0].message))
+    assert len(set(texts)) == 3, texts
 
 
 def test_summary_prints_plain_numbers(sim):
