@@ -19,20 +19,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._results import Summary
+from sosstats._results import TableResult, plain
 
 __all__ = ["MatchResult", "pair_weights", "pairs_frame"]
 
 
-def _plain(value: Any) -> Any:
-    """Numpy scalars and arrays (also inside lists, tuples, dicts) as plain Python values."""
-    if isinstance(value, (np.generic, np.ndarray)):
+def _plain_options(value: Any) -> Any:
+    """Options as plain Python values: arrays as lists, containers element by element."""
+    if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
+        return type(value)(_plain_options(v) for v in value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+        return {k: _plain_options(v) for k, v in value.items()}
+    return plain(value)
 
 
 def pair_weights(matches: np.ndarray, n_other: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,8 +83,12 @@ def pairs_frame(matches: np.ndarray, dist: np.ndarray, focal_labels: np.ndarray,
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class MatchResult:
+class MatchResult(TableResult):
     """Matched sample from :func:`sosstats.matching.match` (frozen).
+
+    A table-style result (:class:`sosstats._results.TableResult`): its table is
+    :meth:`sample_sizes`, so ``tidy()``, ``summary()``, ``to_dict()`` and ``str()`` show the
+    sample sizes by group, with the options used in the notes; ``plot()`` draws the love plot.
 
     Attributes
     ----------
@@ -138,7 +142,7 @@ class MatchResult:
 
     def __post_init__(self) -> None:
         # plain Python values, so that summary() prints 0.45, not np.float64(0.45)
-        object.__setattr__(self, "options", _plain(dict(self.options)))
+        object.__setattr__(self, "options", _plain_options(dict(self.options)))
 
     # -- derived views ----------------------------------------------------------------------
     def _column_name(self, base: str) -> str:
@@ -191,19 +195,23 @@ class MatchResult:
             ess = wg.sum() ** 2 / (wg ** 2).sum() if (wg ** 2).sum() > 0 else 0.0
             cols[name] = [g.sum(), (wg > 0).sum(), ess, (g & (w == 0) & ~support).sum(),
                           (g & support).sum()]
-        return pd.DataFrame(cols, index=["all", "matched", "matched (ESS)", "unmatched",
-                                         "discarded"], dtype=float)
+        return pd.DataFrame(cols, index=pd.Index(["all", "matched", "matched (ESS)",
+                                                  "unmatched", "discarded"], name="sample"),
+                            dtype=float)
 
-    def summary(self) -> Summary:
-        """Printable summary: sample sizes and the options used."""
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return self.sample_sizes()
+
+    def _title(self) -> str:
+        return f"MatchResult: {self.method}"
+
+    def _notes(self) -> list[str]:
         notes = [f"estimand {self.estimand}; " + "; ".join(
             f"{k}={v!r}" for k, v in self.options.items() if v is not None)]
         if self.caliper is not None:
             notes.append(f"caliper on the distance scale: {self.caliper:.6g}")
-        return Summary(f"MatchResult: {self.method}", self.sample_sizes(), notes)
-
-    def __str__(self) -> str:
-        return str(self.summary())
+        return notes
 
     def __repr__(self) -> str:
         n = self.n_matched

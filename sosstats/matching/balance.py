@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from sosstats._kernels.balance import kish_ess
-from sosstats._results import Summary
+from sosstats._results import TableResult
 from sosstats._validate import as_list, check_columns, check_frame, check_option
 from sosstats.errors import DataError, DesignError
 from sosstats.matching._inputs import (
@@ -146,8 +146,12 @@ def _side(X: np.ndarray, treated: np.ndarray, w: np.ndarray, is_bin: np.ndarray,
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class Balance:
-    """Result of :func:`balance_table`.
+class Balance(TableResult):
+    """Result of :func:`balance_table` (a table-style result).
+
+    ``tidy()`` is :attr:`table` with the covariate as its first column; ``summary()`` and
+    ``str()`` print the statistics with the sample sizes in the notes; ``plot()`` draws the
+    love plot.
 
     Attributes
     ----------
@@ -182,22 +186,24 @@ class Balance:
         """True when after-matching columns are present."""
         return "diff_after" in self.table.columns
 
-    def to_frame(self) -> pd.DataFrame:
-        """Return a copy of :attr:`table`."""
+    @property
+    def method(self) -> str:  # type: ignore[override]
+        """What the table compares: ``"before and after matching"`` or ``"before matching"``."""
+        return "before and after matching" if self.adjusted else "before matching"
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
         return self.table.copy()
 
-    def summary(self) -> Summary:
-        """Printable table (means, differences, variance ratios, eCDF) with the counts."""
-        cols = [c for c in self.table.columns if c not in ("type", "diff_type")]
-        notes = [f"estimand {self.estimand}; differences standardised by the "
-                 f"{self.s_d_denom} SD before matching; binary covariates: {self.binary}.",
-                 "counts: " + "; ".join(f"{r} {row['treated']:.4g} treated / "
-                                        f"{row['control']:.4g} control"
-                                        for r, row in self.counts.iterrows())]
-        return Summary("Balance", self.table[cols], notes)
+    def _title(self) -> str:
+        return "Balance"
 
-    def __str__(self) -> str:
-        return str(self.summary())
+    def _notes(self) -> list[str]:
+        return [f"estimand {self.estimand}; differences standardised by the "
+                f"{self.s_d_denom} SD before matching; binary covariates: {self.binary}.",
+                "counts: " + "; ".join(f"{r} {row['treated']:.4g} treated / "
+                                       f"{row['control']:.4g} control"
+                                       for r, row in self.counts.iterrows())]
 
     def plot(self, ax: Any = None, *, absolute: bool = True) -> Any:
         """Love plot: (absolute) differences before and after, with the threshold line.

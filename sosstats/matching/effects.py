@@ -47,7 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from sosstats._kernels.cluster import cluster_vcov, few_cluster_warning
-from sosstats._results import Result, t_interval
+from sosstats._results import Result
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats.errors import DataError, DesignError
 from sosstats.matching._inputs import (
@@ -163,9 +163,6 @@ class MatchedEffectResult(Result):
 
     def _estimates(self) -> pd.DataFrame:
         return self.table[["estimate", "std_error", "statistic", "p_value", "df"]].copy()
-
-    def _interval(self, level: float) -> pd.DataFrame:
-        return t_interval(self.table, level)
 
     def _notes(self) -> list[str]:
         by = (f"cluster-robust {self.inference.upper()} by {self.info.get('cluster_by')} "

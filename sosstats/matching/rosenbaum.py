@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from sosstats._results import Summary
+from sosstats._results import TableResult, plain
 from sosstats._validate import check_columns, check_frame, check_option
 from sosstats.errors import DataError, DesignError
 
@@ -132,8 +132,11 @@ def _exact_sf(q2: np.ndarray, p: float, t2: int) -> float:
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class RosenbaumResult:
-    r"""Result of :func:`rosenbaum_bounds`.
+class RosenbaumResult(TableResult):
+    r"""Result of :func:`rosenbaum_bounds` (a table-style result).
+
+    ``tidy()`` gives one row per Gamma (``gamma``, ``p_upper``, ``p_lower``); ``summary()``
+    and ``str()`` add the critical Gamma; ``plot()`` draws the bounds against Gamma.
 
     Attributes
     ----------
@@ -166,28 +169,32 @@ class RosenbaumResult:
     alpha: float
     alternative: str
 
-    def to_frame(self) -> pd.DataFrame:
-        """Return a copy of :attr:`table`."""
+    @property
+    def nobs(self) -> int:
+        """Number of pairs given."""
+        return self.n_pairs
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
         return self.table.copy()
 
-    def summary(self) -> Summary:
-        """Printable table of the bounds with the critical Gamma."""
+    def _title(self) -> str:
         test = "Wilcoxon signed rank" if self.kind == "continuous" else "McNemar (binomial)"
-        return Summary(f"Rosenbaum bounds: {test}, {self.method}", self.table,
-                       [f"{self.n_pairs} pairs, {self.n_informative} informative; statistic "
-                        f"{self.statistic:g}; alternative {self.alternative}.",
-                        f"critical Gamma (p_upper reaches {self.alpha:g}): "
-                        f"{self.gamma_critical:.4g}."])
+        return f"Rosenbaum bounds: {test}, {self.method}"
 
-    def __str__(self) -> str:
-        return str(self.summary())
+    def _notes(self) -> list[str]:
+        return [f"{self.n_pairs} pairs, {self.n_informative} informative; statistic "
+                f"{self.statistic:g}; alternative {self.alternative}.",
+                f"critical Gamma (p_upper reaches {self.alpha:g}): {self.gamma_critical:.4g}."]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-Python dictionary (JSON-serialisable)."""
-        return {"kind": self.kind, "method": self.method, "statistic": float(self.statistic),
-                "n_pairs": self.n_pairs, "n_informative": self.n_informative,
-                "gamma_critical": float(self.gamma_critical), "alpha": self.alpha,
-                "bounds": self.table.reset_index().to_dict(orient="records")}
+        """Plain-Python dictionary (JSON-serialisable): the bounds table and the test's facts."""
+        out = super().to_dict()
+        out.update(kind=self.kind, statistic=plain(float(self.statistic)),
+                   n_pairs=self.n_pairs, n_informative=self.n_informative,
+                   gamma_critical=float(self.gamma_critical), alpha=self.alpha,
+                   alternative=self.alternative)
+        return out
 
     def plot(self, ax: Any = None) -> Any:
         """Upper and lower p-value bounds against Gamma, with alpha and the critical Gamma."""

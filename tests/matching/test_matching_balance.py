@@ -214,7 +214,7 @@ def test_balance_object_summary_and_plot(ref):
     bal, _ = _ours(ref, "nn")
     text = str(bal)
     assert "diff_after" in text and "matched" in text
-    assert bal.adjusted and bal.to_frame() is not bal.table
+    assert bal.adjusted and bal.tidy()["covariate"].tolist() == bal.table.index.tolist()
     ax = bal.plot()
     assert len(ax.collections) == 2
     assert any(np.allclose(line.get_xdata(), 0.1) for line in ax.lines)

@@ -207,10 +207,10 @@ def test_balance_ignores_rows_outside_the_match(seed, method):
     out = m.weights.to_numpy() == 0
     assert set(m.discarded.index) == set(frame.index[out])
     assert m.matched.shape[0] == (~out).sum()
-    bal = m.balance().to_frame()
+    bal = m.balance().table
     garbage = frame.copy()
     garbage.loc[out, ["x", "z"]] = 1e6 * rng.normal(size=(out.sum(), 2))
-    other = MatchResult(**{**m.__dict__, "data": garbage}).balance().to_frame()
+    other = MatchResult(**{**m.__dict__, "data": garbage}).balance().table
     # standardised differences and pair distances divide by SDs of the whole sample before
     # matching (cobalt's convention); every other after-matching statistic uses matched rows only
     after = [c for c in bal.columns if c.endswith("_after")
@@ -470,7 +470,7 @@ def test_estimate_effect_and_plot_use_the_match(sim):
                                                                             weights=w[~t]))
     assert abs(est - 2.0) < 0.5  # the simulated effect is 2
     bal = m.balance()
-    assert bal.adjusted and set(bal.to_frame().index) >= {"x1", "x2", "x3", "b"}
+    assert bal.adjusted and set(bal.table.index) >= {"x1", "x2", "x3", "b"}
     import matplotlib
 
     matplotlib.use("Agg")

@@ -122,10 +122,10 @@ def test_data_and_pairs_input():
 
 def test_result_vocabulary_and_plot():
     res = rosenbaum_bounds(TRT, CTL, gammas=[1, 2, 4, 6], exact=False)
-    assert "critical Gamma" in str(res) and res.to_frame() is not res.table
+    assert "critical Gamma" in str(res) and res.tidy()["gamma"].tolist() == [1, 2, 4, 6]
     dct = res.to_dict()
     assert dct["gamma_critical"] == pytest.approx(res.gamma_critical)
-    assert len(dct["bounds"]) == 4
+    assert len(dct["table"]) == 4 and dct["nobs"] == res.n_pairs
     ax = res.plot()
     assert len(ax.lines) == 4                             # two bounds, alpha, critical Gamma
     import matplotlib.pyplot as plt
