@@ -16,7 +16,7 @@ See ``docs/matching.md`` for the maths and references.
 
 from __future__ import annotations
 
-from sosstats.matching._result import MatchResult
+from sosstats.matching.result import MatchResult
 from sosstats.matching.abadie_imbens import AbadieImbensResult, abadie_imbens_se
 from sosstats.matching.balance import Balance, balance_table
 from sosstats.matching.effects import MatchedEffectResult, matched_effect

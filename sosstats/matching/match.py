@@ -37,7 +37,7 @@ from sosstats.matching._distance import (
     resolve_distance,
     whiten_mahalanobis,
 )
-from sosstats.matching._result import MatchResult, pair_weights, pairs_frame
+from sosstats.matching.result import MatchResult, pair_weights, pairs_frame
 
 __all__ = ["match", "METHODS", "ESTIMANDS", "ORDERS"]
 
@@ -128,7 +128,7 @@ def match(data: pd.DataFrame, *, treatment: str | None = None,
     Greedy matching takes treated units one at a time in ``order`` and gives each the nearest
     control still available (within the caliper and exact stratum); 1:k matching does this in
     k rounds, the first control of every treated unit before any second, as MatchIt does.
-    Weights are MatchIt's (``sosstats.matching._result``); distances, calipers and common support
+    Weights are MatchIt's (``sosstats.matching.result``); distances, calipers and common support
     are described in ``sosstats.matching._distance`` and CEM and subclassification in
     ``sosstats.matching._cem``.
 

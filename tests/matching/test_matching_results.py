@@ -91,3 +91,14 @@ def test_effect_interval_is_student_t_from_the_df_column(results):
     ci = res.conf_int(0.9).iloc[0]
     assert ci["lower"] == pytest.approx(row["estimate"] - q * row["std_error"], rel=1e-12)
     assert ci["upper"] == pytest.approx(row["estimate"] + q * row["std_error"], rel=1e-12)
+
+
+def test_exported_names_live_in_public_modules():
+    import importlib
+
+    import sosstats.matching as pkg
+
+    for name in pkg.__all__:
+        module = getattr(pkg, name).__module__
+        assert not any(part.startswith("_") for part in module.split(".")[1:]), (name, module)
+        assert getattr(importlib.import_module(module), name) is getattr(pkg, name)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from sosstats._results import TableResult, plain
 
-__all__ = ["MatchResult", "pair_weights", "pairs_frame"]
+__all__ = ["MatchResult"]  # pair_weights, pairs_frame: the pieces match() builds it from
 
 
 def _plain_options(value: Any) -> Any:
@@ -106,7 +106,7 @@ class MatchResult(TableResult):
         The one-dimensional distance of each unit (propensity score, linear predictor or user
         score), indexed like ``data``; None for Mahalanobis, Euclidean and CEM.
     weights : Series
-        MatchIt's matching weights (see the module Notes of ``sosstats.matching._result`` and
+        MatchIt's matching weights (see the module Notes of ``sosstats.matching.result`` and
         ``_cem``); 0 for every unit outside the matched sample.
     subclass : Series (Int64)
         Pair (nearest/optimal without replacement) or subclass (CEM, subclassification) of each
