@@ -14,7 +14,9 @@ turn:
 3. ``neighbours_synth.py``: the synthetic-control placebo runs, our simplex least-squares kernel
    against a loop of scipy SLSQP fits.
 
-Pass ``--quick`` to skip the 100,000-unit search (about a minute on 2 cores).
+Each prints the public-path ratio (``StatisticalNeighbours.fit``, ``compare`` and
+``synthetic_control`` called from a DataFrame, beside the peer doing the same job) next to the
+kernel ratio. Pass ``--quick`` to skip the 100,000-unit search (about a minute on 2 cores).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def main(quick: bool = False) -> None:
     print("== 1. k-nearest search ==")
     neighbours_knn.run("152 LAs, LAIT context measures", neighbours_knn.la_features(),
                        repeats=50)
+    neighbours_knn.run_public()
     if not quick:
         big = np.random.default_rng(1).standard_normal((100_000, 10))
         neighbours_knn.run("100,000 synthetic units", big, repeats=1)
