@@ -48,7 +48,7 @@ class DiDResult(Result):
         Number of treated LAs (clusters).
     by_la : pandas.DataFrame
         One row per treated LA: ``la_code, start_year, n_neighbours, n_pre, n_post, pre_gap,
-        post_gap, did``.
+        post_gap, estimate`` (the LA's DiD, whose mean over LAs is the pooled ``estimate``).
     event_table : pandas.DataFrame
         Event-time estimates (see :attr:`event_study` for the same with intervals).
     gaps : pandas.DataFrame
@@ -365,7 +365,7 @@ def neighbour_did(indicators: pd.DataFrame, treated: str | Iterable[str], neighb
     tcodes = np.asarray(treated_codes, dtype=object)
     by_la = pd.DataFrame({"la_code": tcodes, "start_year": starts, "n_neighbours": n_nb,
                           "n_pre": n_pre, "n_post": n_post, "pre_gap": g0, "post_gap": g1,
-                          "did": did})
+                          "estimate": did})
     gaps = pd.DataFrame({"la_code": np.repeat(tcodes, T), "year": np.tile(years, n),
                          "event_time": event.ravel(),
                          "period": np.where(after.ravel(), "after",

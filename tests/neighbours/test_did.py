@@ -159,7 +159,7 @@ def test_gaps_by_hand_with_missing_cells():
     by = res.by_la.set_index("la_code")
     pre = row.loc[la].query("event_time < 0")["gap"].dropna()
     post = row.loc[la].query("event_time >= 0")["gap"].dropna()
-    assert by.loc[la, "did"] == pytest.approx(post.mean() - pre.mean())
+    assert by.loc[la, "estimate"] == pytest.approx(post.mean() - pre.mean())
     assert by.loc[la, "n_pre"] == len(pre)
 
 
@@ -481,6 +481,14 @@ def test_repeated_treated_la_is_a_data_error_as_in_compare():
                  lambda: compare(ev.la_indicators, twice, fit, year=2017, n_draws=0)):
         with pytest.raises(DataError, match=f"repeats LA {pilots[0]}"):
             call()
+
+
+def test_tables_use_the_estimate_vocabulary():
+    long, treated, start, ranking = make_panel(13)
+    res = neighbour_did(long, treated, ranking, indicator="rate", start_year=start, k=5)
+    assert "estimate" in res.by_la.columns and "did" not in res.by_la.columns
+    assert res.by_la["estimate"].mean() == pytest.approx(res.params["did"], abs=1e-12)
+    assert "estimate" in res.event_study.columns
 
 
 def test_post_end_equals_truncating_the_data():
