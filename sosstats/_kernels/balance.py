@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sosstats._validate import check_array_2d, check_weights
 from sosstats.errors import DataError
 
 __all__ = [
@@ -43,33 +44,23 @@ __all__ = [
 
 
 def _check_w(w, name: str = "weights", n: int | None = None) -> np.ndarray:
-    w = np.asarray(w, dtype=float).reshape(-1) if np.ndim(w) <= 1 else None
-    if w is None:
+    """One weight per row of X: shape here, values by :func:`sosstats._validate.check_weights`."""
+    if np.ndim(w) > 1:
         raise DataError(f"`{name}` must be one-dimensional.")
+    w = np.asarray(w, dtype=float).reshape(-1)
     if n is not None and w.size != n:
         raise DataError(f"`{name}` has {w.size} entries but X has {n} rows.")
     if w.size == 0:
         raise DataError(f"`{name}` is empty.")
-    if not np.isfinite(w).all():
-        raise DataError(f"`{name}` contain {int((~np.isfinite(w)).sum())} NaN or infinite "
-                        "values.")
-    if (w < 0).any():
-        raise DataError(f"`{name}` must be non-negative; {int((w < 0).sum())} are negative.")
-    if not (w > 0).any():
-        raise DataError(f"`{name}` are all zero.")
-    return w
+    return check_weights(w, f"`{name}`")
 
 
 def _check_X(X) -> np.ndarray:
+    """Covariates as a 2-D float array (a 1-D array is one column), at least two rows."""
     X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] == 0:
+    X = check_array_2d(X[:, None] if X.ndim == 1 else X, "X")
+    if X.shape[0] < 2 or X.shape[1] == 0:
         raise DataError(f"`X` must be a 2-D array with at least two rows; got shape {X.shape}.")
-    bad = ~np.isfinite(X).all(axis=0)
-    if bad.any():
-        raise DataError(f"`X` has NaN or infinite values in column(s) "
-                        f"{', '.join(map(str, np.flatnonzero(bad)))}.")
     return X
 
 

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from sosstats._validate import check_array_2d
+
 __all__ = [
     "STANDARDIZE_METHODS",
     "standardize_params",
@@ -103,9 +105,7 @@ def standardize(x: np.ndarray, method: str = "zscore"
 
 
 def _scaled(x: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 2:
-        raise ValueError(f"expected a 2-D array; got shape {x.shape}")
+    x = check_array_2d(x, "x", allow_nan=True)      # DataError (a ValueError) if not 2-D
     if weights is None:
         return x
     return x * np.sqrt(np.asarray(weights, dtype=float))

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from sosstats._kernels.match_optimal import optimal_pairs, strata_codes
-from sosstats._validate import check_int, check_option, check_rng
+from sosstats._validate import check_array_2d, check_int, check_option, check_rng
 from sosstats.errors import DataError
 
 __all__ = ["ORDERS", "TIES", "greedy_nearest", "treated_order", "optimal_pairs"]
@@ -618,14 +618,9 @@ def _rows(ties: str, rows_t: np.ndarray | None, rows_c: np.ndarray | None, n_t: 
 
 
 def _points(x: np.ndarray, name: str) -> np.ndarray:
+    """Points as a finite 2-D float array; a 1-D array is one column (a score)."""
     a = np.asarray(x, dtype=float)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2:
-        raise DataError(f"`{name}` must be a 1-D or 2-D array; got shape {a.shape}.")
-    if not np.isfinite(a).all():
-        raise DataError(f"`{name}` has NaN or infinite values.")
-    return a
+    return check_array_2d(a[:, None] if a.ndim == 1 else a, name)
 
 
 def _box(box: tuple | None, n_t: int, n_c: int) -> tuple | None:

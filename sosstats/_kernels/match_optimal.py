@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sosstats._validate import check_array_2d
 from sosstats.errors import DataError, DesignError
 
 __all__ = ["MAX_ENTRIES", "optimal_pairs"]
@@ -105,12 +106,8 @@ def _cost(tx: np.ndarray | None, cx: np.ndarray | None, cost: np.ndarray | None)
     if tx is None or cx is None:
         raise DataError("give `treated_X` and `control_X`, or `cost`.")
     a, b = (np.asarray(x, dtype=float) for x in (tx, cx))
-    a, b = (x[:, None] if x.ndim == 1 else x for x in (a, b))
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise DataError(f"`treated_X` {a.shape} and `control_X` {b.shape} must be 2-D with "
-                        "the same number of columns.")
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise DataError("`treated_X` / `control_X` have NaN or infinite values.")
+    a = check_array_2d(a[:, None] if a.ndim == 1 else a, "treated_X")
+    b = check_array_2d(b[:, None] if b.ndim == 1 else b, "control_X", columns=a.shape[1])
 
     def euclid(ti: np.ndarray, ci: np.ndarray) -> np.ndarray:
         from scipy.spatial.distance import cdist

@@ -1,6 +1,7 @@
 r"""Coarsened exact matching and propensity-score subclassification (MatchIt conventions).
 
-Both methods end in subclasses; :func:`subclass_weights` turns subclasses into MatchIt's weights.
+Both methods end in subclasses; :func:`sosstats.matching._inputs.subclass_weights` turns them
+into MatchIt's weights.
 
 Notes
 -----
@@ -53,7 +54,7 @@ import pandas as pd
 
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 
-__all__ = ["cem_strata", "subclassify", "subclass_weights", "n_bins"]
+__all__ = ["cem_strata", "subclassify", "n_bins"]
 
 
 def n_bins(x: np.ndarray, rule: str) -> int:
@@ -239,27 +240,3 @@ def subclassify(score: np.ndarray, treat: np.ndarray, keep: np.ndarray, n_subcla
     out = np.zeros(score.shape[0], dtype=int)
     out[keep] = sub_k
     return out, q
-
-
-def subclass_weights(sub: np.ndarray, treat: np.ndarray, estimand: str) -> np.ndarray:
-    """MatchIt's subclass weights (module Notes); ``sub`` is 0 for unmatched rows."""
-    m = int(sub.max())
-    n1 = np.bincount(sub, weights=treat == 1, minlength=m + 1)
-    n0 = np.bincount(sub, weights=treat == 0, minlength=m + 1)
-    inside = sub > 0
-    i1, i0 = inside & (treat == 1), inside & (treat == 0)
-    w = np.zeros(sub.shape[0])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if estimand == "ATT":
-            w[i1] = 1.0
-            w[i0] = (n1 / n0)[sub[i0]]
-        elif estimand == "ATC":
-            w[i0] = 1.0
-            w[i1] = (n0 / n1)[sub[i1]]
-        else:
-            w[i1] = ((n1 + n0) / n1)[sub[i1]]
-            w[i0] = ((n1 + n0) / n0)[sub[i0]]
-    for rows, fixed in ((i1, estimand == "ATT"), (i0, estimand == "ATC")):
-        if not fixed and w[rows].sum() > 0:
-            w[rows] *= rows.sum() / w[rows].sum()
-    return w

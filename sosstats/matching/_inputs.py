@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_columns
+from sosstats._validate import check_binary, check_columns, check_weights
 from sosstats.errors import DataError, DesignError
 
 __all__ = ["ESTIMANDS", "covariate_matrix", "row_vector", "subclass_codes", "subclass_weights",
@@ -24,22 +24,13 @@ TINY = np.sqrt(np.finfo(float).eps)
 # ------------------------------------------------------------------ shared input helpers
 
 def treatment_vector(data: pd.DataFrame, treatment: str) -> np.ndarray:
-    """Return the 0/1 treatment column as a bool array (DataError otherwise)."""
+    """The 0/1 (or boolean) treatment column as a bool array: the one treatment check of matching.
+
+    Values are checked by :func:`sosstats._validate.check_binary` (``DataError`` naming the
+    column); a column without treated or without control units raises ``DesignError``.
+    """
     check_columns(data, treatment, what="treatment column")
-    t = data[treatment]
-    if t.isna().any():
-        raise DataError(f"treatment column {treatment!r} has {int(t.isna().sum())} missing "
-                        "value(s).")
-    if pd.api.types.is_bool_dtype(t):
-        arr = t.to_numpy(dtype=bool)
-    else:
-        vals = pd.unique(t)
-        ok = pd.api.types.is_numeric_dtype(t) and set(np.asarray(vals, dtype=float)) <= {0, 1}
-        if not ok:
-            shown = ", ".join(map(repr, list(vals)[:6]))
-            raise DataError(f"treatment column {treatment!r} must be 0/1 (or boolean); it has "
-                            f"values {shown}.")
-        arr = t.to_numpy(dtype=float) == 1
+    arr = check_binary(data[treatment], f"treatment column {treatment!r}")
     if not arr.any():
         raise DesignError(f"treatment column {treatment!r} has no treated units (no 1s).")
     if arr.all():
@@ -66,19 +57,14 @@ def row_vector(data: pd.DataFrame, spec: Any, name: str) -> pd.Series:
 
 
 def weight_vector(data: pd.DataFrame, weights: Any, name: str = "weights") -> np.ndarray:
-    """Non-negative finite weights as a float array (DataError naming the problem)."""
-    s = row_vector(data, weights, name)
-    if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)):
-        raise DataError(f"`{name}` must be numeric; got dtype {s.dtype}.")
-    w = s.to_numpy(dtype=float)
-    if np.isnan(w).any():
-        raise DataError(f"`{name}` has {int(np.isnan(w).sum())} missing (NaN) value(s); give "
-                        "unmatched rows weight 0.")
-    if not np.isfinite(w).all():
-        raise DataError(f"`{name}` has infinite values.")
-    if (w < 0).any():
-        raise DataError(f"`{name}` must be non-negative; {int((w < 0).sum())} are negative.")
-    return w
+    """A column name, Series or array of weights as non-negative finite floats.
+
+    :func:`row_vector` aligns them with ``data``; :func:`sosstats._validate.check_weights`
+    checks them (``DataError``; all-zero weights are left to the caller, which names the group
+    with nothing matched).
+    """
+    return check_weights(row_vector(data, weights, name), f"`{name}`",
+                         require_positive_sum=False)
 
 
 def subclass_weights(treated: np.ndarray, codes: np.ndarray, estimand: str) -> np.ndarray:

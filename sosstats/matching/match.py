@@ -26,7 +26,7 @@ from sosstats._validate import (
     check_rng,
 )
 from sosstats.errors import DataError, DesignError, SosstatsWarning
-from sosstats.matching._cem import cem_strata, subclass_weights, subclassify
+from sosstats.matching._cem import cem_strata, subclassify
 from sosstats.matching._distance import (
     DISCARD_OPTIONS,
     DistanceInfo,
@@ -37,6 +37,7 @@ from sosstats.matching._distance import (
     resolve_distance,
     whiten_mahalanobis,
 )
+from sosstats.matching._inputs import subclass_weights, treatment_vector
 from sosstats.matching.result import MatchResult, pair_weights, pairs_frame
 
 __all__ = ["match", "METHODS", "ESTIMANDS", "ORDERS"]
@@ -159,7 +160,7 @@ def match(data: pd.DataFrame, *, treatment: str | None = None,
         raise DataError(f"`estimand`='ATE' is not available with method={method!r}; use "
                         "'ATT' or 'ATC' (or method='cem'/'subclass').")
     treatment, covs, design, names = _covariates(data, treatment, covariates, formula)
-    treat = _treatment(data, treatment)
+    treat = treatment_vector(data, treatment).astype(np.intp)
     focal = 0 if estimand == "ATC" else 1
     exact_cols = check_columns(data, as_list(exact), what="`exact` column")
     _no_missing(data, exact_cols, "`exact` column")
@@ -177,7 +178,7 @@ def match(data: pd.DataFrame, *, treatment: str | None = None,
                 c: ("sturges" if cutpoints is None else cutpoints) for c in covs}
             cuts.update({c: 0 for c in exact_cols})
         sub = cem_strata(data, cols, treat, cuts)
-        w = subclass_weights(sub, treat, estimand)
+        w = subclass_weights(treat == 1, sub - 1, estimand)
         reason = np.where(treat == 1, "no control unit in its CEM stratum",
                           "no treated unit in its CEM stratum")
         return MatchResult(**base, distance=None, weights=_series(w, data), subclass=_sub(
@@ -197,7 +198,7 @@ def match(data: pd.DataFrame, *, treatment: str | None = None,
             raise DataError("method='subclass' needs a one-dimensional distance (propensity or "
                             f"user score); got distance={dist_label!r}.")
         sub, q = subclassify(info.score, treat, keep, subclass, estimand)
-        w = subclass_weights(sub, treat, estimand)
+        w = subclass_weights(treat == 1, sub - 1, estimand)
         return MatchResult(**base, distance=dist_series, weights=_series(w, data),
                            subclass=_sub(sub, data), pairs=None,
                            discarded=_discarded(data, treat, w, reason),
@@ -341,25 +342,6 @@ def _no_missing(data: pd.DataFrame, columns: list[str], what: str) -> None:
     if bad:
         raise DataError(f"{what} {', '.join(bad)} contain missing (NaN) or infinite values; "
                         "drop or impute those rows before matching.")
-
-
-def _treatment(data: pd.DataFrame, column: str) -> np.ndarray:
-    """Return the treatment as an int array of 0/1, or raise a DataError naming the column."""
-    s = data[column]
-    if s.isna().any():
-        raise DataError(f"treatment column {column!r} has {int(s.isna().sum())} missing values.")
-    values = pd.unique(s)
-    if not pd.api.types.is_bool_dtype(s) and (not pd.api.types.is_numeric_dtype(s)
-                                               or not set(values.tolist()) <= {0, 1}):
-        shown = ", ".join(map(repr, sorted(values.tolist(), key=str)[:6]))
-        raise DataError(f"treatment column {column!r} must be 0/1 (or boolean); its values are "
-                        f"{shown}{' ...' if len(values) > 6 else ''}.")
-    t = s.to_numpy(dtype=int)
-    if not (t == 1).any():
-        raise DesignError(f"treatment column {column!r} has no treated units (no 1s).")
-    if not (t == 0).any():
-        raise DesignError(f"treatment column {column!r} has no control units (no 0s).")
-    return t
 
 
 def _group_sizes(treat: np.ndarray, keep: np.ndarray, column: str) -> None:

@@ -166,3 +166,21 @@ def test_trim_target_one_within_rounding():
     np.testing.assert_allclose(res.weights, w)
     with pytest.raises(DataError, match="at least 1"):
         trim_to_design_effect(w, 0.99)
+
+
+def test_two_d_and_weights_checks_are_the_shared_ones():
+    # issue 13: X through _validate.check_array_2d, weights through _validate.check_weights
+    from sosstats._validate import check_array_2d, check_weights
+
+    X3 = np.zeros((4, 2, 2))
+    with pytest.raises(DataError) as shared:
+        check_array_2d(X3, "X")
+    with pytest.raises(DataError) as got:
+        standardized_mean_differences(X3, np.ones(4))
+    assert str(got.value) == str(shared.value)
+    w = np.array([1.0, np.nan, 1.0, 1.0])
+    with pytest.raises(DataError) as shared:
+        check_weights(w, "`weights`")
+    with pytest.raises(DataError) as got:
+        standardized_mean_differences(np.ones((4, 1)), w)
+    assert str(got.value) == str(shared.value)

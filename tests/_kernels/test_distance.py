@@ -118,3 +118,11 @@ def test_inputs_unmodified(data):
     kd.standardize(data)
     kd.sq_distances(data, method="expand")
     np.testing.assert_array_equal(data, before)
+
+
+def test_not_two_d_is_a_data_error_from_the_shared_check():
+    # issue 13: the 2-D check is _validate.check_array_2d (DataError, still a ValueError)
+    from sosstats.errors import DataError
+
+    with pytest.raises(DataError, match="`x` must be a 2-D array; got 1 dimension"):
+        kd.knn(np.arange(5.0), k=1)

@@ -347,7 +347,7 @@ def test_edges_and_inputs_untouched():
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(treated_X=[[np.nan, 1.0]]), DataError, "treated_X"),
     (dict(control_X=[[1.0, 2.0, 3.0]]), DataError, "columns"),
-    (dict(treated_X=np.zeros((1, 1, 2))), DataError, "1-D or 2-D"),
+    (dict(treated_X=np.zeros((1, 1, 2))), DataError, "`treated_X` must be a 2-D array"),
     (dict(caliper=-1.0), DataError, "caliper"),
     (dict(order="closest"), DataError, "order"),
     (dict(order="largest"), DataError, "order_key"),
@@ -427,3 +427,13 @@ def test_optimal_pairs_refuses_huge_problems(monkeypatch):
     monkeypatch.setattr(mo, "MAX_ENTRIES", 10)
     with pytest.raises(DesignError, match="MAX_ENTRIES"):
         mo.optimal_pairs(cost=np.ones((4, 4)))
+
+
+def test_optimal_points_checked_by_the_shared_2d_check():
+    from sosstats._validate import check_array_2d
+
+    with pytest.raises(DataError) as shared:
+        check_array_2d([[0.0, 1.0, 2.0]], "control_X", columns=2)
+    with pytest.raises(DataError) as got:
+        mo.optimal_pairs([[0.0, 1.0]], [[0.0, 1.0, 2.0]])
+    assert str(got.value) == str(shared.value)
