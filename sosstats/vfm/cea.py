@@ -180,7 +180,7 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     percentile interval is given only when every replicate has :math:`\Delta E` of the point
     estimate's sign (else NaN: use the CEAC). CEAC: the share of replicates in which an option
     has the highest NMB (ties to the reference, then option order; NMBs within ``1e-9`` of
-    the scale of their terms, :math:`\max_g (|\lambda \bar E_g| + |\bar C_g|)`, are tied:
+    the scale of their terms, :math:`\lambda \max_g |\bar E_g| + \max_g |\bar C_g|`, are tied:
     :func:`sosstats._kernels.bootstrap_cea.tie_tolerance`); CEAF: the option with the
     highest expected NMB (same tie rule) and its CEAC value (Fenwick, Claxton & Sculpher
     2001); EVPI per person: :math:`E[\max_g \mathrm{NMB}_g] - \max_g E[\mathrm{NMB}_g]`

@@ -6,7 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sosstats._kernels.bootstrap_cea import bootstrap_cea, cea_summaries, resample_sums
+from sosstats._kernels.bootstrap_cea import (
+    bootstrap_cea,
+    cea_summaries,
+    draw_method,
+    resample_sums,
+)
 
 WTP = np.linspace(0, 50_000, 101)
 
@@ -20,32 +25,74 @@ def _data(sizes, seed=0):
 
 
 def _loop(sum_cost, sum_effect, group, n_groups, n_resamples, rng, sum_weight=None):
-    """Reproduce the documented draws: per group, per replicate, rng.integers(0, n_g, n_g)."""
+    """Reproduce the documented default draws: per group, blocks of max(1, 262,144 // n_g)
+    replicates of 16-bit lanes of the raw 64-bit words, x % n_g below n_g * (65,536 // n_g),
+    the rest redrawn by one compact call; then a plain loop over replicates."""
     if sum_weight is None:
         sum_weight = np.ones_like(sum_cost)
     cost = np.empty((n_resamples, n_groups))
     effect = np.empty((n_resamples, n_groups))
     for g in range(n_groups):
         units = np.flatnonzero(group == g)
-        for b in range(n_resamples):
-            i = units[rng.integers(0, len(units), len(units))]
-            cost[b, g] = sum_cost[i].sum() / sum_weight[i].sum()
-            effect[b, g] = sum_effect[i].sum() / sum_weight[i].sum()
+        n_g = len(units)
+        assert draw_method(n_g) == "table"
+        rows, accept = max(1, 262_144 // n_g), n_g * (65_536 // n_g)
+        for b0 in range(0, n_resamples, rows):
+            m = min(rows, n_resamples - b0)
+            raw = rng.bit_generator.random_raw(-(-m * n_g // 4)).astype("<u8")
+            x = raw.view("<u2")[: m * n_g].reshape(m, n_g)
+            pick = (x % n_g).astype(np.intp)
+            redo = x >= accept
+            if redo.any():
+                pick[redo] = rng.integers(0, n_g, size=redo.sum(), dtype=np.uint16)
+            for r in range(len(x)):
+                i = units[pick[r]]
+                cost[b0 + r, g] = sum_cost[i].sum() / sum_weight[i].sum()
+                effect[b0 + r, g] = sum_effect[i].sum() / sum_weight[i].sum()
     return cost, effect
 
 
-@pytest.mark.parametrize("chunk_bytes", [1, 2_000, 1 << 20])
-def test_equals_plain_loop_draw_for_draw(chunk_bytes):
-    c, e, g = _data([13, 7, 21])
-    out = bootstrap_cea(c, e, g, n_groups=3, n_resamples=60, rng=np.random.default_rng(3),
-                        wtp=WTP, chunk_bytes=chunk_bytes)
-    ref_c, ref_e = _loop(c, e, g, 3, 60, np.random.default_rng(3))
+@pytest.mark.parametrize("sizes, n_resamples", [([13, 7, 21], 60), ([3001, 5, 40], 200)])
+@pytest.mark.parametrize("chunk_bytes", [1, 2_000, 1 << 20, 1 << 24])
+def test_equals_plain_loop_draw_for_draw(chunk_bytes, sizes, n_resamples):
+    # 3001 units: blocks of 87 replicates, so 200 take three calls (the last short), with
+    # (65,536 mod 3001) / 65,536 = 2.5% of words redrawn
+    c, e, g = _data(sizes)
+    out = bootstrap_cea(c, e, g, n_groups=3, n_resamples=n_resamples,
+                        rng=np.random.default_rng(3), wtp=WTP, chunk_bytes=chunk_bytes)
+    ref_c, ref_e = _loop(c, e, g, 3, n_resamples, np.random.default_rng(3))
     np.testing.assert_allclose(out.cost, ref_c, rtol=1e-12)
     np.testing.assert_allclose(out.effect, ref_e, rtol=1e-12)
     np.testing.assert_allclose(out.d_cost, ref_c - ref_c[:, [0]], rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(out.icer[:, 1:], (ref_c[:, 1:] - ref_c[:, [0]])
                                / (ref_e[:, 1:] - ref_e[:, [0]]), rtol=1e-8)
     assert np.isnan(out.icer[:, 0]).all()
+
+
+def test_compact_draws_for_sizes_the_table_would_reject_often():
+    # 10,000 units: (65,536 mod 10,000) / 65,536 = 8.4% of words rejected -> compact uint16
+    assert draw_method(10_000) == "compact" and draw_method(4_096) == "table"
+    assert draw_method(70_000) == "compact" and draw_method(50, "scipy") == "scipy"
+    c, e, g = _data([10_000, 3], seed=4)
+    s_c, _, s_w = resample_sums(c, e, g, 2, 30, np.random.default_rng(5), chunk_bytes=1)
+    rng = np.random.default_rng(5)
+    units = np.flatnonzero(g == 0)
+    for b0 in range(0, 30, 26):  # blocks of 262,144 // 10,000 = 26 replicates
+        idx = rng.integers(0, 10_000, size=(min(26, 30 - b0), 10_000), dtype=np.uint16)
+        np.testing.assert_allclose(s_c[b0:b0 + len(idx), 0], c[units[idx]].sum(axis=1),
+                                   rtol=1e-12)
+    assert np.all(s_w[:, 0] == 10_000)
+
+
+def test_table_draws_are_uniform_on_the_units():
+    # a sum of n uniform picks of 0..n-1: mean n(n-1)/2, variance n(n^2-1)/12
+    n, b = 3_001, 4_000
+    s_c, _, _ = resample_sums(np.arange(n, dtype=float), np.zeros(n), np.zeros(n, int), 1, b,
+                              np.random.default_rng(0))
+    mean, var = n * (n - 1) / 2, n * (n * n - 1) / 12
+    z = (s_c[:, 0].mean() - mean) / np.sqrt(var / b)
+    assert abs(z) < 4
+    assert s_c[:, 0].var() == pytest.approx(var, rel=0.1)
 
 
 def test_weighted_equals_plain_loop():
@@ -77,7 +124,7 @@ def test_icer_percentiles_equal_scipy_bootstrap():
     ref = stats.bootstrap((np.arange(i0.size), np.arange(i1.size)), icer, n_resamples=300,
                           method="percentile", rng=np.random.default_rng(11), vectorized=True)
     out = bootstrap_cea(c, e, g, n_groups=2, n_resamples=300, rng=np.random.default_rng(11),
-                        wtp=WTP, chunk_bytes=4_000)
+                        wtp=WTP, chunk_bytes=4_000, draws="scipy")
     np.testing.assert_allclose(out.icer[:, 1], ref.bootstrap_distribution, rtol=1e-8)
     np.testing.assert_allclose(np.quantile(out.icer[:, 1], [0.025, 0.975]),
                                [ref.confidence_interval.low, ref.confidence_interval.high],
