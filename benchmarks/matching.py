@@ -10,6 +10,13 @@ scipy's cKDTree (build and query, ``k=1``, all cores). The target (issue 7) is t
 variant costs at most twice that. scikit-learn's NearestNeighbors is shown beside it, and its
 brute-force Mahalanobis metric on a subsample of treated units (time scaled up to all of them).
 
+Each sosstats row is timed twice: the kernel on arrays (``greedy_nearest``), and the public
+path a user calls, ``sosstats.matching.match`` on a DataFrame of the same units (covariate
+columns ``x0..x9``, treatment ``t``, the score as a column ``ps`` given as ``distance="ps"``;
+the pairs it returns are checked against the kernel's). Both ratios divide by the same cKDTree
+time. One more public row fits the logistic propensity score itself (``distance="logit"``,
+statsmodels), as a user would; its kernel column is empty.
+
 Every sosstats result is checked in full: with replacement against cKDTree's ``k`` nearest,
 without replacement against a plain greedy loop (treated one at a time in order, each querying a
 kd-tree for its nearest still-free control), whose time is printed too. Continuous data: no
@@ -24,11 +31,13 @@ import argparse
 import os
 
 import numpy as np
+import pandas as pd
 from _timing import best_of
 from scipy.linalg import cholesky, solve_triangular
 from scipy.spatial import cKDTree
 
 from sosstats._kernels.match_nearest import greedy_nearest, treated_order
+from sosstats.matching import match
 
 
 def make_data(n_t, n_c, p, seed=2026):
@@ -96,7 +105,7 @@ def main() -> None:
 
     (t0, c0), (_, nn1) = best_of(yardstick, repeats)
     _, (_, nn3) = best_of(lambda: cKDTree(xc).query(xt, k=3, workers=-1), 1)
-    rows = [("scipy cKDTree, nearest (k=1)", t0, c0, t0, c0, "yardstick")]
+    rows = [("scipy cKDTree, nearest (k=1)", t0, c0, np.nan, np.nan, t0, c0, "yardstick")]
     try:
         from sklearn.neighbors import NearestNeighbors
     except ImportError:  # pragma: no cover - optional peer
@@ -105,7 +114,7 @@ def main() -> None:
     if NearestNeighbors is not None:
         (t, c), (_, i) = best_of(lambda: NearestNeighbors(n_neighbors=1, n_jobs=-1).fit(xc)
                                .kneighbors(xt), repeats)
-        rows.append(("sklearn NearestNeighbors (k=1)", t, c, t0, c0,
+        rows.append(("sklearn NearestNeighbors (k=1)", t, c, np.nan, np.nan, t0, c0,
                      "same" if np.array_equal(i[:, 0], nn1) else "DIFFERENT"))
         sub = min(n_t, 500)
         dt, dc = xt - xt.mean(0), xc - xc.mean(0)
@@ -114,28 +123,44 @@ def main() -> None:
             n_neighbors=1, algorithm="brute", metric="mahalanobis", metric_params={"VI": vi},
             n_jobs=-1).fit(xc).kneighbors(xt[:sub]), 1)
         rows.append((f"sklearn brute Mahalanobis (x{n_t / sub:g})", t * n_t / sub,
-                     c * n_t / sub, t0, c0, f"timed on {sub} treated"))
+                     c * n_t / sub, np.nan, np.nan, t0, c0, f"timed on {sub} treated"))
 
     perm_data = np.arange(n_t)
     perm_score = treated_order(n_t, "largest", st)
+    cols = [f"x{j}" for j in range(p)]
+    frame = pd.DataFrame(np.vstack([xt, xc]), columns=cols).assign(
+        t=np.r_[np.ones(n_t, dtype=int), np.zeros(n_c, dtype=int)], ps=np.r_[st, sc])
+
+    def public(**kw):
+        return lambda: match(frame, treatment="t", covariates=cols, **kw)
+
     cases = [
-        ("ours: Euclidean, with replacement", lambda: greedy_nearest(xt, xc, replace=True),
-         ("nearest", nn1)),
-        ("ours: Euclidean, without replacement",
-         lambda: greedy_nearest(xt, xc, order="data"), ("loop", xt, xc, perm_data, None)),
-        ("ours: Mahalanobis, without replacement",
-         lambda: greedy_nearest(*whiten(xt, xc), order="data"),
+        ("Euclidean, with replacement", lambda: greedy_nearest(xt, xc, replace=True),
+         public(distance="euclidean", replace=True), ("nearest", nn1)),
+        ("Euclidean, without replacement", lambda: greedy_nearest(xt, xc, order="data"),
+         public(distance="euclidean"), ("loop", xt, xc, perm_data, None)),
+        ("Mahalanobis, without replacement",
+         lambda: greedy_nearest(*whiten(xt, xc), order="data"), public(distance="mahalanobis"),
          ("loop", *whiten(xt, xc), perm_data, None)),
-        ("ours: score, caliper, without repl.",
+        ("score, caliper, without repl.",
          lambda: greedy_nearest(st, sc, caliper=caliper, order="largest"),
+         public(distance="ps", caliper=caliper, std_caliper=False),
          ("loop", st, sc, perm_score, caliper)),
-        ("ours: Euclidean 1:3, with replacement",
-         lambda: greedy_nearest(xt, xc, ratio=3, replace=True), ("nearest", nn3)),
+        ("Euclidean 1:3, with replacement",
+         lambda: greedy_nearest(xt, xc, ratio=3, replace=True),
+         public(distance="euclidean", ratio=3, replace=True), ("nearest", nn3)),
+        ("logit fitted, caliper 0.2 SD", None, public(distance="logit", caliper=0.2), None),
     ]
-    for label, fn, check in cases:
+    for label, fn, pub, check in cases:
         # the yardstick again, just before: other load on the machine drifts
         (ty, cy), _ = best_of(yardstick, repeats)
+        (tp, cp), res = best_of(pub, repeats)
+        if fn is None:
+            rows.append((label, np.nan, np.nan, tp, cp, ty, cy,
+                         f"{res.n_matched['treated'] / n_t:.1%} matched (propensity fit included)"))
+            continue
         (t, c), (m, _) = best_of(fn, repeats)
+        same = _same_pairs(res, m, n_t, replace="with replacement" in label)
         if check[0] == "nearest":
             note = "= cKDTree" if np.array_equal(m.reshape(check[1].shape), check[1]) \
                 else "DIFFERENT from cKDTree"
@@ -143,17 +168,32 @@ def main() -> None:
             note = f"{(m[:, 0] >= 0).mean():.1%} matched (not checked)"
         else:
             (tl, cl), ref = best_of(lambda: plain_greedy(*check[1:]), 1)
-            same = np.array_equal(m[:, 0], ref)
-            note = (f"{'= plain loop' if same else 'DIFFERENT from plain loop'} "
+            same_loop = np.array_equal(m[:, 0], ref)
+            note = (f"{'= plain loop' if same_loop else 'DIFFERENT from plain loop'} "
                     f"({tl:.2f} s); {(m[:, 0] >= 0).mean():.1%} matched")
-        rows.append((label, t, c, ty, cy, note))
+        rows.append((label, t, c, tp, cp, ty, cy,
+                     note + ("; match() = kernel" if same else "; match() DIFFERS")))
 
-    print(f"\n{'method':40s} {'wall s':>7s} {'cKDTree':>7s} {'ratio':>6s} {'cpu s':>7s} "
-          f"{'cKDTree':>7s} {'ratio':>6s}")
-    for label, t, c, ty, cy, note in rows:
-        print(f"{label:40s} {t:7.2f} {ty:7.2f} {t / ty:6.2f} {c:7.2f} {cy:7.2f} {c / cy:6.2f}"
-              f"   {note}")
-    print("\nratio: seconds / cKDTree's seconds measured just before (target: at most 2)")
+    print(f"\n{'method':34s} {'cKDTree':>7s} | {'kernel':>7s} {'ratio':>6s} {'cpu':>5s} | "
+          f"{'match()':>7s} {'ratio':>6s} {'cpu':>5s}")
+    for label, t, c, tp, cp, ty, cy, note in rows:
+        kern = ("        " + " " * 13) if np.isnan(t) else f"{t:7.2f} {t / ty:6.2f} {c / cy:5.2f}"
+        pub = ("" if np.isnan(tp) else f"{tp:7.2f} {tp / ty:6.2f} {cp / cy:5.2f}")
+        print(f"{label:34s} {ty:7.2f} | {kern} | {pub:21s}   {note}")
+    print("\nratio: wall seconds / cKDTree's seconds measured just before (target: at most 2); "
+          "cpu: the same with CPU seconds. kernel: greedy_nearest on arrays; match(): the public "
+          "path from a DataFrame (checks, distance, weights, pairs table, result)")
+
+
+def _same_pairs(res, m, n_t, *, replace):
+    """Whether match()'s pairs are the kernel's (treated rows 0..n_t-1, controls after)."""
+    pairs = res.pairs
+    got = np.full(m.shape, -1)
+    slot = pairs["slot"].to_numpy() - 1
+    got[pairs["treated"].to_numpy(), slot] = pairs["control"].to_numpy() - n_t
+    if replace:  # with replacement the k matches of a unit may come in another order
+        return np.array_equal(np.sort(got, axis=1), np.sort(m, axis=1))
+    return np.array_equal(got, m)
 
 
 if __name__ == "__main__":
