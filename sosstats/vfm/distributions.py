@@ -4,7 +4,7 @@ The distributions follow Briggs, Claxton & Sculpher (2006, ch. 4): a cost by its
 standard error (gamma), a probability by its mean and standard error or by events out of trials
 (beta), a ratio by its point estimate and confidence interval (log-normal), anything else on
 the real line by its mean and standard error (normal). Each helper returns a small frozen object
-with ``draws(n, rng)``, its method-of-moments parameters and ``rvs``/``dist`` (so it can also be
+with ``draws(n, rng)``, its method-of-moments ``parameters`` and ``rvs``/``dist`` (so it can also be
 given to :func:`sosstats.vfm.unit_cost`). :func:`sosstats.vfm.psa` propagates them.
 """
 
@@ -52,8 +52,11 @@ class _Distribution:
         return self._frozen()
 
     @property
-    def params(self) -> dict[str, float]:
-        """The distribution's parameters (method of moments or from the reported interval)."""
+    def parameters(self) -> dict[str, float]:
+        """The distribution's parameters (method of moments or from the reported interval).
+
+        Named ``parameters``, not ``params``: on results ``params`` is the Series of estimates.
+        """
         return {k: float(v) for k, v in self.__dict__.items()}
 
     @property
@@ -81,7 +84,7 @@ class _Distribution:
         return np.asarray(self.rvs(size=n, random_state=check_rng(rng)), dtype=float)
 
     def __str__(self) -> str:
-        shown = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())
+        shown = ", ".join(f"{k}={v:.6g}" for k, v in self.parameters.items())
         return f"{self.family}({shown}): mean {self.mean:.6g}, SD {self.sd:.6g}"
 
 

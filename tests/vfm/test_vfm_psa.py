@@ -44,7 +44,9 @@ def test_gamma_method_of_moments():
     g = gamma_cost(400.0, 100.0)
     assert isinstance(g, GammaCost)
     assert g.shape == pytest.approx(16.0) and g.scale == pytest.approx(25.0)
-    assert g.params == {"shape": pytest.approx(16.0), "scale": pytest.approx(25.0)}
+    assert g.parameters == {"shape": pytest.approx(16.0), "scale": pytest.approx(25.0)}
+    # `params` is the estimates Series of a result; a distribution has `parameters` only
+    assert not hasattr(g, "params")
     assert g.mean == pytest.approx(400.0, rel=1e-12) and g.sd == pytest.approx(100.0, rel=1e-12)
     lo, hi = g.interval(0.9)
     assert (lo, hi) == pytest.approx(stats.gamma(16, scale=25).interval(0.9))
@@ -75,7 +77,7 @@ def test_lognormal_from_interval_and_log_se():
     assert r.mean == pytest.approx(0.8 * math.exp(0.02))
     assert r.sd == pytest.approx(math.sqrt((math.exp(0.04) - 1) * math.exp(2 * math.log(0.8)
                                                                            + 0.04)))
-    assert lognormal_ratio(0.8, log_se=0.2).params == pytest.approx(r.params)
+    assert lognormal_ratio(0.8, log_se=0.2).parameters == pytest.approx(r.parameters)
     x = r.draws(N_MC, rng=2)
     assert np.median(x) == pytest.approx(0.8, rel=0.01)
     _mc_check(r, r.mean, r.sd, seed=2)
