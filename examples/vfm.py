@@ -162,7 +162,7 @@ sim = avoided_costs(ev.la_indicators, ev.pilots["la_code"].tolist(), sim_nb,
                                            "cpp_started_rate_per_10k")},
                     ev.las.set_index("la_code")["child_population"], year=2016,
                     n_draws=N_DRAWS, rng=6)
-gaps = sim.gaps[["difference", "std_error", "ci_lower", "ci_upper"]]
+gaps = sim.gaps[["estimate", "std_error", "ci_lower", "ci_upper"]]
 print("simulated: pilots - neighbours (rate per 10,000), against the true pilot effect")
 print(gaps.join(pd.Series(ev.truth["pilot_effects"], name="truth")).round(1).to_string())
 dfe = load_statistical_neighbours(model="2021")
@@ -186,7 +186,7 @@ with warnings.catch_warnings():
                         .tidy().set_index("term").loc["did", ["estimate", "std_error"]]
                         for p in processes}).T
 cost_mean = np.array([COSTS[p][0] for p in processes])
-gap = av.gaps.loc[processes, "difference"].to_numpy()
+gap = av.gaps.loc[processes, "estimate"].to_numpy()
 attribution = float(cost_mean @ did["estimate"] / (cost_mean @ gap))
 attribution_se = float(np.sqrt((cost_mean**2) @ did["std_error"] ** 2) / abs(cost_mean @ gap))
 print(pd.DataFrame({"gap_2015_16": gap, "did": did["estimate"], "did_se": did["std_error"]},

@@ -118,10 +118,14 @@ class AvoidedCosts(Result):
 
     @property
     def gaps(self) -> pd.DataFrame:
-        """The comparison's pooled rows for the analysed indicators (rate gaps per 10,000)."""
+        """The comparison's pooled rows for the analysed indicators (rate gaps per 10,000).
+
+        Indexed by ``indicator``; the gap (pilots minus neighbours) is ``estimate``, as in
+        :attr:`sosstats.neighbours.ComparisonResult.pooled`.
+        """
         pooled = self.comparison.pooled
-        out = pooled[pooled["indicator"].isin(self.indicators)].set_index("indicator")
-        return out.dropna(axis=1, how="all")
+        out = pooled.loc[[i for i in self.indicators if i in pooled.index]]
+        return out.rename_axis("indicator").dropna(axis=1, how="all")
 
     def summary(self, level: float | None = None) -> Summary:
         """Estimates, standard errors, tests and intervals of every row."""

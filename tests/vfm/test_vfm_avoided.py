@@ -105,7 +105,7 @@ def test_agrees_with_hand_computation_from_compare_output(sim):
             assert tidy.loc[f"processes[{ind}: {la}]", "estimate"] == pytest.approx(avoided[la])
             assert tidy.loc[f"cost[{ind}: {la}]", "estimate"] == pytest.approx(
                 avoided[la] * COSTS[ind])
-        s_p = comp.pooled.set_index("indicator").loc[ind, "std_error"] * np.sqrt(n_p)
+        s_p = comp.pooled.loc[ind, "std_error"] * np.sqrt(n_p)
         la = pilots[3]
         assert tidy.loc[f"processes[{ind}: {la}]", "std_error"] == pytest.approx(
             s_p * pop[la] / 1e4)
@@ -117,8 +117,8 @@ def test_agrees_with_hand_computation_from_compare_output(sim):
     assert tidy.loc["cost[total: pooled]", "estimate"] == pytest.approx(totals.sum())
     assert tidy.loc["cost[total: pooled]", "std_error"] == pytest.approx(
         np.sqrt(len(pilots)) * totals.std(ddof=1))
-    pd.testing.assert_frame_equal(res.gaps[["difference", "std_error", "p_value"]],
-                                  comp.pooled.set_index("indicator")[["difference", "std_error",
+    pd.testing.assert_frame_equal(res.gaps[["estimate", "std_error", "p_value"]],
+                                  comp.pooled.rename_axis("indicator")[["estimate", "std_error",
                                                                       "p_value"]])
 
 
