@@ -14,7 +14,7 @@ import pandas as pd
 from sosstats._validate import check_binary, check_columns, check_weights
 from sosstats.errors import DataError, DesignError
 
-__all__ = ["ESTIMANDS", "covariate_matrix", "row_vector", "subclass_codes", "subclass_weights",
+__all__ = ["ESTIMANDS", "balance_columns", "row_vector", "subclass_codes", "subclass_weights",
            "treatment_vector", "weight_vector"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
@@ -104,13 +104,14 @@ def subclass_codes(data: pd.DataFrame, subclass: Any) -> np.ndarray:
     return codes.astype(np.intp)
 
 
-# ------------------------------------------------------------------ covariate matrix
+# ------------------------------------------------- covariate columns of a balance table
 
-def covariate_matrix(data: pd.DataFrame, covariates: list[str], *, squares: bool = False,
-                     interactions: bool = False) -> tuple[np.ndarray, list[str], list[str]]:
-    """Expand covariates to a float matrix: (X, names, source covariate of each column).
+def balance_columns(data: pd.DataFrame, covariates: list[str], *, squares: bool = False,
+                    interactions: bool = False) -> tuple[np.ndarray, list[str], list[str]]:
+    """Expand covariates to the columns a balance table reports: (X, names, source of each).
 
-    Numeric and boolean columns stay; categorical / object columns become one dummy per level
+    Unlike the regression / propensity design (``_distance.covariate_matrix``, treatment
+    contrasts), every level of a factor gets its own row here. Numeric and boolean columns stay; categorical / object columns become one dummy per level
     (a two-level one keeps only its second level, as cobalt). NaN raises DataError.
     """
     cols, names, source = [], [], []

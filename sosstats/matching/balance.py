@@ -59,7 +59,7 @@ from sosstats.errors import DataError, DesignError
 from sosstats.matching._inputs import (
     ESTIMANDS,
     TINY,
-    covariate_matrix,
+    balance_columns,
     subclass_codes,
     subclass_weights,
     treatment_vector,
@@ -311,7 +311,7 @@ def balance_table(data: pd.DataFrame, treatment: str, covariates: str | list[str
         raise DataError("`covariates` is empty.")
     check_columns(data, covariates, what="covariate")
     treated = treatment_vector(data, treatment)
-    X, names, _ = covariate_matrix(data, covariates, squares=squares, interactions=interactions)
+    X, names, _ = balance_columns(data, covariates, squares=squares, interactions=interactions)
     is_bin = np.all((X == 0) | (X == 1), axis=0)
 
     codes = None if subclass is None else subclass_codes(data, subclass)

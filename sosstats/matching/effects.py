@@ -50,6 +50,7 @@ from sosstats._kernels.cluster import cluster_vcov, few_cluster_warning
 from sosstats._results import Result
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats.errors import DataError, DesignError
+from sosstats.matching._distance import covariate_matrix
 from sosstats.matching._inputs import (
     ESTIMANDS,
     subclass_codes,
@@ -80,27 +81,17 @@ def outcome_vector(data: pd.DataFrame, outcome: str, rows: np.ndarray) -> np.nda
 def design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
     """Covariates as regression columns: numeric/boolean as is, categorical as treatment dummies.
 
-    Each categorical covariate gets one dummy per level except the first (sorted) level, as
-    R's default treatment contrasts. NaN raises DataError.
+    The matrix of :func:`sosstats.matching._distance.covariate_matrix` (the propensity-score
+    design of :func:`~sosstats.matching.match`): each categorical covariate gets one dummy per
+    level except the first, as R's default treatment contrasts. NaN or inf raise DataError.
     """
-    cols, names = [], []
     for c in covariates:
-        s = data[c]
-        if s.isna().any():
-            raise DataError(f"covariate {c!r} has {int(s.isna().sum())} missing value(s).")
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            cols.append(s.to_numpy(dtype=float))
-            names.append(c)
-            continue
-        cat = pd.Categorical(s)
-        for lv in cat.categories[1:]:
-            cols.append(np.asarray(cat == lv, dtype=float))
-            names.append(f"{c}[{lv}]")
-    if not cols:
-        return np.empty((data.shape[0], 0)), []
-    X = np.column_stack(cols)
+        if data[c].isna().any():
+            raise DataError(f"covariate {c!r} has {int(data[c].isna().sum())} missing value(s).")
+    X, names = covariate_matrix(data, covariates)
     if not np.isfinite(X).all():
-        raise DataError("covariates have infinite values.")
+        bad = [n for n, ok in zip(names, np.isfinite(X).all(axis=0)) if not ok]
+        raise DataError(f"covariate(s) {', '.join(map(repr, bad))} have infinite values.")
     return X, names
 
 
