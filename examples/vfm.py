@@ -85,6 +85,7 @@ def money(x: float) -> str:
     return f"{'-' if x < 0 else ''}£{abs(x):,.0f}"
 
 
+print(f"figures (vfm_*.png) are written to {OUT.resolve()} (set SOSSTATS_EXAMPLE_OUT to change)")
 ev = simulate_evaluation(rng=1)
 PRICE_YEAR = "2015/16"
 # ILLUSTRATIVE price index (made up for this example): use PSSRU's pay and prices index.
