@@ -89,7 +89,7 @@ ancova = change_model(formula, long, entity="family_id", time="wave", cluster="l
 print("\nANCOVA (T2 on T1):")
 print(ancova.tidy()[["term", "estimate", "std_error", "p_value", "df"]].round(3)
       .to_string(index=False))
-change_plot(long, "sdq", "wave", by="experience")
+change_plot(long, "sdq", "wave", by="experience", entity="family_id", cluster="la_code")
 plt.savefig(OUT / "panel_change_by_group.png", dpi=120, bbox_inches="tight")
 plt.close("all")
 

@@ -7,6 +7,8 @@
   for binary and ordinal change.
 - :func:`reliable_change` (Jacobson-Truax), :func:`randomization_test` over pilot-level labels.
 - :func:`wide_to_long`, :func:`long_to_wide` to reshape T1/T2 data.
+- :func:`change_plot` / :func:`change_means` (the same families at every wave, intervals
+  clustered by pilot), :func:`coefficient_plot`.
 
 See ``docs/panel.md`` for the maths and references.
 """
@@ -27,7 +29,7 @@ from sosstats.panel.categorical import (
     stuart_maxwell_from_table,
 )
 from sosstats.panel.change import ChangeResult, change_model
-from sosstats.panel.plots import change_plot, coefficient_plot
+from sosstats.panel.plots import change_means, change_plot, coefficient_plot
 from sosstats.panel.randomization import (
     RandomizationResult,
     all_assignments,
@@ -50,6 +52,7 @@ __all__ = [
     "ReliableChangeResult",
     "StuartMaxwellResult",
     "all_assignments",
+    "change_means",
     "change_model",
     "change_plot",
     "coefficient_plot",

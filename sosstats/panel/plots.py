@@ -5,16 +5,17 @@ Matplotlib is imported inside each function so that ``import sosstats`` stays fa
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._validate import check_columns, check_frame, check_level
-from sosstats.errors import DataError
+from sosstats._validate import check_columns, check_frame, check_level, check_option
+from sosstats.errors import DataError, SosstatsWarning
 
-__all__ = ["coefficient_plot", "change_plot"]
+__all__ = ["coefficient_plot", "change_plot", "change_means"]
 
 
 def _axes(ax: Any) -> Any:
@@ -53,9 +54,131 @@ def coefficient_plot(result: Any, ax: Any = None, *, terms: list[str] | None = N
     return ax
 
 
+def _mean_interval(y: np.ndarray, codes: np.ndarray | None) -> tuple[float, float, float, int]:
+    """Mean, its standard error, df and the number of clusters of one group x wave."""
+    n = y.size
+    mean = float(y.mean()) if n else float("nan")
+    if codes is None:
+        se = float(y.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        return mean, se, float(n - 1), n
+    g = int(np.unique(codes).size)
+    if g < 2:
+        return mean, float("nan"), float("nan"), g
+    from sosstats._kernels.cluster import cluster_vcov
+
+    cv = cluster_vcov(np.ones((n, 1)), y - mean, codes, kind="cr2")
+    return mean, float(np.sqrt(cv.vcov[0, 0])), float(np.asarray(cv.df)[0]), g
+
+
+def change_means(data: pd.DataFrame, outcome: str, time: str, by: str | None = None, *,
+                 entity: str | None = None, cluster: str | None = None,
+                 sample: Literal["complete", "all"] = "complete",
+                 level: float = 0.95) -> pd.DataFrame:
+    r"""Mean of ``outcome`` at each wave, by group, with (cluster-robust) t intervals.
+
+    The table :func:`change_plot` draws.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long frame (one row per entity x wave); not modified.
+    outcome, time : str
+        Numeric outcome and wave column (ordered categorical order, else sorted).
+    by : str, optional
+        Grouping column (cohort, experience group).
+    entity : str, optional
+        Entity id column; required with ``sample="complete"``.
+    cluster : str, optional
+        Cluster column (e.g. the pilot ``"la_code"``): intervals are then CR2
+        (Bell-McCaffrey) with Satterthwaite df, clustered by it. Without it, units are treated
+        as independent (``t`` with ``n - 1`` df).
+    sample : {"complete", "all"}
+        ``"complete"`` (default): only the entities with the outcome observed at every wave (at
+        both, with two), so each line compares the same families. ``"all"``: every row with the
+        outcome observed at that wave (the T1 mean of all families beside the T2 mean of the
+        respondents: different samples).
+    level : float
+        Interval level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x wave: ``by`` (when given), ``wave``, ``n``, ``n_clusters``,
+        ``mean``, ``std_error``, ``df``, ``ci_lower``, ``ci_upper``. ``df`` is NaN (and so are
+        the bounds) for a group x wave with fewer than two clusters.
+
+    Notes
+    -----
+    With clusters the variance of a mean :math:`\bar y` is the CR2 variance of the intercept
+    of :math:`y_i = \mu + e_i`, :math:`\sum_g (A_g e_g)' 1 1' (A_g e_g) / n^2` with
+    :math:`A_g` the Bell-McCaffrey adjustment, and the interval uses Satterthwaite df
+    (Pustejovsky and Tipton, 2018), as ``change_model(..., inference="cr2")``.
+    """
+    from sosstats.panel._design import wave_order
+
+    data = check_frame(data)
+    check_option(sample, ("complete", "all"), "sample")
+    level = check_level(level)
+    if sample == "complete" and entity is None:
+        raise DataError("`entity` is required with sample='complete' (the default): name the id "
+                        "column so that every wave shows the same units, or pass sample='all' "
+                        "to show everyone observed at each wave (different units).")
+    cols = [outcome, time] + [c for c in (by, entity, cluster) if c is not None]
+    check_columns(data, list(dict.fromkeys(cols)))
+    if not (pd.api.types.is_numeric_dtype(data[outcome])
+            and not pd.api.types.is_bool_dtype(data[outcome])):
+        raise DataError(f"outcome {outcome!r} ({data[outcome].dtype}) must be numeric.")
+    for col in [c for c in (time, by, entity, cluster) if c is not None]:
+        if data[col].isna().any():
+            raise DataError(f"column {col!r} has {int(data[col].isna().sum())} missing values.")
+    waves = wave_order(data[time])
+    frame = data[list(dict.fromkeys(cols))]
+    frame = frame[frame[outcome].notna()]
+    if np.isinf(frame[outcome].to_numpy(dtype=float)).any():
+        raise DataError(f"outcome {outcome!r} has infinite values.")
+    if entity is not None:
+        dup = frame.duplicated([entity, time])
+        if dup.any():
+            raise DataError(f"duplicate {entity!r} x {time!r} rows for {entity} "
+                            f"{', '.join(map(str, pd.unique(frame.loc[dup, entity])[:10]))}.")
+    if sample == "complete":
+        n_waves = frame.groupby(entity, observed=True, sort=False)[time].transform("nunique")
+        frame = frame[n_waves.to_numpy() == len(waves)]
+        if frame.empty:
+            raise DataError(f"no {entity} has {outcome!r} observed at every wave; pass "
+                            "sample='all' to show each wave's observed units.")
+    groups = [(None, frame)] if by is None else list(frame.groupby(by, observed=True,
+                                                                   sort=True))
+    rows = []
+    for label, sub in groups:
+        codes_all = None if cluster is None else pd.factorize(sub[cluster])[0]
+        wave_pos = pd.Index(waves).get_indexer(sub[time])
+        for t, wave in enumerate(waves):
+            sel = wave_pos == t
+            y = sub[outcome].to_numpy(dtype=float)[sel]
+            mean, se, df, g = _mean_interval(y, None if codes_all is None else codes_all[sel])
+            with np.errstate(invalid="ignore"):
+                q = stats.t.ppf(0.5 + level / 2, df) if df >= 1 else float("nan")
+            rows.append({**({by: label} if by is not None else {}), "wave": wave,
+                         "n": int(y.size), "n_clusters": int(g), "mean": mean,
+                         "std_error": se, "df": df, "ci_lower": mean - q * se,
+                         "ci_upper": mean + q * se})
+    out = pd.DataFrame(rows)
+    if cluster is not None:
+        few = out[out["n_clusters"] < 2]
+        if len(few):
+            cells = ", ".join(f"{r.get(by, 'all')} at {r['wave']}" if by else str(r["wave"])
+                              for _, r in few.iterrows())
+            warnings.warn(f"fewer than two {cluster!r} clusters for {cells}: no clustered "
+                          "interval there.", SosstatsWarning, stacklevel=3)
+    return out
+
+
 def change_plot(data: pd.DataFrame, outcome: str, time: str, by: str | None = None, *,
-                level: float = 0.95, ax: Any = None) -> Any:
-    """Means of ``outcome`` at each wave, by group, with t intervals, joined by lines.
+                entity: str | None = None, cluster: str | None = None,
+                sample: Literal["complete", "all"] = "complete", level: float = 0.95,
+                ax: Any = None) -> Any:
+    """Means of ``outcome`` at each wave, by group, with intervals, joined by lines.
 
     Parameters
     ----------
@@ -65,40 +188,55 @@ def change_plot(data: pd.DataFrame, outcome: str, time: str, by: str | None = No
         Numeric outcome and wave column (ordered categorical order, else sorted).
     by : str, optional
         Grouping column (cohort, experience group); one line per group.
+    entity : str, optional
+        Entity id column; required with ``sample="complete"`` (the default).
+    cluster : str, optional
+        Cluster column (the pilot): intervals are CR2 with Satterthwaite df, clustered by it;
+        without it units are treated as independent.
+    sample : {"complete", "all"}
+        ``"complete"``: the same entities at every wave (those observed at all waves);
+        ``"all"``: every unit observed at each wave, which the title then says compares
+        different units.
     level : float
-        Interval level: mean +/- t_{n-1} * sd / sqrt(n) per wave and group (missing outcomes
-        left out).
+        Interval level.
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
-    """
-    from sosstats.panel._design import wave_order
 
-    data = check_frame(data)
-    check_columns(data, [outcome, time] + ([by] if by else []))
-    level = check_level(level)
-    if not pd.api.types.is_numeric_dtype(data[outcome]):
-        raise DataError(f"outcome {outcome!r} ({data[outcome].dtype}) must be numeric.")
-    waves = wave_order(data[time].dropna())
+    See Also
+    --------
+    change_means : the table drawn (means, n, clusters, df and bounds per group x wave).
+    """
+    table = change_means(data, outcome, time, by, entity=entity, cluster=cluster,
+                         sample=sample, level=level)
+    waves = list(dict.fromkeys(table["wave"]))
     ax = _axes(ax)
-    groups = [(None, data)] if by is None else list(data.groupby(by, observed=True, sort=True))
+    groups = [(None, table)] if by is None else list(table.groupby(by, observed=True,
+                                                                   sort=True))
     x = np.arange(len(waves))
     for i, (label, sub) in enumerate(groups):
-        g = sub.groupby(time, observed=True)[outcome]
-        mean = g.mean().reindex(waves)
-        sd = g.std().reindex(waves)
-        n = g.count().reindex(waves)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)
+        sub = sub.set_index("wave").reindex(waves)
+        mean = sub["mean"].to_numpy(dtype=float)
+        err = np.vstack([mean - sub["ci_lower"].to_numpy(dtype=float),
+                         sub["ci_upper"].to_numpy(dtype=float) - mean])
         shift = (i - (len(groups) - 1) / 2) * 0.04
-        ax.errorbar(x + shift, mean.to_numpy(), yerr=half.to_numpy(), marker="o", capsize=3,
+        ax.errorbar(x + shift, mean, yerr=err, marker="o", capsize=3,
                     label=None if label is None else f"{by} = {label}")
     ax.set_xticks(x)
     ax.set_xticklabels([str(w) for w in waves])
     ax.set_xlabel(time)
-    ax.set_ylabel(f"mean {outcome} ({level:.0%} CI)")
+    how = (f"CR2 by {cluster}, Satterthwaite df" if cluster is not None
+           else "units independent")
+    ax.set_ylabel(f"mean {outcome} ({level:.0%} CI, {how})")
+    counts = table.groupby("wave", sort=False)["n"].sum().reindex(waves)
+    if sample == "complete":
+        ax.set_title(f"the same {int(counts.iloc[0])} {entity} at every wave", fontsize="medium")
+    else:
+        sizes = ", ".join(f"{w}: n = {int(n)}" for w, n in counts.items())
+        ax.set_title(f"all observed at each wave ({sizes}): not the same units",
+                     fontsize="medium")
     if by is not None:
         ax.legend()
     return ax

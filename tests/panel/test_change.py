@@ -278,7 +278,7 @@ def test_plots(ref_long):
     ax = fit(ref_long).plot()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["cohort", "exp2", "exp3"]
     assert len(ax.lines) >= 1
-    ax = change_plot(ref_long, "sdq", "wave", by="cohort")
+    ax = change_plot(ref_long, "sdq", "wave", by="cohort", entity="family_id")
     assert len(ax.get_legend().get_texts()) == 2
     with pytest.raises(DataError):
         fit(ref_long).plot(terms=["nope"])
