@@ -11,6 +11,7 @@ __all__ = [
     "subset_draws",
     "bootstrap_indices",
     "compact_index_dtype",
+    "resample_group_sums",
     "first_k_valid",
     "weighted_neighbour_means",
     "prefix_tables",
@@ -69,6 +70,49 @@ def compact_index_dtype(n: int) -> np.dtype:
     different (equally uniform) indices, so a kernel documents which one it uses.
     """
     return np.dtype(np.uint16) if n <= 1 << 16 else np.dtype(np.int64)
+
+
+#: Target size of one chunk of multiplicities (replicates x units) of
+#: :func:`resample_group_sums`, in bytes.
+GROUP_SUMS_CHUNK_BYTES = 1 << 21
+
+
+def resample_group_sums(values: np.ndarray, group: np.ndarray, n_groups: int,
+                         n_resamples: int, rng: np.random.Generator, *,
+                         chunk_bytes: int = GROUP_SUMS_CHUNK_BYTES) -> np.ndarray:
+    """Sum unit-level ``values`` over bootstrap resamples of units (workers) within groups.
+
+    Used by :func:`sosstats.vfm.diary_costs` (workers' minutes and costs by activity). Workers
+    of group ``g`` are ``numpy.flatnonzero(group == g)`` (``n_g`` of them, in that
+    order). For ``g = 0, 1, ...`` in turn, the resampling indices of all ``B`` replicates are
+    the rows of ``rng.integers(0, n_g, size=(B, n_g))``, drawn in consecutive blocks of rows
+    (identical to drawing the matrix at once, or row by row). Each block becomes a matrix of
+    multiplicities (how often each worker was drawn) times the ``(n_g, K)`` values, so a
+    replicate costs ``n_g`` operations per value, not a Python loop. The plain loop it equals::
+
+        for g in range(G):
+            rows = np.flatnonzero(group == g)
+            for b in range(B):
+                out[b, g] = values[rows][rng.integers(0, len(rows), len(rows))].sum(axis=0)
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(B, G, K)``.
+    """
+    values = np.asarray(values, dtype=float)
+    out = np.empty((n_resamples, n_groups, values.shape[1]))
+    for g in range(n_groups):  # loop over groups and chunks of replicates, not replicates
+        x = values[np.flatnonzero(group == g)]
+        n_g = x.shape[0]
+        rows = max(1, min(n_resamples, chunk_bytes // (16 * max(n_g, 1))))
+        for b0 in range(0, n_resamples, rows):
+            b1 = min(n_resamples, b0 + rows)
+            idx = rng.integers(0, n_g, size=(b1 - b0, n_g))
+            flat = (idx + (np.arange(b1 - b0) * n_g)[:, None]).ravel()
+            counts = np.bincount(flat, minlength=(b1 - b0) * n_g).reshape(b1 - b0, n_g)
+            out[b0:b1, g] = counts.astype(float) @ x
+    return out
 
 
 def first_k_valid(candidates: np.ndarray, valid: np.ndarray, k: int

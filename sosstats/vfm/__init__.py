@@ -12,12 +12,14 @@ neighbours, and their cost). See ``docs/vfm.md``.
 
 from __future__ import annotations
 
-from sosstats.vfm._cea_result import CEAResult
-from sosstats.vfm._inputs import Amount
-from sosstats.vfm.avoided import AvoidedCosts, avoided_costs
-from sosstats.vfm.budget import BudgetView, budget, training_cost
+from sosstats.vfm.avoided import avoided_costs
+from sosstats.vfm.avoided_result import AvoidedCosts
+from sosstats.vfm.budget import budget, training_cost
+from sosstats.vfm.budget_view import BudgetView
 from sosstats.vfm.cea import DEFAULT_WTP, cea
-from sosstats.vfm.diaries import DiaryComparison, DiaryCosts, diary_costs
+from sosstats.vfm.cea_result import CEAResult
+from sosstats.vfm.diaries import diary_costs
+from sosstats.vfm.diary_result import DiaryComparison, DiaryCosts
 from sosstats.vfm.discount import (
                                    GREEN_BOOK,
                                    annuity,
@@ -40,7 +42,7 @@ from sosstats.vfm.dominance import QUADRANTS, incremental_analysis, quadrant
 from sosstats.vfm.prices import reprice
 from sosstats.vfm.psa import PSAResult, psa
 from sosstats.vfm.sensitivity import BreakEven, OneWay, break_even, one_way
-from sosstats.vfm.unit_costs import UnitCost, unit_cost
+from sosstats.vfm.unit_costs import Amount, UnitCost, unit_cost
 
 __all__ = [
     "Amount",

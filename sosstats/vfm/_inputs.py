@@ -1,92 +1,20 @@
-"""Inputs that may be numbers, arrays of draws or scipy.stats frozen distributions; printing.
+"""Inputs that may be numbers, arrays of draws or scipy.stats frozen distributions.
 
-Used by :func:`sosstats.vfm.unit_cost` (and the probabilistic sensitivity analysis to come):
-a number is fixed, a 1-D array holds draws made elsewhere, a frozen distribution is drawn here
-with the caller's ``rng`` (``dist.rvs(size=n_draws, random_state=rng)``), in the order the
-caller asks for them. :func:`fmt_money`, :func:`fmt_number` and :class:`FormattedSummary`
-print money without scientific notation (``4,091,234`` rather than ``4.091e+06``).
+Used by :func:`sosstats.vfm.unit_cost`, :func:`~sosstats.vfm.avoided_costs`,
+:func:`~sosstats.vfm.budget` and :func:`~sosstats.vfm.psa`: a number is fixed, a 1-D array
+holds draws made elsewhere, a frozen distribution is drawn here with the caller's ``rng``
+(``dist.rvs(size=n_draws, random_state=rng)``), in the order the caller asks for them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from sosstats._results import Summary
 from sosstats.errors import DataError
 
-__all__ = ["Amount", "FormattedSummary", "fmt_money", "fmt_number", "is_distribution",
-           "n_draws_of", "realise"]
-
-
-def fmt_number(x: Any) -> str:
-    """Format a number: ``1,234,567`` from 1,000 up, else 4 significant digits (``0.1499``)."""
-    x = float(x)
-    if not np.isfinite(x):
-        return "NaN" if np.isnan(x) else str(x)
-    if x == 0:
-        return "0"
-    return f"{x:,.0f}" if abs(x) >= 999.95 else f"{x:.4g}"
-
-
-def fmt_money(x: Any) -> str:
-    """Format money: ``4,091,234`` from 1,000 up, else two decimals (``39.85``)."""
-    x = float(x)
-    if not np.isfinite(x):
-        return "NaN" if np.isnan(x) else str(x)
-    x = x + 0.0                                     # no "-0"
-    return f"{x:,.0f}" if abs(x) >= 999.995 else f"{x:,.2f}".replace("-0.00", "0.00")
-
-
-class FormattedSummary(Summary):
-    """A :class:`~sosstats._results.Summary` that prints chosen columns with their own format.
-
-    ``to_frame()`` still returns the numbers; only ``str()`` / ``_repr_html_`` format them.
-
-    Parameters
-    ----------
-    title, table, notes
-        As for :class:`~sosstats._results.Summary`.
-    formats : mapping of column name to callable
-        Each listed column is printed as ``formats[column](value)``.
-    """
-
-    def __init__(self, title: str, table: pd.DataFrame, notes: list[str] | None = None, *,
-                 formats: dict[str, Callable[[Any], str]] | None = None) -> None:
-        super().__init__(title, table, notes)
-        self.formats = dict(formats or {})
-
-    def _shown(self) -> Summary:
-        shown = self.table.copy()
-        for column, fmt in self.formats.items():
-            if column in shown.columns:
-                shown[column] = shown[column].map(fmt)
-        return Summary(self.title, shown, self.notes)
-
-    def __str__(self) -> str:
-        return str(self._shown())
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self._shown()._repr_html_()
-
-
-@dataclass(frozen=True)
-class Amount:
-    """An annual amount of money (not a rate), e.g. ``overheads={"capital": Amount(2_566)}``.
-
-    Parameters
-    ----------
-    value : float, array of draws or scipy.stats frozen distribution
-        Money per year at the result's price year.
-    """
-
-    value: Any
+__all__ = ["is_distribution", "n_draws_of", "realise"]
 
 
 def is_distribution(value: Any) -> bool:

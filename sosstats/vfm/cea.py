@@ -26,7 +26,7 @@ from sosstats._validate import (
     check_rng,
 )
 from sosstats.errors import DataError, DesignError, SosstatsWarning
-from sosstats.vfm._cea_result import CEAResult
+from sosstats.vfm.cea_result import CEAResult
 
 __all__ = ["cea", "DEFAULT_WTP", "FEW_CLUSTERS"]
 

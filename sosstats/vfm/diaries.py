@@ -24,16 +24,12 @@ from sosstats._validate import (
     check_rng,
     check_unique,
 )
+from sosstats._kernels.resample import resample_group_sums
 from sosstats.errors import DataError, DesignError
-from sosstats.vfm._diary_result import (
-    DiaryComparison,
-    DiaryCosts,
-    _estimands,
-    resample_worker_sums,
-)
+from sosstats.vfm.diary_result import DiaryCosts, _estimands
 from sosstats.vfm.unit_costs import UnitCost
 
-__all__ = ["diary_costs", "DiaryCosts", "DiaryComparison", "resample_worker_sums"]
+__all__ = ["diary_costs"]
 
 def _worker_values(col: str, what: str, frame: pd.DataFrame, wcodes: np.ndarray, ids: pd.Index,
                    workers: pd.DataFrame | None, worker: str) -> pd.Series:
@@ -152,7 +148,7 @@ def diary_costs(diaries: pd.DataFrame, unit_costs: Any, *, worker: str = "worker
     level : float, default 0.95
         Level of the percentile intervals.
     rng : int, Generator or None
-        Used only by the bootstrap, as :func:`resample_worker_sums` says.
+        Used only by the bootstrap, as :func:`sosstats._kernels.resample.resample_group_sums` says.
     compare : (group_a, group_b), optional
         Also compute ``result.compare(group_a, group_b)`` into ``result.comparison``.
 
@@ -281,7 +277,7 @@ def diary_costs(diaries: pd.DataFrame, unit_costs: Any, *, worker: str = "worker
     sums = np.zeros((len(groups), values.shape[1]))
     np.add.at(sums, gcodes, values)
     point = _estimands(sums, n_g, n_a, dpos)
-    reps = resample_worker_sums(values, gcodes, len(groups), n_resamples, gen)
+    reps = resample_group_sums(values, gcodes, len(groups), n_resamples, gen)
     if draws is not None and hourly[0] > 0:
         reps[..., n_a:2 * n_a] *= (draws[np.arange(n_resamples) % draws.size] / hourly[0])[
             :, None, None]

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from sosstats._results import Result
-from sosstats._validate import check_int, check_level, check_rng
+from sosstats._validate import check_finite, check_int, check_level, check_rng
 from sosstats.errors import DataError
 from sosstats.vfm._inputs import is_distribution, realise
 from sosstats.vfm.distributions import (
@@ -25,7 +25,6 @@ from sosstats.vfm.distributions import (
     GammaCost,
     LognormalRatio,
     NormalParameter,
-    _number,
     beta_probability,
     gamma_cost,
     lognormal_ratio,
@@ -92,7 +91,7 @@ class PSAResult(Result):
 
     def share_above(self, value: float = 0.0) -> float:
         """Share of draws whose outcome is above ``value``."""
-        return float(np.mean(self.outcome > _number(value, "value")))
+        return float(np.mean(self.outcome > check_finite(value, "`value`")))
 
     @property
     def prob_positive(self) -> float:
@@ -288,7 +287,7 @@ def psa(model: Callable[..., Any], inputs: Mapping[str, Any], *, n: int | None =
     if n is not None:
         n = check_int(n, "n", minimum=1)
     level = check_level(level)
-    threshold = _number(threshold, "threshold")
+    threshold = check_finite(threshold, "`threshold`")
     gen = check_rng(rng)
     seed = int(rng) if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) else None
     state = gen.bit_generator.state

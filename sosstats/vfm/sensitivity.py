@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from sosstats._results import TableResult, format_number
 from sosstats._validate import check_finite, check_int
 from sosstats.errors import ConvergenceError, DataError
-from sosstats.vfm._inputs import FormattedSummary, fmt_number
 
 __all__ = ["OneWay", "BreakEven", "one_way", "break_even"]
 
@@ -39,9 +39,9 @@ def _evaluate(model: Callable[..., Any], params: dict[str, float], where: str) -
     return check_finite(raw, f"the outcome {where}")
 
 
-@dataclass(frozen=True)
-class OneWay:
-    """Result of :func:`one_way`: the tornado table.
+@dataclass(frozen=True, eq=False)
+class OneWay(TableResult):
+    """Result of :func:`one_way`: the tornado table (``tidy()``, ``summary()``, ``plot()``).
 
     Attributes
     ----------
@@ -59,31 +59,29 @@ class OneWay:
     table: pd.DataFrame
     base_outcome: float
     name: str = "outcome"
+    method: str = "one-way sensitivity analysis"
 
     @property
     def swing(self) -> pd.Series:
         """Swing of each parameter, largest first."""
         return self.table["swing"].copy()
 
-    def to_frame(self) -> pd.DataFrame:
-        """Return the tornado table (a copy)."""
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
         return self.table.copy()
 
-    def summary(self) -> FormattedSummary:
-        """Printable tornado table (numbers with thousands separators; ``to_frame()`` numbers)."""
-        notes = [f"{self.name} at base values: {fmt_number(self.base_outcome)}. One parameter "
-                 "at a time moved to the ends of its range, the others at base; sorted by "
-                 "swing."]
+    def _title(self) -> str:
+        return f"One-way sensitivity analysis of {self.name}"
+
+    def _notes(self) -> list[str]:
+        notes = [f"{self.name} at base values: {format_number(self.base_outcome)}. One "
+                 "parameter at a time moved to the ends of its range, the others at base; "
+                 "sorted by swing."]
         flips = self.table.index[self.table["changes_sign"]].tolist()
         if flips:
             notes.append(f"The sign of {self.name} changes within the range of: "
                          f"{', '.join(map(str, flips))}.")
-        numbers = ["base", "low", "high", "outcome_low", "outcome_high", "swing"]
-        return FormattedSummary(f"One-way sensitivity analysis of {self.name}", self.table,
-                                notes, formats=dict.fromkeys(numbers, fmt_number))
-
-    def __str__(self) -> str:
-        return str(self.summary())
+        return notes
 
     def plot(self, ax: Any = None) -> Any:
         """Tornado plot: bars from the base outcome to the outcome at each end of the range."""
@@ -182,9 +180,13 @@ def one_way(model: Callable[..., Any], base: Mapping[str, float],
     return OneWay(table=table, base_outcome=base_out, name=str(name))
 
 
-@dataclass(frozen=True)
-class BreakEven:
+@dataclass(frozen=True, eq=False)
+class BreakEven(TableResult):
     """Result of :func:`break_even`; ``float(result)`` is the break-even value.
+
+    ``tidy()`` / ``summary()`` give one row (indexed by ``parameter``): ``value``, ``target``,
+    ``base_value``, ``base_outcome``, ``change``, ``bracket_low``, ``bracket_high``,
+    ``iterations``, ``function_calls``; the printed summary says it in a sentence.
 
     Attributes
     ----------
@@ -207,6 +209,7 @@ class BreakEven:
     bracket: tuple[float, float]
     iterations: int
     function_calls: int
+    method: str = "break-even value (Brent's method)"
 
     @property
     def change(self) -> float:
@@ -216,14 +219,28 @@ class BreakEven:
     def __float__(self) -> float:
         return self.value
 
-    def __str__(self) -> str:
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return pd.DataFrame({"value": [self.value], "target": [self.target],
+                             "base_value": [self.base_value],
+                             "base_outcome": [self.base_outcome], "change": [self.change],
+                             "bracket_low": [self.bracket[0]],
+                             "bracket_high": [self.bracket[1]],
+                             "iterations": [self.iterations],
+                             "function_calls": [self.function_calls]},
+                            index=pd.Index([self.parameter], name="parameter"))
+
+    def _title(self) -> str:
+        return f"Break-even value of {self.parameter}"
+
+    def _notes(self) -> list[str]:
         rel = (f" ({self.change / self.base_value:+.1%} from base)" if self.base_value != 0
                else "")
-        f = fmt_number
-        return (f"Break-even: the outcome equals {f(self.target)} when {self.parameter} = "
+        f = format_number
+        return [f"The outcome equals {f(self.target)} when {self.parameter} = "
                 f"{f(self.value)}{rel}; at its base value {f(self.base_value)} the outcome "
                 f"is {f(self.base_outcome)}. Searched in [{f(self.bracket[0])}, "
-                f"{f(self.bracket[1])}] by Brent's method.")
+                f"{f(self.bracket[1])}] by Brent's method."]
 
 
 def break_even(model: Callable[..., Any], base: Mapping[str, float], parameter: str,

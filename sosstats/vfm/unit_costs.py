@@ -19,16 +19,29 @@ import pandas as pd
 from sosstats._results import Result
 from sosstats._validate import check_int, check_level, check_option, check_rng
 from sosstats.errors import DataError
-from sosstats.vfm._inputs import Amount, n_draws_of, realise
+from sosstats.vfm._inputs import n_draws_of, realise
 from sosstats.vfm.prices import reprice
 
-__all__ = ["UnitCost", "unit_cost"]
+__all__ = ["Amount", "UnitCost", "unit_cost"]
 
 _ON_COST_KEYS = ("national_insurance", "ni_threshold", "pension")
 _OVERHEAD_KEYS = ("direct", "indirect", "capital", "qualifications")
 _ITEM_NAMES = {"direct": "direct_overheads", "indirect": "indirect_overheads",
                "capital": "capital", "qualifications": "qualifications"}
 _TERMS = ("cost_per_year", "cost_per_working_hour", "cost_per_direct_hour")
+
+
+@dataclass(frozen=True)
+class Amount:
+    """An annual amount of money (not a rate), e.g. ``overheads={"capital": Amount(2_566)}``.
+
+    Parameters
+    ----------
+    value : float, array of draws or scipy.stats frozen distribution
+        Money per year at the result's price year.
+    """
+
+    value: Any
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 
 from sosstats.errors import DataError
 from sosstats.vfm import discount_factors, present_value
-from sosstats.vfm._inputs import fmt_money, fmt_number
-from sosstats.vfm.budget import BudgetView, budget, training_cost
+from sosstats._results import format_number
+from sosstats.vfm import BudgetView
+from sosstats.vfm._format import format_money
+from sosstats.vfm.budget import budget, training_cost
 from sosstats.vfm.psa import gamma_cost
 
 matplotlib.use("Agg")
@@ -221,14 +223,19 @@ def test_inputs_untouched():
     assert frame.iloc[0, 1] == 600.0
 
 
-@pytest.mark.parametrize("x, money, number", [
-    (4_091_234.5, "4,091,234", "4,091,234"), (-2_269_000.4, "-2,269,000", "-2,269,000"),
-    (1_000.0, "1,000", "1,000"), (999.996, "1,000", "1,000"), (39.854, "39.85", "39.85"),
-    (0.149897, "0.15", "0.1499"), (-0.0, "0.00", "0"), (-0.001, "0.00", "-0.001"),
-    (5e7, "50,000,000", "50,000,000"), (np.nan, "NaN", "NaN"),
+@pytest.mark.parametrize("x, money", [
+    (4_091_234.5, "4,091,234"), (-2_269_000.4, "-2,269,000"), (1_000.0, "1,000"),
+    (999.996, "1,000"), (39.854, "39.85"), (0.149897, "0.15"), (-0.0, "0.00"),
+    (-0.001, "0.00"), (5e7, "50,000,000"), (np.nan, "nan"), (2.5e12, "2.5e+12"),
 ])
-def test_number_formats(x, money, number):
-    assert fmt_money(x) == money and fmt_number(x) == number
+def test_money_format(x, money):
+    assert format_money(x) == money
+
+
+@pytest.mark.parametrize("x", [999.996, 1_234.56, 9_999.7, 12_345.6, -2_269_000.4, 3e12, np.nan])
+def test_money_from_1000_up_is_the_one_number_format(x):
+    # vfm has no number formatter of its own: money from 1,000 up prints as format_number
+    assert format_money(x) == format_number(x)
 
 
 def test_str_prints_money_with_thousands_separators():

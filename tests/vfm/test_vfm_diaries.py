@@ -13,7 +13,8 @@ from scipy import stats
 from sosstats.datasets import simulate_evaluation
 from sosstats.errors import DataError, DesignError
 from sosstats.vfm import unit_cost
-from sosstats.vfm.diaries import diary_costs, resample_worker_sums
+from sosstats._kernels.resample import resample_group_sums
+from sosstats.vfm.diaries import diary_costs
 
 matplotlib.use("Agg")
 
@@ -98,7 +99,7 @@ def test_kernel_equals_plain_loop_draw_for_draw():
     rng = np.random.default_rng(5)
     values = rng.gamma(2.0, 3.0, (23, 4))
     group = rng.integers(0, 3, 23)
-    fast = resample_worker_sums(values, group, 3, 301, np.random.default_rng(9), chunk_bytes=999)
+    fast = resample_group_sums(values, group, 3, 301, np.random.default_rng(9), chunk_bytes=999)
     loop = np.empty_like(fast)
     gen = np.random.default_rng(9)
     for g in range(3):
@@ -106,7 +107,7 @@ def test_kernel_equals_plain_loop_draw_for_draw():
         for b in range(301):
             loop[b, g] = values[rows][gen.integers(0, len(rows), len(rows))].sum(axis=0)
     np.testing.assert_allclose(fast, loop, rtol=1e-12)
-    whole = resample_worker_sums(values, group, 3, 301, np.random.default_rng(9))
+    whole = resample_group_sums(values, group, 3, 301, np.random.default_rng(9))
     np.testing.assert_allclose(whole, fast, rtol=1e-12)
 
 

@@ -51,7 +51,7 @@ def test_one_way_swing_equals_outcome_difference_for_npv():
         assert ow.table.loc[p, "swing"] == pytest.approx(abs(f_hi - f_lo))
     assert list(ow.table.index) == ["saving", "days", "cost_per_day"]
     assert ow.base_outcome == pytest.approx(npv(**BASE))
-    assert ow.to_frame() is not ow.table
+    assert ow.tidy() is not ow.table and list(ow.tidy()["parameter"]) == list(ow.table.index)
     assert "NPV" in str(ow.summary())
 
 
@@ -183,3 +183,27 @@ def test_break_even_and_tornado_print_large_values_plainly():
     assert "e+0" not in shown
     assert "27,500,000" in shown and "-17,830,800" in shown          # swing, base outcome
     assert ow.summary().to_frame()["swing"].dtype == float           # numbers stay numbers
+
+
+def test_printed_with_the_one_number_format():
+    # one formatter for the library: 2e12 prints as format_number does (it printed in full)
+    from sosstats._results import format_number
+
+    ow = one_way(lambda a: a * 1e12, {"a": 2.0}, {"a": (1.0, 3.0)}, name="NPV")
+    assert f"NPV at base values: {format_number(2e12)}." in str(ow)
+    assert "2,000,000,000,000" not in str(ow)
+    be = break_even(lambda a: a * 1e12 - 1e12, {"a": 2.0}, "a", bracket=(0.0, 3.0))
+    assert f"the outcome is {format_number(1e12)}" in str(be)
+
+
+def test_results_are_table_results_without_plot_that_raises():
+    from sosstats._results import TableResult
+
+    ow = one_way(lambda a, b: a - b, {"a": 2.0, "b": 1.0}, {"a": (1.0, 3.0)})
+    be = break_even(lambda a, b: a - b, {"a": 2.0, "b": 1.0}, "a", bracket=(0.0, 3.0))
+    assert isinstance(ow, TableResult) and isinstance(be, TableResult)
+    assert not hasattr(be, "plot")
+    row = be.tidy().iloc[0]
+    assert row["parameter"] == "a" and row["value"] == pytest.approx(1.0)
+    assert be.to_dict()["table"][0]["value"] == pytest.approx(1.0)
+    assert list(ow.summary().to_frame().index) == ["a"]

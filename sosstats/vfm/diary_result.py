@@ -1,9 +1,8 @@
-r"""Results of :func:`sosstats.vfm.diary_costs` and its vectorised worker bootstrap.
+r"""Results of :func:`sosstats.vfm.diary_costs`.
 
-:func:`resample_worker_sums` resamples workers within groups and sums their per-activity
-minutes and costs through a matrix of multiplicities, chunked to bound memory;
-:class:`DiaryCosts` holds the estimates and replicates, :class:`DiaryComparison` the
-difference between two groups.
+:class:`DiaryCosts` holds the estimates and the worker-bootstrap replicates (drawn by
+:func:`sosstats._kernels.resample.resample_group_sums`), :class:`DiaryComparison` the difference
+between two groups.
 """
 
 
@@ -18,49 +17,10 @@ from scipy import stats
 from sosstats._results import Result, Summary
 from sosstats.errors import DataError
 
-__all__ = ["DiaryCosts", "DiaryComparison", "resample_worker_sums"]
+__all__ = ["DiaryCosts", "DiaryComparison"]
 
-#: Target size of one chunk of multiplicities (replicates x workers), in bytes.
-CHUNK_BYTES = 1 << 21
 _SINGLE = ("direct_share", "hours_per_worker", "cost_per_worker", "cost_per_direct_hour",
            "cost_per_case")
-
-
-def resample_worker_sums(values: np.ndarray, group: np.ndarray, n_groups: int,
-                         n_resamples: int, rng: np.random.Generator, *,
-                         chunk_bytes: int = CHUNK_BYTES) -> np.ndarray:
-    """Sum worker-level ``values`` over bootstrap resamples of workers within groups.
-
-    Workers of group ``g`` are ``numpy.flatnonzero(group == g)`` (``n_g`` of them, in that
-    order). For ``g = 0, 1, ...`` in turn, the resampling indices of all ``B`` replicates are
-    the rows of ``rng.integers(0, n_g, size=(B, n_g))``, drawn in consecutive blocks of rows
-    (identical to drawing the matrix at once, or row by row). Each block becomes a matrix of
-    multiplicities (how often each worker was drawn) times the ``(n_g, K)`` values, so a
-    replicate costs ``n_g`` operations per value, not a Python loop. The plain loop it equals::
-
-        for g in range(G):
-            rows = np.flatnonzero(group == g)
-            for b in range(B):
-                out[b, g] = values[rows][rng.integers(0, len(rows), len(rows))].sum(axis=0)
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(B, G, K)``.
-    """
-    values = np.asarray(values, dtype=float)
-    out = np.empty((n_resamples, n_groups, values.shape[1]))
-    for g in range(n_groups):  # loop over groups and chunks of replicates, not replicates
-        x = values[np.flatnonzero(group == g)]
-        n_g = x.shape[0]
-        rows = max(1, min(n_resamples, chunk_bytes // (16 * max(n_g, 1))))
-        for b0 in range(0, n_resamples, rows):
-            b1 = min(n_resamples, b0 + rows)
-            idx = rng.integers(0, n_g, size=(b1 - b0, n_g))
-            flat = (idx + (np.arange(b1 - b0) * n_g)[:, None]).ravel()
-            counts = np.bincount(flat, minlength=(b1 - b0) * n_g).reshape(b1 - b0, n_g)
-            out[b0:b1, g] = counts.astype(float) @ x
-    return out
 
 
 def _estimands(sums: np.ndarray, n_workers: np.ndarray, n_act: int, direct: np.ndarray
