@@ -80,6 +80,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sosstats._kernels.resample import compact_index_dtype
+from sosstats._validate import check_array_2d
 
 __all__ = ["CEAReplicates", "DRAW_BLOCK", "TIE_ATOL", "TIE_RTOL", "WORDS", "bootstrap_cea",
            "cea_summaries", "draw_block_rows", "draw_method", "first_within", "resample_sums",
@@ -319,12 +320,18 @@ def cea_summaries(cost: np.ndarray, effect: np.ndarray, wtp: np.ndarray, *, refe
     max_bytes : int
         Bound on the temporary ``(rows, K, G)`` NMB array of one chunk of replicates.
 
+    Raises
+    ------
+    DataError
+        ``cost`` or ``effect`` not 2-D, of different shapes, or not finite
+        (:func:`sosstats._validate.check_array_2d`).
+
     Returns
     -------
     CEAReplicates
     """
-    cost = np.asarray(cost, dtype=float)
-    effect = np.asarray(effect, dtype=float)
+    cost = check_array_2d(cost, "cost")
+    effect = check_array_2d(effect, "effect", rows=cost.shape[0], columns=cost.shape[1])
     wtp = np.asarray(wtp, dtype=float)
     n_rep, n_opt = cost.shape
     d_cost = cost - cost[:, [reference]]

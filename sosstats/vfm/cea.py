@@ -24,6 +24,7 @@ from sosstats._validate import (
     check_level,
     check_numeric_columns,
     check_rng,
+    check_weights,
 )
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.vfm.cea_result import CEAResult
@@ -221,13 +222,7 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     w = None
     keep = np.ones(len(data), dtype=bool)
     if weights is not None:
-        w = check_numeric_columns(data, weights, allow_nan=True)[:, 0]
-        if np.isnan(w).any():
-            raise DataError(f"column {weights!r} has {int(np.isnan(w).sum())} missing weight(s) "
-                            f"(NaN) (rows {data.index[np.isnan(w)][:10].tolist()}); give weight "
-                            "0 to rows that should be left out.")
-        if (w < 0).any():
-            raise DataError(f"column {weights!r} has {int((w < 0).sum())} negative weight(s).")
+        w = check_weights(data[weights], f"weights column {weights!r}")
         keep = w > 0
     # rows with weight 0 carry no information: they leave before cost and effect are checked
     n_missing_dropped = int((~np.isfinite(values[~keep])).any(axis=1).sum())

@@ -187,3 +187,15 @@ def test_evpi_nonnegative_and_ceac_monotone_when_all_gain(n0, n1, seed, shift, g
     lam = WTP[:, None]
     np.testing.assert_allclose(out.ceac[:, 1],
                                np.mean(lam * out.d_effect[:, 1] - out.d_cost[:, 1] > 0, axis=1))
+
+
+@pytest.mark.parametrize("cost, effect, match", [
+    (np.zeros(5), np.zeros((5, 2)), "`cost` must be a 2-D array"),
+    (np.zeros((5, 2)), np.zeros((5, 3)), "`effect` must have 2 columns"),
+    (np.zeros((5, 2)), np.full((5, 2), np.nan), "`effect` has 10 non-finite"),
+])
+def test_summaries_check_their_2d_inputs(cost, effect, match):
+    from sosstats.errors import DataError
+
+    with pytest.raises(DataError, match=match):
+        cea_summaries(cost, effect, WTP)
