@@ -75,7 +75,7 @@ prepost = change_model("sdq ~ 1", long, entity="family_id", time="wave", cluster
 row = prepost.tidy().iloc[0]
 truth = ev.truth["families"]["outcomes"]["sdq"]["time_t2"]
 print(f"\npre/post mean change in SDQ: {row['estimate']:.2f} (wild bootstrap 95% CI "
-      f"{row['ci_lower']:.2f} to {row['ci_upper']:.2f}, p = {row['p_value']:.4f}); "
+      f"{row['ci_lower']:.2f} to {row['ci_upper']:.2f}, p {prepost.p_value_text('Intercept')}); "
       f"truth {truth}")
 
 cr2 = change_model(formula, long, entity="family_id", time="wave", cluster="la_code",

@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import brentq
 
-from sosstats._validate import check_finite, check_level, check_option, check_rng
+from sosstats._results import Summary, TableResult, format_number
+from sosstats._validate import (
+    check_array_2d,
+    check_finite,
+    check_level,
+    check_option,
+    check_rng,
+)
 from sosstats.errors import DataError, DesignError
 
 __all__ = [
@@ -24,6 +32,9 @@ __all__ = [
     "wild_cluster_bootstrap",
     "wild_weights",
     "rademacher_enumeration",
+    "pvalue_text",
+    "pvalues_as_text",
+    "tie_note",
     "WEBB_POINTS",
 ]
 
@@ -34,9 +45,9 @@ _MAX_ENUMERATION_CLUSTERS = 20  # 2**20 sign vectors x 20 clusters = 160 MB of w
 _TIE_RTOL = 1e-10  # |t*| within this relative distance of |t| is a tie (not counted)
 
 
-@dataclass(frozen=True)
-class WildBootResult:
-    """Result of :func:`wild_cluster_bootstrap` for one coefficient.
+@dataclass(frozen=True, eq=False)
+class WildBootResult(TableResult):
+    """Result of :func:`wild_cluster_bootstrap` for one coefficient (a one-row table).
 
     Attributes
     ----------
@@ -45,7 +56,10 @@ class WildBootResult:
     statistic : float
         Its CR1 t-statistic for H0: ``beta[term] = null``.
     p_value : float
-        Symmetric two-sided bootstrap p-value, ``#{b: |t*_b| > |t|} / B`` (ties not counted).
+        Symmetric two-sided bootstrap p-value, ``#{b: |t*_b| > |t|} / B``; ties (``|t*_b|``
+        within a relative 1e-10 of ``|t|``) are not counted, so the sign vector that
+        reproduces the sample never counts and the smallest p-value is 0. It prints as
+        ``"< 0.001 (all 1,024 sign vectors)"`` (see :func:`pvalue_text`), never 0.
     ci_lower, ci_upper : float
         Confidence interval by test inversion (``nan`` when ``ci=False``; ``-inf`` / ``inf``
         when the bootstrap cannot reject arbitrarily distant nulls on that side).
@@ -65,6 +79,14 @@ class WildBootResult:
         ``G``.
     level : float
         The confidence level of the interval.
+    term : int
+        The column of ``X`` tested.
+    nobs : int
+        Rows used.
+
+    ``tidy()``, ``summary()``, ``to_dict()`` and ``str()`` come from
+    :class:`~sosstats._results.TableResult`; ``tidy()`` keeps the number, ``summary()`` prints
+    the p-value as text.
     """
 
     estimate: float
@@ -80,6 +102,68 @@ class WildBootResult:
     null: float = 0.0
     n_clusters: int = 0
     level: float = 0.95
+    term: int = 0
+    nobs: int = 0
+    method: str = "wild cluster restricted bootstrap"
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return pd.DataFrame({"estimate": [self.estimate], "std_error": [self.std_error],
+                             "statistic": [self.statistic], "p_value": [self.p_value],
+                             "ci_lower": [self.ci_lower], "ci_upper": [self.ci_upper],
+                             "null": [self.null], "n_resamples": [int(self.n_resamples)],
+                             "enumerated": [bool(self.enumerated)],
+                             "n_clusters": [int(self.n_clusters)]},
+                            index=pd.Index([self.term], name="term"))
+
+    def summary(self, level: float | None = None) -> Summary:
+        """Printable table; the p-value as text (its floor when no replicate exceeds ``|t|``)."""
+        return Summary(self._title(), pvalues_as_text(self._table(level)), self._notes())
+
+    def _notes(self) -> list[str]:
+        return [tie_note(self.n_resamples, self.enumerated, self.weight_type),
+                f"{self.nobs:,} rows, {self.n_clusters} clusters; CR1 standard error; "
+                f"interval by test inversion at level {self.level:g}."]
+
+
+def pvalue_text(p_value: float, n_resamples: int, enumerated: bool) -> str:
+    """A wild bootstrap p-value as printed: the number, or its floor when it is 0.
+
+    ``p = 0`` means no replicate's ``|t*|`` exceeded ``|t|``: the p-value is below ``1 / B``,
+    printed as ``"< 0.001 (all 1,024 sign vectors)"`` (enumerated) or
+    ``"< 0.0002 (9,999 draws)"`` (sampled); ``1 / B`` is rounded up to one significant digit.
+    """
+    if not np.isfinite(p_value):
+        return "nan"
+    if p_value > 0:
+        return format_number(float(p_value))
+    floor = 1.0 / int(n_resamples)
+    exp = int(np.floor(np.log10(floor)))
+    digit = int(np.ceil(floor / 10.0 ** exp - 1e-9))
+    if digit >= 10:
+        digit, exp = 1, exp + 1
+    bound = np.format_float_positional(digit * 10.0 ** exp, trim="-")
+    what = (f"all {int(n_resamples):,} sign vectors" if enumerated
+            else f"{int(n_resamples):,} draws")
+    return f"< {bound} ({what})"
+
+
+def pvalues_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Copy of a table with ``p_value``, ``n_resamples`` and ``enumerated`` columns, the
+    p-values replaced by :func:`pvalue_text` strings (for printing only)."""
+    out = table.copy()
+    out["p_value"] = [pvalue_text(p, b, e) for p, b, e in
+                      zip(table["p_value"], table["n_resamples"], table["enumerated"])]
+    return out
+
+
+def tie_note(n_resamples: int, enumerated: bool, weight_type: str) -> str:
+    """The p-value convention in words, for a summary's notes."""
+    source = (f"all {int(n_resamples):,} Rademacher sign vectors (enumerated; exact)"
+              if enumerated else f"{int(n_resamples):,} drawn {weight_type} weight vectors")
+    return (f"p-value: share of {source} with |t*| > |t|; ties (|t*| within a relative 1e-10 "
+            "of |t|, such as the sign vector that reproduces the sample) are not counted, so "
+            f"p = 0 is possible and prints as < 1/B.")
 
 
 def rademacher_enumeration(n_clusters: int) -> np.ndarray:
@@ -146,13 +230,10 @@ def _check_inputs(X: Any, y: Any, clusters: Any, weights: Any, term: Any
         raise DataError(f"`X` and `y` must be numeric arrays: {exc}") from exc
     if X.ndim == 1:
         X = X[:, None]
-    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
-        raise DataError(f"`X` must be (n, p) and `y` (n,) with the same n; got X {X.shape} "
-                        f"and y {y.shape}.")
+    if y.ndim != 1:
+        raise DataError(f"`y` must be one-dimensional (n,); got shape {y.shape}.")
+    X = check_array_2d(X, "X", rows=y.shape[0])
     n, p = X.shape
-    if not np.isfinite(X).all():
-        bad = sorted(set(np.flatnonzero(~np.isfinite(X).all(axis=0)).tolist()))
-        raise DataError(f"`X` has NaN or infinite values in column(s) {bad}.")
     if not np.isfinite(y).all():
         raise DataError(f"`y` has {int((~np.isfinite(y)).sum())} NaN or infinite value(s).")
     clusters = np.asarray(clusters)
@@ -394,4 +475,4 @@ def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: fl
                           p_value=p_value, ci_lower=lo, ci_upper=hi, n_resamples=V.shape[0],
                           enumerated=bool(enumerate_all), weight_type=weight_type,
                           t_star=t_star, std_error=setup.std_error, null=null, n_clusters=G,
-                          level=level)
+                          level=level, term=j, nobs=int(X.shape[0]))

@@ -108,7 +108,8 @@ def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, l
     """Return (estimates table, vcov, G) for ``beta`` of ``design``.
 
     The table has columns ``estimate, std_error, statistic, p_value, df`` and, for ``wild``,
-    ``ci_lower, ci_upper`` (the bootstrap interval at ``level``) and ``n_resamples``.
+    ``ci_lower, ci_upper`` (the bootstrap interval at ``level``), ``n_resamples`` and
+    ``enumerated``.
     """
     from sosstats._kernels.cluster import cluster_vcov, few_cluster_warning
 
@@ -163,5 +164,6 @@ def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, l
         table["p_value"] = [b.p_value for b in boots]
         table["ci_lower"] = [b.ci_lower for b in boots]
         table["ci_upper"] = [b.ci_upper for b in boots]
-        table["n_resamples"] = [b.n_resamples for b in boots]
+        table["n_resamples"] = [int(b.n_resamples) for b in boots]
+        table["enumerated"] = [bool(b.enumerated) for b in boots]
     return table, vcov, G

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._results import Result, t_interval
+from sosstats._kernels.wild import pvalue_text, pvalues_as_text, tie_note
+from sosstats._results import Result, Summary, format_number, t_interval
 from sosstats._validate import as_list, check_int, check_level, check_option
 from sosstats.panel._design import METHODS, Design, build_design
 from sosstats.panel._inference import INFERENCE, infer, wls
@@ -77,6 +78,8 @@ class ChangeResult(Result):
 
     def _estimates(self) -> pd.DataFrame:
         cols = ["estimate", "std_error", "statistic", "p_value", "df"]
+        if self.inference == "wild":
+            cols += ["n_resamples", "enumerated"]
         return self.table[cols].copy()
 
     def _interval(self, level: float) -> pd.DataFrame:
@@ -99,9 +102,37 @@ class ChangeResult(Result):
 
 
 
+    def summary(self, level: float | None = None) -> Summary:
+        """Printable summary; with ``inference="wild"`` the p-values print as text.
+
+        A wild bootstrap p-value of 0 (no replicate beyond ``|t|``) prints as its floor,
+        ``"< 0.001 (all 1,024 sign vectors)"``; ``tidy()`` keeps the numbers.
+        """
+        out = super().summary(level)
+        if self.inference != "wild":
+            return out
+        return Summary(out.title, pvalues_as_text(out.table), out.notes)
+
+    def p_value_text(self, term: str) -> str:
+        """The p-value of ``term`` as printed (the wild bootstrap floor as ``"< 0.001 (...)"``)."""
+        if term not in self.table.index:
+            from sosstats.errors import DataError
+
+            raise DataError(f"term {term!r} not in the model; its terms are "
+                            f"{', '.join(map(repr, self.table.index))}.")
+        row = self.table.loc[term]
+        if self.inference == "wild":
+            return pvalue_text(row["p_value"], row["n_resamples"], row["enumerated"])
+        return format_number(float(row["p_value"]))
+
     def _notes(self) -> list[str]:
         notes = [f"{self.nobs} rows, {self.n_entities} entities, {self.n_clusters} clusters "
                  f"({', '.join(self.info.get('cluster_by', []))}); inference {self.inference}."]
+        if self.inference == "wild":
+            first = self.table.iloc[0]
+            notes.append("wild cluster restricted bootstrap per term; "
+                         + tie_note(first["n_resamples"], first["enumerated"], "rademacher")
+                         + " std_error is CR1; intervals by test inversion.")
         if self.n_dropped:
             notes.append(f"{self.n_dropped} entities dropped for a missing outcome at a wave.")
         if self.method in ("random_effects", "correlated_random_effects"):

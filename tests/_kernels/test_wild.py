@@ -318,7 +318,7 @@ def test_bad_input():
         wild_cluster_bootstrap(X, y, cl, term="x")
     Xn = X.copy()
     Xn[3, 2] = np.nan
-    with pytest.raises(DataError, match=r"column\(s\) \[2\]"):
+    with pytest.raises(DataError, match=r"`X` has 1 non-finite value"):
         wild_cluster_bootstrap(Xn, y, cl, term=1)
     yn = y.copy()
     yn[0] = np.nan
@@ -334,7 +334,7 @@ def test_bad_input():
         wild_cluster_bootstrap(X, y, clo, term=1)
     with pytest.raises(DataError, match="length 40"):
         wild_cluster_bootstrap(X, y, cl[:-1], term=1)
-    with pytest.raises(DataError, match="same n"):
+    with pytest.raises(DataError, match="`X` must have 39 rows"):
         wild_cluster_bootstrap(X, y[:-1], cl, term=1)
     for w in (np.r_[-1.0, np.ones(39)], np.r_[np.nan, np.ones(39)], np.ones(3)):
         with pytest.raises(DataError, match="weights"):
@@ -367,3 +367,33 @@ def test_bad_input():
     np.testing.assert_array_equal(X, Xc)
     np.testing.assert_array_equal(y, yc)
     np.testing.assert_array_equal(cl, clc)
+
+
+# ---------------------------------------------------------------- printing (issue 13)
+
+def test_pvalue_text_floor_and_counts():
+    from sosstats._kernels.wild import pvalue_text
+
+    assert pvalue_text(0.0, 1024, True) == "< 0.001 (all 1,024 sign vectors)"
+    assert pvalue_text(0.0, 256, True) == "< 0.004 (all 256 sign vectors)"
+    assert pvalue_text(0.0, 9999, False) == "< 0.0002 (9,999 draws)"
+    assert pvalue_text(0.25, 1024, True) == "0.25"
+
+
+def test_result_is_a_table_result_and_prints_the_floor():
+    from sosstats._results import TableResult
+
+    r = np.random.default_rng(0)
+    cl = np.repeat(np.arange(10), 8)
+    y = 5.0 + r.normal(size=80)                      # a mean far from 0: p at the floor
+    res = wild_cluster_bootstrap(np.ones((80, 1)), y, cl, term=0)
+    assert isinstance(res, TableResult) and not hasattr(res, "plot")
+    assert res.p_value == 0.0 and res.enumerated and res.n_resamples == 1024
+    text = str(res)
+    assert "< 0.001 (all 1,024 sign vectors)" in text and "0.0000" not in text
+    assert "ties" in text
+    tidy = res.tidy()
+    assert tidy.loc[0, "p_value"] == 0.0 and tidy.loc[0, "n_resamples"] == 1024
+    assert res.to_dict()["table"][0]["n_resamples"] == 1024
+    with pytest.raises(DesignError, match="level"):
+        res.tidy(level=0.9)

@@ -479,3 +479,21 @@ def test_leverage_with_a_zero_weight_cluster_lists_the_others():
     lev = res.leverage()
     assert list(lev.index) == [1, 2, 3, 4]
     assert (lev["n_obs"] == 8).all()
+
+
+def test_wild_p_value_at_the_enumeration_floor_prints_as_a_bound():
+    r = np.random.default_rng(1)
+    n = 80
+    data = pd.DataFrame({"id": np.repeat(np.arange(n), 2), "wave": np.tile([1, 2], n),
+                         "cl": np.repeat(np.arange(n) % 10, 2)})
+    data["y"] = r.normal(size=2 * n) + 3.0 * (data["wave"] == 2)
+    res = change_model("y ~ 1", data, entity="id", time="wave", cluster="cl",
+                       inference="wild")
+    assert res.pvalues["Intercept"] == 0.0          # the number stays in tidy / pvalues
+    text = str(res.summary())
+    assert "< 0.001 (all 1,024 sign vectors)" in text
+    assert "0.0000" not in text and "ties" in text
+    assert res.p_value_text("Intercept") == "< 0.001 (all 1,024 sign vectors)"
+    assert res.tidy()["n_resamples"].dtype.kind == "i"
+    with pytest.raises(DataError, match="term"):
+        res.p_value_text("nope")
