@@ -146,7 +146,7 @@ def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, l
     table = pd.DataFrame({"estimate": beta, "std_error": se, "statistic": tstat, "p_value": p,
                           "df": df}, index=pd.Index(design.terms, name="term"))
     if inference in ("cr0", "cr1"):
-        few_cluster_warning(G, inference)
+        few_cluster_warning(G, inference, stacklevel=3)   # points at the caller of change_model
     if inference == "wild":
         if design.membership is not None or design.clusters.ndim != 1:
             raise DesignError("inference='wild' needs one-way clusters; two-way and "

@@ -114,6 +114,15 @@ def change_means(data: pd.DataFrame, outcome: str, time: str, by: str | None = N
     :math:`A_g` the Bell-McCaffrey adjustment, and the interval uses Satterthwaite df
     (Pustejovsky and Tipton, 2018), as ``change_model(..., inference="cr2")``.
     """
+    return _change_means(data, outcome, time, by, entity=entity, cluster=cluster,
+                         sample=sample, level=level)
+
+
+def _change_means(data: pd.DataFrame, outcome: str, time: str, by: str | None, *,
+                  entity: str | None, cluster: str | None, sample: str,
+                  level: float) -> pd.DataFrame:
+    """:func:`change_means` (called by it and :func:`change_plot`, so a warning points at the
+    caller's line)."""
     from sosstats.panel._design import wave_order
 
     data = check_frame(data)
@@ -209,8 +218,8 @@ def change_plot(data: pd.DataFrame, outcome: str, time: str, by: str | None = No
     --------
     change_means : the table drawn (means, n, clusters, df and bounds per group x wave).
     """
-    table = change_means(data, outcome, time, by, entity=entity, cluster=cluster,
-                         sample=sample, level=level)
+    table = _change_means(data, outcome, time, by, entity=entity, cluster=cluster,
+                          sample=sample, level=level)
     waves = list(dict.fromkeys(table["wave"]))
     ax = _axes(ax)
     groups = [(None, table)] if by is None else list(table.groupby(by, observed=True,
