@@ -46,17 +46,6 @@ class _LogitResult(Result):
     def _estimates(self) -> pd.DataFrame:
         return self.estimates.copy()
 
-    def _interval(self, level: float) -> pd.DataFrame:
-        """Student t with ``G - 1`` df when clustered, else normal."""
-        est = self.estimates
-        df = est["df"].to_numpy(dtype=float)
-        q = np.where(np.isfinite(df), stats.t.ppf(0.5 + level / 2, np.where(np.isfinite(df),
-                                                                           df, 1.0)),
-                     stats.norm.ppf(0.5 + level / 2))
-        half = q * est["std_error"].to_numpy(dtype=float)
-        return pd.DataFrame({"lower": est["estimate"] - half, "upper": est["estimate"] + half},
-                            index=est.index)
-
     def odds_ratios(self, level: float = 0.95) -> pd.DataFrame:
         """``exp`` of the slope estimates and of their confidence limits."""
         ci = self.conf_int(level)
@@ -67,7 +56,8 @@ class _LogitResult(Result):
 
     def _notes(self) -> list[str]:
         if self.cluster is None:
-            errs = "model-based standard errors (inverse information), normal reference"
+            errs = ("model-based standard errors (inverse information), normal reference "
+                    "(df = inf)")
         else:
             errs = (f"CR1 cluster-robust standard errors by {self.cluster!r} "
                     f"({self.n_clusters} clusters), t reference with G - 1 df")
@@ -335,7 +325,7 @@ def conditional_logit(data: pd.DataFrame, before: str, after: str, *,
     prob = special.expit(z @ params)
     hessian = -(z * (prob * (1 - prob))[:, None]).T @ z
     if cluster is None:
-        vcov, df, g = np.asarray(fit.cov_params(), dtype=float), np.nan, None
+        vcov, df, g = np.asarray(fit.cov_params(), dtype=float), np.inf, None
     else:
         codes, g = _cluster_codes(frame, cluster)
         vcov = _sandwich((d - prob)[:, None] * z, hessian, codes[disc], g)
@@ -505,7 +495,7 @@ def ordered_change(data: pd.DataFrame, before: str | None, after: str, *,
     theta = np.asarray(fit.params, dtype=float)
     hessian = model.hessian(theta)
     if cluster is None:
-        vcov_theta, df, g = np.linalg.inv(-hessian), np.nan, None
+        vcov_theta, df, g = np.linalg.inv(-hessian), np.inf, None
     else:
         codes, g = _cluster_codes(frame, cluster)
         vcov_theta = _sandwich(model.score_obs(theta), hessian, codes, g)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sosstats._results import TableResult
 from sosstats._validate import check_columns, check_frame, check_option
 from sosstats.errors import DataError, DesignError
 from sosstats.panel._ordinal import (
@@ -50,9 +51,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class PairedTest:
-    """Result of a test on a paired ``before`` x ``after`` table.
+@dataclass(frozen=True, eq=False, kw_only=True)
+class PairedTest(TableResult):
+    """Result of a test on a paired ``before`` x ``after`` table (a one-row table result).
+
+    ``tidy()``, ``summary()``, ``to_dict()`` and ``str()`` come from
+    :class:`~sosstats._results.TableResult`: one row indexed by ``test`` (the method) with
+    ``statistic``, ``df``, ``p_value``, ``nobs``, ``n_dropped`` and the subclass's extras; the
+    printed summary shows the paired table under it.
 
     Attributes
     ----------
@@ -80,15 +86,27 @@ class PairedTest:
     nobs: int
     n_dropped: int
 
-    def __str__(self) -> str:
-        df = "" if self.df is None else f", df = {self.df}"
-        lines = [f"{self.method}: statistic = {self.statistic:.4g}{df}, "
-                 f"p = {self.p_value:.4g} ({self.nobs} pairs, {self.n_dropped} dropped)",
-                 str(self.table)]
-        return "\n".join(lines)
+    def _extra(self) -> dict[str, Any]:
+        return {}
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        row = {"statistic": [self.statistic],
+               "df": pd.array([self.df], dtype="Int64"),
+               "p_value": [self.p_value], "nobs": [int(self.nobs)],
+               "n_dropped": [int(self.n_dropped)],
+               **{k: [v] for k, v in self._extra().items()}}
+        return pd.DataFrame(row, index=pd.Index([self.method], name="test"))
+
+    def _title(self) -> str:
+        return self.method
+
+    def _notes(self) -> list[str]:
+        return [f"{self.nobs} pairs, {self.n_dropped} dropped for a missing value; the paired "
+                "table (rows before, columns after):", *str(self.table).splitlines()]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class McNemarResult(PairedTest):
     """McNemar test; adds the discordant counts and the size of the change.
 
@@ -108,8 +126,12 @@ class McNemarResult(PairedTest):
     difference: float = float("nan")
     odds_ratio: float = float("nan")
 
+    def _extra(self) -> dict[str, Any]:
+        return {"n_up": int(self.n_up), "n_down": int(self.n_down),
+                "difference": self.difference, "odds_ratio": self.odds_ratio}
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False, kw_only=True)
 class StuartMaxwellResult(PairedTest):
     """Stuart-Maxwell test; adds the marginal distributions.
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sosstats._kernels.wild import pvalue_text, pvalues_as_text, tie_note
-from sosstats._results import Result, Summary, format_number, t_interval
+from sosstats._results import Result, Summary, format_number
 from sosstats._validate import as_list, check_int, check_level, check_option
 from sosstats.panel._design import METHODS, Design, build_design
 from sosstats.panel._inference import INFERENCE, infer, wls
@@ -83,24 +83,16 @@ class ChangeResult(Result):
         return self.table[cols].copy()
 
     def _interval(self, level: float) -> pd.DataFrame:
-        if self.inference == "wild":
-            if not np.isclose(level, self.level):
-                from sosstats.errors import DesignError
-                raise DesignError(f"the wild bootstrap interval was computed at level "
-                                  f"{self.level}; refit with level={level} to get another.")
-            return pd.DataFrame({"lower": self.table["ci_lower"],
-                                 "upper": self.table["ci_upper"]}, index=self.table.index)
-        return t_interval(self.table, level)
-
-    def conf_int(self, level: float | None = None) -> pd.DataFrame:
-        """Return intervals at ``level`` (default the fit's level).
-
-        t intervals with the per-coefficient df, or the wild bootstrap interval by test
-        inversion (only at the fit's level).
-        """
-        return self._interval(check_level(self.level if level is None else level))
-
-
+        """t with the per-term ``df`` (the base's rule), or, for ``wild``, the bootstrap
+        interval by test inversion, which exists at the fit's level only."""
+        if self.inference != "wild":
+            return super()._interval(level)
+        if not np.isclose(level, self.level):
+            from sosstats.errors import DesignError
+            raise DesignError(f"the wild bootstrap interval was computed at level "
+                              f"{self.level}; refit with level={level} to get another.")
+        return pd.DataFrame({"lower": self.table["ci_lower"],
+                             "upper": self.table["ci_upper"]}, index=self.table.index)
 
     def summary(self, level: float | None = None) -> Summary:
         """Printable summary; with ``inference="wild"`` the p-values print as text.
