@@ -17,7 +17,6 @@ A time-varying regressor enters FD and ANCOVA as its change ``x_T2 - x_T1``.
 from __future__ import annotations
 
 import functools
-import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import as_list, check_columns, check_frame
+from sosstats._formula import split_formula
+from sosstats._validate import as_list, check_columns, check_frame, check_weights
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.panel._layout import (
     category_order,
@@ -65,16 +65,6 @@ class Design:
     def frame(self) -> pd.DataFrame:
         """The estimating frame (before any within / quasi-demeaning), built once."""
         return self.make_frame()
-
-
-def parse_formula(formula: str) -> tuple[str, str]:
-    """Split ``"y ~ rhs"``; the left-hand side must be a single column name."""
-    if not isinstance(formula, str) or formula.count("~") != 1:
-        raise DataError(f"`formula` must look like 'y ~ x1 + x2'; got {formula!r}.")
-    lhs, rhs = (part.strip() for part in formula.split("~"))
-    if not re.fullmatch(r"[A-Za-z_][\w.]*", lhs):
-        raise DataError(f"the outcome of `formula` must be one column name; got {lhs!r}.")
-    return lhs, rhs or "1"
 
 
 def wave_order(values: pd.Series) -> list:
@@ -138,7 +128,7 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
                  missing: str) -> Design:
     """Validate the long frame and return the :class:`Design` of ``method``."""
     data = check_frame(data)
-    outcome, rhs = parse_formula(formula)
+    outcome, rhs = split_formula(formula, example="sdq ~ C(cohort) + C(experience)")
     clusters_cols = as_list(cluster)
     if len(clusters_cols) > 2:
         raise DataError(f"`cluster` takes one column or two (two-way); got {clusters_cols!r}.")
@@ -209,7 +199,8 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
 
     w_rows = None
     if weights is not None:
-        w_rows = np.array(_check_weights(take(weights), weights))   # own copy, never a view
+        w_rows = check_weights(take(weights), f"weights {weights!r}",   # a fresh copy
+                               require_positive_sum=False)
     cl_codes, cl_labels = [], []
     for col in clusters_cols:
         codes, labels = _codes(data[col], "cluster column", rows)
@@ -317,19 +308,6 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
                   n_entities=n_keep, n_dropped=n_dropped, waves=waves, info=info, gram=gram)
 
 
-def _check_weights(values: pd.Series, name: str) -> np.ndarray:
-    if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
-        raise DataError(f"weights {name!r} ({values.dtype}) must be numeric.")
-    w = values.to_numpy(dtype=float)
-    if np.isnan(w).any():
-        raise DataError(f"weights {name!r} have {int(np.isnan(w).sum())} missing values in the "
-                        "rows used.")
-    if (w < 0).any() or np.isinf(w).any():
-        raise DataError(f"weights {name!r} have {int(((w < 0) | np.isinf(w)).sum())} negative "
-                        "or infinite values.")
-    return w
-
-
 def _panel_regressors(M: np.ndarray, names: list[str], invariant: np.ndarray, n: int,
                       waves: list, time: str, method: str) -> tuple[np.ndarray, list[str]]:
     """Regressors of the panel methods on the balanced entity-major rows (Fortran order).
@@ -420,7 +398,8 @@ def _membership(membership: Any, ents: np.ndarray, entity: str) -> tuple[Any, np
     m_ent, m_cl, m_w = (membership.iloc[:, j] for j in range(3))
     if m_ent.isna().any() or m_cl.isna().any():
         raise DataError("`membership` has missing entity or cluster ids.")
-    w = _check_weights(m_w, str(membership.columns[2]))
+    w = check_weights(m_w, f"`membership` weights {str(membership.columns[2])!r}",
+                      require_positive_sum=False)
     pos = pd.Index(ents).get_indexer(m_ent)
     used = pos >= 0
     present = np.zeros(ents.size, bool)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sosstats._formula import model_matrix
 from sosstats.errors import DataError
 
 #: functions whose value on a row depends on that row only (safe to evaluate per entity)
@@ -207,17 +208,6 @@ def simple_terms(rhs: str, data: pd.DataFrame) -> list[str] | None:
     return names
 
 
-def rhs_matrix(rhs: str, data: pd.DataFrame) -> pd.DataFrame:
-    from formulaic import model_matrix
-
-    try:
-        mm = model_matrix(rhs, data, na_action="ignore")
-    except Exception as exc:  # formulaic raises many types; name the formula
-        raise DataError(f"cannot build the right-hand side {rhs!r}: {exc}") from exc
-    mm = pd.DataFrame(np.asarray(mm, dtype=float), columns=list(mm.columns))
-    return mm.drop(columns=[c for c in mm.columns if c == "Intercept"])
-
-
 def entity_constant(grid: np.ndarray) -> np.ndarray:
     """(N, T, k) grid -> (k,) True where every entity has one value over the waves."""
     return ~(grid[:, 1:, :] != grid[:, :1, :]).any(axis=(0, 1))
@@ -244,16 +234,12 @@ def rhs_grid(rhs: str, data: pd.DataFrame, rows: np.ndarray | None, take: Any,
                                       for c in names_used):
         first = (np.arange(n_keep) * T) if rows is None else rows[::T]
         ent = data[names_used].take(first)
-        mm = rhs_matrix(rhs, ent)
-        names = list(mm.columns)
-        M_ent = mm.to_numpy()
+        M_ent, names, _ = model_matrix(rhs, ent, na_action="ignore", intercept=False)
         check_nan(M_ent, names)
         return np.repeat(M_ent, T, axis=0), names, np.ones(len(names), dtype=bool)
     cols = list(data.columns) if names_used is None else names_used
     sub = data[cols] if rows is None else data[cols].take(rows)
-    mm = rhs_matrix(rhs, sub)
-    names = list(mm.columns)
-    M = mm.to_numpy()
+    M, names, _ = model_matrix(rhs, sub, na_action="ignore", intercept=False)
     check_nan(M, names)
     return M, names, entity_constant(M.reshape(n_keep, T, -1))
 

@@ -419,21 +419,22 @@ def test_fast_layout_equals_general_layout(long):
 @pytest.mark.parametrize("rhs", ["cohort + exp3 + exp2", "exp2 + 1 + cohort", "1", "exp3"])
 def test_simple_and_entity_level_formulas_match_formulaic(ref_long, rhs):
     """Plain sums skip formulaic; entity-constant formulas are built once per entity."""
-    from sosstats.panel._layout import rhs_grid, rhs_matrix, simple_terms
+    from sosstats._formula import model_matrix
+    from sosstats.panel._layout import rhs_grid, simple_terms
 
     data = ref_long.sort_values(["family_id", "wave"]).reset_index(drop=True)
     n = data["family_id"].nunique()
-    full = rhs_matrix(rhs, data)
-    assert simple_terms(rhs, data) == list(full.columns)
+    full, terms, _ = model_matrix(rhs, data, na_action="ignore", intercept=False)
+    assert simple_terms(rhs, data) == terms
     M, names, inv = rhs_grid(rhs, data, None, data.__getitem__, n, 2)
-    assert names == list(full.columns) and inv.all()
-    np.testing.assert_array_equal(M, full.to_numpy())
+    assert names == terms and inv.all()
+    np.testing.assert_array_equal(M, full)
     cat = f"C(la) + {rhs}"                                  # not simple: per-entity path
     assert simple_terms(cat, data) is None
     M, names, inv = rhs_grid(cat, data, None, data.__getitem__, n, 2)
-    full = rhs_matrix(cat, data)
-    assert names == list(full.columns) and inv.all()
-    np.testing.assert_array_equal(M, full.to_numpy())
+    full, terms, _ = model_matrix(cat, data, na_action="ignore", intercept=False)
+    assert names == terms and inv.all()
+    np.testing.assert_array_equal(M, full)
 
 
 def test_design_frame_is_built_lazily_from_the_data_at_fit_time(ref_long):
@@ -497,3 +498,17 @@ def test_wild_p_value_at_the_enumeration_floor_prints_as_a_bound():
     assert res.tidy()["n_resamples"].dtype.kind == "i"
     with pytest.raises(DataError, match="term"):
         res.p_value_text("nope")
+
+
+def test_shared_formula_weights_and_matrix_helpers_are_used(ref_long):
+    import sosstats.panel._design as design
+    import sosstats.panel._layout as layout
+
+    assert not hasattr(design, "parse_formula") and not hasattr(design, "_check_weights")
+    assert not hasattr(layout, "rhs_matrix")
+    with pytest.raises(DataError, match="one '~'"):            # sosstats._formula's message
+        fit(ref_long, formula="sdq cohort")
+    with pytest.raises(DataError, match="weights 'w' must be numeric"):
+        fit(ref_long.assign(w=ref_long["w"] > 1), weights="w")
+    with pytest.raises(DataError, match="weights 'w' must be non-negative"):
+        fit(ref_long.assign(w=ref_long["w"] - 5), weights="w")
