@@ -3,7 +3,8 @@
 Also Satterthwaite degrees of freedom for CR2, cluster leverage and the few-cluster warning.
 
 Plain numpy arrays in and out; sums over observations are grouped sums (no Python loop over
-rows); the CR2 adjustment is batched over clusters (see :mod:`sosstats._kernels.cluster_cr2`).
+rows); the CR2 adjustment is batched over clusters (see :mod:`sosstats._kernels.cluster_cr2`);
+inputs are checked by :mod:`sosstats._kernels.cluster_inputs`.
 
 Notation: ``X`` (n, p), WLS weights ``w`` (``W = diag(w)``, ``W = I`` without weights),
 residuals ``e = y - X b`` (unweighted), ``M = (X' W X)^{-1}`` the bread, cluster ``j`` holding
@@ -25,6 +26,13 @@ from sosstats._kernels.cluster_cr2 import (
     group_gram,
     group_sum,
     satterthwaite_from_pieces,
+)
+from sosstats._kernels.cluster_inputs import (
+    as_float,
+    bread_matrix,
+    cluster_codes,
+    membership_shares,
+    prepare,
 )
 from sosstats._validate import check_option
 from sosstats.errors import DataError, DesignError, SosstatsWarning
@@ -105,139 +113,6 @@ class ClusterLeverage:
     size: np.ndarray
 
 
-# ----------------------------------------------------------------------------- validation
-
-def _finite(a: np.ndarray, name: str) -> None:
-    bad = ~np.isfinite(a)
-    if bad.any():
-        rows = np.flatnonzero(bad.reshape(a.shape[0], -1).any(axis=1))
-        shown = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
-        raise DataError(f"`{name}` has NaN or infinite values (rows {shown}).")
-
-
-def _as_float(a: Any, name: str, ndim: tuple[int, ...]) -> np.ndarray:
-    try:
-        arr = np.asarray(a, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"`{name}` must be numeric.") from exc
-    if arr.ndim not in ndim:
-        raise DesignError(f"`{name}` must have {' or '.join(map(str, ndim))} dimension(s); "
-                          f"got shape {arr.shape}.")
-    _finite(arr, name)
-    return arr
-
-
-def _prepare(x: Any, resid: Any, weights: Any) -> tuple[np.ndarray, np.ndarray | None,
-                                                        np.ndarray | None, np.ndarray]:
-    """Check X (n, p), resid (n,) or None, weights (n,) or None; return them and the rows kept."""
-    xa = _as_float(x, "X", (1, 2))
-    if xa.ndim == 1:
-        xa = xa[:, None]
-    n = xa.shape[0]
-    if n == 0 or xa.shape[1] == 0:
-        raise DesignError(f"`X` must have at least one row and one column; got shape {xa.shape}.")
-    ra = None
-    if resid is not None:
-        ra = _as_float(resid, "resid", (1,))
-        if ra.shape[0] != n:
-            raise DesignError(f"`resid` has {ra.shape[0]} values but `X` has {n} rows.")
-    keep = np.ones(n, dtype=bool)
-    wa = None
-    if weights is not None:
-        wa = _as_float(weights, "weights", (1,))
-        if wa.shape[0] != n:
-            raise DesignError(f"`weights` has {wa.shape[0]} values but `X` has {n} rows.")
-        neg = np.flatnonzero(wa < 0)
-        if len(neg):
-            raise DataError(f"`weights` has {len(neg)} negative value(s) (rows "
-                            f"{', '.join(map(str, neg[:10]))}); weights must be >= 0.")
-        keep = wa > 0
-        if not keep.any():
-            raise DataError("`weights` are all zero.")
-        if not keep.all():
-            wa = wa[keep]
-            xa = xa[keep]
-            ra = None if ra is None else ra[keep]
-    return xa, ra, wa, keep
-
-
-def _codes(clusters: Any, n: int, keep: np.ndarray, name: str = "clusters"
-           ) -> tuple[np.ndarray, int]:
-    """Cluster labels (n,) -> dense codes 0..G-1 over the kept rows, and G."""
-    arr = np.asarray(clusters)
-    if arr.ndim != 1:
-        raise DesignError(f"`{name}` must be one-dimensional; got shape {arr.shape}.")
-    if arr.shape[0] != n:
-        raise DesignError(f"`{name}` has {arr.shape[0]} values but `X` has {n} rows.")
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise DataError(f"`{name}` has {int(np.isnan(arr).sum())} missing (NaN) value(s).")
-    if arr.dtype.kind == "O" and any(v is None for v in arr):
-        raise DataError(f"`{name}` has missing (None) value(s).")
-    if not keep.all():
-        arr = arr[keep]
-    if arr.dtype.kind in "iu" and arr.min() >= 0 and arr.max() < 4 * len(arr) + 1024:
-        # integer codes (the usual case): relabel the present codes 0..G-1 in O(n)
-        present = np.bincount(arr) > 0
-        codes = (np.cumsum(present) - 1)[arr].astype(np.intp)
-        n_groups = int(present.sum())
-    else:
-        _, codes = np.unique(arr, return_inverse=True)
-        codes = codes.reshape(-1).astype(np.intp)
-        n_groups = int(codes.max()) + 1
-    if n_groups < 2:
-        raise DesignError(f"`{name}` has a single cluster; cluster-robust variance needs at "
-                          "least two.")
-    return codes, n_groups
-
-
-def _bread(xa: np.ndarray, wa: np.ndarray | None, bread: Any) -> np.ndarray:
-    p = xa.shape[1]
-    if bread is not None:
-        m = _as_float(bread, "bread", (2,))
-        if m.shape != (p, p):
-            raise DesignError(f"`bread` must be ({p}, {p}); got shape {m.shape}.")
-        return m
-    xw = xa if wa is None else xa * wa[:, None]
-    xtx = xw.T @ xa
-    eig = np.linalg.eigvalsh(xtx)
-    if not eig[0] > 1e-10 * max(eig[-1], np.finfo(float).tiny):
-        raise DesignError(f"`X` is rank deficient (X'WX has condition number above 1e10 with "
-                          f"{p} columns); drop collinear columns.")
-    m = np.linalg.inv(xtx)
-    return 0.5 * (m + m.T)
-
-
-def _membership(membership: Any, n: int, keep: np.ndarray) -> Any:
-    """Check the (n, G) share matrix; return it over the kept rows, empty columns dropped."""
-    if hasattr(membership, "tocsr"):
-        mat = membership.tocsr().astype(float)
-        if mat.shape[0] != n:
-            raise DesignError(f"`membership` has {mat.shape[0]} rows but `X` has {n}.")
-        data = mat.data
-        row_sums = np.asarray(mat.sum(axis=1)).reshape(-1)
-    else:
-        mat = _as_float(membership, "membership", (2,))
-        if mat.shape[0] != n:
-            raise DesignError(f"`membership` has {mat.shape[0]} rows but `X` has {n}.")
-        data = mat
-        row_sums = mat.sum(axis=1)
-    if not np.isfinite(data).all():
-        raise DataError("`membership` has NaN or infinite shares.")
-    if (data < 0).any():
-        raise DataError("`membership` has negative shares; shares must be >= 0.")
-    off = np.flatnonzero(np.abs(row_sums - 1.0) > 1e-8)
-    if len(off):
-        raise DataError(f"`membership` rows must sum to 1; {len(off)} do not (rows "
-                        f"{', '.join(map(str, off[:10]))}).")
-    mat = mat[keep]
-    col_tot = np.asarray(mat.sum(axis=0)).reshape(-1)
-    used = np.flatnonzero(col_tot > 0)
-    if len(used) < 2:
-        raise DesignError("`membership` loads on a single cluster; cluster-robust variance "
-                          "needs at least two.")
-    return mat[:, used]
-
-
 # ----------------------------------------------------------------------------- public API
 
 def cluster_vcov(X: Any, resid: Any, clusters: Any, *, kind: str = "cr1",
@@ -298,11 +173,11 @@ def cluster_vcov(X: Any, resid: Any, clusters: Any, *, kind: str = "cr1",
     MacKinnon, J. G., Nielsen, M. O. and Webb, M. D. (2023). J. Econometrics 232(2), 272-299.
     """
     kind = check_option(kind, KINDS, "kind")
-    xa, ra, wa, keep = _prepare(X, resid, weights)
+    xa, ra, wa, keep = prepare(X, resid, weights)
     if ra is None:
         raise DataError("`resid` is required.")
     n, p = xa.shape
-    m = _bread(xa, wa, bread)
+    m = bread_matrix(xa, wa, bread)
     if kind == "cr1" and n <= p:
         raise DesignError(f"cr1 needs more observations than coefficients; got n={n}, p={p}.")
     wx = xa if wa is None else xa * wa[:, None]
@@ -314,7 +189,7 @@ def cluster_vcov(X: Any, resid: Any, clusters: Any, *, kind: str = "cr1",
         if kind not in ("cr0", "cr1"):
             raise DesignError(f"kind={kind!r} is not defined for multiple-membership "
                               "clustering; use 'cr0' or 'cr1' (or the wild bootstrap).")
-        mat = _membership(membership, len(keep), keep)
+        mat = membership_shares(membership, len(keep), keep)
         g = mat.shape[1]
         u = np.asarray(mat.T @ scores)                              # (G, p)
         vc = _sandwich(m, u) * _factor(kind, g, n, p)
@@ -329,8 +204,8 @@ def cluster_vcov(X: Any, resid: Any, clusters: Any, *, kind: str = "cr1",
         if kind not in ("cr0", "cr1"):
             raise DesignError(f"kind={kind!r} is not available for two-way clustering; use "
                               "'cr0' or 'cr1' (or cluster on one dimension with 'cr2').")
-        c1, g1 = _codes(carr[:, 0], len(keep), keep, "clusters[:, 0]")
-        c2, g2 = _codes(carr[:, 1], len(keep), keep, "clusters[:, 1]")
+        c1, g1 = cluster_codes(carr[:, 0], len(keep), keep, "clusters[:, 0]")
+        c2, g2 = cluster_codes(carr[:, 1], len(keep), keep, "clusters[:, 1]")
         c12 = c1 * g2 + c2
         _, c12 = np.unique(c12, return_inverse=True)
         g12 = int(c12.max()) + 1
@@ -341,7 +216,7 @@ def cluster_vcov(X: Any, resid: Any, clusters: Any, *, kind: str = "cr1",
         gmin = min(g1, g2)
         return _result(vc, gmin - 1, p, gmin, kind, (g1, g2, g12), n)
 
-    codes, g = _codes(carr, len(keep), keep)
+    codes, g = cluster_codes(carr, len(keep), keep)
     if kind in ("cr0", "cr1"):
         u = group_sum(codes, g, scores)
         return _result(_sandwich(m, u) * _factor(kind, g, n, p), g - 1, p, g, kind, (g,), n)
@@ -389,16 +264,16 @@ def satterthwaite_df(X: Any, clusters: Any, contrast: Any, *, weights: Any = Non
     clubSandwich's ``coef_test(..., test = "Satterthwaite")`` and, for one contrast, the
     denominator df of its ``Wald_test(..., test = "HTZ")``. Residuals are not needed.
     """
-    xa, _, wa, keep = _prepare(X, None, weights)
+    xa, _, wa, keep = prepare(X, None, weights)
     p = xa.shape[1]
-    c = _as_float(contrast, "contrast", (1, 2))
+    c = as_float(contrast, "contrast", (1, 2))
     single = c.ndim == 1
     c = np.atleast_2d(c)
     if c.shape[1] != p:
         raise DesignError(f"`contrast` must have {p} columns (one per coefficient); "
                           f"got shape {c.shape}.")
-    codes, g = _codes(clusters, len(keep), keep)
-    m = _bread(xa, wa, bread)
+    codes, g = cluster_codes(clusters, len(keep), keep)
+    m = bread_matrix(xa, wa, bread)
     df = satterthwaite_from_pieces(cr2_pieces(xa, codes, g, m, wa), c.T)
     return float(df[0]) if single else df
 
@@ -426,11 +301,11 @@ def cluster_leverage(X: Any, resid: Any, clusters: Any, *, weights: Any = None
     that drives the estimate (Cameron & Miller 2015, section VI; MacKinnon, Nielsen & Webb
     2023).
     """
-    xa, ra, wa, keep = _prepare(X, resid, weights)
+    xa, ra, wa, keep = prepare(X, resid, weights)
     if ra is None:
         raise DataError("`resid` is required.")
-    codes, g = _codes(clusters, len(keep), keep)
-    m = _bread(xa, wa, None)
+    codes, g = cluster_codes(clusters, len(keep), keep)
+    m = bread_matrix(xa, wa, None)
     u, bad = _cr3_scores(xa, wa, ra, codes, g, m)
     dfbeta = -(u @ m)
     dfbeta[bad] = np.nan

@@ -5,19 +5,23 @@ multiplied into ``(G, G)`` arrays (Roodman, MacKinnon, Nielsen & Webb 2019); the
 loop over rows or replicates (replicates are processed in chunks of ``batch`` rows only to cap
 memory). The bootstrap t-statistics are linear-over-quadratic in the hypothesised value, so the
 confidence interval by test inversion re-uses the same five numbers per replicate for every
-null value. See ``docs/panel.md`` for the algebra.
+null value. See ``docs/panel.md`` for the algebra; the result type and how its p-value prints
+are in :mod:`sosstats._kernels.wild_result`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import brentq
 
-from sosstats._results import Summary, TableResult, format_number
+from sosstats._kernels.wild_result import (  # re-exported: the kernel's result
+    WildBootResult,
+    pvalue_text,
+    pvalues_as_text,
+    tie_note,
+)
 from sosstats._validate import (
     check_array_2d,
     check_finite,
@@ -43,127 +47,6 @@ WEBB_POINTS = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, n
 
 _MAX_ENUMERATION_CLUSTERS = 20  # 2**20 sign vectors x 20 clusters = 160 MB of weights
 _TIE_RTOL = 1e-10  # |t*| within this relative distance of |t| is a tie (not counted)
-
-
-@dataclass(frozen=True, eq=False)
-class WildBootResult(TableResult):
-    """Result of :func:`wild_cluster_bootstrap` for one coefficient (a one-row table).
-
-    Attributes
-    ----------
-    estimate : float
-        The OLS / WLS coefficient of ``term``.
-    statistic : float
-        Its CR1 t-statistic for H0: ``beta[term] = null``.
-    p_value : float
-        Symmetric two-sided bootstrap p-value, ``#{b: |t*_b| > |t|} / B``; ties (``|t*_b|``
-        within a relative 1e-10 of ``|t|``) are not counted, so the sign vector that
-        reproduces the sample never counts and the smallest p-value is 0. It prints as
-        ``"< 0.001 (all 1,024 sign vectors)"`` (see :func:`pvalue_text`), never 0.
-    ci_lower, ci_upper : float
-        Confidence interval by test inversion (``nan`` when ``ci=False``; ``-inf`` / ``inf``
-        when the bootstrap cannot reject arbitrarily distant nulls on that side).
-    n_resamples : int
-        ``B``: the number of replicates actually used (``2**G`` when enumerated).
-    enumerated : bool
-        Whether all ``2**G`` Rademacher sign vectors were enumerated (the p-value is then exact).
-    weight_type : str
-        ``"rademacher"`` or ``"webb"``.
-    t_star : numpy.ndarray
-        The ``B`` bootstrap t-statistics under the null (CR1 standard errors).
-    std_error : float
-        CR1 standard error of the estimate.
-    null : float
-        The hypothesised value.
-    n_clusters : int
-        ``G``.
-    level : float
-        The confidence level of the interval.
-    term : int
-        The column of ``X`` tested.
-    nobs : int
-        Rows used.
-
-    ``tidy()``, ``summary()``, ``to_dict()`` and ``str()`` come from
-    :class:`~sosstats._results.TableResult`; ``tidy()`` keeps the number, ``summary()`` prints
-    the p-value as text.
-    """
-
-    estimate: float
-    statistic: float
-    p_value: float
-    ci_lower: float
-    ci_upper: float
-    n_resamples: int
-    enumerated: bool
-    weight_type: str
-    t_star: np.ndarray = field(repr=False)
-    std_error: float = float("nan")
-    null: float = 0.0
-    n_clusters: int = 0
-    level: float = 0.95
-    term: int = 0
-    nobs: int = 0
-    method: str = "wild cluster restricted bootstrap"
-
-    def _table(self, level: float | None) -> pd.DataFrame:
-        self._fit_level(level)
-        return pd.DataFrame({"estimate": [self.estimate], "std_error": [self.std_error],
-                             "statistic": [self.statistic], "p_value": [self.p_value],
-                             "ci_lower": [self.ci_lower], "ci_upper": [self.ci_upper],
-                             "null": [self.null], "n_resamples": [int(self.n_resamples)],
-                             "enumerated": [bool(self.enumerated)],
-                             "n_clusters": [int(self.n_clusters)]},
-                            index=pd.Index([self.term], name="term"))
-
-    def summary(self, level: float | None = None) -> Summary:
-        """Printable table; the p-value as text (its floor when no replicate exceeds ``|t|``)."""
-        return Summary(self._title(), pvalues_as_text(self._table(level)), self._notes())
-
-    def _notes(self) -> list[str]:
-        return [tie_note(self.n_resamples, self.enumerated, self.weight_type),
-                f"{self.nobs:,} rows, {self.n_clusters} clusters; CR1 standard error; "
-                f"interval by test inversion at level {self.level:g}."]
-
-
-def pvalue_text(p_value: float, n_resamples: int, enumerated: bool) -> str:
-    """A wild bootstrap p-value as printed: the number, or its floor when it is 0.
-
-    ``p = 0`` means no replicate's ``|t*|`` exceeded ``|t|``: the p-value is below ``1 / B``,
-    printed as ``"< 0.001 (all 1,024 sign vectors)"`` (enumerated) or
-    ``"< 0.0002 (9,999 draws)"`` (sampled); ``1 / B`` is rounded up to one significant digit.
-    """
-    if not np.isfinite(p_value):
-        return "nan"
-    if p_value > 0:
-        return format_number(float(p_value))
-    floor = 1.0 / int(n_resamples)
-    exp = int(np.floor(np.log10(floor)))
-    digit = int(np.ceil(floor / 10.0 ** exp - 1e-9))
-    if digit >= 10:
-        digit, exp = 1, exp + 1
-    bound = np.format_float_positional(digit * 10.0 ** exp, trim="-")
-    what = (f"all {int(n_resamples):,} sign vectors" if enumerated
-            else f"{int(n_resamples):,} draws")
-    return f"< {bound} ({what})"
-
-
-def pvalues_as_text(table: pd.DataFrame) -> pd.DataFrame:
-    """Copy of a table with ``p_value``, ``n_resamples`` and ``enumerated`` columns, the
-    p-values replaced by :func:`pvalue_text` strings (for printing only)."""
-    out = table.copy()
-    out["p_value"] = [pvalue_text(p, b, e) for p, b, e in
-                      zip(table["p_value"], table["n_resamples"], table["enumerated"])]
-    return out
-
-
-def tie_note(n_resamples: int, enumerated: bool, weight_type: str) -> str:
-    """The p-value convention in words, for a summary's notes."""
-    source = (f"all {int(n_resamples):,} Rademacher sign vectors (enumerated; exact)"
-              if enumerated else f"{int(n_resamples):,} drawn {weight_type} weight vectors")
-    return (f"p-value: share of {source} with |t*| > |t|; ties (|t*| within a relative 1e-10 "
-            "of |t|, such as the sign vector that reproduces the sample) are not counted, so "
-            f"p = 0 is possible and prints as < 1/B.")
 
 
 def rademacher_enumeration(n_clusters: int) -> np.ndarray:

@@ -16,19 +16,17 @@ See ``docs/panel.md`` for the maths and references.
 from __future__ import annotations
 
 from sosstats.panel.categorical import (
-    ConditionalLogitResult,
     McNemarResult,
-    OrderedChangeResult,
     StuartMaxwellResult,
-    conditional_logit,
     mcnemar,
     mcnemar_from_table,
-    ordered_change,
     paired_table,
     stuart_maxwell,
     stuart_maxwell_from_table,
 )
 from sosstats.panel.change import ChangeResult, change_model
+from sosstats.panel.conditional_logit import ConditionalLogitResult, conditional_logit
+from sosstats.panel.ordered_logit import OrderedChangeResult, ordered_change
 from sosstats.panel.plots import change_means, change_plot, coefficient_plot
 from sosstats.panel.randomization import (
     RandomizationResult,

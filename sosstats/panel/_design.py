@@ -11,7 +11,11 @@ turns it into the regression each method fits (see :mod:`sosstats.panel.change`)
   time-invariant main effects (and, for Mundlak's CRE, the entity means of time-varying ``x``),
   quasi-demeaned with the Swamy-Arora ``theta``.
 
-A time-varying regressor enters FD and ANCOVA as its change ``x_T2 - x_T1``.
+A time-varying regressor enters FD and ANCOVA as its change ``x_T2 - x_T1``. The panel
+methods' regressors and the Swamy-Arora transformation are in
+:mod:`sosstats.panel._panel_methods`, multiple-membership shares in
+:mod:`sosstats.panel._membership`, the integer layout of the long frame in
+:mod:`sosstats.panel._layout`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from sosstats.panel._layout import (
     wave_codes,
     within,
 )
+from sosstats.panel._membership import membership_matrix
+from sosstats.panel._panel_methods import panel_regressors, swamy_arora
 
 METHODS = ("first_difference", "ancova", "fixed_effects", "random_effects",
            "correlated_random_effects")
@@ -257,7 +263,7 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         frame_cols = (dep, yy, X)
     else:
         yy = y.reshape(-1)
-        X, terms = _panel_regressors(M, names, invariant, n_keep, waves, time, method)
+        X, terms = panel_regressors(M, names, invariant, n_keep, waves, time, method)
         if method == "correlated_random_effects" and tv_names:
             means = np.repeat(entity_means(M[:, ~invariant], n_keep, T, w_rows), T, axis=0)
             X = np.column_stack([X, means])
@@ -271,7 +277,7 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
             X, yy = Xd, within(yy[:, None], n_keep, T, w_rows)[:, 0]
         else:
             check_collinear(X, terms, w_rows, "is collinear with the other regressors")
-            X, yy, info_re = _swamy_arora(X, yy, n_keep, T, w_rows)
+            X, yy, info_re = swamy_arora(X, yy, n_keep, T, w_rows)
             info.update(info_re)
 
     def make_frame() -> pd.DataFrame:
@@ -294,7 +300,7 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         clusters = np.column_stack(cl_codes)
     member = None
     if membership is not None:
-        member, labels = _membership(membership, ents, entity)
+        member, labels = membership_matrix(membership, ents, entity)
         cl_labels = [labels]
         if not one_row:
             member = member[sub_e()]
@@ -306,112 +312,3 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
     return Design(y=yy, X=X, terms=terms, weights=w_rows, clusters=clusters,
                   cluster_labels=cl_labels, membership=member, make_frame=make_frame,
                   n_entities=n_keep, n_dropped=n_dropped, waves=waves, info=info, gram=gram)
-
-
-def _panel_regressors(M: np.ndarray, names: list[str], invariant: np.ndarray, n: int,
-                      waves: list, time: str, method: str) -> tuple[np.ndarray, list[str]]:
-    """Regressors of the panel methods on the balanced entity-major rows (Fortran order).
-
-    Wave dummies, time-invariant ``x`` times each later wave dummy and time-varying ``x``;
-    for random effects also a constant and the time-invariant main effects. Columns are
-    filled wave by wave with strided writes (row ``i * T + t`` is entity ``i``, wave ``t``).
-    """
-    T = len(waves)
-    inv = np.flatnonzero(invariant)
-    tv = np.flatnonzero(~invariant)
-    re_like = method != "fixed_effects"
-    terms = (["Intercept"] + [names[j] for j in inv] if re_like else [])
-    terms += [f"{time}[{waves[t]}]" for t in range(1, T)]
-    terms += [f"{names[j]}:{time}[{waves[t]}]" for t in range(1, T) for j in inv]
-    terms += [names[j] for j in tv]
-    X = np.zeros((n * T, len(terms)), order="F")
-    c = 0
-    if re_like:
-        X[:, 0] = 1.0
-        c = 1
-        for j in inv:
-            X[:, c] = M[:, j]
-            c += 1
-    for t in range(1, T):
-        X[t::T, c] = 1.0
-        c += 1
-    for t in range(1, T):
-        for j in inv:
-            X[t::T, c] = M[t::T, j]
-            c += 1
-    for j in tv:
-        X[:, c] = M[:, j]
-        c += 1
-    return X, terms
-
-
-def _swamy_arora(X: np.ndarray, y: np.ndarray, n: int, T: int,
-                 w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Quasi-demean ``X`` and ``y`` with the Swamy-Arora variance components.
-
-    As linearmodels' ``RandomEffects`` (and plm's ``random.method="swar"`` for balanced
-    panels): sigma2_e from the within regression (df ``n - N - rank_within``), sigma2_u from
-    the between regression of entity means (df ``N - rank_between``), minus sigma2_e over the
-    harmonic mean of the entity sizes; ``theta_i = 1 - sqrt(s2e / (T_i s2u + s2e))``.
-    """
-    wv = np.ones(y.size) if w is None else w
-    rw = np.sqrt(wv)
-    e = np.repeat(np.arange(n), T)               # balanced, entity-major rows
-    xbar = entity_means(X, n, T, w)
-    ybar = entity_means(y[:, None], n, T, w)[:, 0]
-    xd = rw[:, None] * (X - xbar[e])
-    yd = rw * (y - ybar[e])
-    norm = np.sqrt(((rw[:, None] * X) ** 2).sum(0))
-    norm[norm == 0] = 1.0
-    rank_within = np.linalg.matrix_rank(xd / norm)
-    gm_x = (wv[:, None] * X).sum(0) / wv.sum()
-    gm_y = (wv * y).sum() / wv.sum()
-    xd = xd + rw[:, None] * gm_x
-    yd = yd + rw * gm_y
-    b = np.linalg.lstsq(xd, yd, rcond=None)[0]
-    weps = yd - xd @ b
-    bb, _, rank_between, _ = np.linalg.lstsq(xbar, ybar, rcond=None)
-    wu = ybar - xbar @ bb
-    t = np.bincount(e, minlength=n).astype(float)
-    df_within = y.size - n - rank_within
-    df_between = n - rank_between
-    if df_within <= 0 or df_between <= 0:
-        raise DesignError("random effects: too few observations to estimate the variance "
-                          f"components (within df {df_within}, between df {df_between}).")
-    s2e = float(weps @ weps) / df_within
-    t_bar = n / (1.0 / t).sum()
-    s2u = max(0.0, float(wu @ wu) / df_between - s2e / t_bar)
-    theta = 1.0 - np.sqrt(s2e / (t * s2u + s2e))
-    Xs = X - theta[e, None] * xbar[e]
-    ys = y - theta[e] * ybar[e]
-    return Xs, ys, {"sigma2_e": s2e, "sigma2_u": s2u, "theta": theta,
-                    "rho": s2u / (s2u + s2e) if s2u + s2e > 0 else np.nan}
-
-
-def _membership(membership: Any, ents: np.ndarray, entity: str) -> tuple[Any, np.ndarray]:
-    """Shares matrix (n_entities, G) from a long (entity id, cluster id, weight) table."""
-    from scipy import sparse
-
-    if not isinstance(membership, pd.DataFrame) or membership.shape[1] != 3:
-        raise DataError("`membership` must be a DataFrame with three columns: entity id, "
-                        "cluster id, weight (share of contact).")
-    m_ent, m_cl, m_w = (membership.iloc[:, j] for j in range(3))
-    if m_ent.isna().any() or m_cl.isna().any():
-        raise DataError("`membership` has missing entity or cluster ids.")
-    w = check_weights(m_w, f"`membership` weights {str(membership.columns[2])!r}",
-                      require_positive_sum=False)
-    pos = pd.Index(ents).get_indexer(m_ent)
-    used = pos >= 0
-    present = np.zeros(ents.size, bool)
-    present[pos[used]] = True
-    if not present.all():
-        lost = ents[~present]
-        raise DataError(f"{lost.size} {entity} have no row in `membership`: "
-                        f"{', '.join(map(str, lost[:10]))}.")
-    codes, labels = pd.factorize(m_cl[used], sort=True)
-    mat = sparse.csr_matrix((w[used], (pos[used], codes)), shape=(ents.size, labels.size))
-    tot = np.asarray(mat.sum(axis=1)).ravel()
-    if not (tot > 0).all():
-        raise DataError(f"`membership` weights sum to zero for {int((tot <= 0).sum())} {entity}.")
-    mat = sparse.diags(1.0 / tot) @ mat
-    return mat.tocsr(), np.asarray(labels)

@@ -12,7 +12,8 @@ distribution moved:
 - :func:`paired_table`: the ``before`` x ``after`` cross-table.
 
 The models (conditional logit of a binary outcome, ordered logit of T2 on T1 with
-cluster-robust errors) live in :mod:`sosstats.panel._ordinal` and are re-exported here.
+cluster-robust errors) live in :mod:`sosstats.panel.conditional_logit` and
+:mod:`sosstats.panel.ordered_logit`; they are re-exported here for older imports.
 """
 
 from __future__ import annotations
@@ -28,12 +29,8 @@ from scipy import stats
 from sosstats._results import TableResult
 from sosstats._validate import check_columns, check_frame, check_option
 from sosstats.errors import DataError, DesignError
-from sosstats.panel._ordinal import (
-    ConditionalLogitResult,
-    OrderedChangeResult,
-    conditional_logit,
-    ordered_change,
-)
+from sosstats.panel.conditional_logit import ConditionalLogitResult, conditional_logit
+from sosstats.panel.ordered_logit import OrderedChangeResult, ordered_change
 
 __all__ = [
     "PairedTest",

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._kernels.wild import pvalue_text, pvalues_as_text, tie_note
+from sosstats._kernels.wild_result import pvalue_text, pvalues_as_text, tie_note
 from sosstats._results import Result, Summary, format_number
 from sosstats._validate import as_list, check_int, check_level, check_option
 from sosstats.panel._design import METHODS, Design, build_design

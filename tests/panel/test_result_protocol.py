@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 import sosstats.panel as panel
-from sosstats._kernels.wild import WildBootResult
+from sosstats._kernels.wild_result import WildBootResult
 from sosstats._results import Result, TableResult
 from sosstats.datasets import simulate_evaluation
 
