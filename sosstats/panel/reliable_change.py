@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._results import Result
+from sosstats._results import Result, Summary
 from sosstats._validate import (
     as_list,
     check_columns,
@@ -182,6 +182,15 @@ class ReliableChangeResult(Result):
                              "n": len(frame), "share": counts[j] / len(frame),
                              "ci_lower": lo[j], "ci_upper": hi[j]})
         return pd.DataFrame(rows)
+
+    def summary(self, level: float | None = None) -> Summary:
+        """Printable summary: shares, binomial SEs, Wilson intervals, counts.
+
+        The shares have no test, so the all-NaN ``statistic`` and ``p_value`` columns of
+        ``tidy()`` are left out of the printed table.
+        """
+        out = super().summary(level)
+        return Summary(out.title, out.table.drop(columns=["statistic", "p_value"]), out.notes)
 
     def _notes(self) -> list[str]:
         cut = "" if self.cutoff is None else f"; clinical cut-off {self.cutoff:.4g}"

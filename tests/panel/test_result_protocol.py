@@ -77,3 +77,10 @@ def test_change_result_intervals_come_from_the_base(families):
     ci = res.conf_int(0.9)
     t = stats.t.ppf(0.95, res.table["df"])
     np.testing.assert_allclose(ci["upper"], res.params + t * res.std_errors)
+
+
+def test_reliable_change_summary_leaves_out_the_all_nan_test_columns(families):
+    rc = panel.reliable_change(families, "sdq_t1", "sdq_t2", reliability=0.8, better="lower")
+    table = rc.summary().to_frame()
+    assert "p_value" not in table.columns and "statistic" not in table.columns
+    assert "p_value" in rc.tidy().columns and rc.tidy()["count"].dtype.kind == "i"
