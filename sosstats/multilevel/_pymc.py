@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -276,6 +277,19 @@ def _quiet_blas_link_warning() -> Iterator[None]:
         yield
 
 
+def _end_progress_line() -> None:
+    """Start a fresh line on a terminal's stderr after nutpie's progress bars.
+
+    nutpie draws its bars on a terminal and leaves the cursor at the end of the last one, so
+    the first warning after a fit (a convergence check, say) would be printed on the bar's
+    line. Nothing is written when stderr is not a terminal (nutpie then draws no bar).
+    """
+    isatty = getattr(sys.stderr, "isatty", None)
+    if callable(isatty) and isatty():
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
 def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int,
                  sampler: str, target_accept: float, progress: bool,
                  cores: int | None = None) -> tuple[Any, dict[str, float]]:
@@ -298,6 +312,8 @@ def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: i
                 idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
                                       cores=cores, seed=seed, progress_bar=progress,
                                       save_warmup=False, target_accept=target_accept)
+        if progress:
+            _end_progress_line()
         t2 = time.perf_counter()
         drop = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
         if drop:

@@ -241,17 +241,31 @@ class PriorSensitivity(TableResult):
 
 
 def _refit(model: MultilevelModel, priors: Priors, fit_kwargs: dict[str, Any],
-           c: float) -> MultilevelResult:
+           c: float, problems: dict[float, list[str]],
+           others: dict[tuple[type, str], warnings.WarningMessage]) -> MultilevelResult:
+    """Refit with ``priors``; keep its warnings for :func:`_warn_once` instead of showing them."""
     new = model.with_priors(priors)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = new.fit(**fit_kwargs)
     for w in caught:
         if issubclass(w.category, SosstatsWarning):
-            warnings.warn(f"prior scale x{c:g}: {w.message}", SosstatsWarning, stacklevel=3)
+            problems.setdefault(c, []).append(str(w.message))
         else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            others.setdefault((w.category, str(w.message)), w)
     return res
+
+
+def _warn_once(problems: dict[float, list[str]],
+               others: dict[tuple[type, str], warnings.WarningMessage], n_refits: int) -> None:
+    """One warning for the refits' convergence problems, and each other warning once."""
+    for w in others.values():
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if problems:
+        lines = [f"prior scale x{c:g}: {msg}" for c, msgs in problems.items() for msg in msgs]
+        warnings.warn(f"convergence checks failed in {len(problems)} of {n_refits} refit(s) "
+                      "(see each one's diagnostics() in .results):\n" + "\n".join(lines),
+                      SosstatsWarning, stacklevel=3)
 
 
 def prior_sensitivity(model: MultilevelModel, *, scales: Sequence[float] = (0.5, 1.0, 2.0),
@@ -304,8 +318,9 @@ def prior_sensitivity(model: MultilevelModel, *, scales: Sequence[float] = (0.5,
     Warns
     -----
     SosstatsWarning
-        Convergence problems of a refit (prefixed with its factor); with ``"power"``, a
-        Pareto k above 0.7 for a factor's importance weights.
+        Once per call: the refits' convergence problems, one line per problem prefixed with
+        its factor; with ``"power"``, the factors whose importance weights have a Pareto k
+        above 0.7. Other warnings of the refits are shown once each.
 
     Notes
     -----
@@ -340,10 +355,13 @@ def prior_sensitivity(model: MultilevelModel, *, scales: Sequence[float] = (0.5,
     todo = [c for c in todo if not (c == 1.0 and base is not None)]
     bar = Progress(len(todo), progress, "prior sensitivity: refits")
     results: dict[float, MultilevelResult] = {} if base is None else {1.0: base}
+    problems: dict[float, list[str]] = {}
+    others: dict[tuple[type, str], warnings.WarningMessage] = {}
     for c in todo:
-        results[c] = _refit(model, scaled[c], fit_kwargs, c)
+        results[c] = _refit(model, scaled[c], fit_kwargs, c, problems, others)
         bar.step()
     bar.close()
+    _warn_once(problems, others, len(todo))
     records = _records(design, results, scaled, params, targets, factors, method, level)
     table = pd.DataFrame.from_records(records).set_index(["parameter", "scale"])
     return _finish(table, params, factors, method, float(threshold), level,
@@ -357,6 +375,7 @@ def _records(design: Design, results: dict[float, MultilevelResult],
 
     post1 = results[1.0].idata.posterior
     records = []
+    unreliable: dict[float, float] = {}
     if method == "power":
         lp1 = sum(prior_logpdf(scaled[1.0][n], prior_draws(post1, n)).sum(axis=1) for n in targets)
     for c in factors:
@@ -372,9 +391,7 @@ def _records(design: Design, results: dict[float, MultilevelResult],
             weights /= weights.sum()
             k = float(k)
             if k > 0.7:
-                warnings.warn(f"importance weights for prior scale x{c:g} are unreliable "
-                              f"(Pareto k = {k:.2f} > 0.7); use method='refit'.",
-                              SosstatsWarning, stacklevel=3)
+                unreliable[c] = k
         for name in params:
             x = _draws(post, name, design)
             ess = float(az.ess(x))
@@ -384,6 +401,13 @@ def _records(design: Design, results: dict[float, MultilevelResult],
             rec.update(_summarise(x, weights, level, ess))
             rec["pareto_k"] = k
             records.append(rec)
+    if unreliable:  # one warning for every unreliable factor
+        which = ", ".join(f"x{c:g}" for c in unreliable)
+        ks = ", ".join(f"{k:.2f}" for k in unreliable.values())
+        plural = "s" if len(unreliable) > 1 else ""
+        warnings.warn(f"importance weights for prior scale{plural} {which} are unreliable "
+                      f"(Pareto k = {ks} > 0.7); use method='refit'.", SosstatsWarning,
+                      stacklevel=3)
     return records
 
 

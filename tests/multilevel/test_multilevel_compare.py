@@ -1,7 +1,8 @@
 """Tests of compare_models: PSIS-LOO comparison of fitted multilevel models.
 
 Two small Gaussian fits (10 pilots x 15 families; 2 chains x 400 draws; ``pilot_fit`` and
-``pilot_fit_intercept_only`` of conftest.py, shared with the sensitivity tests) are compared; the table logic is also tested on synthetic pointwise values without sampling, against
+``pilot_fit_intercept_only`` of conftest.py, shared with the sensitivity tests) are compared;
+the table logic is also tested on synthetic pointwise values without sampling, against
 arviz.compare and with hypothesis. The brute-force exact-LOO check refits 12 times (slow).
 """
 

@@ -275,8 +275,9 @@ def _fake_nutpie(monkeypatch, compile_warnings=(), bar=""):
             warnings.warn(message, UserWarning, stacklevel=2)
         return "compiled"
 
-    def sample(compiled, **kwargs):
-        sys.stderr.write(bar)  # a progress bar that leaves the cursor at the end of its line
+    def sample(compiled, progress_bar=False, **kwargs):
+        if progress_bar:  # a progress bar that leaves the cursor at the end of its line
+            sys.stderr.write(bar)
         return az.from_dict(posterior={"a": np.zeros((2, 5))})
 
     monkeypatch.setattr(nutpie, "compile_pymc_model", compile_pymc_model)
@@ -299,3 +300,45 @@ def test_blas_link_warning_is_silenced_around_a_nutpie_fit_and_nothing_else(monk
         warnings.warn(BLAS_MESSAGE, UserWarning)  # outside the fit: not filtered
     shown = [str(w.message) for w in caught]
     assert shown == ["another compile warning", BLAS_MESSAGE]
+
+
+class _Terminal:
+    """A stand-in for a terminal's stderr: text kept, ``isatty()`` true."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, s):
+        self.text += s
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_warning_after_a_progress_bar_starts_on_a_new_line(monkeypatch):
+    import sys
+
+    from sosstats.multilevel._pymc import sample_model
+
+    # nutpie's terminal bars end without a newline (seen in a pty: "...200  0s  0s   " then
+    # the first warning on the same line)
+    _fake_nutpie(monkeypatch, bar="\r  chain 1  200  0s  0s   ")
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    sample_model(None, draws=5, tune=5, chains=2, seed=1, sampler="nutpie", target_accept=0.9,
+                 progress=True, cores=1)
+    # what Python's warning display then writes to stderr
+    sys.stderr.write(warnings.formatwarning("R-hat above 1.01 for sigma_g", SosstatsWarning,
+                                            "analysis.py", 7))
+    line = next(x for x in term.text.splitlines() if "SosstatsWarning" in x)
+    assert "0s" not in line and term.text.count("\n\n") == 0
+    # without a bar on screen nothing is added
+    quiet = _Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    sample_model(None, draws=5, tune=5, chains=2, seed=1, sampler="nutpie", target_accept=0.9,
+                 progress=False, cores=1)
+    assert quiet.text == ""

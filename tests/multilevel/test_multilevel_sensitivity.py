@@ -212,7 +212,28 @@ def test_refit_uses_scaled_priors(model, base_fit, capsys):
     assert sens.table["pareto_k"].isna().all()
     assert "prior sensitivity: refits: 1/1" in capsys.readouterr().err
     ours = [str(w.message) for w in caught if issubclass(w.category, SosstatsWarning)]
-    assert all(m.startswith("prior scale x3: ") for m in ours)
+    assert len(ours) <= 1 and all("prior scale x3: " in m for m in ours)
+
+
+def test_refit_warnings_are_shown_once_per_call(model, base_fit):
+    # two short refits, each failing the ESS check: one warning for the call, naming both
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prior_sensitivity(model, scales=(0.5, 3), base=base_fit, draws=60, tune=100,
+                          chains=2, rng=1)
+    ours = [str(w.message) for w in caught if issubclass(w.category, SosstatsWarning)]
+    assert len(ours) == 1, ours
+    assert "prior scale x0.5: " in ours[0] and "prior scale x3: " in ours[0]
+    assert "effective sample size" in ours[0]
+    others = [(w.category, str(w.message)) for w in caught
+              if not issubclass(w.category, SosstatsWarning)]
+    assert len(others) == len(set(others))  # other warnings of the refits: once each too
+    # power-scaling: one Pareto k warning for every unreliable factor
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prior_sensitivity(model, scales=(0.01, 0.02), method="power", base=base_fit)
+    ours = [str(w.message) for w in caught if issubclass(w.category, SosstatsWarning)]
+    assert len(ours) == 1 and "scales x0.01, x0.02 are unreliable" in ours[0], ours
 
 
 @pytest.mark.slow
