@@ -188,7 +188,7 @@ def propensity_score(x: np.ndarray, treat: np.ndarray, names: list[str], *,
     if np.any(score < 1e-10) or np.any(score > 1 - 1e-10):
         warnings.warn("some propensity scores are 0 or 1 to numerical precision (near "
                       "separation); matching on distance='linear_logit' may discriminate "
-                      "better.", SosstatsWarning, stacklevel=3)
+                      "better.", SosstatsWarning, stacklevel=4)  # user, match, resolve_distance
     return score, fit
 
 

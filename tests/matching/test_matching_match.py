@@ -511,3 +511,16 @@ def test_boolean_treatment_and_docstring_example():
     fam = fam.assign(cohort2=(fam["cohort"] == 2).astype(int))
     m = match(fam, treatment="cohort2", covariates=["sdq_t1", "previous_referral"])
     assert int(m.n_matched["treated"]) > 0
+
+
+def test_near_separation_warns_once_at_the_callers_line():
+    # scores of 0 / 1 to numerical precision (|linear predictor| up to ~60), yet no separation
+    rng = np.random.default_rng(8)
+    x = rng.uniform(-60, 60, 300)
+    frame = pd.DataFrame({"t": (rng.random(300) < 1 / (1 + np.exp(-x))).astype(int), "x": x})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        match(frame, treatment="t", covariates=["x"])
+    ours = [w for w in caught if issubclass(w.category, SosstatsWarning)
+            and "0 or 1 to numerical precision" in str(w.message)]
+    assert len(ours) == 1 and ours[0].filename == __file__
