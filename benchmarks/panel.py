@@ -27,7 +27,9 @@ linearmodels, wildboottest). Pass ``--quick`` for 100,000 families instead of 1,
    its standard error (and, for FD, of the intercept). Requirement: ours at least 5x faster than
    pyfixest and agreeing to 1e-8.
 
-2. The wild cluster restricted bootstrap ratios: ``benchmarks/panel_wild.py``'s ``main``.
+2. The wild cluster restricted bootstrap: ``benchmarks/panel_wild.py``'s ``main`` (kernel
+   ratios, then the public path, ``change_model(..., inference="wild")`` from the long frame,
+   beside the peers from the same frame).
 """
 
 from __future__ import annotations
