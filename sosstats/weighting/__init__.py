@@ -8,32 +8,24 @@ instead (:func:`impute_chained`, :func:`pool`, :func:`mi_change_model`).
 """
 
 from sosstats.weighting.attrition import METHODS, AttritionWeights, attrition_weights
+from sosstats.weighting.effect import WeightingEffect, weighting_effect
 from sosstats.weighting.estimates import WeightedMeanResult, weighted_mean, weighted_proportion
-from sosstats.weighting.imputation import (
-    Imputations,
-    PooledResult,
-    impute_chained,
-    mi_change_model,
-    pool,
-    pool_estimates,
-)
+from sosstats.weighting.imputation import Imputations, impute_chained, mi_change_model
 from sosstats.weighting.nonresponse import (
     NonresponseTests,
     ResponseRates,
-    WeightingEffect,
     nonresponse_tests,
     response_rates,
-    weighting_effect,
 )
 from sosstats.weighting.replicates import ReplicateWeights, replicate_weights
+from sosstats.weighting.rubin import PooledResult, pool, pool_estimates
 from sosstats.weighting.sensitivity import (
     LeeBounds,
     ManskiBounds,
-    TippingPoint,
     lee_bounds,
     manski_bounds,
-    tipping_point,
 )
+from sosstats.weighting.tipping import TippingPoint, tipping_point
 
 __all__ = [
     "METHODS",

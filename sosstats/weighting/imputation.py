@@ -33,7 +33,7 @@ from sosstats.weighting._mice import (
     restore,
     run_chain,
 )
-from sosstats.weighting._rubin import PooledResult, pool, pool_estimates
+from sosstats.weighting.rubin import PooledResult, pool, pool_estimates
 
 __all__ = ["Imputations", "PooledResult", "impute_chained", "mi_change_model", "pool",
            "pool_estimates"]

@@ -22,7 +22,7 @@ from sosstats._multiplicity import holm
 from sosstats._results import Summary
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats.errors import DataError, SosstatsWarning
-from sosstats.weighting._effect import WeightingEffect, weighting_effect
+from sosstats.weighting.effect import WeightingEffect, weighting_effect
 from sosstats.weighting._nr_common import binomial_interval, contingency_test, factor, indicator
 from sosstats.weighting._propensity import (
     _independent_columns,

@@ -21,7 +21,7 @@ from sosstats._validate import check_columns, check_frame, check_level
 from sosstats.errors import DesignError, SosstatsWarning
 from sosstats.weighting._lee import partial_mean
 from sosstats.weighting._nr_common import factor, imbens_manski, indicator, outcome_values
-from sosstats.weighting._tipping import TippingPoint, tipping_point
+from sosstats.weighting.tipping import TippingPoint, tipping_point
 
 __all__ = ["ManskiBounds", "manski_bounds", "LeeBounds", "lee_bounds", "TippingPoint",
            "tipping_point"]

@@ -1,6 +1,7 @@
 r"""Does weighting change an estimate? The weighted minus the unweighted respondent mean.
 
-Public through :mod:`sosstats.weighting.nonresponse` (:func:`weighting_effect`).
+:func:`weighting_effect` returns a :class:`WeightingEffect` (also available as
+``sosstats.weighting.weighting_effect``).
 """
 
 from __future__ import annotations

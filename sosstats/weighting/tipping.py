@@ -1,6 +1,7 @@
 r"""Delta-adjustment (tipping-point) sensitivity analysis for missing Time 2 outcomes.
 
-Public through :mod:`sosstats.weighting.sensitivity` (:func:`tipping_point`).
+:func:`tipping_point` returns a :class:`TippingPoint` (also available as
+``sosstats.weighting.tipping_point`` and from :mod:`sosstats.weighting.sensitivity`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
-r"""Rubin's rules on plain arrays: the arithmetic behind :func:`sosstats.weighting.pool`.
+r"""Rubin's rules: combine analyses of ``m`` imputed data sets into one result.
 
-Kept apart from the public layer so that the formulas can be read (and tested) on their own.
+:func:`pool` combines a list of fitted results (sosstats or statsmodels results, one
+per imputed data set), :func:`pool_estimates` plain estimates and (co)variances; both return a
+:class:`PooledResult`. The arithmetic on plain arrays (:func:`rubin`, :func:`barnard_rubin_df`)
+sits beside them so that the formulas can be read (and tested) on their own. Also available as
+``sosstats.weighting.pool`` etc.
 """
 
 from __future__ import annotations
