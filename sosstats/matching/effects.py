@@ -25,7 +25,8 @@ covariates the treatment coefficient is the weighted difference in means
   :math:`h_i = w_i x_i' M x_i` (``sandwich::vcovHC``; HC3 is its default); t with
   :math:`n - p` df.
 
-``n`` counts the rows with a positive weight only. With covariates the coefficient is the
+The fit and both covariances are :mod:`sosstats._wls` (shared with
+:func:`sosstats.weighting.weighting_effect`). ``n`` counts the rows with a positive weight only. With covariates the coefficient is the
 regression-adjusted effect of a model without treatment-covariate interactions: it equals the
 estimand (ATT, ATC, ATE: encoded in the weights) when the effect is homogeneous.
 
@@ -46,9 +47,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._kernels.cluster import cluster_vcov, few_cluster_warning
+from sosstats._kernels.cluster import few_cluster_warning
 from sosstats._results import Result
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
+from sosstats._wls import robust_vcov, wls
 from sosstats.errors import DataError, DesignError
 from sosstats.matching._distance import covariate_matrix
 from sosstats.matching._inputs import (
@@ -93,23 +95,6 @@ def design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray
         bad = [n for n, ok in zip(names, np.isfinite(X).all(axis=0)) if not ok]
         raise DataError(f"covariate(s) {', '.join(map(repr, bad))} have infinite values.")
     return X, names
-
-
-def _hc_vcov(X: np.ndarray, e: np.ndarray, w: np.ndarray, bread: np.ndarray,
-             kind: str) -> np.ndarray:
-    n, p = X.shape
-    score = X * (w * e)[:, None]
-    if kind in ("hc2", "hc3"):
-        h = w * np.einsum("ij,jk,ik->i", X, bread, X)
-        if np.any(h > 1 - 1e-10):
-            raise DesignError(f"{kind.upper()} is undefined: some matched rows have leverage 1 "
-                              "(a covariate pattern seen in a single row); use vcov='hc1'.")
-        score = score / ((1 - h) if kind == "hc3" else np.sqrt(1 - h))[:, None]
-    meat = score.T @ score
-    if kind == "hc1":
-        meat *= n / (n - p)
-    vc = bread @ meat @ bread
-    return 0.5 * (vc + vc.T)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -263,16 +248,13 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
     n, p = X.shape
     if n <= p:
         raise DesignError(f"{n} matched rows cannot identify {p} coefficients.")
-    rw = np.sqrt(wp)
-    xtx = (X * wp[:, None]).T @ X
-    sd = np.sqrt(np.diag(xtx))
-    if not ((sd > 0).all() and np.linalg.eigvalsh(xtx / np.outer(sd, sd))[0] > 1e-10):
+    try:
+        fit = wls(X, yp, wp)
+    except DesignError as exc:
         raise DesignError("the matched design is collinear: a covariate is constant or a "
-                          f"combination of others among the matched rows ({', '.join(znames)}).")
-    beta = np.linalg.lstsq(X * rw[:, None], yp * rw, rcond=None)[0]
-    e = yp - X @ beta
-    bread = np.linalg.inv(xtx)
-    bread = 0.5 * (bread + bread.T)
+                          f"combination of others among the matched rows ({', '.join(znames)})."
+                          ) from exc
+    beta = fit.coef
 
     n_clusters = None
     if clusters is not None:
@@ -280,12 +262,12 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
         if (codes < 0).any():
             raise DataError(f"cluster {cluster_by!r} is missing for {int((codes < 0).sum())} "
                             "matched row(s).")
-        cv = cluster_vcov(X, e, codes, kind=kind, weights=wp, bread=bread)
-        vc, df, n_clusters = cv.vcov, cv.df, cv.n_clusters
+        rv = robust_vcov(fit, kind, codes)
+        n_clusters = rv.n_clusters
         few_cluster_warning(n_clusters, kind, stacklevel=2)
     else:
-        vc = _hc_vcov(X, e, wp, bread, kind)
-        df = np.full(p, float(n - p))
+        rv = robust_vcov(fit, kind)
+    vc, df = rv.vcov, rv.df
     se = np.sqrt(np.clip(np.diag(vc), 0, None))
     with np.errstate(invalid="ignore", divide="ignore"):
         tstat = beta / se

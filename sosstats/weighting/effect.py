@@ -15,10 +15,10 @@ from scipy import stats
 
 from sosstats._results import Result, t_interval
 from sosstats._validate import check_frame, check_level
+from sosstats._wls import influence_vcov, wls
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting._nr_common import (
     cluster_codes,
-    if_covariance,
     outcome_values,
     resolve_weights,
 )
@@ -201,7 +201,9 @@ def weighting_effect(data: pd.DataFrame, outcome: str, weights: Any, *,
     :math:`\widehat{V}(\hat d) = \frac{n_R}{n_R - 1}\sum_R z_i^2`, or with clusters
     :math:`\frac{G}{G-1}\sum_g (\sum_{i \in g} z_i)^2` (Woodruff 1971, *JASA* 66, 411-414; the
     with-replacement estimator of R's survey package, Lumley 2010, *Complex Surveys*, ch. 2).
-    The weights are treated as fixed. With replicates, :math:`\hat d_b` uses the replicate
+    The weights are treated as fixed. The two means are intercept-only WLS / OLS fits of
+    :func:`sosstats._wls.wls` and the variance is :func:`sosstats._wls.influence_vcov` of their
+    influence values (shared with :func:`sosstats.matching.matched_effect`). With replicates, :math:`\hat d_b` uses the replicate
     weights for the weighted mean and the multiplicities for the unweighted one, and the
     variance is the replicate object's (``scale * sum_b (d_b - d)^2`` for a DataFrame).
 
@@ -231,8 +233,12 @@ def weighting_effect(data: pd.DataFrame, outcome: str, weights: Any, *,
     y = outcome_values(data, outcome, resp)[resp]
     w = w_all[resp]
     n_r = int(resp.sum())
-    W = w.sum()
-    m_w, m_u = float(w @ y / W), float(y.mean())
+    if n_r < 2:
+        raise DesignError(f"only {n_r} row has a positive weight; comparing the weighted with "
+                          "the unweighted mean needs at least two respondents.")
+    ones = np.ones((n_r, 1))
+    fit_w, fit_u = wls(ones, y, w), wls(ones, y)      # the weighted and the plain mean
+    m_w, m_u = float(fit_w.coef[0]), float(fit_u.coef[0])
     est = np.array([m_w, m_u, m_w - m_u])
     n_clusters = n_reps = None
     if replicates is None:
@@ -240,9 +246,12 @@ def weighting_effect(data: pd.DataFrame, outcome: str, weights: Any, *,
         if codes is not None:
             codes = pd.factorize(codes[resp])[0]
             n_clusters = int(codes.max()) + 1
-        z_w = w * (y - m_w) / W
-        z_u = (y - m_u) / n_r
-        cov, df = if_covariance(np.column_stack([z_w, z_u, z_w - z_u]), cluster=codes)
+            if n_clusters < 2:
+                raise DesignError(f"cluster column {cluster!r} has a single cluster among the "
+                                  "respondents; a clustered standard error needs at least two.")
+        # influence values of the two means (intercept-only WLS / OLS) and their difference
+        z_w, z_u = fit_w.influence[:, 0], fit_u.influence[:, 0]
+        cov, df = influence_vcov(np.column_stack([z_w, z_u, z_w - z_u]), clusters=codes)
         var = np.diag(cov)
         method = FIXED
     else:
