@@ -26,9 +26,10 @@ covariates the treatment coefficient is the weighted difference in means
   :math:`n - p` df.
 
 The fit and both covariances are :mod:`sosstats._wls` (shared with
-:func:`sosstats.weighting.weighting_effect`). ``n`` counts the rows with a positive weight only. With covariates the coefficient is the
-regression-adjusted effect of a model without treatment-covariate interactions: it equals the
-estimand (ATT, ATC, ATE: encoded in the weights) when the effect is homogeneous.
+:func:`sosstats.weighting.weighting_effect`). ``n`` counts the rows with a positive weight only.
+With covariates the coefficient is the regression-adjusted effect of a model without
+treatment-covariate interactions: it equals the estimand (ATT, ATC, ATE: encoded in the
+weights) when the effect is homogeneous.
 
 References
 ----------

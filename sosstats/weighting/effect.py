@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._results import Result, t_interval
+from sosstats._results import Result
 from sosstats._validate import check_frame, check_level
 from sosstats._wls import influence_vcov, wls
 from sosstats.errors import DataError, DesignError
@@ -66,8 +66,6 @@ class WeightingEffect(Result):
     def _estimates(self) -> pd.DataFrame:
         return self.table[["estimate", "std_error", "statistic", "p_value", "df"]].copy()
 
-    def _interval(self, level: float) -> pd.DataFrame:
-        return t_interval(self.table, level)
 
     @property
     def difference(self) -> float:
@@ -203,9 +201,10 @@ def weighting_effect(data: pd.DataFrame, outcome: str, weights: Any, *,
     with-replacement estimator of R's survey package, Lumley 2010, *Complex Surveys*, ch. 2).
     The weights are treated as fixed. The two means are intercept-only WLS / OLS fits of
     :func:`sosstats._wls.wls` and the variance is :func:`sosstats._wls.influence_vcov` of their
-    influence values (shared with :func:`sosstats.matching.matched_effect`). With replicates, :math:`\hat d_b` uses the replicate
-    weights for the weighted mean and the multiplicities for the unweighted one, and the
-    variance is the replicate object's (``scale * sum_b (d_b - d)^2`` for a DataFrame).
+    influence values (shared with :func:`sosstats.matching.matched_effect`). With replicates,
+    :math:`\hat d_b` uses the replicate weights for the weighted mean and the multiplicities for
+    the unweighted one, and the variance is the replicate object's
+    (``scale * sum_b (d_b - d)^2`` for a DataFrame).
 
     Examples
     --------
