@@ -18,7 +18,7 @@ from scipy import stats
 from scipy.special import expit, logit
 
 from sosstats._kernels.cluster_cr2 import group_sum
-from sosstats._results import Result, t_interval
+from sosstats._results import Result
 from sosstats._validate import as_list, check_columns, check_frame, check_level
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting.attrition import AttritionWeights
@@ -74,7 +74,7 @@ class WeightedMeanResult(Result):
 
     def _interval(self, level: float) -> pd.DataFrame:
         if self.method != "weighted proportion":
-            return t_interval(self.table, level)
+            return super()._interval(level)                 # t with the table's df
         t = self.table
         p = t["estimate"].to_numpy(dtype=float)
         df = t["df"].to_numpy(dtype=float)
@@ -100,9 +100,6 @@ class WeightedMeanResult(Result):
                      + ("; logit-scale interval, no test (statistic, p_value NaN)."
                         if self.method == "weighted proportion" else "; tests of mean = 0."))
         return notes
-
-
-
 
 
 # ----------------------------------------------------------------------------- inputs

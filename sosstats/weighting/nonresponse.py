@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from sosstats._multiplicity import holm
-from sosstats._results import Summary
+from sosstats._results import TableResult
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats.errors import DataError, SosstatsWarning
 from sosstats.weighting.effect import WeightingEffect, weighting_effect
@@ -40,9 +40,12 @@ TEST_COLUMNS = ["test", "statistic", "df", "p_value"]
 
 # ----------------------------------------------------------------------------- response rates
 
-@dataclass(frozen=True)
-class ResponseRates:
+@dataclass(frozen=True, kw_only=True)
+class ResponseRates(TableResult):
     """Response rates by group (returned by :func:`response_rates`).
+
+    ``tidy(level=)``, ``summary(level=)``, ``to_dict()`` and the printed form come from one
+    table, the rates with their intervals (recomputed at another ``level`` when asked).
 
     Attributes
     ----------
@@ -67,25 +70,34 @@ class ResponseRates:
     interval: str
     responded: str
 
+    method = "response rates"
+
     @property
     def overall(self) -> float:
         """Overall response rate."""
         return float(self.table["rate"].iloc[0])
 
-    def tidy(self) -> pd.DataFrame:
-        """Return the rates table (a copy)."""
-        return self.table.copy()
+    @property
+    def nobs(self) -> int:
+        """Units in the sample."""
+        return int(self.table["n"].iloc[0])
 
-    def summary(self) -> Summary:
-        """Printable summary: rates per level, tests under the table."""
+    def _table(self, level: float | None) -> pd.DataFrame:
+        t = self.table.copy()
+        if level is not None:
+            level = check_level(level)
+            t["ci_lower"], t["ci_upper"] = binomial_interval(
+                t["respondents"].to_numpy(), t["n"].to_numpy(), level, self.interval)
+        return t.set_index(["variable", "level"])
+
+    def _title(self) -> str:
+        return f"Response rates ({self.responded})"
+
+    def _notes(self) -> list[str]:
         notes = [f"{r.variable}: {r.test}" + ("" if np.isnan(r.p_value) else
                  f", p = {r.p_value:.3g}") for r in self.tests.itertuples()]
-        notes.append(f"{self.level:.0%} {self.interval} intervals.")
-        return Summary(f"Response rates ({self.responded})",
-                       self.table.set_index(["variable", "level"]), notes)
-
-    def __str__(self) -> str:
-        return str(self.summary())
+        notes.append(f"{self.interval} intervals (level {self.level:g} unless asked otherwise).")
+        return notes
 
     def plot(self, ax: Any = None) -> Any:
         """Horizontal bar chart of the rates with their intervals and the overall rate."""
@@ -174,14 +186,20 @@ def response_rates(data: pd.DataFrame, responded: str, by: str | list[str] | Non
                                interval)
     table["ci_lower"], table["ci_upper"] = lo, hi
     tests_df = pd.DataFrame(tests, columns=["variable", *TEST_COLUMNS, "min_expected"])
-    return ResponseRates(table, tests_df, level, interval, responded)
+    return ResponseRates(table=table, tests=tests_df, level=level, interval=interval,
+                         responded=responded)
 
 
 # ----------------------------------------------------------------------------- covariates
 
-@dataclass(frozen=True)
-class NonresponseTests:
+@dataclass(frozen=True, kw_only=True)
+class NonresponseTests(TableResult):
     """Respondents against non-respondents on each covariate (see :func:`nonresponse_tests`).
+
+    ``tidy()``, ``summary()``, ``to_dict()`` and the printed form come from one table: ``table``
+    with the test of each covariate merged in (``test``, ``statistic``, ``df``, ``p_value``,
+    ``p_holm`` repeated on the rows of its levels). There are no intervals: ``level`` is not
+    used.
 
     Attributes
     ----------
@@ -204,27 +222,32 @@ class NonresponseTests:
     tests: pd.DataFrame
     overall: dict = field(default_factory=dict)
 
+    method = "non-response tests"
+
+    @property
+    def nobs(self) -> int | None:
+        """Units compared (respondents and non-respondents)."""
+        return self.overall.get("n")
+
     def flagged(self, alpha: float = 0.05) -> list[str]:
         """Covariates whose Holm-adjusted p-value is below ``alpha``."""
         return self.tests.loc[self.tests["p_holm"] < alpha, "covariate"].tolist()
 
-    def tidy(self) -> pd.DataFrame:
-        """Return the per-covariate tests (a copy)."""
-        return self.tests.copy()
-
-    def summary(self) -> Summary:
-        """Printable summary: the covariate table with the test of each covariate merged in."""
-        body = self.table.merge(self.tests[["covariate", "test", "p_value", "p_holm"]],
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)                      # checked, not used: no intervals here
+        return self.table.merge(self.tests[["covariate", *TEST_COLUMNS, "p_holm"]],
                                 on="covariate").set_index(["covariate", "level"])
+
+    def _title(self) -> str:
+        return "Non-response tests: respondents vs non-respondents"
+
+    def _notes(self) -> list[str]:
         o = self.overall
         note = (f"Logit response model on all covariates: LR chi2({o['df']:.0f}) = "
                 f"{o['statistic']:.4g}, p = {o['p_value']:.3g}, McFadden R2 = "
                 f"{o['pseudo_r2']:.3g} (n = {o['n']}, {o['n_respondents']} respondents).")
-        return Summary("Non-response tests: respondents vs non-respondents", body,
-                       [note, "SMD: difference / sqrt of the mean of the two group variances."])
-
-    def __str__(self) -> str:
-        return str(self.summary())
+        return [note, "SMD: difference / sqrt of the mean of the two group variances; p_holm: "
+                "Holm-adjusted over the covariates."]
 
     def plot(self, ax: Any = None) -> Any:
         """Dot plot of the SMD of each covariate (level), with +/-0.1 guides."""
@@ -404,4 +427,5 @@ def nonresponse_tests(data: pd.DataFrame, responded: str,
     tests_df["p_holm"] = holm(p)
     table = pd.DataFrame(rows, columns=["covariate", "level", "kind", "mean_respondents",
                                         "mean_nonrespondents", "difference", "smd"])
-    return NonresponseTests(table, tests_df, _likelihood_ratio(data, covs, r))
+    return NonresponseTests(table=table, tests=tests_df,
+                            overall=_likelihood_ratio(data, covs, r))

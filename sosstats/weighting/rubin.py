@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._results import Result, t_interval
+from sosstats._results import Result
 from sosstats._validate import check_level
 from sosstats.errors import DataError
 
@@ -161,12 +161,6 @@ class PooledResult(Result):
     def _estimates(self) -> pd.DataFrame:
         cols = ["estimate", "std_error", "statistic", "p_value", "df", "riv", "lambda", "fmi"]
         return self.table[cols].copy()
-
-    def _interval(self, level: float) -> pd.DataFrame:
-        return t_interval(self.table, level)
-
-
-
 
     def _notes(self) -> list[str]:
         com = self.table["df_com"]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._results import Summary
+from sosstats._results import TableResult
 from sosstats._validate import check_columns, check_frame, check_level
 from sosstats.errors import DesignError, SosstatsWarning
 from sosstats.weighting._lee import partial_mean
@@ -30,30 +30,25 @@ BOUND_COLUMNS = ["n", "respondents", "response_rate", "observed_mean", "lower", 
                  "width", "se_lower", "se_upper", "ci_lower", "ci_upper"]
 
 
-@dataclass(frozen=True)
-class _Bounded:
-    """Shared printing and plotting of an identified set with its confidence interval."""
+@dataclass(frozen=True, kw_only=True)
+class _Bounded(TableResult):
+    """Shared table, printing and plotting of an identified set with its confidence interval.
+
+    ``tidy(level=)``, ``summary(level=)``, ``to_dict()`` and the printed form come from one
+    table, ``table`` indexed by ``term``; at another ``level`` the Imbens-Manski interval is
+    recomputed from the bounds and their standard errors.
+    """
 
     table: pd.DataFrame
     level: float
     outcome: str
 
-    def tidy(self) -> pd.DataFrame:
-        """Return the bounds table (a copy), the index as a column."""
-        return self.table.rename_axis("term").reset_index()
-
-    def _title(self) -> str:
-        return type(self).__name__
-
-    def _notes(self) -> list[str]:
-        return []
-
-    def summary(self) -> Summary:
-        """Printable summary of the bounds."""
-        return Summary(self._title(), self.table, self._notes())
-
-    def __str__(self) -> str:
-        return str(self.summary())
+    def _table(self, level: float | None) -> pd.DataFrame:
+        t = self.table.rename_axis("term").copy()
+        if level is not None:
+            t["ci_lower"], t["ci_upper"] = imbens_manski(
+                t["lower"], t["upper"], t["se_lower"], t["se_upper"], check_level(level))
+        return t
 
     def plot(self, ax: Any = None) -> Any:
         """Draw the identified sets (thick) and Imbens-Manski intervals (thin), one per row."""
@@ -76,7 +71,7 @@ class _Bounded:
 
 # ----------------------------------------------------------------------------- Manski
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ManskiBounds(_Bounded):
     """Worst / best case bounds (returned by :func:`manski_bounds`).
 
@@ -93,12 +88,20 @@ class ManskiBounds(_Bounded):
         The outcome column.
     """
 
+    method = "Manski bounds"
+
+    @property
+    def nobs(self) -> int:
+        """Units (respondents and non-respondents) over all groups."""
+        return int(self.table["n"].iloc[:-1].sum() if "difference" in self.table.index
+                   else self.table["n"].sum())
+
     def _title(self) -> str:
         return f"Manski worst/best case bounds: mean of {self.outcome}"
 
     def _notes(self) -> list[str]:
-        return [f"Missing outcomes set to 0 (lower) and 1 (upper); {self.level:.0%} "
-                "Imbens-Manski intervals cover the true mean."]
+        return ["Missing outcomes set to 0 (lower) and 1 (upper); Imbens-Manski intervals "
+                f"(level {self.level:g} unless asked otherwise) cover the true mean."]
 
 
 def _responded(data: pd.DataFrame, outcome: str, responded: str | None) -> np.ndarray:
@@ -210,12 +213,12 @@ def manski_bounds(data: pd.DataFrame, outcome: str, responded: str | None, *,
     lo, hi = imbens_manski(table["lower"], table["upper"], table["se_lower"],
                            table["se_upper"], level)
     table["ci_lower"], table["ci_upper"] = lo, hi
-    return ManskiBounds(table[BOUND_COLUMNS], level, outcome)
+    return ManskiBounds(table=table[BOUND_COLUMNS], level=level, outcome=outcome)
 
 
 # ----------------------------------------------------------------------------- Lee
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LeeBounds(_Bounded):
     """Lee (2009) trimming bounds (returned by :func:`lee_bounds`).
 
@@ -241,14 +244,16 @@ class LeeBounds(_Bounded):
     trimmed_group: Any = None
     trimming_share: float = 0.0
 
+    method = "Lee bounds"
+
     def _title(self) -> str:
         return (f"Lee bounds: {self.outcome}, {self.groups[1]} - {self.groups[0]} "
                 f"(trimming {self.trimming_share:.2%} of group {self.trimmed_group})")
 
     def _notes(self) -> list[str]:
         rates = ", ".join(f"{g}: {q:.3f}" for g, q in self.response_rates.items())
-        return [f"Response shares {rates}. Analytic SEs (Lee 2009, Prop. 3); "
-                f"{self.level:.0%} Imbens-Manski interval."]
+        return [f"Response shares {rates}. Analytic SEs (Lee 2009, Prop. 3); Imbens-Manski "
+                f"interval (level {self.level:g} unless asked otherwise)."]
 
 
 def lee_bounds(data: pd.DataFrame, outcome: str, group: str, responded: str | None, *,
@@ -354,7 +359,7 @@ def lee_bounds(data: pd.DataFrame, outcome: str, group: str, responded: str | No
                           "width": upper - lower, "se_lower": se[0], "se_upper": se[1],
                           "ci_lower": lo, "ci_upper": hi},
                          index=pd.Index(["difference"], name="term"))
-    return LeeBounds(table, level, outcome, groups=(levels[0], levels[1]),
+    return LeeBounds(table=table, level=level, outcome=outcome, groups=(levels[0], levels[1]),
                      response_rates=pd.Series(q, index=pd.Index(levels, name=group),
                                               name="response_rate"),
                      trimmed_group=levels[more], trimming_share=float(1 - tau))

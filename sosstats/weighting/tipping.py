@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from sosstats._results import Summary
+from sosstats._results import TableResult
 from sosstats._validate import check_columns, check_frame, check_level, check_option
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting._nr_common import (
@@ -30,9 +30,13 @@ __all__ = ["TippingPoint", "tipping_point"]
 ESTIMANDS = ("mean", "difference")
 
 
-@dataclass(frozen=True)
-class TippingPoint:
+@dataclass(frozen=True, kw_only=True)
+class TippingPoint(TableResult):
     """Estimates over a grid of shifts delta of the missing outcomes (:func:`tipping_point`).
+
+    ``tidy(level=)``, ``summary(level=)``, ``to_dict()`` and the printed form come from one
+    table, the grid indexed by ``delta`` (its intervals recomputed at another ``level``; the
+    tipping points and ``mar`` stay at the fit's level).
 
     Attributes
     ----------
@@ -70,33 +74,35 @@ class TippingPoint:
     level: float
     coefficients: dict = field(repr=False, default_factory=dict)
 
+    method = "tipping point"
+
     def at(self, delta: Any) -> pd.DataFrame:
         """Estimates for any delta(s), computed exactly (same columns as ``table``)."""
         return _grid(self.coefficients, np.atleast_1d(np.asarray(delta, dtype=float)),
                      self.threshold)
 
-    def tidy(self) -> pd.DataFrame:
-        """Return the grid table (a copy)."""
-        return self.table.copy()
+    def _table(self, level: float | None) -> pd.DataFrame:
+        if level is None:
+            return self.table.set_index("delta")
+        coef = dict(self.coefficients, critical=float(stats.t.ppf(0.5 + check_level(level) / 2,
+                                                                   self.coefficients["df"])))
+        return _grid(coef, self.table["delta"].to_numpy(), self.threshold).set_index("delta")
 
-    def summary(self) -> Summary:
-        """Printable summary: the grid and the tipping points."""
+    def _title(self) -> str:
+        return f"Tipping-point analysis: {self.estimand} of {self.outcome}"
+
+    def _notes(self) -> list[str]:
         tp = "none in the grid" if np.isnan(self.tipping_point) else f"{self.tipping_point:.4g}"
-        notes = [f"Conclusion at MAR (delta = 0): estimate {self.mar['estimate']:.4g}, "
-                 f"{self.level:.0%} CI [{self.mar['ci_lower']:.4g}, {self.mar['ci_upper']:.4g}]"
-                 f"{' excludes' if self.mar['significant'] else ' includes'} "
-                 f"{self.threshold:g}.",
-                 f"Tipping point (the interval reaches {self.threshold:g}): delta = {tp}; "
-                 f"estimate equals {self.threshold:g} at delta = "
-                 + ("none in the grid" if np.isnan(self.estimate_tipping_point)
-                    else f"{self.estimate_tipping_point:.4g}") + ".",
-                 f"Missing outcomes shifted: {self.shift}. SEs treat weights and imputed values "
-                 "as fixed."]
-        return Summary(f"Tipping-point analysis: {self.estimand} of {self.outcome}",
-                       self.table.set_index("delta"), notes)
-
-    def __str__(self) -> str:
-        return str(self.summary())
+        return [f"Conclusion at MAR (delta = 0): estimate {self.mar['estimate']:.4g}, "
+                f"{self.level:.0%} CI [{self.mar['ci_lower']:.4g}, {self.mar['ci_upper']:.4g}]"
+                f"{' excludes' if self.mar['significant'] else ' includes'} "
+                f"{self.threshold:g}.",
+                f"Tipping point (the {self.level:.0%} interval reaches {self.threshold:g}): "
+                f"delta = {tp}; estimate equals {self.threshold:g} at delta = "
+                + ("none in the grid" if np.isnan(self.estimate_tipping_point)
+                   else f"{self.estimate_tipping_point:.4g}") + ".",
+                f"Missing outcomes shifted: {self.shift}. SEs treat weights and imputed values "
+                "as fixed."]
 
     def plot(self, ax: Any = None) -> Any:
         """Estimate and interval band against delta, the threshold and the tipping point."""
