@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from sosstats._validate import check_columns
+from sosstats._validate import check_binary, check_columns, check_weights
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 
 __all__ = [
@@ -41,11 +41,8 @@ def indicator(data: pd.DataFrame, column: str, *, what: str = "response indicato
         raise DataError(f"{what} must be a column name; got {type(column).__name__}.")
     check_columns(data, column, what=what)
     s = data[column]
-    if not (s.notna().all() and s.isin([0, 1]).all()):        # True / False match 1 / 0
-        bad = pd.unique(s[~s.isin([0, 1]) | s.isna()])[:5]
-        raise DataError(f"{what} {column!r} must be 0/1 or boolean with no missing "
-                        f"values; found {', '.join(map(repr, bad))}.")
-    r = s.astype(float).to_numpy() == 1
+    # an object column of Python booleans / 0-1 numbers counts as its inferred dtype
+    r = check_binary(s.infer_objects() if s.dtype == object else s, f"{what} {column!r}")
     if both and r.all():
         raise DesignError(f"{what} {column!r} is 1 for every row: there are no "
                           "non-respondents to compare.")
@@ -107,14 +104,7 @@ def resolve_weights(data: pd.DataFrame, weights: Any, name: str = "weights") -> 
     else:
         raise DataError(f"`{name}` must be a column name, a Series on data.index or an "
                         f"AttritionWeights result; got {type(weights).__name__}.")
-    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        raise DataError(f"weights {label} must be numeric; got {s.dtype}.")
-    w = s.to_numpy(dtype=float, copy=True)
-    if np.isinf(w).any():
-        raise DataError(f"weights {label} have infinite values.")
-    if (w < 0).any():
-        raise DataError(f"weights {label} have {int((w < 0).sum())} negative value(s).")
-    return w
+    return check_weights(s, f"weights {label}", allow_nan=True, require_positive_sum=False)
 
 
 def cluster_codes(data: pd.DataFrame, cluster: str | None) -> np.ndarray | None:

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from sosstats._results import Result
-from sosstats._validate import check_frame, check_level
+from sosstats._validate import check_frame, check_level, check_weights
 from sosstats._wls import influence_vcov, wls
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting._nr_common import (
@@ -98,12 +98,17 @@ def _replicate_frame(data: pd.DataFrame, frame: Any, name: str) -> np.ndarray:
                 ).equals(data.index.sort_values()):
             raise DataError(f"`{name}` must have one row per row of `data` (same index).")
         frame = frame.reindex(data.index)
-    values = frame.to_numpy(dtype=float, copy=True)
     if frame.shape[1] < 2:
         raise DesignError(f"`{name}` has {frame.shape[1]} column(s); replicate variances "
                           "need at least two replicates.")
-    if not np.isfinite(values).all() or (values < 0).any():
-        raise DataError(f"`{name}` must hold finite, non-negative replicate weights.")
+    try:
+        values = frame.to_numpy(dtype=float, copy=True)
+        bad = ~(np.isfinite(values) & (values >= 0)).all(axis=0)
+    except (TypeError, ValueError):
+        bad = np.ones(frame.shape[1], dtype=bool)
+    for j in np.flatnonzero(bad):                 # each replicate is a weights column
+        col = frame.columns[j]
+        check_weights(frame[col], f"`{name}` column {col!r}", require_positive_sum=False)
     return values
 
 

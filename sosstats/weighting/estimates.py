@@ -19,7 +19,7 @@ from scipy.special import expit, logit
 
 from sosstats._kernels.cluster_cr2 import group_sum
 from sosstats._results import Result
-from sosstats._validate import as_list, check_columns, check_frame, check_level
+from sosstats._validate import as_list, check_columns, check_frame, check_level, check_weights
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting.attrition import AttritionWeights
 from sosstats.weighting.replicates import ReplicateWeights
@@ -125,14 +125,15 @@ def _weights(data: pd.DataFrame, weights: Any) -> tuple[np.ndarray, Any, str]:
         return np.ones(len(data)), None, "unweighted"
     if isinstance(weights, str):
         check_columns(data, weights, what="weights column")
-        s = data[weights]
-        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            raise DataError(f"weights column {weights!r} ({s.dtype}) must be numeric.")
-        return s.to_numpy(dtype=float, na_value=np.nan), None, f"column {weights!r}"
+        w = check_weights(data[weights], f"weights column {weights!r}", allow_nan=True,
+                          require_positive_sum=False)
+        return w, None, f"column {weights!r}"
     if isinstance(weights, (AttritionWeights, ReplicateWeights)):
         series = weights.full.weights if isinstance(weights, ReplicateWeights) else weights.weights
-        pos = _indexer(series.index, data.index, f"`weights` ({type(weights).__name__})")
-        w = np.nan_to_num(series.to_numpy(dtype=float), nan=0.0)
+        what = f"`weights` ({type(weights).__name__})"
+        pos = _indexer(series.index, data.index, what)
+        w = np.nan_to_num(check_weights(series, f"{what}.weights", allow_nan=True,
+                                        require_positive_sum=False), nan=0.0)
         w = w if pos is None else w[pos]
         if isinstance(weights, AttritionWeights):
             return w, None, f"AttritionWeights ({weights.method})"
@@ -218,10 +219,7 @@ def _estimate(data: pd.DataFrame, outcome: str | list[str], weights: Any, by: st
         raise DataError("give at least one `outcome` column.")
     check_columns(data, outcomes, what="outcome")
     ys = [_outcome(data, col, proportion) for col in outcomes]
-    w, replicated, label = _weights(data, weights)
-    if np.isinf(w).any() or (w < 0).any():
-        raise DataError(f"weights ({label}) must be finite and non-negative; found "
-                        f"{int(np.isinf(w).sum())} infinite and {int((w < 0).sum())} negative.")
+    w, replicated, label = _weights(data, weights)          # checked: finite, non-negative
     if replicated is not None:
         own = replicated[0].cluster
         if cluster is not None and cluster != own:

@@ -232,9 +232,9 @@ def test_bad_input(toy, kwargs, match):
 def test_bad_values(toy):
     with pytest.raises(DataError, match="0/1 or boolean"):
         weighted_proportion(toy, "y")
-    with pytest.raises(DataError, match="non-negative"):
+    with pytest.raises(DataError, match="weights column 'w' must be non-negative"):
         weighted_mean(toy.assign(w=[1.0, -1.0, 1.0, 1.0, 1.0]), "y", weights="w")
-    with pytest.raises(DataError, match="non-negative"):
+    with pytest.raises(DataError, match="weights column 'w' has 1 infinite"):
         weighted_mean(toy.assign(w=[1.0, np.inf, 1.0, 1.0, 1.0]), "y", weights="w")
     with pytest.raises(DataError, match="missing for 1 unit"):
         weighted_mean(toy.assign(w=[1.0, np.nan, 1.0, 1.0, 1.0]), "y", weights="w")
