@@ -55,7 +55,7 @@ class IndicatorMatrix:
         for observed cells).
     reasons : numpy.ndarray
         ``(n, p)`` objects: why a cell is missing (``"suppressed"``: it has a flag or a
-        suppression marker; ``"missing value"``, ``"no row"``, ``"non-finite value"``);
+        suppression marker; ``"missing value"``, ``"no row"``); an infinite value is a DataError;
         ``None`` when observed.
     present : numpy.ndarray
         LA codes (strings) with at least one row in the table for the analysed year, before
@@ -116,13 +116,29 @@ def _filter_year(data: pd.DataFrame, year: Any) -> pd.DataFrame:
     return data.loc[keep]
 
 
+def _refuse_infinite(values: np.ndarray, ids: np.ndarray, labels: np.ndarray,
+                     column: str) -> None:
+    """An infinite value (a rate over a zero denominator) is a DataError, as in the panel reader.
+
+    Missing and suppressed cells are left out with a note; an infinite one is a computation
+    error upstream, not a published gap, so it is refused rather than dropped.
+    """
+    bad = np.isinf(values)
+    if bad.any():
+        where = ", ".join(f"{i} ({l})" for i, l in list(zip(ids[bad], labels[bad]))[:5])
+        raise DataError(f"column {column!r} of `indicators` has {int(bad.sum())} infinite "
+                        f"value(s): {where}; recompute them (a zero denominator?) or set "
+                        "them to NaN to leave them out.")
+
+
 def _from_long(data: pd.DataFrame, id: str, indicator: list[str] | None) -> IndicatorMatrix:
     cells = read_long(data, id, indicator)
     names = list(pd.unique(cells.labels)) if indicator is None else list(indicator)
     sub_ids = cells.ids[cells.keep]
     check_one_row(pd.DataFrame({"la": sub_ids, "ind": cells.labels}), "LA and indicator",
                   "; filter to one year (year=) or one breakdown first")
-    numeric = np.where(np.isinf(cells.values), np.nan, cells.values)
+    _refuse_infinite(cells.values, sub_ids, cells.labels, "value")
+    numeric = cells.values
     la_codes = np.asarray(pd.unique(cells.ids), dtype=object)
     r = pd.Index(la_codes).get_indexer(sub_ids)
     c = pd.Index(names).get_indexer(cells.labels)
@@ -167,7 +183,10 @@ def _from_wide(data: pd.DataFrame, id: str, indicator: list[str] | None) -> Indi
     cells = read_wide(data, id, names)
     check_one_row(pd.DataFrame({"la": cells.ids}), "LA (wide form)",
                   "; filter to one year (year=) first")
-    values = np.where(np.isinf(cells.values), np.nan, cells.values)
+    for j, name in enumerate(names):
+        _refuse_infinite(cells.values[:, j], cells.ids, np.full(len(cells.ids), str(name)),
+                         str(name))
+    values = cells.values
     return IndicatorMatrix(cells.ids, [str(c) for c in names], values, cells.flags,
                            cells.reasons, cells.ids)
 
@@ -209,6 +228,9 @@ def indicator_matrix(data: pd.DataFrame, *, indicator: str | list[str] | None = 
             raise DataError(f"`indicator` repeats {', '.join(map(repr, dup))}; name each "
                             "indicator once.")
     sub = _filter_year(data, year)
+    if "indicator" in data.columns and "value" not in data.columns:
+        raise DataError("`indicators` has an 'indicator' column but no 'value' column: a long "
+                        "table needs both (a wide one has neither).")
     if is_long(data):
         return _from_long(sub, id, wanted)
     return _from_wide(sub, id, wanted)
