@@ -102,14 +102,17 @@ def discount_factors(n_years: int, *, rate: Any = None, schedule: Any = None,
 
 
 def _as_flows(flows: Any, axis: int) -> tuple[np.ndarray, int]:
-    values = flows.to_numpy(dtype=float) if isinstance(flows, (pd.Series, pd.DataFrame)) else flows
     try:
-        arr = np.array(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"`flows` must be numeric; got {type(flows).__name__}.") from exc
+        arr = (flows.to_numpy(dtype=float, na_value=np.nan)
+               if isinstance(flows, (pd.Series, pd.DataFrame)) else np.array(flows, dtype=float))
+    except (TypeError, ValueError) as exc:   # text such as 'n/a' among the numbers
+        raise DataError(f"`flows` must be numeric; got {type(flows).__name__} with a value that "
+                        f"is not a number ({exc}).") from exc
     if arr.ndim == 0:
         raise DataError("`flows` must hold one value per year (a 1-D or 2-D array, Series or "
                         "DataFrame); got a single number.")
+    if arr.size == 0:
+        raise DataError("`flows` is empty; give one value per year (0 for a year with none).")
     if np.isnan(arr).any():
         raise DataError(f"`flows` contain {int(np.isnan(arr).sum())} NaN value(s); a missing "
                         "year's flow must be given (0 if none).")

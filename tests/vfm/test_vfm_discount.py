@@ -157,3 +157,18 @@ def test_bad_counts_are_design_errors():
         annuity(100.0, years=0)
     with pytest.raises(DesignError, match="start_year"):
         discount([1.0], start_year=-1)
+
+
+def test_flows_with_text_empty_or_nullable_missing_get_named_errors():
+    import pandas as pd
+
+    from sosstats.errors import DataError
+    from sosstats.vfm import present_value
+
+    with pytest.raises(DataError, match=r"`flows` must be numeric.*'n/a'"):
+        present_value(pd.Series([100.0, "n/a", 100.0], dtype=object), 0.035)
+    with pytest.raises(DataError, match="`flows` is empty"):
+        present_value(pd.Series([], dtype=float), 0.035)
+    with pytest.raises(DataError, match="1 NaN"):      # pd.NA in a nullable column is a NaN
+        present_value(pd.Series([100.0, None, 100.0], dtype="Float64"), 0.035)
+    assert present_value(pd.Series([100, 100], dtype="Int64"), 0.0) == 200.0
