@@ -29,6 +29,7 @@ from scipy.special import expit, log_expit
 
 from sosstats._validate import as_list, check_columns
 from sosstats.errors import DataError
+from sosstats.weighting._nr_common import check_not_mixed
 
 __all__ = ["Encoded", "MODELS", "Target", "check_target", "default_method", "encode",
            "resolve_predictors", "restore", "run_chain"]
@@ -70,6 +71,7 @@ def encode(series: pd.Series) -> Encoded:
     other dtypes (dates, complex).
     """
     name = series.name
+    check_not_mixed(series, "column")
     missing = series.isna().to_numpy()
     dtype = series.dtype
     is_object = pd.api.types.is_object_dtype(dtype)

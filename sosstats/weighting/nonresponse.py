@@ -23,7 +23,13 @@ from sosstats._results import TableResult
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats.errors import DataError, SosstatsWarning
 from sosstats.weighting.effect import WeightingEffect, weighting_effect
-from sosstats.weighting._nr_common import binomial_interval, contingency_test, factor, indicator
+from sosstats.weighting._nr_common import (
+    binomial_interval,
+    check_not_mixed,
+    contingency_test,
+    factor,
+    indicator,
+)
 from sosstats.weighting._propensity import (
     _independent_columns,
     _separation,
@@ -409,6 +415,7 @@ def nonresponse_tests(data: pd.DataFrame, responded: str,
         if s.isna().any():
             raise DataError(f"covariate {c!r} has {int(s.isna().sum())} missing value(s) "
                             "(NaN); drop or impute those rows first.")
+        check_not_mixed(s, "covariate")
         if s.nunique() < 2:
             raise DataError(f"covariate {c!r} is constant; it cannot differ by response.")
         if is_categorical(s):

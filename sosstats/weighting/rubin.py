@@ -242,13 +242,17 @@ def pool_estimates(estimates: Any, variances: Any, *, df_com: Any = np.inf,
     level = check_level(level)
     if isinstance(estimates, pd.DataFrame):
         terms = list(estimates.columns) if terms is None else terms
-    q = np.asarray(estimates, dtype=float)
+    try:
+        q = np.asarray(estimates, dtype=float)
+        u = np.asarray(variances, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError("`estimates` and `variances` must be numbers (arrays of shape (m, k) "
+                        f"and (m, k) or (m, k, k)): {exc}.") from exc
     q = q[:, None] if q.ndim == 1 else q
     if q.ndim != 2 or q.shape[0] < 2:
         raise DataError("`estimates` must hold the estimates of at least two imputations, "
                         f"shape (m, k) with m >= 2; got shape {np.shape(estimates)}.")
     m, k = q.shape
-    u = np.asarray(variances, dtype=float)
     u = u.reshape(m, k) if u.shape in ((m,), (m, k)) and u.ndim < 3 else u
     if u.shape == (m, k):
         if (u < 0).any():

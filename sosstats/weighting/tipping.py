@@ -291,7 +291,10 @@ def tipping_point(data: pd.DataFrame, outcome: str, responded: str, *,
             raise DataError("give either `weights` (MAR prediction by the weighted respondent "
                             "mean) or `imputed` (your own MAR predictions), not both.")
         check_columns(data, imputed, what="imputed column")
-        yhat = data[imputed].to_numpy(dtype=float)
+        col = data[imputed]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            raise DataError(f"imputed column {imputed!r} must be numeric; got {col.dtype}.")
+        yhat = col.to_numpy(dtype=float, na_value=np.nan)
         if not np.isfinite(yhat[~r]).all():
             raise DataError(f"imputed column {imputed!r} must be finite for every "
                             "non-respondent.")
@@ -303,8 +306,11 @@ def tipping_point(data: pd.DataFrame, outcome: str, responded: str, *,
             w = r.astype(float)
         else:
             w = resolve_weights(data, weights)
-            if not (np.isfinite(w[r]) & (w[r] > 0)).all():
-                raise DataError("weights must be positive for every respondent.")
+            bad = ~(np.isfinite(w[r]) & (w[r] > 0))
+            if bad.any():
+                label = repr(weights) if isinstance(weights, str) else "`weights`"
+                raise DataError(f"weights {label} must be positive for every respondent; "
+                                f"{int(bad.sum())} respondent(s) have 0 or NaN.")
             w = np.where(r, w, 0.0)
         W_g = np.bincount(codes, weights=w, minlength=k)
         theta_g = np.bincount(codes, weights=w * yr, minlength=k) / W_g
