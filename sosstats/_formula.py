@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sosstats._validate import check_not_mixed
 from sosstats.errors import DataError
 
 __all__ = ["formula_variables", "split_formula", "model_matrix"]
@@ -47,10 +48,15 @@ def model_matrix(rhs: str, data: pd.DataFrame, *, na_action: str = "raise",
     The one place sosstats asks formulaic for a model matrix. ``X`` is float64 with one row per
     row of ``data`` (``na_action="ignore"`` keeps rows with NaN; ``"raise"`` names the
     problem); ``intercept=False`` drops formulaic's ``Intercept`` column. ``model_spec`` encodes
-    new data (a T2 wave, a prediction grid) the same way.
+    new data (a T2 wave, a prediction grid) the same way. A column the formula names that
+    mixes numbers with text is a DataError (:func:`sosstats._validate.check_not_mixed`).
     """
     from formulaic import model_matrix as _formulaic_matrix
 
+    named = set(re.findall(r"[A-Za-z_][\w.]*", rhs))
+    for col in data.columns:
+        if col in named:
+            check_not_mixed(data[col], f"column {col!r}")
     try:
         mm = _formulaic_matrix(rhs, data, na_action=na_action)
     except Exception as exc:  # formulaic raises many types; name the formula

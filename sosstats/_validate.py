@@ -274,8 +274,37 @@ def check_binary(values: pd.Series, what: str, *, allow_nan: bool = False) -> np
         vals = present.to_numpy(dtype=float)
         ok = bool(np.isin(vals, (0.0, 1.0)).all())
     if not ok:
-        shown = ", ".join(map(repr, list(pd.unique(present))[:6]))
-        raise DataError(f"{what} must be 0/1 or boolean; it has values {shown}.")
+        raise DataError(f"{what} must be 0/1 or boolean; it has values "
+                        f"{shown_values(pd.unique(present))}.")
     out = np.zeros(len(values), dtype=bool)
     out[~missing] = vals == 1.0
     return out
+
+
+def shown_values(values: Iterable[Any], limit: int = 6) -> str:
+    """Up to ``limit`` values for a message, numpy scalars shown as plain numbers (``0.2``,
+    not ``np.float64(0.2)``), with ``...`` when there are more."""
+    vals = list(values)
+    plain = [v.item() if isinstance(v, np.generic) else v for v in vals[:limit]]
+    return ", ".join(map(repr, plain)) + (" ..." if len(vals) > limit else "")
+
+
+def check_not_mixed(values: pd.Series, what: str) -> None:
+    """Refuse an object column that mixes numbers with text (``[3, 7, 'n/a', 12]``).
+
+    Such a column is neither a clean number (one stray ``'n/a'`` turns a score into text) nor a
+    clean category (each number would become a level), so reading it either way is a silent
+    trap. Columns of text only (including numeric strings) and numeric dtypes pass.
+    """
+    if values.dtype != object:
+        return
+    present = values[values.notna()]
+    is_text = present.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    is_number = present.map(lambda v: isinstance(v, (int, float, np.number))
+                            and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if is_text.any() and is_number.any():
+        text = pd.unique(present[is_text])
+        raise DataError(f"{what} mixes numbers with text ({shown_values(text, 3)} in "
+                        f"{int(is_text.sum())} row(s)): convert it with "
+                        "pd.to_numeric(..., errors='coerce') if it is a number, or with "
+                        ".astype(str) if it is a category.")

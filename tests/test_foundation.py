@@ -316,3 +316,25 @@ def test_progress_line_ends_before_a_warning(capsys):
     assert err.endswith("3/3\n")
     assert [str(w.message) for w in caught] == ["careful"]
     assert warnings.showwarning is before  # restored
+
+
+def test_check_not_mixed_refuses_numbers_with_text_and_passes_clean_columns():
+    from sosstats._validate import check_not_mixed, shown_values
+
+    with pytest.raises(DataError, match=r"covariate 'sdq' mixes numbers with text \('n/a' "
+                                        r"in 1 row"):
+        check_not_mixed(pd.Series([3, 7, "n/a", 12], dtype=object), "covariate 'sdq'")
+    for clean in (pd.Series(["a", "b", None], dtype=object), pd.Series(["1", "2"], dtype=object),
+                  pd.Series([1.0, np.nan]), pd.Series([True, False, None], dtype=object),
+                  pd.Series(["x", "y"]).astype("category")):
+        check_not_mixed(clean, "column")
+    assert shown_values(np.array([0.2, 0.5])) == "0.2, 0.5"
+    assert shown_values(range(8), limit=2) == "0, 1 ..."
+
+
+def test_model_matrix_names_a_mixed_column():
+    from sosstats._formula import model_matrix
+
+    data = pd.DataFrame({"y": [1.0, 2, 3], "x": pd.Series([1, "n/a", 3], dtype=object)})
+    with pytest.raises(DataError, match="column 'x' mixes numbers with text"):
+        model_matrix("x", data)

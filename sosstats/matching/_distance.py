@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from sosstats._validate import check_not_mixed
 from sosstats.errors import ConvergenceError, DataError, DesignError, SosstatsWarning
 
 __all__ = [
@@ -117,6 +118,7 @@ def covariate_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndar
     names: list[str] = []
     for col in covariates:
         s = data[col]
+        check_not_mixed(s, f"covariate {col!r}")
         if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)
                                              and not isinstance(s.dtype, pd.CategoricalDtype)):
             blocks.append(s.to_numpy(dtype=float)[:, None])

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_binary, check_columns, check_weights
+from sosstats._validate import check_binary, check_columns, check_not_mixed, check_weights
 from sosstats.errors import DataError, DesignError
 
 __all__ = ["ESTIMANDS", "balance_columns", "row_vector", "subclass_codes", "subclass_weights",
@@ -117,6 +117,7 @@ def balance_columns(data: pd.DataFrame, covariates: list[str], *, squares: bool 
     cols, names, source = [], [], []
     for c in covariates:
         s = data[c]
+        check_not_mixed(s, f"covariate {c!r}")
         if s.isna().any():
             raise DataError(f"covariate {c!r} has {int(s.isna().sum())} missing value(s); drop "
                             "or impute them first.")
