@@ -177,6 +177,14 @@ class Result:
         return {"method": self.method, "nobs": plain(getattr(self, "nobs", None)),
                 "estimates": clean}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # the printed summary is the repr too (at the prompt, ``res`` shows what print shows);
+        # set on each subclass so that @dataclass, which keeps a class's own __repr__, does
+        # not replace it with a field dump
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = cls.__str__
+
     def __str__(self) -> str:
         return str(self.summary())
 
@@ -238,6 +246,14 @@ class TableResult:
         clean = [{str(k): plain(v) for k, v in rec.items()} for rec in records]
         return {"method": self.method, "nobs": plain(getattr(self, "nobs", None)),
                 "table": clean}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # the printed summary is the repr too (at the prompt, ``res`` shows what print shows);
+        # set on each subclass so that @dataclass, which keeps a class's own __repr__, does
+        # not replace it with a field dump
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = cls.__str__
 
     def __str__(self) -> str:
         return str(self.summary())

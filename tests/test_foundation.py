@@ -338,3 +338,19 @@ def test_model_matrix_names_a_mixed_column():
     data = pd.DataFrame({"y": [1.0, 2, 3], "x": pd.Series([1, "n/a", 3], dtype=object)})
     with pytest.raises(DataError, match="column 'x' mixes numbers with text"):
         model_matrix("x", data)
+
+
+def test_results_repr_is_their_summary_even_for_dataclasses():
+    from dataclasses import dataclass as _dc
+
+    from sosstats._results import TableResult
+
+    @_dc
+    class Rows(TableResult):
+        values: list
+
+        def _table(self, level):
+            return pd.DataFrame({"estimate": self.values}, index=pd.Index(["a", "b"], name="term"))
+
+    res = Rows([1.0, 2.0])
+    assert repr(res) == str(res) and "estimate" in repr(res)
