@@ -27,9 +27,8 @@ import pandas as pd
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.special import expit, log_expit
 
-from sosstats._validate import as_list, check_columns
+from sosstats._validate import as_list, check_columns, check_not_mixed
 from sosstats.errors import DataError
-from sosstats.weighting._nr_common import check_not_mixed
 
 __all__ = ["Encoded", "MODELS", "Target", "check_target", "default_method", "encode",
            "resolve_predictors", "restore", "run_chain"]
@@ -71,7 +70,7 @@ def encode(series: pd.Series) -> Encoded:
     other dtypes (dates, complex).
     """
     name = series.name
-    check_not_mixed(series, "column")
+    check_not_mixed(series, f"column {name!r}")
     missing = series.isna().to_numpy()
     dtype = series.dtype
     is_object = pd.api.types.is_object_dtype(dtype)

@@ -28,7 +28,6 @@ __all__ = [
     "if_covariance",
     "imbens_manski",
     "outcome_values",
-    "check_not_mixed",
 ]
 
 
@@ -106,31 +105,6 @@ def resolve_weights(data: pd.DataFrame, weights: Any, name: str = "weights") -> 
         raise DataError(f"`{name}` must be a column name, a Series on data.index or an "
                         f"AttritionWeights result; got {type(weights).__name__}.")
     return check_weights(s, f"weights {label}", allow_nan=True, require_positive_sum=False)
-
-
-def check_not_mixed(s: pd.Series, what: str) -> None:
-    """Refuse an object column that mixes numbers with text (a numeric column with a typo).
-
-    An object column of text only is a categorical variable and passes; one in which numbers
-    and strings sit side by side (``[3.0, 7.5, 'x']``) is almost always a numeric column with
-    a stray entry, and treating it as categorical (one level per distinct number) would be
-    silently wrong: :class:`DataError` naming the column and the first text value.
-    """
-    if s.dtype != object:
-        return
-    obs = s.dropna()
-    text = obs.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-    if not text.any():
-        return
-    number = obs.map(lambda v: isinstance(v, (int, float, np.number))
-                     and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
-    if number.any():
-        first = int(np.flatnonzero(text)[0])
-        raise DataError(f"{what} {s.name!r} mixes numbers and text ({int(text.sum())} text "
-                        f"value(s), e.g. {obs.iloc[first]!r} in row {obs.index[first]!r}); "
-                        "if it is numeric, fix or convert it (pandas.to_numeric(..., "
-                        "errors='coerce') turns text into NaN); if it is categorical, make "
-                        "every value text (.astype(str)) or a category.")
 
 
 def cluster_codes(data: pd.DataFrame, cluster: str | None) -> np.ndarray | None:

@@ -20,12 +20,18 @@ from scipy import stats
 
 from sosstats._multiplicity import holm
 from sosstats._results import TableResult
-from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
+from sosstats._validate import (
+    as_list,
+    check_columns,
+    check_frame,
+    check_level,
+    check_not_mixed,
+    check_option,
+)
 from sosstats.errors import DataError, SosstatsWarning
 from sosstats.weighting.effect import WeightingEffect, weighting_effect
 from sosstats.weighting._nr_common import (
     binomial_interval,
-    check_not_mixed,
     contingency_test,
     factor,
     indicator,
@@ -415,7 +421,7 @@ def nonresponse_tests(data: pd.DataFrame, responded: str,
         if s.isna().any():
             raise DataError(f"covariate {c!r} has {int(s.isna().sum())} missing value(s) "
                             "(NaN); drop or impute those rows first.")
-        check_not_mixed(s, "covariate")
+        check_not_mixed(s, f"covariate {c!r}")
         if s.nunique() < 2:
             raise DataError(f"covariate {c!r} is constant; it cannot differ by response.")
         if is_categorical(s):

@@ -83,7 +83,7 @@ def test_manski_missing_response_column_is_a_data_error(fam):
 
 
 def test_nonresponse_text_in_a_numeric_covariate_names_it(fam):
-    with pytest.raises(DataError, match="covariate 'sdq_t1' mixes numbers and text.*'x'"):
+    with pytest.raises(DataError, match=r"covariate 'sdq_t1' mixes numbers with text \('x'"):
         nonresponse_tests(_text(fam, "sdq_t1"), "responded_t2", ["agency_worker", "sdq_t1"])
     # a genuinely categorical object (text) column still works, as categories
     reason = fam["referral_reason"].astype(str).astype(object)
@@ -108,7 +108,7 @@ def test_text_in_the_outcome_names_it(fam, call):
 def test_text_in_an_imputation_predictor_names_it(fam):
     from sosstats.weighting import impute_chained
 
-    with pytest.raises(DataError, match="column 'sdq_t1' mixes numbers and text"):
+    with pytest.raises(DataError, match="column 'sdq_t1' mixes numbers with text"):
         impute_chained(_text(fam, "sdq_t1"), ["sdq_t2"], predictors=["sdq_t1"],
                        n_imputations=2, rng=0)
 
