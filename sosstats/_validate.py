@@ -39,7 +39,11 @@ def as_list(columns: str | Iterable[str] | None) -> list[str]:
         return []
     if isinstance(columns, str):
         return [columns]
-    return list(columns)
+    try:
+        return list(columns)
+    except TypeError:   # a number or other non-iterable where column names were expected
+        raise DataError(f"expected a column name or a list of column names; got {columns!r}."
+                        ) from None
 
 
 def check_codes(values: Any, name: str) -> list[str]:
@@ -265,6 +269,8 @@ def check_binary(values: pd.Series, what: str, *, allow_nan: bool = False) -> np
         raise DataError(f"{what} has {int(missing.sum())} missing value(s); it must be 0/1 or "
                         "boolean.")
     present = values[~missing]
+    if present.dtype == object:   # Python booleans or numbers in an object column
+        present = present.infer_objects()
     if pd.api.types.is_bool_dtype(present):
         out = np.zeros(len(values), dtype=bool)
         out[~missing] = present.to_numpy(dtype=bool)

@@ -354,3 +354,12 @@ def test_results_repr_is_their_summary_even_for_dataclasses():
 
     res = Rows([1.0, 2.0])
     assert repr(res) == str(res) and "estimate" in repr(res)
+
+
+def test_as_list_and_check_binary_on_odd_inputs():
+    with pytest.raises(DataError, match="column name or a list of column names; got 3"):
+        v.as_list(3)
+    got = v.check_binary(pd.Series([True, False, True], dtype=object), "response 'r'")
+    assert got.tolist() == [True, False, True]
+    assert v.check_binary(pd.Series([1, 0], dtype=object), "response 'r'").tolist() == [True,
+                                                                                       False]
