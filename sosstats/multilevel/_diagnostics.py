@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._results import format_number
+from sosstats._results import TableResult
 from sosstats.errors import SosstatsWarning
 
 __all__ = ["Diagnostics", "compute_diagnostics", "parameter_names", "flat_labels", "whole_ess"]
@@ -83,8 +83,8 @@ def whole_ess(table: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True, eq=False)
-class Diagnostics:
-    """Sampler diagnostics of a fit.
+class Diagnostics(TableResult):
+    """Sampler diagnostics of a fit (a table result: ``tidy()``, ``summary()``, ``print``).
 
     Attributes
     ----------
@@ -106,6 +106,8 @@ class Diagnostics:
     messages: list[str] = field(default_factory=list)
     worst_group_effect: dict[str, Any] = field(default_factory=dict)
 
+    method = "sampler diagnostics"
+
     @property
     def ok(self) -> bool:
         """True when no check failed."""
@@ -115,15 +117,17 @@ class Diagnostics:
         """Return the per-parameter table (a copy)."""
         return self.table.copy()
 
-    def __str__(self) -> str:
-        body = whole_ess(self.table).to_string(float_format=format_number)
-        lines = ["Sampler diagnostics", body,
-                 f"divergences per chain: {self.divergences.tolist()}",
-                 f"E-BFMI per chain: {np.round(self.ebfmi, 3).tolist()}"]
-        lines += self.messages or ["all checks passed"]
-        return "\n".join(lines)
+    def _table(self, level: float | None) -> pd.DataFrame:
+        self._fit_level(level)
+        return whole_ess(self.table)    # ESS in whole draws, as summary() prints them
 
-    __repr__ = __str__
+    def _title(self) -> str:
+        return "Sampler diagnostics"
+
+    def _notes(self) -> list[str]:
+        return [f"divergences per chain: {self.divergences.tolist()}",
+                f"E-BFMI per chain: {np.round(self.ebfmi, 3).tolist()}",
+                *(self.messages or ["all checks passed"])]
 
 
 def _named(values: pd.Series, bad: np.ndarray, fmt: str, ascending: bool) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._results import Result, Summary
+from sosstats._results import Result, Summary, TableResult
 from sosstats._validate import as_list, check_columns, check_level, check_option, check_rng
 from sosstats.errors import DataError
 from sosstats.multilevel import _summaries
@@ -37,8 +37,8 @@ __all__ = ["MultilevelResult", "PosteriorPredictiveCheck"]
 
 
 @dataclass(frozen=True, eq=False)
-class PosteriorPredictiveCheck:
-    """A posterior predictive check of one statistic.
+class PosteriorPredictiveCheck(TableResult):
+    """A posterior predictive check of one statistic (a one-row table result).
 
     Attributes
     ----------
@@ -58,12 +58,23 @@ class PosteriorPredictiveCheck:
     replicated: np.ndarray
     p_value: float
 
-    def __str__(self) -> str:
-        lo, hi = np.quantile(self.replicated, [0.025, 0.975])
-        return (f"Posterior predictive check of {self.stat}: observed {self.observed:.4g}, "
-                f"replicated 95% range [{lo:.4g}, {hi:.4g}], p = {self.p_value:.3f}")
+    method = "posterior predictive check"
 
-    __repr__ = __str__
+    def _table(self, level: float | None) -> pd.DataFrame:
+        level = 0.95 if level is None else check_level(level)
+        lo, hi = np.quantile(self.replicated, [(1 - level) / 2, (1 + level) / 2])
+        return pd.DataFrame({"observed": [self.observed],
+                             "replicated_mean": [float(np.mean(self.replicated))],
+                             "replicated_lower": [lo], "replicated_upper": [hi],
+                             "p_value": [self.p_value], "n_draws": [self.replicated.size]},
+                            index=pd.Index([self.stat], name="statistic"))
+
+    def _title(self) -> str:
+        return f"Posterior predictive check of {self.stat}"
+
+    def _notes(self) -> list[str]:
+        return ["replicated_lower / _upper: equal-tailed range over the replicated data sets",
+                "p_value = P(T(y_rep) >= T(y) | y); near 0 or 1 flags a misfit"]
 
     def plot(self, ax: Any = None) -> Any:
         """Histogram of the replicated statistic with the observed value marked."""

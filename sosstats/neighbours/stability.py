@@ -54,9 +54,6 @@ class NeighbourOverlap(TableResult):
     def _notes(self) -> list[str]:
         return ["; ".join(f"{key} = {format_number(float(v))}" for key, v in self.totals.items())]
 
-    def __repr__(self) -> str:
-        return str(self.summary())
-
 
 def _table(obj: Any, k: int | None) -> tuple[pd.DataFrame, int, Any]:
     """Tidy ``la_code, neighbour, rank`` of a fit or a table, cut at ``k``."""
