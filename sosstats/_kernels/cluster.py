@@ -319,18 +319,24 @@ def cluster_leverage(X: Any, resid: Any, clusters: Any, *, weights: Any = None
     return ClusterLeverage(dfbeta, share, hat, size)
 
 
-def few_cluster_warning(G: int, kind: str, *, stacklevel: int = 2) -> bool:
+#: The few-cluster advice of functions that choose inference with ``inference=`` (the panel).
+INFERENCE_ADVICE = ("use inference='cr2' (Bell-McCaffrey with Satterthwaite df) or 'wild' "
+                    "(wild cluster restricted bootstrap).")
+
+
+def few_cluster_warning(G: int, kind: str, *, stacklevel: int = 2,
+                        advice: str = INFERENCE_ADVICE) -> bool:
     """Warn (:class:`SosstatsWarning`) when ``G < 42`` clusters and ``kind`` is cr0 / cr1.
 
-    Returns True when it warned. With few clusters CR0 / CR1 standard errors are biased down and
+    ``advice`` ends the message with what the caller's function offers instead (its own
+    argument names). Returns True when it warned. With few clusters CR0 / CR1 standard errors are biased down and
     t(G-1) tests over-reject (Cameron & Miller 2015; MacKinnon, Nielsen & Webb 2023); CR2 with
     Satterthwaite df or the wild cluster restricted bootstrap hold their size far better.
     """
     if kind in ("cr0", "cr1") and G < FEW_CLUSTERS:
         warnings.warn(f"Only {G} clusters: {kind.upper()} standard errors are biased down and "
                       f"its tests over-reject with fewer than about {FEW_CLUSTERS} clusters; "
-                      "use inference='cr2' (Bell-McCaffrey with Satterthwaite df) or 'wild' "
-                      "(wild cluster restricted bootstrap).", SosstatsWarning,
+                      f"{advice}", SosstatsWarning,
                       stacklevel=stacklevel + 1)
         return True
     return False

@@ -265,7 +265,8 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
                             "matched row(s).")
         rv = robust_vcov(fit, kind, codes)
         n_clusters = rv.n_clusters
-        few_cluster_warning(n_clusters, kind, stacklevel=2)
+        few_cluster_warning(n_clusters, kind, stacklevel=2,
+                            advice="use vcov='cr2' (Bell-McCaffrey with Satterthwaite df).")
     else:
         rv = robust_vcov(fit, kind)
     vc, df = rv.vcov, rv.df

@@ -126,7 +126,7 @@ def test_recovers_truth_on_simulated_families():
     w = subclass_weights(fam.treat.to_numpy() == 1, fam["sub"].to_numpy(), "ATT")
     truth = ev.truth["families"]["outcomes"]["sdq"]["previous_referral"]
     # 12 strata: too few clusters for CR1 (warned), so heteroskedasticity-robust errors
-    with pytest.warns(SosstatsWarning, match="Only 12 clusters"):
+    with pytest.warns(SosstatsWarning, match=r"Only 12 clusters.*use vcov=.cr2."):
         matched_effect(fam, "sdq_t1", "treat", weights=w, subclass="sub")
     res = matched_effect(fam, "sdq_t1", "treat", weights=w, cluster=None)
     est, se = res.params.iloc[0], res.std_errors.iloc[0]
