@@ -15,7 +15,9 @@ class Progress:
 
     While the counter's line is on screen, a warning raised by the work ends that line first
     (the warning starts on a fresh line and the counter is redrawn under it), so a progress line
-    never runs into a warning. Use it as a context manager, or call :meth:`close`.
+    never runs into a warning. Use it as a context manager, or call :meth:`close`. When stderr
+    is not a terminal (a log file, CI), the automatic counter stays silent and an asked-for one
+    writes whole lines (at most one every 10 s, and the last), never carriage-return redraws.
 
     Parameters
     ----------
@@ -34,6 +36,8 @@ class Progress:
         self.start = self.last = time.perf_counter()
         self.done, self.shown, self.on_line = 0, False, False
         self._showwarning: Any = None
+        isatty = getattr(sys.stderr, "isatty", None)
+        self.tty = bool(isatty()) if callable(isatty) else False
 
     def __enter__(self) -> Progress:
         return self
@@ -52,6 +56,12 @@ class Progress:
         """Count ``n`` more steps done (redrawn at most four times a second)."""
         self.done += n
         now = time.perf_counter()
+        if not self.tty:
+            if self.show and (now - self.last > 10.0 or self.done == self.total):
+                self.last, self.shown = now, True
+                sys.stderr.write(f"{self.label}: {self.done}/{self.total}\n")
+                sys.stderr.flush()
+            return
         visible = self.show if self.show is not None else now - self.start > self.after
         if visible and (now - self.last > 0.25 or self.done == self.total or not self.on_line):
             if self._showwarning is None:

@@ -298,11 +298,13 @@ def test_split_formula_and_model_matrix():
         model_matrix("a + nope", df)
 
 
-def test_progress_line_ends_before_a_warning(capsys):
+def test_progress_line_ends_before_a_warning(capsys, monkeypatch):
+    import sys
     import warnings
 
     from sosstats._progress import Progress
 
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # a terminal
     before = warnings.showwarning
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -363,3 +365,16 @@ def test_as_list_and_check_binary_on_odd_inputs():
     assert got.tolist() == [True, False, True]
     assert v.check_binary(pd.Series([1, 0], dtype=object), "response 'r'").tolist() == [True,
                                                                                        False]
+
+
+def test_progress_off_a_terminal_writes_whole_lines_only(capsys):
+    from sosstats._progress import Progress
+
+    with Progress(3, True, "work") as bar:        # capsys's stderr is not a terminal
+        for _ in range(3):
+            bar.step()
+    assert capsys.readouterr().err == "work: 3/3\n"
+    with Progress(3, None, "work", after=0.0) as bar:   # automatic: silent in a log
+        for _ in range(3):
+            bar.step()
+    assert capsys.readouterr().err == ""
