@@ -215,25 +215,51 @@ def rake(codes: Sequence[Any], targets: Sequence[Any], *, base: Any = None,
         except ValueError:
             _check_range(codes_l, targets_l)
             raise
-        dsum = np.bincount(cell, weights=d, minlength=int(n_cells))
-        occupied = np.flatnonzero(dsum > 0)  # base weights are positive
-        cell_codes = [c.astype(np.intp) for c in np.unravel_index(occupied, sizes)]
-        for m, (c, t) in enumerate(zip(cell_codes, targets_l)):
-            _check_present(m, t, np.bincount(c, minlength=t.size) > 0)
-        g0 = dsum[occupied]
-        g, it, ok, errors = _ipf(cell_codes, targets_l, g0, tol, max_iter)
-        factor = np.zeros(dsum.size)
-        factor[occupied] = g / g0
-        w = d * factor[cell]
-        sums = [np.bincount(c, weights=g, minlength=t.size)
-                for c, t in zip(cell_codes, targets_l)]
-    else:
-        _check_range(codes_l, targets_l)
-        for m, (c, t) in enumerate(zip(codes_l, targets_l)):
-            _check_present(m, t, np.bincount(c, minlength=t.size) > 0)
-        w, it, ok, errors = _ipf(codes_l, targets_l, d.copy(), tol, max_iter)
-        sums = [np.bincount(c, weights=w, minlength=t.size) for c, t in zip(codes_l, targets_l)]
+        return rake_cells(cell, sizes, targets_l, base=None if base is None else d, tol=tol,
+                          max_iter=max_iter)
+    _check_range(codes_l, targets_l)
+    for m, (c, t) in enumerate(zip(codes_l, targets_l)):
+        _check_present(m, t, np.bincount(c, minlength=t.size) > 0)
+    w, it, ok, errors = _ipf(codes_l, targets_l, d.copy(), tol, max_iter)
+    sums = [np.bincount(c, weights=w, minlength=t.size) for c, t in zip(codes_l, targets_l)]
+    return _raked(w, it, ok, errors, sums, targets_l, max_iter)
 
+
+def rake_cells(cell: np.ndarray, sizes: Sequence[int], targets: Sequence[np.ndarray], *,
+               cell_totals: np.ndarray | None = None, base: np.ndarray | None = None,
+               tol: float = 1e-10, max_iter: int = 1000) -> CalibrationFit:
+    """:func:`rake` on units given by their cell of the margins' cross-classification.
+
+    ``cell`` holds each unit's flat cell index (``numpy.ravel_multi_index(codes, sizes)``,
+    checked by the caller), ``targets`` one array per margin as in :func:`rake`. With no
+    ``base`` (all ones) the caller may pass ``cell_totals``, the units per cell
+    (``bincount(cell, minlength=prod(sizes))``), to save a pass over the units. The weights are
+    ``d_i g(cell_i) / g0(cell_i)``; without ``base`` one gather, no multiply.
+    """
+    sizes = tuple(int(k) for k in sizes)
+    n_cells = int(np.prod(sizes))
+    if cell_totals is not None:
+        dsum = np.asarray(cell_totals, dtype=float)
+    elif base is None:
+        dsum = np.bincount(cell, minlength=n_cells).astype(float)
+    else:
+        dsum = np.bincount(cell, weights=base, minlength=n_cells)
+    occupied = np.flatnonzero(dsum > 0)  # base weights are positive
+    cell_codes = [c.astype(np.intp) for c in np.unravel_index(occupied, sizes)]
+    for m, (c, t) in enumerate(zip(cell_codes, targets)):
+        _check_present(m, t, np.bincount(c, minlength=t.size) > 0)
+    g0 = dsum[occupied]
+    g, it, ok, errors = _ipf(cell_codes, list(targets), g0, tol, max_iter)
+    factor = np.zeros(dsum.size)
+    factor[occupied] = g / g0
+    w = factor[cell] if base is None else base * factor[cell]
+    sums = [np.bincount(c, weights=g, minlength=t.size) for c, t in zip(cell_codes, targets)]
+    return _raked(w, it, ok, errors, sums, list(targets), max_iter)
+
+
+def _raked(w: np.ndarray, it: int, ok: bool, errors: np.ndarray, sums: list[np.ndarray],
+           targets_l: list[np.ndarray], max_iter: int) -> CalibrationFit:
+    """The fit, or the ConvergenceError naming the margin furthest from its targets."""
     abs_err = [np.abs(s - t) for s, t in zip(sums, targets_l)]
     max_abs = float(max(e.max() for e in abs_err))
     if not ok:

@@ -17,6 +17,10 @@ from sosstats._validate import check_columns
 from sosstats.errors import DataError
 from sosstats.weighting._propensity import design_matrix
 
+#: pandas 3 always copies on write: a column selection can no longer be changed through the
+#: caller's frame, so the snapshot need not copy the data (40 MB at a million rows)
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
 __all__ = ["CovariateDesign", "covariate_design", "split_formula"]
 
 
@@ -46,7 +50,8 @@ class CovariateDesign:
 
     def snapshot(self) -> CovariateDesign:
         """Return a copy holding its own copy of the covariate columns (lazy diagnostics)."""
-        out = CovariateDesign(self.frame[self.variables].copy(), list(self.variables),
+        cols = self.frame[self.variables]
+        out = CovariateDesign(cols if _COPY_ON_WRITE else cols.copy(), list(self.variables),
                               self.formula, self._rhs)
         out._built = self._built
         return out

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._kernels.calibrate import calibrate, rake
+from sosstats._kernels.calibrate import calibrate, rake, rake_cells
 from sosstats._validate import check_columns
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting._propensity import fit_propensity, is_categorical
@@ -60,24 +60,51 @@ def check_trim(trim: Any) -> dict[str, float] | None:
     return dict(trim)
 
 
-def category_codes(data: pd.DataFrame, col: str, r: np.ndarray) -> tuple[np.ndarray, list]:
+def category_codes(data: pd.DataFrame, col: str, r: np.ndarray
+                   ) -> tuple[np.ndarray, list, np.ndarray]:
+    """Integer codes ``0..K-1`` of a categorical covariate, its levels and each level's count.
+
+    One pass for numpy integer columns that already are codes (the common case of a frame of
+    factor codes: no copy), a lookup for other small integer ranges, else ``pandas.factorize``
+    (sorted levels; categoricals keep their category order).
+    """
     s = data[col]
-    if s.isna().any():
+    plain_int = isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
+    if not plain_int and s.isna().any():
         raise DataError(f"covariate {col!r} has {int(s.isna().sum())} missing value(s) (NaN); "
                         "drop or impute those rows first.")
     if not (is_categorical(s) or pd.api.types.is_integer_dtype(s)):
         raise DataError(f"covariate {col!r} is continuous ({s.dtype}); raking needs categorical "
                         "covariates: use method='calibrate' or 'entropy'.")
-    if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+    if plain_int:
         v = s.to_numpy()
-        lo = int(v.min())
-        if int(v.max()) - lo < 100_000:     # small integer codes: a lookup, no sort
-            shifted = v - lo
-            present = np.bincount(shifted) > 0
+        hi, lo, counts = int(v.max()), 0, None
+        if hi < 100_000:
+            try:                  # codes >= 0: one bincount, no min pass
+                counts = np.bincount(v)
+            except ValueError:    # negative values
+                counts = None
+        if counts is None:
+            lo = int(v.min())
+            if hi - lo < 100_000:
+                v = v - lo
+                counts = np.bincount(v)
+        if counts is not None:    # a small integer range: counts by bincount, no sort
+            present = counts > 0
+            if present.all():     # already codes 0..K-1: no copy
+                return v, list(range(lo, hi + 1)), counts
             lookup = np.cumsum(present) - 1
-            return lookup[shifted], (np.flatnonzero(present) + lo).tolist()
+            return lookup[v], (np.flatnonzero(present) + lo).tolist(), counts[present]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy()
+        counts = np.bincount(codes, minlength=len(s.cat.categories))
+        present = counts > 0
+        levels = list(s.cat.categories[present])
+        if not present.all():
+            codes = (np.cumsum(present) - 1)[codes]
+        return codes, levels, counts[present]
     codes, levels = pd.factorize(s, sort=True)
-    return codes, list(levels)
+    return codes, list(levels), np.bincount(codes, minlength=len(levels))
 
 
 def margin_targets(col: str, levels: list, counts: np.ndarray,
@@ -156,31 +183,14 @@ def calibration_weights(data, covs, r, method, calfun, bounds, margins):
     n = len(r)
     N = N_user if N_user is not None else float(n)
     if method == "rake":
-        codes, targets = [], []
-        rows = np.flatnonzero(r)
-        for c in covs:
-            cd, levels = category_codes(data, c, r)
-            counts = np.bincount(cd, minlength=len(levels)) * (N / n)
-            t = margin_targets(c, levels, counts, margins)
-            cd_r = cd[rows]
-            empty = (t > 0) & (np.bincount(cd_r, minlength=len(levels)) == 0)
-            if empty.any():
-                shown = ", ".join(repr(levels[k]) for k in np.flatnonzero(empty)[:5])
-                raise DataError(f"covariate {c!r}: no respondent is in categor"
-                                f"{'y' if empty.sum() == 1 else 'ies'} {shown}, which "
-                                "the margin needs; band the column into coarser categories, "
-                                "or use method='calibrate' / 'entropy' for a numeric column.")
-            codes.append(cd_r)
-            targets.append(t)
-        return rake(codes, targets).weights, N
+        return _rake(data, covs, r, margins, N), N
     cols, tots, names = [], [], []
     has_cat = False
     for c in covs:
         s = data[c]
         if is_categorical(s) or (margins is not None and c in margins):
-            cd, levels = category_codes(data, c, r)
-            counts = np.bincount(cd, minlength=len(levels)) * (N / n)
-            t = margin_targets(c, levels, counts, margins)
+            cd, levels, counts = category_codes(data, c, r)
+            t = margin_targets(c, levels, counts * (N / n), margins)
             for k, lev in enumerate(levels):
                 cols.append((cd[r] == k).astype(float))
                 tots.append(t[k])
@@ -201,3 +211,51 @@ def calibration_weights(data, covs, r, method, calfun, bounds, margins):
     X = np.column_stack(cols)
     fit = calibrate(X, np.array(tots), calfun=calfun, bounds=bounds, names=names)
     return fit.weights, N
+
+
+def _rake(data: pd.DataFrame, covs: list[str], r: np.ndarray, margins: dict | None,
+          N: float) -> np.ndarray:
+    """Raking of the respondents to ``covs``' T1 counts (scaled to ``N``) or ``margins``.
+
+    The frame is read once per margin (integer codes and counts), the units' cells of the
+    margins' cross-classification are formed in one ``ravel_multi_index`` and gathered once for
+    the respondents, and the kernel iterates on the cell totals
+    (:func:`sosstats._kernels.calibrate.rake_cells`); very sparse cross-classifications go
+    through :func:`~sosstats._kernels.calibrate.rake` unit by unit.
+    """
+    n = len(r)
+    rows = np.flatnonzero(r)
+    codes, targets, sizes = [], [], []
+    for c in covs:
+        cd, levels, counts = category_codes(data, c, r)
+        codes.append(cd)
+        targets.append(margin_targets(c, levels, counts * (N / n), margins))
+        sizes.append(len(levels))
+    n_cells = float(np.prod(np.asarray(sizes, dtype=float)))
+    if n_cells > max(4 * rows.size, 2**16):           # sparse: rake unit by unit
+        codes_r = [cd[rows] for cd in codes]
+        _check_respondents(covs, data, codes,
+                           [np.bincount(c, minlength=k) for c, k in zip(codes_r, sizes)],
+                           targets)
+        return rake(codes_r, targets).weights
+    cell = np.ravel_multi_index(codes, sizes)[rows]
+    per_cell = np.bincount(cell, minlength=int(n_cells))
+    table = per_cell.reshape(sizes)
+    axes = range(len(sizes))
+    _check_respondents(covs, data, codes,
+                       [table.sum(axis=tuple(a for a in axes if a != m)) for m in axes], targets)
+    return rake_cells(cell, sizes, targets, cell_totals=per_cell).weights
+
+
+def _check_respondents(covs: list[str], data: pd.DataFrame, codes: list[np.ndarray],
+                       counts_r: list[np.ndarray], targets: list[np.ndarray]) -> None:
+    """A category the margin needs (positive target) but no respondent is in: a DataError."""
+    for c, cd, got, t in zip(covs, codes, counts_r, targets):
+        empty = (t > 0) & (got == 0)
+        if empty.any():
+            _, levels, _ = category_codes(data, c, np.ones(len(cd), dtype=bool))
+            shown = ", ".join(repr(levels[k]) for k in np.flatnonzero(empty)[:5])
+            raise DataError(f"covariate {c!r}: no respondent is in categor"
+                            f"{'y' if empty.sum() == 1 else 'ies'} {shown}, which "
+                            "the margin needs; band the column into coarser categories, "
+                            "or use method='calibrate' / 'entropy' for a numeric column.")
