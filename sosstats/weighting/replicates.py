@@ -18,9 +18,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from sosstats._kernels.cluster import FEW_CLUSTERS
 from sosstats._progress import Progress
-from sosstats._validate import check_columns, check_frame, check_int, check_level, check_rng
+from sosstats._validate import (
+    check_columns,
+    check_frame,
+    check_int,
+    check_level,
+    check_option,
+    check_rng,
+)
 from sosstats.errors import (
     ConvergenceError,
     DataError,
@@ -152,17 +161,26 @@ class ReplicateWeights:
         return self.scale * self.n_replicates / rows.sum() * (d.T @ d)
 
     def apply(self, statistic: Callable[[pd.Series], Any], *, level: float = 0.95,
-              mse: bool = True, on_error: str = "raise") -> pd.DataFrame:
+              interval: str | None = None, mse: bool = True,
+              on_error: str = "raise") -> pd.DataFrame:
         """Evaluate ``statistic`` on the full and each replicate weight; replicate SE and interval.
 
         Parameters
         ----------
         statistic : callable
             Called with a pandas Series of weights (index ``data.index``, non-respondents 0),
-            returning a float, an array, a Series or a dict (one entry per component); the
-            same length every time.
+            returning a float, an array, a Series or a dict (one entry per component). Arrays
+            must have the same length every time; Series and dicts are matched by name, so a
+            component absent from a replicate (a term whose category the resample lacks) is
+            NaN there and its SE uses the replicates that have it (with a warning).
         level : float
-            Level of the percentile interval.
+            Level of the interval.
+        interval : {"t", "percentile"}, optional
+            ``"t"``: estimate +/- t(G - 1) x replicate SE, G the number of resampled clusters;
+            ``"percentile"``: percentiles of the replicate estimates. Default ``"t"`` when
+            G < 42 (the few-cluster threshold of the cluster-robust errors: with ten pilots the
+            bootstrap distribution of the replicates is too narrow, its percentile intervals
+            under-cover), else ``"percentile"``.
         mse : bool
             See :meth:`variance`.
         on_error : {"raise", "skip"}
@@ -175,19 +193,25 @@ class ReplicateWeights:
         -------
         pandas.DataFrame
             One row per component (the Series index / dict keys, else 0, 1, ...):
-            ``estimate`` (full weights), ``std_error`` (replicate), ``ci_lower``, ``ci_upper``
-            (percentiles of the replicate estimates) and ``n_valid`` (finite replicates).
+            ``estimate`` (full weights), ``std_error`` (replicate), ``df`` (G - 1 for the t
+            interval, inf for percentiles), ``ci_lower``, ``ci_upper`` and ``n_valid`` (finite
+            replicates); ``attrs["interval"]`` says which interval.
         """
         level = check_level(level)
+        if interval is None:
+            interval = "t" if self.n_clusters < FEW_CLUSTERS else "percentile"
+        check_option(interval, ("t", "percentile"), "interval")
         if on_error not in ("raise", "skip"):
             raise DataError(f"`on_error` must be 'raise' or 'skip'; got {on_error!r}.")
         est, names = _as_vector(statistic(self.weights), None)
         reps = np.empty((self.n_replicates, est.size))
         failed: Counter[str] = Counter()
+        absent = np.zeros(est.size, dtype=np.int64)
         for b, col in enumerate(self.replicates.columns):  # a user callable: one call each
             try:
-                reps[b] = _as_vector(statistic(self.replicates[col].rename("weight")),
-                                     est.size)[0]
+                reps[b], lacking = _aligned(statistic(self.replicates[col].rename("weight")),
+                                            names)
+                absent += lacking
             except SosstatsError as exc:
                 if on_error == "raise":
                     raise
@@ -198,19 +222,33 @@ class ReplicateWeights:
                           "replicates, left out: "
                           + "; ".join(f"{k} ({v}x)" for k, v in failed.most_common(2)),
                           SosstatsWarning, stacklevel=2)
+        if absent.any():
+            shown = ", ".join(f"{names[j]!r} ({absent[j]}x)" for j in np.flatnonzero(absent)[:5])
+            warnings.warn(f"components absent from some of the {self.n_replicates} "
+                          f"replicates (a category the resample lacks): {shown}; their SEs use "
+                          "the replicates that have them.", SosstatsWarning, stacklevel=2)
         bad = ~np.isfinite(reps)
-        if bad.any() and bad.sum() > sum(failed.values()) * est.size:
+        if bad.any() and bad.sum() > sum(failed.values()) * est.size + absent.sum():
             warnings.warn(f"the statistic is not finite on {int(bad.any(axis=1).sum())} of "
                           f"{self.n_replicates} replicates; their values are left out.",
                           SosstatsWarning, stacklevel=2)
         se = np.sqrt(np.atleast_1d(self.variance(est, reps, mse=mse)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            q = np.nanquantile(np.where(bad, np.nan, reps), [0.5 - level / 2, 0.5 + level / 2],
-                               axis=0)
-        return pd.DataFrame({"estimate": est, "std_error": se, "ci_lower": q[0],
-                             "ci_upper": q[1], "n_valid": (~bad).sum(axis=0)},
-                            index=pd.Index(names, name="component"))
+        if interval == "t":
+            df = float(self.n_clusters - 1)
+            half = stats.t.ppf(0.5 + level / 2, df) * se
+            lower, upper = est - half, est + half
+        else:
+            df = np.inf
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                lower, upper = np.nanquantile(np.where(bad, np.nan, reps),
+                                              [0.5 - level / 2, 0.5 + level / 2], axis=0)
+        out = pd.DataFrame({"estimate": est, "std_error": se, "df": df, "ci_lower": lower,
+                            "ci_upper": upper, "n_valid": (~bad).sum(axis=0)},
+                           index=pd.Index(names, name="component"))
+        out.attrs["interval"] = (f"estimate +/- t({self.n_clusters - 1}) x replicate SE"
+                                 if interval == "t" else "percentiles of the replicates")
+        return out
 
 
 def _as_vector(value: Any, size: int | None) -> tuple[np.ndarray, list]:
@@ -226,6 +264,23 @@ def _as_vector(value: Any, size: int | None) -> tuple[np.ndarray, list]:
         raise DataError(f"the statistic returned {arr.size} value(s) on a replicate but {size} "
                         "on the full weights.")
     return arr, names
+
+
+def _aligned(value: Any, names: list) -> tuple[np.ndarray, np.ndarray]:
+    """A replicate's value on the full estimate's components, and which of them it lacks.
+
+    Series and dicts are matched by name (a missing name is NaN and flagged; an unknown one
+    is a DataError); arrays must have the full estimate's length.
+    """
+    if isinstance(value, (Mapping, pd.Series)):
+        got = pd.Series(value, dtype=float) if isinstance(value, Mapping) else value
+        extra = [k for k in got.index if k not in set(names)]
+        if extra:
+            raise DataError(f"the statistic returned component(s) {extra[:5]} on a replicate "
+                            "that it did not return on the full weights.")
+        arr = got.reindex(names).to_numpy(dtype=float)
+        return arr, ~pd.Index(names).isin(got.index)
+    return _as_vector(value, len(names))[0], np.zeros(len(names), dtype=bool)
 
 
 def _unit_order(index: pd.Index) -> np.ndarray:

@@ -265,3 +265,43 @@ def test_replicate_se_is_calibrated_and_beats_fixed_weights():
     assert 0.8 < rms_rep / sd < 1.2
     # estimated propensity weights are more efficient than fixed weights suggest
     assert rms_lin > rms_rep
+
+
+def test_apply_t_interval_by_default_with_few_clusters_and_percentile_on_request(fam,
+                                                                                 rw_cluster):
+    from scipy import stats
+
+    y = fam["sdq_t2"]
+
+    def mean(w):
+        return (w * y).sum() / w[y.notna()].sum()
+
+    t = rw_cluster.apply(mean, level=0.9)
+    G = rw_cluster.n_clusters
+    assert G < 42 and t["df"].iloc[0] == G - 1
+    half = stats.t.ppf(0.95, G - 1) * t["std_error"].iloc[0]
+    assert t["ci_upper"].iloc[0] - t["estimate"].iloc[0] == pytest.approx(half, rel=1e-12)
+    assert "t(" in t.attrs["interval"]
+    p = rw_cluster.apply(mean, level=0.9, interval="percentile")
+    assert np.isinf(p["df"].iloc[0]) and "percentiles" in p.attrs["interval"]
+    assert p["std_error"].iloc[0] == t["std_error"].iloc[0]
+    with pytest.raises(DataError, match="interval"):
+        rw_cluster.apply(mean, interval="normal")
+
+
+def test_apply_a_component_absent_from_some_replicates_is_nan_there(rw_cluster):
+    calls = iter(range(100))
+
+    def stat(w):       # the second component vanishes on two replicates (a missing level)
+        i = next(calls)
+        out = {"a": float(w.sum()), "b": float((w > 0).sum())}
+        return {"a": out["a"]} if i in (2, 5) else out
+
+    with pytest.warns(SosstatsWarning, match=r"absent from some of the 20 replicates.*: 'b' \(2x\)"):
+        out = rw_cluster.apply(stat)
+    assert out.loc["b", "n_valid"] == rw_cluster.n_replicates - 2
+    assert out.loc["a", "n_valid"] == rw_cluster.n_replicates
+    assert np.isfinite(out.loc["b", "std_error"])
+    with pytest.raises(DataError, match="did not return on the full weights"):
+        rw_cluster.apply(lambda w, c=iter(range(100)): {"a": 1.0} if next(c) == 0
+                         else {"a": 1.0, "z": 2.0})
