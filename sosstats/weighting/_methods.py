@@ -225,6 +225,12 @@ def _rake(data: pd.DataFrame, covs: list[str], r: np.ndarray, margins: dict | No
     """
     n = len(r)
     rows = np.flatnonzero(r)
+    fast = _integer_cells(data, covs, max(4 * rows.size, 2**16))
+    if fast is not None:          # integer codes 0..K-1: counts from one table of cells
+        cell_all, sizes, counts_all = fast
+        targets = [margin_targets(c, list(range(k)), cnt * (N / n), margins)
+                   for c, k, cnt in zip(covs, sizes, counts_all)]
+        return _rake_on_cells(covs, data, cell_all[rows], sizes, targets)
     codes, targets, sizes = [], [], []
     for c in covs:
         cd, levels, counts = category_codes(data, c, r)
@@ -234,26 +240,62 @@ def _rake(data: pd.DataFrame, covs: list[str], r: np.ndarray, margins: dict | No
     n_cells = float(np.prod(np.asarray(sizes, dtype=float)))
     if n_cells > max(4 * rows.size, 2**16):           # sparse: rake unit by unit
         codes_r = [cd[rows] for cd in codes]
-        _check_respondents(covs, data, codes,
-                           [np.bincount(c, minlength=k) for c, k in zip(codes_r, sizes)],
-                           targets)
+        _check_respondents(covs, data, [np.bincount(c, minlength=k)
+                                        for c, k in zip(codes_r, sizes)], targets)
         return rake(codes_r, targets).weights
-    cell = np.ravel_multi_index(codes, sizes)[rows]
-    per_cell = np.bincount(cell, minlength=int(n_cells))
+    return _rake_on_cells(covs, data, np.ravel_multi_index(codes, sizes)[rows], sizes, targets)
+
+
+def _margin_sums(cell: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Units per cell and, from that table, units per category of each margin."""
+    per_cell = np.bincount(cell, minlength=int(np.prod(sizes)))
     table = per_cell.reshape(sizes)
     axes = range(len(sizes))
-    _check_respondents(covs, data, codes,
-                       [table.sum(axis=tuple(a for a in axes if a != m)) for m in axes], targets)
-    return rake_cells(cell, sizes, targets, cell_totals=per_cell).weights
+    return per_cell, [table.sum(axis=tuple(a for a in axes if a != m)) for m in axes]
 
 
-def _check_respondents(covs: list[str], data: pd.DataFrame, codes: list[np.ndarray],
-                       counts_r: list[np.ndarray], targets: list[np.ndarray]) -> None:
+def _rake_on_cells(covs: list[str], data: pd.DataFrame, cell_r: np.ndarray, sizes: list[int],
+                   targets: list[np.ndarray]) -> np.ndarray:
+    per_cell, counts_r = _margin_sums(cell_r, sizes)
+    _check_respondents(covs, data, counts_r, targets)
+    return rake_cells(cell_r, sizes, targets, cell_totals=per_cell).weights
+
+
+def _integer_cells(data: pd.DataFrame, covs: list[str], max_cells: int
+                   ) -> tuple[np.ndarray, list[int], list[np.ndarray]] | None:
+    """Cells and category counts when every margin is a numpy integer column of codes 0..K-1.
+
+    One ``max`` per column, one ``ravel_multi_index`` and one ``bincount`` over the units: the
+    category counts are the margins of the cell table. None (the general path) when a column
+    is not such a column: another dtype, negative values, a gap in the codes, too many cells.
+    """
+    codes, sizes = [], []
+    for c in covs:
+        s = data[c]
+        if not (isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu") or len(s) == 0:
+            return None
+        v = s.to_numpy()
+        codes.append(v)
+        sizes.append(int(v.max()) + 1)
+    if float(np.prod(np.asarray(sizes, dtype=float))) > max_cells:
+        return None
+    try:
+        cell = np.ravel_multi_index(codes, sizes)
+    except ValueError:            # negative codes
+        return None
+    _, counts = _margin_sums(cell, sizes)
+    if any((k == 0).any() for k in counts):
+        return None
+    return cell, sizes, counts
+
+
+def _check_respondents(covs: list[str], data: pd.DataFrame, counts_r: list[np.ndarray],
+                       targets: list[np.ndarray]) -> None:
     """A category the margin needs (positive target) but no respondent is in: a DataError."""
-    for c, cd, got, t in zip(covs, codes, counts_r, targets):
+    for c, got, t in zip(covs, counts_r, targets):
         empty = (t > 0) & (got == 0)
         if empty.any():
-            _, levels, _ = category_codes(data, c, np.ones(len(cd), dtype=bool))
+            _, levels, _ = category_codes(data, c, np.ones(len(data), dtype=bool))
             shown = ", ".join(repr(levels[k]) for k in np.flatnonzero(empty)[:5])
             raise DataError(f"covariate {c!r}: no respondent is in categor"
                             f"{'y' if empty.sum() == 1 else 'ies'} {shown}, which "

@@ -301,7 +301,9 @@ def test_weighting_effect_properties(seed, n):
                       "c": rng.integers(0, 4, n)})
     d.loc[rng.random(n) < 0.2, "w"] = 0.0
     d.loc[d["w"] == 0, "y"] = np.nan                     # non-respondents may lack y
-    if not (d["w"] > 0).any():
+    if (d["w"] > 0).sum() < 2:       # one respondent is a DesignError (tested elsewhere)
+        with pytest.raises(DesignError, match="at least two respondents"):
+            weighting_effect(d, "y", "w")
         return
     res = weighting_effect(d, "y", "w")
     perm = d.sample(frac=1, random_state=seed)

@@ -64,3 +64,13 @@ def test_category_codes_of_integer_columns(values):
     np.testing.assert_array_equal(codes, ref_codes)
     assert levels == list(ref_levels)
     np.testing.assert_array_equal(counts, np.bincount(ref_codes))
+
+
+@pytest.mark.parametrize("shift", [0, -3, 2])   # codes 0..K-1, negative codes, a gap at 0..1
+def test_integer_columns_rake_as_their_categories(shift):
+    f = _frame(3_000, seed=2)
+    cats = f.assign(a=f["a"].astype(str), b=f["b"].astype(str))
+    ints = f.assign(a=f["a"] + shift, b=f["b"] * (1 if shift >= 0 else -1))
+    kw = dict(responded="responded", covariates=["a", "b", "d"], method="rake")
+    np.testing.assert_allclose(attrition_weights(ints, **kw).weights,
+                               attrition_weights(cats, **kw).weights, rtol=1e-12)
