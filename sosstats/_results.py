@@ -96,7 +96,26 @@ class Summary:
         return f"<h4>{self.title}</h4>{self.table.to_html(float_format=format_number)}{notes}"
 
 
-class Result:
+class _PrintsSummary:
+    """What both result bases print: ``str``, ``repr`` and the notebook's HTML are the
+    subclass's ``summary()``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # the printed summary is the repr too (at the prompt, ``res`` shows what print shows);
+        # set on each subclass so that @dataclass, which keeps a class's own __repr__, does
+        # not replace it with a field dump
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = cls.__str__
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+class Result(_PrintsSummary):
     """Base class of sosstats results (see the module docstring for the protocol).
 
     Subclasses are frozen dataclasses that set ``method`` (a short label) and ``nobs``.
@@ -177,22 +196,8 @@ class Result:
         return {"method": self.method, "nobs": plain(getattr(self, "nobs", None)),
                 "estimates": clean}
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # the printed summary is the repr too (at the prompt, ``res`` shows what print shows);
-        # set on each subclass so that @dataclass, which keeps a class's own __repr__, does
-        # not replace it with a field dump
-        super().__init_subclass__(**kwargs)
-        if "__repr__" not in cls.__dict__:
-            cls.__repr__ = cls.__str__
 
-    def __str__(self) -> str:
-        return str(self.summary())
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
-
-
-class TableResult:
+class TableResult(_PrintsSummary):
     """Base class of table-style results: tests, bounds, diagnostics, rankings, distributions.
 
     Subclasses implement :meth:`_table` (one DataFrame, indexed by what a row is: a term, an
@@ -246,20 +251,6 @@ class TableResult:
         clean = [{str(k): plain(v) for k, v in rec.items()} for rec in records]
         return {"method": self.method, "nobs": plain(getattr(self, "nobs", None)),
                 "table": clean}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # the printed summary is the repr too (at the prompt, ``res`` shows what print shows);
-        # set on each subclass so that @dataclass, which keeps a class's own __repr__, does
-        # not replace it with a field dump
-        super().__init_subclass__(**kwargs)
-        if "__repr__" not in cls.__dict__:
-            cls.__repr__ = cls.__str__
-
-    def __str__(self) -> str:
-        return str(self.summary())
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
 
 
 def plain(value: Any) -> Any:
