@@ -355,10 +355,7 @@ CASES: dict[str, Case] = {
     "weighting.attrition_weights": Case(families, _attrition, numeric=["sdq_t1"],
                                         required=["sdq_t1", "responded"],
                                         params=lambda r: np.asarray(r.weights, dtype=float),
-                                        order_free=False,
-                                        xfail={"text_in_sdq_t1": "an object column mixing "
-                                               "numbers and 'n/a' is read as a category and "
-                                               "the logit fails to converge"}),
+                                        order_free=False),
     "weighting.weighted_mean": Case(families, _wmean, numeric=["sdq_t1", "w"],
                                     required=["sdq_t1", "w"], weights="w",
                                     options=("level",)),

@@ -12,8 +12,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from sosstats._formula import formula_variables
-from sosstats._validate import check_columns
+from sosstats._formula import formula_variables, model_matrix
+from sosstats._formula import split_formula as shared_split_formula
+from sosstats._validate import check_columns, check_not_mixed
 from sosstats.errors import DataError
 from sosstats.weighting._propensity import design_matrix
 
@@ -68,12 +69,13 @@ class CovariateDesign:
 
 
 def split_formula(formula: str, responded: str | None) -> tuple[str, str]:
-    """Response column and right-hand side of ``"responded ~ rhs"`` (or ``"~ rhs"``)."""
-    if not isinstance(formula, str) or formula.count("~") != 1:
-        raise DataError(f"`formula` must be a string with one '~', like 'responded ~ x1 + x2'; "
-                        f"got {formula!r}.")
-    lhs, rhs = (part.strip() for part in formula.split("~"))
-    if not rhs:
+    """Response column and right-hand side of ``"responded ~ rhs"`` (or ``"~ rhs"``).
+
+    :func:`sosstats._formula.split_formula` splits it; the response may be written on the left
+    or given as ``responded`` (both must then agree).
+    """
+    lhs, rhs = shared_split_formula(formula, example="responded ~ x1 + x2", lhs="optional")
+    if rhs == "1":
         raise DataError(f"`formula` {formula!r} has no right-hand side.")
     if lhs and responded is not None and lhs != responded:
         raise DataError(f"`formula` has response {lhs!r} but `responded` is {responded!r}; "
@@ -87,23 +89,22 @@ def split_formula(formula: str, responded: str | None) -> tuple[str, str]:
 
 def _formula_matrix(rhs: str, data: pd.DataFrame, variables: list[str]
                     ) -> tuple[np.ndarray, list[str]]:
-    from formulaic import model_matrix
-
-    for c in variables:
-        if data[c].isna().any():
-            raise DataError(f"covariate {c!r} has {int(data[c].isna().sum())} missing value(s) "
-                            "(NaN); drop or impute those rows first.")
-    try:
-        mm = model_matrix(rhs, data.reset_index(drop=True), na_action="raise")
-    except Exception as exc:  # formulaic raises many types; name the formula
-        raise DataError(f"cannot build the covariates of formula {rhs!r}: {exc}") from exc
-    names = [str(c) for c in mm.columns if str(c) != "Intercept"]
-    X = np.asarray(mm[names], dtype=float) if names else np.empty((len(data), 0))
+    _check_covariates(data, variables)
+    X, names, _ = model_matrix(rhs, data.reset_index(drop=True), intercept=False)
     bad = ~np.isfinite(X).all(axis=0)
     if bad.any():
         raise DataError("the formula gives non-finite values in term(s) "
                         f"{', '.join(repr(n) for n, b in zip(names, bad) if b)}.")
     return X, names
+
+
+def _check_covariates(data: pd.DataFrame, variables: list[str]) -> None:
+    """No missing values, no column mixing numbers with text (read as neither)."""
+    for c in variables:
+        check_not_mixed(data[c], f"covariate {c!r}")
+        if data[c].isna().any():
+            raise DataError(f"covariate {c!r} has {int(data[c].isna().sum())} missing value(s) "
+                            "(NaN); drop or impute those rows first.")
 
 
 def covariate_design(data: pd.DataFrame, covariates: str | list[str] | None,
@@ -130,10 +131,7 @@ def covariate_design(data: pd.DataFrame, covariates: str | list[str] | None,
         design = CovariateDesign(data, variables, formula, rhs)
         design.X  # noqa: B018 - build now, so formula errors surface before any fitting
         return design
-    for c in variables:
-        if data[c].isna().any():
-            raise DataError(f"covariate {c!r} has {int(data[c].isna().sum())} missing value(s) "
-                            "(NaN); drop or impute those rows first.")
+    _check_covariates(data, variables)
     return CovariateDesign(data, variables, None)
 
 
