@@ -1,7 +1,9 @@
-"""Covariates of attrition weighting given as a list of columns or as a formula.
+"""The covariate design of attrition weighting: columns or a formula, read once from the frame.
 
-:func:`covariate_design` turns either form into one numeric design (no intercept, first level of
-each categorical dropped) plus the data columns it reads, so every method sees the same thing.
+:func:`covariate_design` turns a list of columns or a formula into one numeric design (no
+intercept, first level of each categorical dropped) plus the data columns it reads, so every
+method sees the same thing; :func:`design_matrix` dummy-codes columns and :func:`category_codes`
+gives a categorical column's integer codes (raking).
 Formulas use formulaic's syntax: ``"responded ~ x1 + C(x2) + x1:x3 + I(x1**2)"``.
 """
 
@@ -16,13 +18,13 @@ from sosstats._formula import formula_variables, model_matrix
 from sosstats._formula import split_formula as shared_split_formula
 from sosstats._validate import check_columns, check_not_mixed
 from sosstats.errors import DataError
-from sosstats.weighting._propensity import design_matrix
 
 #: pandas 3 always copies on write: a column selection can no longer be changed through the
 #: caller's frame, so the snapshot need not copy the data (40 MB at a million rows)
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
-__all__ = ["CovariateDesign", "covariate_design", "split_formula"]
+__all__ = ["CovariateDesign", "covariate_design", "split_formula", "design_matrix",
+           "is_categorical", "category_codes"]
 
 
 class CovariateDesign:
@@ -167,3 +169,105 @@ def diagnostic_matrix(design: CovariateDesign) -> tuple[np.ndarray, list[str]]:
         return X, names
     return (np.column_stack([X, design.X[:, extra]]),
             names + [design.names[j] for j in extra])
+
+
+# ----------------------------------------------------------------------------- columns
+
+def is_categorical(s: pd.Series) -> bool:
+    """Return True for category, object, string or boolean columns (used as categories)."""
+    return bool(isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(s)
+                or pd.api.types.is_string_dtype(s) or pd.api.types.is_bool_dtype(s))
+
+
+def _levels(s: pd.Series) -> list:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        present = set(s.dropna().unique())
+        return [c for c in s.cat.categories if c in present]
+    return sorted(pd.unique(s.dropna()), key=lambda v: (str(type(v)), v))
+
+
+def design_matrix(data: pd.DataFrame, covariates: list[str], *, drop_first: bool
+                  ) -> tuple[np.ndarray, list[str], list[str]]:
+    """Numeric matrix of the covariates, its column names and each column's source covariate.
+
+    Boolean columns become one 0/1 column; other categorical columns one dummy per level
+    present (the first dropped when ``drop_first``). Raises :class:`DataError` for NaN or
+    non-finite values, naming the covariate.
+    """
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    source: list[str] = []
+    for c in covariates:
+        s = data[c]
+        if s.isna().any():
+            raise DataError(f"covariate {c!r} has {int(s.isna().sum())} missing value(s) (NaN); "
+                            "drop or impute those rows first.")
+        if pd.api.types.is_bool_dtype(s):
+            cols.append(s.to_numpy(dtype=float))
+            names.append(c)
+            source.append(c)
+        elif is_categorical(s):
+            levels = _levels(s)
+            values = s.to_numpy(dtype=object)
+            for lev in levels[1 if drop_first else 0:]:
+                cols.append((values == lev).astype(float))
+                names.append(f"{c}[{lev}]")
+                source.append(c)
+        elif pd.api.types.is_numeric_dtype(s):
+            v = s.to_numpy(dtype=float)
+            if not np.isfinite(v).all():
+                raise DataError(f"covariate {c!r} has infinite values.")
+            cols.append(v)
+            names.append(c)
+            source.append(c)
+        else:
+            raise DataError(f"covariate {c!r} has unsupported dtype {s.dtype}.")
+    X = np.column_stack(cols) if cols else np.empty((len(data), 0))
+    return X, names, source
+
+
+def category_codes(data: pd.DataFrame, col: str, r: np.ndarray
+                   ) -> tuple[np.ndarray, list, np.ndarray]:
+    """Integer codes ``0..K-1`` of a categorical covariate, its levels and each level's count.
+
+    One pass for numpy integer columns that already are codes (the common case of a frame of
+    factor codes: no copy), a lookup for other small integer ranges, else ``pandas.factorize``
+    (sorted levels; categoricals keep their category order).
+    """
+    s = data[col]
+    plain_int = isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
+    if not plain_int and s.isna().any():
+        raise DataError(f"covariate {col!r} has {int(s.isna().sum())} missing value(s) (NaN); "
+                        "drop or impute those rows first.")
+    if not (is_categorical(s) or pd.api.types.is_integer_dtype(s)):
+        raise DataError(f"covariate {col!r} is continuous ({s.dtype}); raking needs categorical "
+                        "covariates: use method='calibrate' or 'entropy'.")
+    if plain_int:
+        v = s.to_numpy()
+        hi, lo, counts = int(v.max()), 0, None
+        if hi < 100_000:
+            try:                  # codes >= 0: one bincount, no min pass
+                counts = np.bincount(v)
+            except ValueError:    # negative values
+                counts = None
+        if counts is None:
+            lo = int(v.min())
+            if hi - lo < 100_000:
+                v = v - lo
+                counts = np.bincount(v)
+        if counts is not None:    # a small integer range: counts by bincount, no sort
+            present = counts > 0
+            if present.all():     # already codes 0..K-1: no copy
+                return v, list(range(lo, hi + 1)), counts
+            lookup = np.cumsum(present) - 1
+            return lookup[v], (np.flatnonzero(present) + lo).tolist(), counts[present]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy()
+        counts = np.bincount(codes, minlength=len(s.cat.categories))
+        present = counts > 0
+        levels = list(s.cat.categories[present])
+        if not present.all():
+            codes = (np.cumsum(present) - 1)[codes]
+        return codes, levels, counts[present]
+    codes, levels = pd.factorize(s, sort=True)
+    return codes, list(levels), np.bincount(codes, minlength=len(levels))

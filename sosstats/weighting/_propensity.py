@@ -1,8 +1,8 @@
-"""Covariate design matrices and response-propensity models for attrition weighting.
+"""Response-propensity models: a logit or probit of response on the covariate design.
 
-Helpers of :func:`sosstats.weighting.attrition_weights`: turn the covariate columns into a
-numeric matrix (numbers as they are, booleans as 0/1, categories dummy-coded) and fit a logit or
-probit model of response on it with statsmodels.
+Used by the logit / probit methods of :func:`sosstats.weighting.attrition_weights` and by the
+likelihood-ratio test of :func:`sosstats.weighting.nonresponse_tests`: drop the columns that
+carry no information, detect separation, fit with statsmodels.
 """
 
 from __future__ import annotations
@@ -10,67 +10,15 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from sosstats.errors import DataError, SosstatsWarning
 
-__all__ = ["is_categorical", "design_matrix", "fit_propensity"]
+__all__ = ["fit_propensity", "independent_columns",
+           "separating_columns"]
 
 
-def is_categorical(s: pd.Series) -> bool:
-    """Return True for category, object, string or boolean columns (used as categories)."""
-    return bool(isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(s)
-                or pd.api.types.is_string_dtype(s) or pd.api.types.is_bool_dtype(s))
-
-
-def _levels(s: pd.Series) -> list:
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        present = set(s.dropna().unique())
-        return [c for c in s.cat.categories if c in present]
-    return sorted(pd.unique(s.dropna()), key=lambda v: (str(type(v)), v))
-
-
-def design_matrix(data: pd.DataFrame, covariates: list[str], *, drop_first: bool
-                  ) -> tuple[np.ndarray, list[str], list[str]]:
-    """Numeric matrix of the covariates, its column names and each column's source covariate.
-
-    Boolean columns become one 0/1 column; other categorical columns one dummy per level
-    present (the first dropped when ``drop_first``). Raises :class:`DataError` for NaN or
-    non-finite values, naming the covariate.
-    """
-    cols: list[np.ndarray] = []
-    names: list[str] = []
-    source: list[str] = []
-    for c in covariates:
-        s = data[c]
-        if s.isna().any():
-            raise DataError(f"covariate {c!r} has {int(s.isna().sum())} missing value(s) (NaN); "
-                            "drop or impute those rows first.")
-        if pd.api.types.is_bool_dtype(s):
-            cols.append(s.to_numpy(dtype=float))
-            names.append(c)
-            source.append(c)
-        elif is_categorical(s):
-            levels = _levels(s)
-            values = s.to_numpy(dtype=object)
-            for lev in levels[1 if drop_first else 0:]:
-                cols.append((values == lev).astype(float))
-                names.append(f"{c}[{lev}]")
-                source.append(c)
-        elif pd.api.types.is_numeric_dtype(s):
-            v = s.to_numpy(dtype=float)
-            if not np.isfinite(v).all():
-                raise DataError(f"covariate {c!r} has infinite values.")
-            cols.append(v)
-            names.append(c)
-            source.append(c)
-        else:
-            raise DataError(f"covariate {c!r} has unsupported dtype {s.dtype}.")
-    X = np.column_stack(cols) if cols else np.empty((len(data), 0))
-    return X, names, source
-
-
-def _separation(X: np.ndarray, r: np.ndarray, names: list[str]) -> tuple[list[str], list[str]]:
+def separating_columns(X: np.ndarray, r: np.ndarray, names: list[str]
+                       ) -> tuple[list[str], list[str]]:
     """Covariates that separate response completely (fatal) or quasi-completely (warn)."""
     complete, quasi = [], []
     for j, name in enumerate(names):
@@ -85,7 +33,7 @@ def _separation(X: np.ndarray, r: np.ndarray, names: list[str]) -> tuple[list[st
     return complete, quasi
 
 
-def _independent_columns(X: np.ndarray) -> np.ndarray:
+def independent_columns(X: np.ndarray) -> np.ndarray:
     """Columns of ``X`` not constant and not linear in the intercept and the columns before.
 
     Within a cell a category can be absent (its dummy is all zero) or the only one left (its
@@ -123,11 +71,11 @@ def fit_propensity(X: np.ndarray, r: np.ndarray, names: list[str], *, link: str,
         PerfectSeparationWarning,
     )
 
-    keep = _independent_columns(X)
+    keep = independent_columns(X)
     X = X[:, keep]
     names = [n for n, k in zip(names, keep) if k]
     where = f" in cell {label}" if label else ""
-    complete, quasi = _separation(X, r, names)
+    complete, quasi = separating_columns(X, r, names)
     if complete:
         raise DataError(f"covariate(s) {', '.join(map(repr, complete))} perfectly predict "
                         f"response{where}; response probabilities of 0 or 1 give infinite "

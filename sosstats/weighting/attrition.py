@@ -21,30 +21,23 @@ from sosstats._kernels.balance import (
     trim_weights,
     variance_ratios,
 )
-from sosstats._kernels.calibrate import CALFUNS
-from sosstats._kernels.entropy import entropy_balance
-from sosstats._validate import as_list, check_columns, check_frame, check_option
-from sosstats.errors import DataError
+from sosstats._validate import check_columns, check_frame, check_option
+from sosstats.errors import DataError, DesignError
 from sosstats.weighting._formula import (
-    additive_variables,
     covariate_design,
+    design_matrix,
     diagnostic_matrix,
     split_formula,
 )
-from sosstats.weighting._methods import (
-    calibration_weights,
-    check_responded,
-    check_trim,
-    formula_calibration_weights,
-    ipw_weights,
-    refuse,
-)
-from sosstats.weighting._propensity import design_matrix
+from sosstats.weighting._methods import balancing_weights, propensity_weights, refuse
 
 __all__ = ["AttritionWeights", "attrition_weights", "METHODS"]
 
 #: Weighting methods accepted by :func:`attrition_weights`.
 METHODS = ("logit", "probit", "entropy", "rake", "calibrate")
+
+#: Keys of the ``trim`` dict of :func:`attrition_weights`.
+TRIM_KEYS = ("lower_q", "upper_q", "max_ratio")
 
 
 @dataclass(frozen=True)
@@ -288,10 +281,10 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
         refuse(method, variances=variances)
     if method in ("logit", "probit"):
         refuse(method, margins=margins, calfun=calfun, bounds=bounds)
-        w, propensity, N = _propensity_weights(data, design, r, method, by, stabilize)
+        w, propensity, N = propensity_weights(data, design, r, method, by, stabilize)
     else:
         refuse(method, by=by, stabilize=stabilize)
-        w, N = _balancing_weights(data, design, r, method, margins, calfun, bounds, variances)
+        w, N = balancing_weights(data, design, r, method, margins, calfun, bounds, variances)
         propensity = None
     if trim_d is not None:
         w = trim_weights(w, **trim_d)
@@ -306,74 +299,34 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
         _source=design.snapshot())
 
 
-def _propensity_weights(data, design, r, method, by, stabilize):
-    cells = None
-    if by is not None:
-        check_columns(data, by, what="cell column `by`")
-        if data[by].isna().any():
-            raise DataError(f"cell column {by!r} has missing values.")
-        cells = data[by].to_numpy()
-    stab = True if stabilize is None else bool(stabilize)
-    w, p = ipw_weights(design.X, design.names, r, method, cells, by, stab)
-    if stab:
-        w = w * (r.sum() / w.sum())
-    return w, pd.Series(p, index=data.index, name="propensity"), float(len(r))
+# ----------------------------------------------------------------------------- checks
 
-
-def _entropy_targets(design, variances):
-    X = design.X
-    keep = np.ptp(X, axis=0) > 0
-    names = [nm for nm, k in zip(design.names, keep) if k]
-    X = X[:, keep]
-    if variances is None or variances is False:
-        return X, names, None
-    binary = np.array([np.isin(X[:, j], (0.0, 1.0)).all() for j in range(X.shape[1])])
-    if variances is True:
-        chosen = ~binary
+def check_responded(data: pd.DataFrame, responded: str) -> np.ndarray:
+    check_columns(data, responded, what="response indicator")
+    s = data[responded]
+    if pd.api.types.is_bool_dtype(s) and not s.isna().any():
+        r = s.to_numpy(dtype=bool)
     else:
-        wanted = as_list(variances)
-        unknown = [v for v in wanted if v not in names]
-        if unknown:
-            raise DataError(f"`variances` names {', '.join(map(repr, unknown))}, which are not "
-                            f"numeric covariate columns ({', '.join(map(repr, names))}).")
-        chosen = np.isin(names, wanted)
-        if (chosen & binary).any():
-            raise DataError("`variances` names binary column(s) "
-                            f"{', '.join(repr(n) for n, c in zip(names, chosen & binary) if c)}"
-                            ", whose variance is fixed by the mean.")
-    if not chosen.any():
-        raise DataError("`variances=True` but no covariate is numeric and non-binary.")
-    return X, names, np.where(chosen, X.var(axis=0), np.nan)
+        v = s.to_numpy() if pd.api.types.is_numeric_dtype(s) else None
+        ok = v is not None and bool(((v == 0) | (v == 1)).all())  # NaN fails both
+        if not ok:
+            bad = pd.unique(s[~s.isin([0, 1]) | s.isna()])[:5]
+            raise DataError(f"response indicator {responded!r} must be 0/1 or boolean with no "
+                            f"missing values; found {', '.join(map(repr, bad))}.")
+        r = v == 1
+    if r.all():
+        raise DesignError(f"everyone responded ({responded!r} is all 1): there is no attrition "
+                          "to weight for.")
+    if not r.any():
+        raise DesignError(f"no one responded ({responded!r} is all 0): there is no one to "
+                          "weight.")
+    return r
 
 
-def _balancing_weights(data, design, r, method, margins, calfun, bounds, variances):
-    N = float(len(r))
-    if method == "entropy":
-        refuse(method, margins=margins, calfun=calfun, bounds=bounds)
-        X, names, target_vars = _entropy_targets(design, variances)
-        w_r = entropy_balance(X[r], X.mean(axis=0), target_vars=target_vars,
-                              names=names).weights
-    else:
-        if method == "rake":
-            if calfun not in (None, "raking"):
-                raise DataError(f"method='rake' uses calfun='raking'; got calfun={calfun!r} "
-                                "(use method='calibrate').")
-            refuse(method, bounds=bounds)
-        elif calfun is not None:
-            check_option(calfun, CALFUNS, "calfun")
-        if design.formula is not None and method == "calibrate":
-            if margins is not None:
-                raise DataError("`margins` need `covariates=` (one margin per column), not a "
-                                "formula.")
-            w_r, N = formula_calibration_weights(design.X, design.names, r,
-                                                 calfun or "linear", bounds)
-        else:
-            covs = additive_variables(design) if method == "rake" else design.variables
-            w_r, N = calibration_weights(data, covs, r, method, calfun or "linear", bounds,
-                                         margins)
-    w_r = np.asarray(w_r, dtype=float)
-    rows = np.flatnonzero(r)
-    w = np.zeros(len(r))
-    w[rows] = w_r              # positions, not a boolean mask: a third of the time at 1e6 rows
-    w *= rows.size / w_r.sum()
-    return w, N
+def check_trim(trim: Any) -> dict[str, float] | None:
+    if trim is None:
+        return None
+    if not isinstance(trim, dict) or not trim or set(trim) - set(TRIM_KEYS):
+        raise DataError(f"`trim` must be a dict with keys among {', '.join(TRIM_KEYS)}; "
+                        f"got {trim!r}.")
+    return dict(trim)

@@ -29,19 +29,15 @@ from sosstats._validate import (
     check_option,
 )
 from sosstats.errors import DataError, SosstatsWarning
-from sosstats.weighting.effect import WeightingEffect, weighting_effect
+from sosstats.weighting._formula import design_matrix, is_categorical
 from sosstats.weighting._nr_common import (
     binomial_interval,
     contingency_test,
     factor,
     indicator,
 )
-from sosstats.weighting._propensity import (
-    _independent_columns,
-    _separation,
-    design_matrix,
-    is_categorical,
-)
+from sosstats.weighting._propensity import independent_columns, separating_columns
+from sosstats.weighting.effect import WeightingEffect, weighting_effect
 
 __all__ = ["ResponseRates", "response_rates", "NonresponseTests", "nonresponse_tests",
            "WeightingEffect", "weighting_effect"]
@@ -329,14 +325,14 @@ def _likelihood_ratio(data: pd.DataFrame, covariates: list[str], r: np.ndarray) 
     )
 
     X, names, _ = design_matrix(data, covariates, drop_first=True)
-    keep = _independent_columns(X)
+    keep = independent_columns(X)
     X, names = X[:, keep], [nm for nm, k in zip(names, keep) if k]
     n, n1 = len(r), int(r.sum())
     q = n1 / n
     ll0 = n1 * np.log(q) + (n - n1) * np.log1p(-q)
     out = {"statistic": np.nan, "df": float(X.shape[1]), "p_value": np.nan,
            "pseudo_r2": np.nan, "n": n, "n_respondents": n1}
-    complete, quasi = _separation(X, r, names)
+    complete, quasi = separating_columns(X, r, names)
     if complete or quasi:
         warnings.warn(f"covariate(s) {', '.join(map(repr, complete + quasi))} "
                       f"{'perfectly' if complete else 'quasi-perfectly'} predict response; "
@@ -407,7 +403,6 @@ def nonresponse_tests(data: pd.DataFrame, responded: str,
     covariates (categories dummy-coded, first level dropped, aliased columns removed) against
     the intercept-only model, referred to :math:`\chi^2` with as many df as covariate columns.
     """
-
     data = check_frame(data)
     r = indicator(data, responded, both=True)
     covs = as_list(covariates)

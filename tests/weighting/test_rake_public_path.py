@@ -56,7 +56,7 @@ def test_an_empty_respondent_category_is_named():
 @pytest.mark.parametrize("values", [[-2, 0, 3, 3, -2], [5, 7, 7, 9, 5], [0, 1, 2, 2, 0],
                                     [10**9, 3, 3, 10**9, 3]])
 def test_category_codes_of_integer_columns(values):
-    from sosstats.weighting._methods import category_codes
+    from sosstats.weighting._formula import category_codes
 
     s = pd.DataFrame({"x": np.array(values, dtype=np.int64)})
     codes, levels, counts = category_codes(s, "x", np.ones(len(values), dtype=bool))
