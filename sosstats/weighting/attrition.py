@@ -21,6 +21,7 @@ from sosstats._kernels.balance import (
     trim_weights,
     variance_ratios,
 )
+from sosstats._results import TableResult
 from sosstats._validate import check_columns, check_frame, check_option
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting._formula import (
@@ -40,9 +41,12 @@ METHODS = ("logit", "probit", "entropy", "rake", "calibrate")
 TRIM_KEYS = ("lower_q", "upper_q", "max_ratio")
 
 
-@dataclass(frozen=True)
-class AttritionWeights:
+@dataclass(frozen=True, kw_only=True)
+class AttritionWeights(TableResult):
     """Attrition weights and their diagnostics (returned by :func:`attrition_weights`).
+
+    Its table (``tidy()``, ``summary()``, ``print``) is :meth:`diagnostics`: the balance of each
+    covariate column before and after weighting.
 
     Attributes
     ----------
@@ -90,6 +94,11 @@ class AttritionWeights:
     def covariate_names(self) -> tuple[str, ...]:
         """Names of the columns of :attr:`covariate_matrix`."""
         return self._diagnostic_columns()[1]
+
+    @property
+    def nobs(self) -> int:
+        """Units of the T1 sample (respondents and non-respondents)."""
+        return len(self.weights)
 
     @property
     def n_respondents(self) -> int:
@@ -161,6 +170,21 @@ class AttritionWeights:
         Xe, ne, _ = design_matrix(extra, list(extra.columns), drop_first=False)
         keep = [j for j, nm in enumerate(ne) if nm not in names]
         return np.column_stack([X, Xe[:, keep]]), names + tuple(ne[j] for j in keep)
+
+    def _table(self, level: float | None) -> pd.DataFrame:
+        return self.diagnostics()
+
+    def _title(self) -> str:
+        return (f"Attrition weights ({self.method}): {self.n_respondents} of {self.nobs} units "
+                "responded")
+
+    def _notes(self) -> list[str]:
+        w = self._w0()
+        pos = w[w > 0]
+        return [f"Kish ESS {self.ess:.1f}, design effect {self.design_effect:.3f}; weights "
+                f"{pos.min():.3g} to {pos.max():.3g} (CV {pos.std() / pos.mean():.2f}).",
+                "SMD: respondents against the full T1 sample (full-sample SD); |SMD| < 0.1 is "
+                "the usual guide to balance."]
 
     def plot(self, ax: Any = None) -> Any:
         """Love plot: absolute SMD per covariate, unweighted and weighted, with 0.1 guide."""

@@ -232,3 +232,30 @@ def test_perfect_prediction():
     d.loc[(d["x"] > 1.5), "r"] = 1
     with pytest.warns(SosstatsWarning, match="'quasi'"):
         attrition_weights(d, responded="r", covariates=["x", "quasi"])
+
+
+def test_attrition_and_replicate_weights_are_table_results():
+    """Issue 13: the weights print their diagnostics; tidy / summary / to_dict from one table."""
+    import json
+
+    from sosstats.datasets import simulate_evaluation
+    from sosstats.weighting import attrition_weights, replicate_weights
+
+    fam = simulate_evaluation(rng=3).families
+    aw = attrition_weights(fam, responded="responded_t2", covariates=["sdq_t1", "cohort"])
+    d = aw.diagnostics()
+    pd.testing.assert_frame_equal(aw.summary().to_frame(), d)
+    assert aw.tidy()["covariate"].tolist() == d.index.tolist()
+    text = repr(aw)
+    assert text == str(aw.summary())
+    assert f"{aw.n_respondents} of {len(fam)} units" in text and f"{aw.ess:.1f}" in text
+    json.dumps(aw.to_dict())
+    rw = replicate_weights(fam, responded="responded_t2", covariates=["sdq_t1"],
+                           cluster="la_code", n_replicates=20, rng=4)
+    table = rw.tidy().set_index("quantity")["value"]
+    assert table["replicates (B)"] == 20 and table["clusters resampled (G)"] == 10
+    assert table["ESS, full-sample weights"] == pytest.approx(aw_ess := rw.full.ess)
+    assert 0 < table["ESS, replicates (drawn units): minimum"] \
+        <= table["ESS, replicates (drawn units): median"]
+    assert "t(9) intervals" in str(rw)
+    json.dumps(rw.to_dict())
