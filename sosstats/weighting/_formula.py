@@ -226,8 +226,7 @@ def design_matrix(data: pd.DataFrame, covariates: list[str], *, drop_first: bool
     return X, names, source
 
 
-def category_codes(data: pd.DataFrame, col: str, r: np.ndarray
-                   ) -> tuple[np.ndarray, list, np.ndarray]:
+def category_codes(data: pd.DataFrame, col: str) -> tuple[np.ndarray, list, np.ndarray]:
     """Integer codes ``0..K-1`` of a categorical covariate, its levels and each level's count.
 
     One pass for numpy integer columns that already are codes (the common case of a frame of

@@ -113,7 +113,7 @@ def calibration_weights(data, covs, r, method, calfun, bounds, margins):
     for c in covs:
         s = data[c]
         if is_categorical(s) or (margins is not None and c in margins):
-            cd, levels, counts = category_codes(data, c, r)
+            cd, levels, counts = category_codes(data, c)
             t = margin_targets(c, levels, counts * (N / n), margins)
             for k, lev in enumerate(levels):
                 cols.append((cd[r] == k).astype(float))
@@ -157,7 +157,7 @@ def _rake(data: pd.DataFrame, covs: list[str], r: np.ndarray, margins: dict | No
         return _rake_on_cells(covs, data, cell_all[rows], sizes, targets)
     codes, targets, sizes = [], [], []
     for c in covs:
-        cd, levels, counts = category_codes(data, c, r)
+        cd, levels, counts = category_codes(data, c)
         codes.append(cd)
         targets.append(margin_targets(c, levels, counts * (N / n), margins))
         sizes.append(len(levels))
@@ -219,7 +219,7 @@ def _check_respondents(covs: list[str], data: pd.DataFrame, counts_r: list[np.nd
     for c, got, t in zip(covs, counts_r, targets):
         empty = (t > 0) & (got == 0)
         if empty.any():
-            _, levels, _ = category_codes(data, c, np.ones(len(data), dtype=bool))
+            _, levels, _ = category_codes(data, c)
             shown = ", ".join(repr(levels[k]) for k in np.flatnonzero(empty)[:5])
             raise DataError(f"covariate {c!r}: no respondent is in categor"
                             f"{'y' if empty.sum() == 1 else 'ies'} {shown}, which "

@@ -59,7 +59,7 @@ def test_category_codes_of_integer_columns(values):
     from sosstats.weighting._formula import category_codes
 
     s = pd.DataFrame({"x": np.array(values, dtype=np.int64)})
-    codes, levels, counts = category_codes(s, "x", np.ones(len(values), dtype=bool))
+    codes, levels, counts = category_codes(s, "x")
     ref_codes, ref_levels = pd.factorize(s["x"], sort=True)
     np.testing.assert_array_equal(codes, ref_codes)
     assert levels == list(ref_levels)
