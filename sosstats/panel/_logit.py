@@ -1,21 +1,37 @@
-"""Shared pieces of the two logit models of change (:mod:`sosstats.panel.conditional_logit`,
-:mod:`sosstats.panel.ordered_logit`): the estimates-table result base, complete cases,
-covariate dummies, cluster codes, the CR1 sandwich from per-unit scores and the Hessian, and
-exact detection of separation by a linear programme (before anything is fitted).
+"""Shared pieces of the two logit models of change.
+
+For :mod:`sosstats.panel.conditional_logit` and :mod:`sosstats.panel.ordered_logit`: the
+estimates-table result base, complete cases, covariate dummies, weights, cluster codes, the CR1
+sandwich from per-unit scores and the Hessian, the few-cluster choices (``inference=``: CR1, CR2
+with Satterthwaite df, CR3, the wild score bootstrap; kernels in
+:mod:`sosstats._kernels.cluster_glm` and :mod:`sosstats._kernels.wild_score`), and exact
+detection of separation by a linear programme (before anything is fitted).
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
 from sosstats._kernels.cluster import FEW_CLUSTERS
-from sosstats._results import Result
+from sosstats._results import Result, Summary
+from sosstats._validate import check_weights
 from sosstats.errors import DataError, DesignError, SosstatsWarning
+
+#: the ``inference=`` choices of the logit models (with ``cluster=``)
+LOGIT_INFERENCE = ("cr1", "cr2", "cr3", "wild")
+#: how each is described in a summary
+_DESCRIBE = {
+    "cr1": "CR1 cluster-robust standard errors (G/(G-1) factor)",
+    "cr2": "CR2 bias-reduced cluster-robust standard errors (Bell-McCaffrey)",
+    "cr3": "CR3 (jackknife) cluster-robust standard errors",
+    "wild": "wild score bootstrap p-values (Kline-Santos, restricted scores)",
+}
 
 
 # -- shared result --------------------------------------------------------------------------
@@ -33,6 +49,9 @@ class LogitResult(Result):
     llf: float
     method: str = ""
     level: float = 0.95
+    inference: str = "cr1"
+    weights: str | None = None
+    inference_note: str = ""
 
     def _estimates(self) -> pd.DataFrame:
         return self.estimates.copy()
@@ -45,14 +64,49 @@ class LogitResult(Result):
                              "lower": np.exp(ci.loc[slopes, "lower"]),
                              "upper": np.exp(ci.loc[slopes, "upper"])})
 
+    def summary(self, level: float | None = None) -> Summary:
+        """Printable table; a wild bootstrap p-value of 0 prints as its floor, ``< 1/B``."""
+        out = super().summary(level)
+        if "enumerated" in out.table.columns:
+            from sosstats._kernels.wild_result import pvalues_as_text
+
+            return Summary(out.title, pvalues_as_text(out.table), out.notes)
+        return out
+
     def _notes(self) -> list[str]:
         if self.cluster is None:
             errs = ("model-based standard errors (inverse information), normal reference "
                     "(df = inf)")
+        elif self.inference == "cr2":
+            df = self.estimates["df"].to_numpy(dtype=float)
+            errs = (f"inference cr2: {_DESCRIBE['cr2']} by {self.cluster!r} "
+                    f"(G = {self.n_clusters} clusters), t reference with Satterthwaite df "
+                    f"({_df_range(df)})")
+        elif self.inference == "wild":
+            errs = (f"inference wild: {_DESCRIBE['wild']} by {self.cluster!r} "
+                    f"(G = {self.n_clusters} clusters); standard errors and intervals CR2 with "
+                    f"Satterthwaite df ({_df_range(self.estimates['df'].to_numpy(float))})")
         else:
-            errs = (f"CR1 cluster-robust standard errors by {self.cluster!r} "
-                    f"({self.n_clusters} clusters), t reference with G - 1 df")
-        return [f"{self.nobs} units, {self.n_dropped} dropped for missing values; {errs}."]
+            errs = (f"inference {self.inference}: {_DESCRIBE[self.inference]} by "
+                    f"{self.cluster!r} (G = {self.n_clusters} clusters), t reference with "
+                    f"G - 1 = {self.n_clusters - 1} df")
+        weighted = f"; weights {self.weights!r}" if self.weights is not None else ""
+        notes = [f"{self.nobs} units, {self.n_dropped} dropped for missing values{weighted}; "
+                 f"{errs}."]
+        if self.inference_note:
+            notes.append(self.inference_note)
+        if self.cluster is not None:
+            notes.append("With few clusters, randomisation inference over the cluster labels "
+                         "(sosstats.panel.randomization_test) is the exact fallback.")
+        return notes
+
+
+def _df_range(df: np.ndarray) -> str:
+    df = df[np.isfinite(df)]
+    if df.size == 0:
+        return "undefined"
+    lo, hi = float(df.min()), float(df.max())
+    return f"{lo:.2f}" if np.isclose(lo, hi) else f"{lo:.2f} to {hi:.2f}"
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -93,7 +147,12 @@ def _covariate_matrix(frame: pd.DataFrame, covariates: list[str]) -> pd.DataFram
     return out
 
 
-def _cluster_codes(frame: pd.DataFrame, cluster: str) -> tuple[np.ndarray, int]:
+def _cluster_codes(frame: pd.DataFrame, cluster: str, inference: str = "cr1",
+                   weights: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Cluster codes ``0..G-1`` of the rows used; the few-cluster warning for CR1 only.
+
+    A cluster whose ``weights`` are all zero raises :class:`~sosstats.errors.DataError`.
+    """
     codes, uniques = pd.factorize(frame[cluster], sort=True)
     if (codes < 0).any():
         raise DataError(f"cluster column {cluster!r} has missing values.")
@@ -101,12 +160,28 @@ def _cluster_codes(frame: pd.DataFrame, cluster: str) -> tuple[np.ndarray, int]:
     if g < 2:
         raise DesignError(f"cluster column {cluster!r} has a single cluster "
                           f"({uniques[0]!r}); cluster-robust errors need at least two.")
-    if g < FEW_CLUSTERS:
+    if weights is not None:
+        tot = np.bincount(codes, weights=weights, minlength=g)
+        empty = np.flatnonzero(tot <= 0)
+        if empty.size:
+            shown = ", ".join(repr(uniques[j]) for j in empty[:10])
+            raise DataError(f"`weights` are zero in every row of cluster {shown} of "
+                            f"{cluster!r}: that cluster has no data; drop its rows or give "
+                            "them positive weights.")
+    if g < FEW_CLUSTERS and inference == "cr1":
         warnings.warn(f"only {g} clusters in {cluster!r}: CR1 standard errors are biased "
-                      "downwards with fewer than about 42 clusters; prefer a randomisation "
-                      "test (sosstats.panel.randomization.randomization_test) for "
-                      "pilot-level inference.", SosstatsWarning, stacklevel=3)
+                      "downwards with fewer than about 42 clusters; use inference='cr2' "
+                      "(bias-reduced, Satterthwaite df) or 'wild' (wild score bootstrap), or "
+                      "a randomisation test (sosstats.panel.randomization.randomization_test) "
+                      "for pilot-level inference.", SosstatsWarning, stacklevel=3)
     return codes, g
+
+
+def _weights(frame: pd.DataFrame, weights: str | None) -> np.ndarray | None:
+    """Return the weights column as floats (checked: numeric, finite, non-negative, not all 0)."""
+    if weights is None:
+        return None
+    return check_weights(frame[weights], f"weights column {weights!r} (`weights`)")
 
 
 def _sandwich(scores: np.ndarray, hessian: np.ndarray, codes: np.ndarray, g: int) -> np.ndarray:
@@ -161,12 +236,57 @@ def _separation_error(direction: np.ndarray, names: list[str], outcome: str) -> 
 
 
 def _estimate_table(params: np.ndarray, vcov: np.ndarray, names: list[str],
-                    df: float) -> pd.DataFrame:
-    se = np.sqrt(np.diag(vcov))
+                    df: float | np.ndarray) -> pd.DataFrame:
+    """Estimates table; ``df`` one value or one per term (inf: normal reference)."""
+    se = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    dfa = np.broadcast_to(np.asarray(df, dtype=float), params.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = params / se
-    p = 2 * (stats.t.sf(np.abs(z), df) if np.isfinite(df) else stats.norm.sf(np.abs(z)))
-    return pd.DataFrame({"estimate": params, "std_error": se, "statistic": z, "p_value": p,
-                         "df": df}, index=pd.Index(names, name="term"))
+        tail = np.where(np.isfinite(dfa), stats.t.sf(np.abs(z), np.where(np.isfinite(dfa),
+                                                                           dfa, 1.0)),
+                        stats.norm.sf(np.abs(z)))
+    return pd.DataFrame({"estimate": params, "std_error": se, "statistic": z,
+                         "p_value": 2 * tail, "df": dfa.copy()},
+                        index=pd.Index(names, name="term"))
 
 
+
+
+def _logit_inference(z: np.ndarray, d: np.ndarray, prob: np.ndarray, w: np.ndarray | None,
+                     codes: np.ndarray, g: int, inference: str, *, rng: Any,
+                     n_resamples: int, wild_weights: str
+                     ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Cluster-robust (vcov, df per term, extra table columns) of a binary logit in GLM form.
+
+    ``z`` (n, p) the design, ``d`` the 0/1 outcome, ``prob`` the fitted probabilities, ``w``
+    prior weights or None, ``codes`` cluster codes ``0..g-1``. cr1: ``G/(G-1)`` sandwich with
+    ``G - 1`` df (unchanged); cr2 / cr3: :func:`sosstats._kernels.cluster_glm.glm_cluster_vcov`
+    (clubSandwich's ``vcovCR.glm``) on the rows with a positive weight; wild: the CR2 variance
+    and df, p-values from :func:`sosstats._kernels.wild_score.logit_wild_score_test` per term.
+    """
+    from sosstats._kernels.cluster_glm import glm_cluster_vcov
+
+    ww = np.ones(d.size) if w is None else w
+    p = z.shape[1]
+    if inference == "cr1":
+        hessian = -(z * (ww * prob * (1 - prob))[:, None]).T @ z
+        vcov = _sandwich((ww * (d - prob))[:, None] * z, hessian, codes, g)
+        return vcov, np.full(p, float(g - 1)), {}
+    pos = ww > 0
+    kind = "cr3" if inference == "cr3" else "cr2"
+    cv = glm_cluster_vcov(z[pos], (d - prob)[pos], codes[pos], variance=(prob * (1 - prob))[pos],
+                          weights=None if w is None else w[pos], kind=kind)
+    extra: dict[str, Any] = {}
+    if inference == "wild":
+        from sosstats._kernels.wild_score import logit_wild_score_test
+        from sosstats._validate import check_rng
+
+        gen = check_rng(rng)
+        tests = [logit_wild_score_test(z[pos], d[pos], codes[pos], term=j,
+                                       weights=None if w is None else w[pos],
+                                       weight_type=wild_weights, n_resamples=n_resamples,
+                                       rng=gen) for j in range(p)]
+        extra = {"p_value": [t.p_value for t in tests],
+                 "n_resamples": [t.n_resamples for t in tests],
+                 "enumerated": [t.enumerated for t in tests]}
+    return cv.vcov, np.asarray(cv.df, dtype=float), extra
