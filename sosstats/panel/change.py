@@ -13,18 +13,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sosstats._hypotheses import LinearFit, LinearHypotheses
 from sosstats._kernels.wild_result import pvalue_text, pvalues_as_text, tie_note
 from sosstats._results import Result, Summary, format_number
 from sosstats._validate import as_list, check_int, check_level, check_option
 from sosstats.panel._design import METHODS, Design, build_design
-from sosstats.panel._inference import INFERENCE, infer, wls
+from sosstats.panel._inference import INFERENCE, infer, n_clusters, wls
 
 __all__ = ["ChangeResult", "change_model"]
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class ChangeResult(Result):
+class ChangeResult(LinearHypotheses, Result):
     """Result of :func:`change_model`.
+
+    Joint hypotheses and contrasts: :meth:`wald_test` (``fit.wald_test("C(experience)")``, CR2
+    with the HTZ test by default for a CR2 fit) and :meth:`contrast`
+    (``fit.contrast({"a": 1, "b": -1})``); see :mod:`sosstats._hypotheses`.
 
     Attributes
     ----------
@@ -119,7 +124,7 @@ class ChangeResult(Result):
 
     def _notes(self) -> list[str]:
         notes = [f"{self.nobs} rows, {self.n_entities} entities, {self.n_clusters} clusters "
-                 f"({', '.join(self.info.get('cluster_by', []))}); inference {self.inference}."]
+                 f"({', '.join(self.info.get('cluster_by', []))}); {self._inference_text()}."]
         if self.inference == "wild":
             first = self.table.iloc[0]
             notes.append("wild cluster restricted bootstrap per term; "
@@ -131,6 +136,41 @@ class ChangeResult(Result):
             notes.append(f"sigma2_u = {self.info['sigma2_u']:.4g}, "
                          f"sigma2_e = {self.info['sigma2_e']:.4g} (Swamy-Arora).")
         return notes
+
+    def _inference_text(self) -> str:
+        df = self.table["df"]
+        dfs = (format_number(df.iloc[0]) if np.allclose(df, df.iloc[0])
+               else f"{format_number(df.min())} to {format_number(df.max())}")
+        desc = {"cr2": f"Bell-McCaffrey CR2, Satterthwaite df {dfs}",
+                "wild": "wild cluster restricted bootstrap"}.get(
+            self.inference, f"{self.inference.upper()}, t with {dfs} df")
+        if self.info.get("inference_default"):
+            desc += ("; the default below 42 clusters, inference='cr1' by name"
+                     if self.inference == "cr2" else "; the default")
+        return f"inference {self.inference} ({desc})"
+
+    def _linear_fit(self) -> LinearFit:
+        from sosstats.errors import DesignError
+
+        d = self._arrays
+        if d.membership is not None or d.clusters.ndim != 1:
+            raise DesignError("joint tests and contrasts need one-way clusters; this fit has "
+                              f"{'multiple-membership' if d.membership is not None else 'two-way'}"
+                              " clustering (test one coefficient at a time from its table).")
+        removed = {}
+        if self.method == "fixed_effects":
+            for t in self.info.get("time_invariant", []):
+                removed[t] = ("absorbed by the entity fixed effects; its association with the "
+                              f"change is the term '{t}:{self._wave_term()}'")
+        return LinearFit(X=d.X, resid=self._resid, beta=self.table["estimate"].to_numpy(),
+                         terms=list(d.terms), vcov=self.vcov.to_numpy(),
+                         kind="cr1" if self.inference == "wild" else self.inference,
+                         clusters=d.clusters, weights=d.weights, y=d.y,
+                         wild=self.inference == "wild", removed=removed)
+
+    def _wave_term(self) -> str:
+        waves = [t for t in self.table.index if t.startswith("wave[")]
+        return waves[0] if waves else "wave[...]"
 
     def leverage(self) -> pd.DataFrame:
         """Cluster leverage: which cluster drives the estimate.
@@ -173,9 +213,18 @@ class ChangeResult(Result):
         return coefficient_plot(self, ax=ax, terms=terms)
 
 
+def default_inference(design: Design) -> str:
+    """CR2 below :data:`~sosstats._kernels.cluster.FEW_CLUSTERS` one-way clusters, else CR1."""
+    from sosstats._kernels.cluster import FEW_CLUSTERS
+
+    if design.membership is not None or design.clusters.ndim != 1:
+        return "cr1"
+    return "cr2" if n_clusters(design) < FEW_CLUSTERS else "cr1"
+
+
 def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
                  method: str = "first_difference", cluster: str | list[str] | None = None,
-                 weights: str | None = None, inference: str = "cr1",
+                 weights: str | None = None, inference: str | None = None,
                  membership: pd.DataFrame | None = None,
                  rng: int | np.random.Generator | None = None, n_resamples: int = 9999,
                  missing: str = "drop", level: float = 0.95) -> ChangeResult:
@@ -200,10 +249,12 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
     weights : str, optional
         Non-negative attrition / design weights (WLS in every method; constant within entity
         for FD / ANCOVA).
-    inference : str, default ``"cr1"``
+    inference : str, optional
         ``"cr0"``, ``"cr1"``, ``"cr2"`` (Bell-McCaffrey, Satterthwaite df), ``"cr3"`` or
         ``"wild"`` (wild cluster restricted bootstrap per term: p-value and interval by test
-        inversion; the standard error shown is CR1).
+        inversion; the standard error shown is CR1). Default: ``"cr2"`` with fewer than 42
+        one-way clusters (CR1's G - 1 df over-reject there: ten pilots), ``"cr1"`` otherwise and
+        for two-way or multiple-membership clustering; the summary says which was used.
     membership : pandas.DataFrame, optional
         Multiple-membership clusters: a long table with three columns, entity id, cluster id,
         weight (share of contact; rescaled to sum to one per entity).
@@ -250,19 +301,22 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
     Cross Section and Panel Data, ch. 10.
     """
     check_option(method, METHODS, "method")
-    check_option(inference, INFERENCE, "inference")
+    if inference is not None:
+        check_option(inference, INFERENCE, "inference")
     check_option(missing, ("drop", "raise"), "missing")
     level = check_level(level)
     n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
     design = build_design(formula, data, entity=entity, time=time, method=method,
                           cluster=cluster, weights=weights, membership=membership,
                           missing=missing)
+    chosen = inference or default_inference(design)
     beta, resid = wls(design.X, design.y, design.weights, design.gram)
-    table, vcov, G = infer(design, beta, resid, inference=inference, level=level, rng=rng,
+    table, vcov, G = infer(design, beta, resid, inference=chosen, level=level, rng=rng,
                            n_resamples=n_resamples)
     info = {k: v for k, v in design.info.items() if k != "entity_codes"}
     info["cluster_by"] = as_list(info.get("cluster_by"))
-    return ChangeResult(method=method, inference=inference, formula=formula, table=table,
+    info["inference_default"] = inference is None
+    return ChangeResult(method=method, inference=chosen, formula=formula, table=table,
                         vcov=pd.DataFrame(vcov, index=design.terms, columns=design.terms),
                         nobs=int(design.y.size), n_entities=design.n_entities, n_clusters=G,
                         n_dropped=design.n_dropped, level=level,
