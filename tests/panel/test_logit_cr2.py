@@ -4,7 +4,7 @@ CR2 / CR3 for a logit as clubSandwich defines it for ``glm``, its Satterthwaite 
 test, the wild score bootstrap, the weights, and the coverage of the CR2 intervals with ten
 unequal pilots.
 
-R references: ``tests/fixtures/glm_cr2_reference.R`` (clubSandwich 0.5.8, sandwich) on
+R references: ``tests/fixtures/glm_cr2_reference.R`` (clubSandwich 0.5.8, sandwich, MASS polr) on
 ``glm_cr2_reference_input.csv`` (written by ``glm_cr2_reference_input.py``).
 """
 
@@ -29,7 +29,7 @@ from sosstats._kernels.cluster_glm import (
 from sosstats._kernels.wild import rademacher_enumeration
 from sosstats._kernels.wild_score import logit_fit, logit_wild_score_test, wild_score_test
 from sosstats.errors import DataError, DesignError, SosstatsWarning
-from sosstats.panel import conditional_logit
+from sosstats.panel import conditional_logit, ordered_change
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 RTOL = 1e-7          # the brief: R to 1e-7 relative or better (observed: <= 2e-8)
@@ -464,7 +464,7 @@ def test_conditional_logit_bad_weights_and_options(data):
 
 SIZES = np.array([9, 29, 9, 25, 21, 12, 13, 12, 75, 65])
 TREATED = np.array([0, 0, 1, 0, 1, 0, 0, 0, 0, 1], dtype=float)
-N_REPS = 400
+N_REPS = 1000
 SEED = 20261207
 
 
@@ -516,3 +516,114 @@ def test_logit_cr2_intervals_cover_near_nominal_with_ten_pilots():
     assert cov["cr2"] > 0.95 - 3 * se
     assert cov["cr1"] < cov["cr2"]
     assert cov["wild"] > 0.95 - 3 * se
+
+
+# -- ordered_change: the ordered logit -----------------------------------------------------------
+
+def _polr_tolerance():
+    """Return the (vcov, SE) tolerances against MASS::polr.
+
+    polr stops BFGS at ~5e-9 relative in the coefficients and differences its Hessian
+    (optimHess, ndeps 1e-5): the reference's own error, so 1e-6 on vcov entries (the smallest
+    off-diagonals; observed 2.6e-7), 1e-7 on the standard errors (observed 1.3e-8).
+    """
+    return 1e-6, 1e-7
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("cluster,rtype", [(None, "model"), ("pilot", "HC0_cadjust")])
+def test_ordered_change_matches_polr_and_vcovcl(data, ref, weighted, cluster, rtype):
+    model = "polr_w" if weighted else "polr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SosstatsWarning)
+        res = ordered_change(data, "o1", "o2", covariates=["x", "z"], cluster=cluster,
+                             weights="w" if weighted else None)
+    assert list(res.params.index) == ["o1", "x", "z", "1|2", "2|3", "3|4"]
+    np.testing.assert_allclose(res.params, _r_vector(ref, model, "none", "coef"), rtol=1e-7)
+    V = _r_matrix(ref, model, rtype, 6)
+    if weighted and cluster is not None:
+        # sandwich's bread.polr scales by nobs = sum(w), meatCL by the n rows: its weighted
+        # polr sandwich is (mean w)^2 times H^-1 (sum_g s_g s_g') H^-1 G/(G-1)
+        V = V / data.w.mean() ** 2
+    rtol_v, rtol_se = _polr_tolerance()
+    np.testing.assert_allclose(res.vcov.to_numpy(), V, rtol=rtol_v)
+    np.testing.assert_allclose(res.std_errors, np.sqrt(np.diag(V)), rtol=rtol_se)
+
+
+def test_ordered_change_of_a_binary_outcome_is_the_logit_glm(data, ref):
+    # P(y <= 0) = expit(c - x b): the logit with intercept -c, so CR1 / CR3 are R's glm ones
+    for inference, rtype in (("cr1", "CR1"), ("cr3", "CR3")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SosstatsWarning)
+            res = ordered_change(data, None, "y", covariates=["x", "z", "b"], cluster="pilot",
+                                 inference=inference)
+        flip = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [-1, 0, 0, 0]], float)
+        V = flip @ _r_matrix(ref, "glm", rtype, 4) @ flip.T          # (x, z, b, 0|1)
+        np.testing.assert_allclose(res.vcov.to_numpy(), V, rtol=RTOL)
+        np.testing.assert_allclose(res.params, flip @ _r_vector(ref, "glm", "none", "coef"),
+                                   rtol=1e-9)
+    flip = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [-1, 0, 0, 0]], float)
+    # CR2 is the score-form (generalised) one, the same for the logit written either way
+    cr2 = ordered_change(data, None, "y", covariates=["x", "z", "b"], cluster="pilot",
+                         inference="cr2")
+    X, y, cl, _ = _model(data, "glm")
+    _, mu = logit_fit(X, y)
+    codes = pd.factorize(cl, sort=True)[0]
+    s = group_sum(codes, 10, X * (y - mu)[:, None])
+    info = group_gram(codes, 10, X * (mu * (1 - mu))[:, None], X)
+    direct = score_cluster_vcov(s, info, kind="cr2")
+    np.testing.assert_allclose(cr2.vcov.to_numpy(), flip @ direct.vcov @ flip.T, rtol=1e-8)
+    np.testing.assert_allclose(cr2.tidy()["df"], np.r_[direct.df[1:], direct.df[0]], rtol=1e-8)
+    # and within a few per cent of clubSandwich's glm CR2 (first order in the leverages)
+    ratio = cr2.std_errors.to_numpy()[:3] / _r_vector(ref, "glm", "CR2", "se")[1:]
+    assert np.all(np.abs(ratio - 1) < 0.05)
+    # the wild score bootstrap of a slope is the logit's
+    wild = ordered_change(data, None, "y", covariates=["x", "z", "b"], cluster="pilot",
+                          inference="wild")
+    direct_p = logit_wild_score_test(X, y, cl, term=1).p_value
+    assert wild.tidy().loc[0, "p_value"] == direct_p
+    assert np.isnan(wild.tidy().loc[3, "p_value"])       # cut-point: not tested
+
+
+def test_ordered_scores_and_cluster_information_are_the_derivatives(data):
+    from sosstats.panel.ordered_logit import _Ordered
+
+    rng = np.random.default_rng(1)
+    x = np.column_stack([data.o1, data.x, data.z]).astype(float)
+    y = data.o2.to_numpy() - 1
+    w = data.w.to_numpy()
+    model = _Ordered(x, y, 4, w)
+    theta = model.fit() + rng.normal(0, 0.05, 6)         # away from the optimum too
+    codes = pd.factorize(data.pilot, sort=True)[0]
+    ws, info = model.information(theta, codes, 10)
+    h = 1e-6
+    eye = np.eye(6)
+    grad = np.array([(model.loglik(theta + h * e) - model.loglik(theta - h * e)) / (2 * h)
+                     for e in eye])
+    np.testing.assert_allclose(ws.sum(axis=0), grad, rtol=1e-6, atol=1e-6)
+    # cluster 3's information: minus the derivative of its analytic score sum
+    sel = codes == 3
+    sub = _Ordered(x[sel], y[sel], 4, w[sel])
+    num = np.array([(sub.derivatives(theta + h * e)[0].sum(axis=0)
+                     - sub.derivatives(theta - h * e)[0].sum(axis=0)) / (2 * h) for e in eye])
+    np.testing.assert_allclose(info[3], -num, rtol=1e-6, atol=1e-7)
+
+
+def test_ordered_change_weights_and_inference_options(data):
+    rep = data.assign(k=1 + data.family_id % 3)
+    a = ordered_change(rep, "o1", "o2", covariates=["x"], weights="k")
+    b = ordered_change(rep.loc[rep.index.repeat(rep.k)], "o1", "o2", covariates=["x"])
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-9)
+    np.testing.assert_allclose(a.std_errors, b.std_errors, rtol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SosstatsWarning)
+        res = ordered_change(data, "o1", "o2", covariates=["x", "z"], cluster="pilot",
+                             inference="cr2", weights="w")
+    text = str(res.summary())
+    assert "inference cr2" in text and "G = 10" in text and "Satterthwaite" in text
+    assert (res.tidy()["df"] < 9).all()
+    zero = data.assign(w=np.where(data.pilot == "P05", 0.0, data.w))
+    with pytest.raises(DataError, match="`weights`.*'P05'"):
+        ordered_change(zero, "o1", "o2", cluster="pilot", weights="w", inference="cr2")
+    with pytest.raises(DataError, match="`inference`"):
+        ordered_change(data, "o1", "o2", cluster="pilot", inference="wild2")
