@@ -48,8 +48,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._kernels.cluster import few_cluster_warning
-from sosstats._results import Result
+from sosstats._hypotheses import LinearFit, LinearHypotheses
+from sosstats._kernels.cluster import FEW_CLUSTERS, few_cluster_warning
+from sosstats._results import Result, format_number
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats._wls import robust_vcov, wls
 from sosstats.errors import DataError, DesignError
@@ -99,8 +100,11 @@ def design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class MatchedEffectResult(Result):
+class MatchedEffectResult(LinearHypotheses, Result):
     """Result of :func:`matched_effect`.
+
+    ``wald_test`` and ``contrast`` test any linear hypothesis on :attr:`coefficients` (every
+    term of the model) with the result's covariance (:mod:`sosstats._hypotheses`).
 
     Attributes
     ----------
@@ -137,16 +141,27 @@ class MatchedEffectResult(Result):
     n_clusters: int | None = None
     level: float = 0.95
     info: dict = field(default_factory=dict, repr=False)
+    _fit: LinearFit | None = field(default=None, repr=False)
 
     def _estimates(self) -> pd.DataFrame:
         return self.table[["estimate", "std_error", "statistic", "p_value", "df"]].copy()
+
+    def _linear_fit(self) -> LinearFit:
+        if self._fit is None:
+            raise DesignError("this result carries no fit to test hypotheses on.")
+        return self._fit
 
     def _notes(self) -> list[str]:
         by = (f"cluster-robust {self.inference.upper()} by {self.info.get('cluster_by')} "
               f"({self.n_clusters} clusters)" if self.n_clusters is not None
               else f"heteroskedasticity-robust {self.inference.upper()}")
+        df = format_number(float(self.table["df"].iloc[0]))
+        dfs = {"cr2": f"Satterthwaite df {df}"}.get(self.inference, f"t with {df} df")
+        why = ""
+        if self.info.get("vcov_default") and self.inference == "cr2":
+            why = "; CR2 is the default below 42 clusters, vcov='cr1' by name"
         return [f"{self.estimand}; {self.nobs} matched rows ({self.n_treated} treated, "
-                f"{self.n_control} control); {by} standard errors."]
+                f"{self.n_control} control); {by} standard errors, {dfs}{why}."]
 
 
 def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: Any = None,
@@ -183,8 +198,10 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
         replacement; use None after CEM, subclassification or matching with replacement
         (MatchIt's vignette). ``MatchResult.estimate_effect`` picks this default itself.
     vcov : str, optional
-        ``"cr1"`` (default with clusters), ``"cr0"``, ``"cr2"``, ``"cr3"``; or ``"hc3"``
-        (default without), ``"hc0"``, ``"hc1"``, ``"hc2"``.
+        With clusters ``"cr0"``, ``"cr1"``, ``"cr2"``, ``"cr3"``: default ``"cr2"``
+        (Bell-McCaffrey, Satterthwaite df) with fewer than 42 clusters (a handful of
+        propensity subclasses), else ``"cr1"``. Without: ``"hc3"`` (default), ``"hc0"``,
+        ``"hc1"``, ``"hc2"``.
     level : float
         Confidence level of the t interval.
 
@@ -239,8 +256,17 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
             clusters, cluster_by = subclass, "subclass"      # all missing: with replacement
     elif cluster is not None:
         clusters, cluster_by = cluster, (cluster if isinstance(cluster, str) else "cluster")
-    kind = vcov or ("cr1" if clusters is not None else "hc3")
-    kind = check_option(kind, CLUSTER_KINDS if clusters is not None else HC_KINDS, "vcov")
+    codes = None
+    if clusters is not None:
+        codes = subclass_codes(data, clusters)[pos]
+        if (codes < 0).any():
+            raise DataError(f"cluster {cluster_by!r} is missing for {int((codes < 0).sum())} "
+                            "matched row(s).")
+    if vcov is None:
+        kind = "hc3" if codes is None else (
+            "cr2" if np.unique(codes).size < FEW_CLUSTERS else "cr1")
+    else:
+        kind = check_option(vcov, CLUSTER_KINDS if clusters is not None else HC_KINDS, "vcov")
 
     Z, znames = design_matrix(data, covariates)
     X = np.column_stack([np.ones(data.shape[0]), treated.astype(float), Z])[pos]
@@ -258,11 +284,7 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
     beta = fit.coef
 
     n_clusters = None
-    if clusters is not None:
-        codes = subclass_codes(data, clusters)[pos]
-        if (codes < 0).any():
-            raise DataError(f"cluster {cluster_by!r} is missing for {int((codes < 0).sum())} "
-                            "matched row(s).")
+    if codes is not None:
         rv = robust_vcov(fit, kind, codes)
         n_clusters = rv.n_clusters
         few_cluster_warning(n_clusters, kind, stacklevel=2,
@@ -280,7 +302,10 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
         method=method, estimand=estimand, inference=kind, table=coefs.iloc[[1]].copy(),
         coefficients=coefs, vcov=pd.DataFrame(vc, index=names, columns=names), nobs=int(n),
         n_treated=int((pos & treated).sum()), n_control=int((pos & ~treated).sum()),
-        n_clusters=n_clusters, level=level, info={"cluster_by": cluster_by})
+        n_clusters=n_clusters, level=level,
+        info={"cluster_by": cluster_by, "vcov_default": vcov is None},
+        _fit=LinearFit(X=fit.X, resid=fit.resid, beta=beta, terms=names, vcov=vc, kind=kind,
+                       clusters=codes, weights=fit.weights))
 
 
 # ------------------------------------------------------------------ Abadie-Imbens (2006)

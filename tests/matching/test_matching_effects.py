@@ -96,9 +96,12 @@ def test_default_cluster_fallbacks(ref):
     a = matched_effect(d2, "re78", "treat", weights="w")
     b = matched_effect(data, "re78", "treat", weights=units["w_nn"], subclass=units["s_nn"])
     assert a.n_clusters == 185 and a.std_errors.iloc[0] == pytest.approx(b.std_errors.iloc[0])
-    with pytest.warns(SosstatsWarning, match="clusters"):
-        c = matched_effect(d2, "re78", "treat", weights="w", cluster="educ")
+    c = matched_effect(d2, "re78", "treat", weights="w", cluster="educ")   # few: CR2
     assert c.info["cluster_by"] == "educ" and c.n_clusters == d2.educ[d2.w > 0].nunique()
+    assert c.inference == "cr2" and "default below 42 clusters" in str(c)
+    with pytest.warns(SosstatsWarning, match="clusters"):                  # CR1 by name
+        c1 = matched_effect(d2, "re78", "treat", weights="w", cluster="educ", vcov="cr1")
+    assert c1.inference == "cr1" and c1.table["df"].iloc[0] == c1.n_clusters - 1
 
 
 def test_weights_default_to_ones(ref):
@@ -125,9 +128,11 @@ def test_recovers_truth_on_simulated_families():
     from sosstats.matching._inputs import subclass_weights
     w = subclass_weights(fam.treat.to_numpy() == 1, fam["sub"].to_numpy(), "ATT")
     truth = ev.truth["families"]["outcomes"]["sdq"]["previous_referral"]
-    # 12 strata: too few clusters for CR1 (warned), so heteroskedasticity-robust errors
+    # 12 strata: too few clusters for CR1 (warned; CR2 is the default there), so
+    # heteroskedasticity-robust errors
     with pytest.warns(SosstatsWarning, match=r"Only 12 clusters.*use vcov=.cr2."):
-        matched_effect(fam, "sdq_t1", "treat", weights=w, subclass="sub")
+        matched_effect(fam, "sdq_t1", "treat", weights=w, subclass="sub", vcov="cr1")
+    assert matched_effect(fam, "sdq_t1", "treat", weights=w, subclass="sub").inference == "cr2"
     res = matched_effect(fam, "sdq_t1", "treat", weights=w, cluster=None)
     est, se = res.params.iloc[0], res.std_errors.iloc[0]
     assert abs(est - truth) < 4 * se and 0.1 < se < 0.3
@@ -384,3 +389,26 @@ def test_abadie_imbens_bad_data():
         abadie_imbens_se(d.assign(t=[1, 1, 0, 0, 0, 2]), "y", "t", "x")
     with pytest.raises(DesignError, match="singular"):
         abadie_imbens_se(d.assign(z=2 * d.x), "y", "t", ["x", "z"])
+
+
+def test_wald_test_and_contrast_on_matched_effects(ref):
+    """Issue 13/14: one joint-test vocabulary on every linear result."""
+    data, units, _ = ref
+    d2 = data.assign(subclass=units["s_nn"], w=units["w_nn"])
+    res = matched_effect(d2, "re78", "treat", weights="w", covariates=["age", "educ"],
+                         cluster="educ")
+    coefs = res.coefficients
+    one = res.wald_test("treat")
+    assert res.inference == "cr2" and one.test == "htz"
+    assert one.statistic == pytest.approx(coefs.loc["treat", "statistic"] ** 2, rel=1e-10)
+    assert one.df_denom == pytest.approx(coefs.loc["treat", "df"], rel=1e-9)
+    joint = res.wald_test(["age", "educ"])
+    assert joint.df_num == 2 and 0 <= joint.p_value <= 1
+    c = res.contrast({"age": 1, "educ": -1})
+    V = res.vcov.loc[["age", "educ"], ["age", "educ"]].to_numpy()
+    assert c.std_error == pytest.approx(np.sqrt(V[0, 0] + V[1, 1] - 2 * V[0, 1]), rel=1e-12)
+    hc = matched_effect(d2, "re78", "treat", weights="w", covariates=["age"], cluster=None)
+    f = hc.wald_test(["treat", "age"])
+    assert f.test == "f" and f.df_denom == hc.nobs - 3 and f.n_clusters is None
+    with pytest.raises(DesignError, match="needs cluster-robust CR2"):
+        hc.wald_test("treat", test="htz")

@@ -496,9 +496,10 @@ def test_estimate_effect_default_errors_follow_the_design(sim, kw, clustered):
         ref = matched_effect(sim, "y", "treat", m.weights, cluster=None)
         assert res.std_errors.iloc[0] == pytest.approx(ref.std_errors.iloc[0], rel=1e-12)
     if kw.get("method") == "subclass":  # an explicit cluster still overrides the default
+        forced = m.estimate_effect("y", cluster="subclass")
+        assert forced.n_clusters == 6 and forced.inference == "cr2"   # six: CR2 by default
         with pytest.warns(SosstatsWarning, match="clusters"):
-            forced = m.estimate_effect("y", cluster="subclass")
-        assert forced.n_clusters == 6
+            m.estimate_effect("y", cluster="subclass", vcov="cr1")
 
 
 def test_boolean_treatment_and_docstring_example():
