@@ -164,6 +164,33 @@ def test_wald_htz_matches_r(data, wald_ref, model):
     assert seen >= 1
 
 
+@pytest.mark.parametrize("kind,rtype", KINDS)
+def test_non_canonical_link_probit_matches_r(data, ref, wald_ref, kind, rtype):
+    # at R's fit (converged to 1e-14): mu = Phi(eta), dmu/deta = phi(eta) != V(mu)
+    X, y, cl, w = _model(data, "glm_w")
+    beta = _r_vector(ref, "probit_w", "none", "coef")
+    eta = X @ beta
+    mu, d = stats.norm.cdf(eta), stats.norm.pdf(eta)
+    res = glm_cluster_vcov(X, y - mu, cl, variance=mu * (1 - mu), mu_eta=d, weights=w,
+                           kind=kind)
+    V = _r_matrix(ref, "probit_w", rtype, 4)
+    # R's probit IRLS stops with score sums ~2e-8 (its deviance criterion), which moves the
+    # small off-diagonals (~2e-4) by ~4e-7 relative: compare the diagonal relatively and every
+    # entry relative to sqrt(V_ii V_jj) (observed <= 2e-8 for both)
+    scale = np.sqrt(np.outer(np.diag(V), np.diag(V)))
+    np.testing.assert_allclose(np.diag(res.vcov), np.diag(V), rtol=RTOL)
+    assert np.max(np.abs(res.vcov - V) / scale) < RTOL
+    if kind == "cr2":
+        np.testing.assert_allclose(res.df, _r_vector(ref, "probit_w", "CR2", "df"), rtol=RTOL)
+        sub = wald_ref[(wald_ref.model == "probit_w") & (wald_ref.test == "HTZ")
+                       & (wald_ref.hypothesis == "joint_x_b")]
+        r = dict(zip(sub.quantity, sub.value))
+        t = glm_wald_htz(X, y - mu, cl, beta, np.eye(4)[[1, 3]], variance=mu * (1 - mu),
+                         mu_eta=d, weights=w)
+        np.testing.assert_allclose([t.statistic, t.df_denom, t.p_value],
+                                   [r["Fstat"], r["df_denom"], r["p_val"]], rtol=RTOL)
+
+
 def test_htz_with_one_restriction_is_the_satterthwaite_t(data):
     X, y, cl, w = _model(data, "glm_w")
     beta, mu = logit_fit(X, y, w)
