@@ -3,7 +3,9 @@
 One formula ``y ~ x`` asks how the change in ``y`` between waves depends on ``x``. This module
 turns it into the regression each method fits (see :mod:`sosstats.panel.change`):
 
-* ``first_difference``: one row per entity, ``y_T2 - y_T1`` on ``[1, x]``;
+* ``first_difference``: one row per entity, ``y_T2 - y_T1`` on ``[1, x]``; with more waves
+  one row per entity and consecutive pair of waves (plm's ``fd``, optionally with a dummy per
+  later change period);
 * ``ancova``: one row per entity, ``y_T2`` on ``[1, y_T1, x]``;
 * ``fixed_effects``: one row per entity x wave, within-entity demeaned ``y`` on wave dummies,
   time-invariant ``x`` times each later wave dummy and time-varying ``x``;
@@ -42,11 +44,13 @@ from sosstats.panel._layout import (
     within,
 )
 from sosstats.panel._membership import membership_matrix
-from sosstats.panel._panel_methods import panel_regressors, swamy_arora
+from sosstats.panel._panel_methods import first_differences, panel_regressors, swamy_arora
 
 METHODS = ("first_difference", "ancova", "fixed_effects", "random_effects",
            "correlated_random_effects")
-TWO_WAVE = ("first_difference", "ancova")
+TWO_WAVE = ("ancova",)
+#: methods with one value of the weights and clusters per entity
+PER_ENTITY = ("first_difference", "ancova")
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +135,7 @@ def _codes(values: pd.Series, what: str, rows: np.ndarray | None = None
 
 def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, method: str,
                  cluster: str | list[str] | None, weights: str | None, membership: Any,
-                 missing: str) -> Design:
+                 missing: str, time_effects: bool = True) -> Design:
     """Validate the long frame and return the :class:`Design` of ``method``."""
     data = check_frame(data)
     outcome, rhs = split_formula(formula, example="sdq ~ C(cohort) + C(experience)")
@@ -213,23 +217,27 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         cl_codes.append(codes)
         cl_labels.append(labels)
 
-    one_row = method in TWO_WAVE
-    if w_rows is not None and not one_row:
+    one_row = method == "ancova" or (method == "first_difference" and T == 2)
+    fd_rows = method == "first_difference" and T > 2      # T - 1 changes per entity
+    per_entity = method in PER_ENTITY
+    if w_rows is not None and not per_entity:
         weightless = (w_rows.reshape(n_keep, T) == 0).all(axis=1)
         if weightless.any():
             bad = ent_labels[keep_ent[weightless]]
             raise DataError(f"weights {weights!r} are zero at every wave for {bad.size} "
                             f"{entity}: {', '.join(map(str, bad[:10]))}; {method} cannot "
                             "demean them. Drop those entities (they carry no information).")
-    if one_row:
+    if per_entity:
         for name, arr in ([(weights, w_rows)] if weights else []) + list(zip(clusters_cols,
                                                                               cl_codes)):
             grid = arr.reshape(n_keep, T)
             if (grid[:, 1:] != grid[:, :1]).any():
                 raise DataError(f"column {name!r} varies within {entity}; method {method!r} "
-                                "has one row per entity, so it must be constant within entity.")
-        w_rows = None if w_rows is None else w_rows.reshape(n_keep, T)[:, 0]
-        cl_codes = [c.reshape(n_keep, T)[:, 0] for c in cl_codes]
+                                "uses changes of each entity, so it must be constant within "
+                                "entity.")
+        reps = T - 1 if fd_rows else 1
+        w_rows = None if w_rows is None else np.repeat(w_rows.reshape(n_keep, T)[:, 0], reps)
+        cl_codes = [np.repeat(c.reshape(n_keep, T)[:, 0], reps) for c in cl_codes]
     cl_codes = [np.ascontiguousarray(c, dtype=np.int64) for c in cl_codes]
     if w_rows is not None and not w_rows.sum() > 0:
         raise DataError(f"weights {weights!r} are all zero.")
@@ -237,7 +245,7 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
     ents = ent_labels[keep_ent]
 
     def sub_e() -> np.ndarray:                   # entity code of each kept row
-        return np.repeat(np.arange(n_keep), T)
+        return np.repeat(np.arange(n_keep), T - 1 if fd_rows else T)
 
     time_col = data[time]                        # copy-on-write: the caller's edits don't leak
     ti_names = [n for n, inv in zip(names, invariant) if inv]
@@ -261,9 +269,16 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         gram = check_collinear(X, terms, w_rows, "is collinear with the other regressors "
                                "(constant, or a combination of others)")
         frame_cols = (dep, yy, X)
+    elif fd_rows:
+        X, yy, terms = first_differences(M, names, invariant, y, n_keep, waves, time,
+                                         time_effects)
+        gram = check_collinear(X, terms, w_rows, "is collinear with the other regressors "
+                               "(constant, or a combination of others)")
+        frame_cols = (f"{outcome}_change", yy, X)
     else:
         yy = y.reshape(-1)
-        X, terms = panel_regressors(M, names, invariant, n_keep, waves, time, method)
+        X, terms = panel_regressors(M, names, invariant, n_keep, waves, time, method,
+                                    time_effects)
         if method == "correlated_random_effects" and tv_names:
             means = np.repeat(entity_means(M[:, ~invariant], n_keep, T, w_rows), T, axis=0)
             X = np.column_stack([X, means])
@@ -284,6 +299,10 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
         dep, dep_values, X0 = frame_cols
         if one_row:
             base = {entity: ents}
+        elif fd_rows:                            # each change is labelled by its later wave
+            later = (time_col if rows is None else time_col.take(rows)).to_numpy()
+            base = {entity: ents[sub_e()],
+                    time: later.reshape(n_keep, T)[:, 1:].reshape(-1)}
         else:
             base = {entity: ents[sub_e()],
                     time: (time_col if rows is None else time_col.take(rows)).to_numpy()}

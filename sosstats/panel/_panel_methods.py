@@ -16,20 +16,30 @@ from sosstats.panel._layout import entity_means
 
 
 def panel_regressors(M: np.ndarray, names: list[str], invariant: np.ndarray, n: int,
-                      waves: list, time: str, method: str) -> tuple[np.ndarray, list[str]]:
+                      waves: list, time: str, method: str, time_effects: bool = True
+                      ) -> tuple[np.ndarray, list[str]]:
     """Regressors of the panel methods on the balanced entity-major rows (Fortran order).
 
     Wave dummies, time-invariant ``x`` times each later wave dummy and time-varying ``x``;
     for random effects also a constant and the time-invariant main effects. Columns are
     filled wave by wave with strided writes (row ``i * T + t`` is entity ``i``, wave ``t``).
+    ``time_effects=False`` leaves out the wave dummies and the interactions (plm's
+    ``effect="individual"``): only time-varying ``x`` (and, for random effects, the constant
+    and the time-invariant main effects).
     """
     T = len(waves)
     inv = np.flatnonzero(invariant)
     tv = np.flatnonzero(~invariant)
     re_like = method != "fixed_effects"
+    if not time_effects and not re_like and inv.size:
+        raise DesignError(f"regressor(s) {', '.join(repr(names[j]) for j in inv)} are constant "
+                          "within entities: without wave effects (time_effects=False) the "
+                          "entity fixed effects absorb them. Keep time_effects=True to ask how "
+                          "the change depends on them, or drop them.")
+    later = range(1, T) if time_effects else range(0)
     terms = (["Intercept"] + [names[j] for j in inv] if re_like else [])
-    terms += [f"{time}[{waves[t]}]" for t in range(1, T)]
-    terms += [f"{names[j]}:{time}[{waves[t]}]" for t in range(1, T) for j in inv]
+    terms += [f"{time}[{waves[t]}]" for t in later]
+    terms += [f"{names[j]}:{time}[{waves[t]}]" for t in later for j in inv]
     terms += [names[j] for j in tv]
     X = np.zeros((n * T, len(terms)), order="F")
     c = 0
@@ -39,10 +49,10 @@ def panel_regressors(M: np.ndarray, names: list[str], invariant: np.ndarray, n: 
         for j in inv:
             X[:, c] = M[:, j]
             c += 1
-    for t in range(1, T):
+    for t in later:
         X[t::T, c] = 1.0
         c += 1
-    for t in range(1, T):
+    for t in later:
         for j in inv:
             X[t::T, c] = M[t::T, j]
             c += 1
@@ -50,6 +60,34 @@ def panel_regressors(M: np.ndarray, names: list[str], invariant: np.ndarray, n: 
         X[:, c] = M[:, j]
         c += 1
     return X, terms
+
+
+def first_differences(M: np.ndarray, names: list[str], invariant: np.ndarray, y: np.ndarray,
+                      n: int, waves: list, time: str, time_effects: bool
+                      ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Changes between consecutive waves, ``T - 1`` rows per entity (entity-major).
+
+    Row ``(i, t)``, ``t = 1..T-1``, is ``y_it - y_i,t-1`` on an intercept (the mean change into
+    the second wave), with ``time_effects`` a dummy for each later change period (the change
+    into wave ``t`` against the first change), time-invariant ``x_i`` as levels (how the change
+    depends on them, as with two waves) and time-varying ``x`` as ``x_it - x_i,t-1``. With only
+    time-varying regressors and ``time_effects=False`` this is plm's ``model = "fd"``.
+    """
+    T = len(waves)
+    grid = M.reshape(n, T, -1)
+    level = grid[:, 1:, :]
+    change = grid[:, 1:, :] - grid[:, :-1, :]
+    Xr = np.where(invariant, level, change).reshape(n * (T - 1), -1)
+    dy = (y[:, 1:] - y[:, :-1]).reshape(-1)
+    periods = range(2, T) if time_effects else range(0)
+    cols = [np.ones(n * (T - 1))]
+    for t in periods:
+        d = np.zeros((n, T - 1))
+        d[:, t - 1] = 1.0
+        cols.append(d.reshape(-1))
+    X = np.column_stack(cols + [Xr])
+    terms = ["Intercept"] + [f"{time}[{waves[t]}]" for t in periods] + list(names)
+    return X, dy, terms
 
 
 def swamy_arora(X: np.ndarray, y: np.ndarray, n: int, T: int,

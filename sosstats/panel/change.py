@@ -227,7 +227,8 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
                  weights: str | None = None, inference: str | None = None,
                  membership: pd.DataFrame | None = None,
                  rng: int | np.random.Generator | None = None, n_resamples: int = 9999,
-                 missing: str = "drop", level: float = 0.95) -> ChangeResult:
+                 missing: str = "drop", level: float = 0.95,
+                 time_effects: bool = True) -> ChangeResult:
     r"""How the change in an outcome between waves depends on covariates.
 
     Parameters
@@ -241,7 +242,8 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
     entity, time : str
         Entity id and wave columns (waves ordered as an ordered categorical, else sorted).
     method : str, default ``"first_difference"``
-        ``"first_difference"``, ``"ancova"`` (two waves), ``"fixed_effects"``,
+        ``"first_difference"`` (two or more waves: consecutive changes), ``"ancova"`` (two waves),
+        ``"fixed_effects"``,
         ``"random_effects"``, ``"correlated_random_effects"`` (two or more waves).
     cluster : str or list of two str, optional
         Cluster column(s), constant within entity for FD / ANCOVA. Two names: two-way
@@ -267,6 +269,12 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
         raise :class:`~sosstats.errors.DataError`.
     level : float, default 0.95
         Confidence level.
+    time_effects : bool, default True
+        Wave effects: the panel methods' wave dummies (with each time-invariant regressor
+        times each later wave), and with first differences over more than two waves a dummy
+        per later change period. ``False``: none (plm's ``effect = "individual"``; with first
+        differences plm's ``model = "fd"``, one common intercept); the fixed-effects model then
+        refuses time-invariant regressors, which it would absorb.
 
     Returns
     -------
@@ -286,7 +294,10 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
     -----
     With two waves and an entity-constant regressor :math:`x_i`,
 
-    * first difference: :math:`y_{i2} - y_{i1} = \alpha + x_i'\beta + e_i`;
+    * first difference: :math:`y_{i2} - y_{i1} = \alpha + x_i'\beta + e_i`; with more waves
+      the changes between consecutive waves, :math:`y_{it} - y_{i,t-1} = \alpha + \delta_t +
+      x_i'\beta + \Delta z_{it}'\gamma + e_{it}` (:math:`\delta_t` only with
+      ``time_effects``), clustered by entity by default;
     * ANCOVA: :math:`y_{i2} = \alpha + \gamma y_{i1} + x_i'\beta + e_i`;
     * fixed effects: :math:`y_{it} = a_i + \tau_t + (x_i d_t)'\beta + e_{it}`, which gives the
       same :math:`\beta` as first differences when the panel is balanced with two waves;
@@ -308,7 +319,7 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
     n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
     design = build_design(formula, data, entity=entity, time=time, method=method,
                           cluster=cluster, weights=weights, membership=membership,
-                          missing=missing)
+                          missing=missing, time_effects=bool(time_effects))
     chosen = inference or default_inference(design)
     beta, resid = wls(design.X, design.y, design.weights, design.gram)
     table, vcov, G = infer(design, beta, resid, inference=chosen, level=level, rng=rng,

@@ -317,7 +317,8 @@ def test_bad_inputs(ref_long):
         fit(no_t1)
     three = pd.concat([ref_long, ref_long[ref_long["wave"] == 2].assign(wave=3)])
     with pytest.raises(DataError, match="exactly two waves"):
-        fit(three)
+        fit(three, "ancova")
+    assert fit(three).nobs == 2 * REF["n"]["entities"]      # FD: two consecutive changes each
     assert fit(three, "fixed_effects").nobs == 3 * REF["n"]["entities"]
     with pytest.raises(DataError, match="one wave"):
         fit(ref_long[ref_long["wave"] == 1], "fixed_effects")
