@@ -245,6 +245,49 @@ def test_batched_cr2_equals_the_dense_formula(seed, monkeypatch):
     np.testing.assert_allclose(small.df, res.df, rtol=1e-10)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_quadrature_path_of_large_clusters_equals_the_dense_one(seed, monkeypatch):
+    X, y, codes, w = _toy(seed)
+    _, mu = logit_fit(X, y, w)
+    dense = glm_cluster_vcov(X, y - mu, codes, variance=mu * (1 - mu), weights=w)
+    monkeypatch.setattr(cluster_glm, "DENSE_ROWS", 4)     # clusters of 5+ rows: quadrature
+    quad = glm_cluster_vcov(X, y - mu, codes, variance=mu * (1 - mu), weights=w)
+    scale = np.sqrt(np.outer(np.diag(dense.vcov), np.diag(dense.vcov)))
+    assert np.max(np.abs(quad.vcov - dense.vcov) / scale) < 1e-11
+    np.testing.assert_allclose(quad.df, dense.df, rtol=1e-11)
+
+
+def test_quadrature_path_matches_r(data, ref, wald_ref, monkeypatch):
+    monkeypatch.setattr(cluster_glm, "DENSE_ROWS", 10)    # 7 of the 10 pilots by quadrature
+    X, y, cl, w = _model(data, "glm_w")
+    beta, mu = logit_fit(X, y, w)
+    res = glm_cluster_vcov(X, y - mu, cl, variance=mu * (1 - mu), weights=w)
+    np.testing.assert_allclose(res.vcov, _r_matrix(ref, "glm_w", "CR2", 4), rtol=RTOL)
+    np.testing.assert_allclose(res.df, _r_vector(ref, "glm_w", "CR2", "df"), rtol=RTOL)
+    sub = wald_ref[(wald_ref.model == "glm_w") & (wald_ref.test == "HTZ")
+                   & (wald_ref.hypothesis == "joint_x_b")]
+    r = dict(zip(sub.quantity, sub.value))
+    t = glm_wald_htz(X, y - mu, cl, beta, np.eye(4)[[1, 3]], variance=mu * (1 - mu),
+                     weights=w)
+    np.testing.assert_allclose([t.statistic, t.df_denom], [r["Fstat"], r["df_denom"]],
+                               rtol=RTOL)
+
+
+def test_near_singular_large_cluster_falls_back_to_the_dense_inverse(monkeypatch):
+    X, y, codes, w = _toy(4)
+    only = (codes == 3).astype(float) * np.linspace(1.0, 2.0, len(y))   # lives in cluster 3
+    X = np.column_stack([X, only])
+    _, mu = logit_fit(X, y, w)
+    dense = glm_cluster_vcov(X, y - mu, codes, variance=mu * (1 - mu), weights=w)
+    monkeypatch.setattr(cluster_glm, "DENSE_ROWS", 4)
+    mixed = glm_cluster_vcov(X, y - mu, codes, variance=mu * (1 - mu), weights=w)
+    scale = np.sqrt(np.outer(np.diag(dense.vcov), np.diag(dense.vcov)))
+    assert np.max(np.abs(mixed.vcov - dense.vcov) / scale) < 1e-10
+    monkeypatch.setattr(cluster_glm, "MAX_CLUSTER_ROWS", 8)
+    with pytest.raises(DesignError, match="nearly\\) singular"):
+        glm_cluster_vcov(X, y - mu, codes, variance=mu * (1 - mu), weights=w)
+
+
 def test_cr2_is_invariant_to_the_scale_of_the_weights_and_row_order():
     X, y, codes, w = _toy(4)
     _, mu = logit_fit(X, y, w)
