@@ -30,6 +30,17 @@ linearmodels, wildboottest). Pass ``--quick`` for 100,000 families instead of 1,
 2. The wild cluster restricted bootstrap: ``benchmarks/panel_wild.py``'s ``main`` (kernel
    ratios, then the public path, ``change_model(..., inference="wild")`` from the long frame,
    beside the peers from the same frame).
+
+3. The joint test "does experience group matter?" (both experience dummies) on the two-wave
+   change of 270 and 100,000 families clustered by pilot, from the long frame: ours
+   ``change_model("sdq ~ cohort + C(experience)", ...).wald_test("C(experience)")`` with CR2 and
+   the HTZ test (the default) and with CR1's F; beside statsmodels (``OLS(...).fit(cov_type=
+   "cluster").f_test(R)``, CR1 F only: statsmodels has no CR2 / HTZ) and pyfixest
+   (``feols(...).wald_test(R)``, CRV1; it reports ``Q`` itself with a chi-square p-value),
+   each from the same long frame (pivot, difference, fit, test). Agreement: the CR1 F (or Q)
+   statistics.
+
+4. Size of that joint test under the null in the study's design: ``benchmarks/panel_size.py``.
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import panel_size  # noqa: E402
 import panel_wild  # noqa: E402
 
 from sosstats.datasets import simulate_evaluation  # noqa: E402
@@ -160,8 +172,72 @@ def fixed_effects_section(n_families: int, repeats: int) -> list[str]:
     return lines
 
 
+def joint_test_section(n_families: int, repeats: int) -> list[str]:
+    """Time the joint test of the experience dummies from the long frame, ours beside peers."""
+    f = simulate_evaluation(rng=0, n_families=n_families).families
+    long = wide_to_long(f, id="family_id")[["family_id", "wave", "la_code", "cohort",
+                                             "experience", "sdq"]]
+    terms = ["C(experience)[T.2 years]", "C(experience)[T.2 years plus]"]
+
+    def ours(inference: str):
+        def call():
+            fit = change_model("sdq ~ cohort + C(experience)", long, entity="family_id",
+                               time="wave", cluster="la_code", inference=inference)
+            return fit.wald_test("C(experience)")
+        return call
+
+    def change_frame() -> pd.DataFrame:
+        wide = long.pivot(index="family_id", columns="wave", values="sdq")
+        keys = long.drop_duplicates("family_id").set_index("family_id")[
+            ["la_code", "cohort", "experience"]]
+        d = keys.join((wide["t2"] - wide["t1"]).rename("y")).dropna(subset=["y"])
+        return d.assign(cl=pd.factorize(d["la_code"], sort=True)[0],
+                        e2=(d["experience"] == "2 years").astype(float),
+                        e3=(d["experience"] == "2 years plus").astype(float),
+                        x=d["cohort"].astype(float))
+
+    def statsmodels_call():
+        import statsmodels.api as sm
+
+        d = change_frame()
+        X = sm.add_constant(d[["x", "e2", "e3"]].to_numpy())
+        fit = sm.OLS(d["y"].to_numpy(), X).fit(cov_type="cluster",
+                                               cov_kwds={"groups": d["cl"].to_numpy()})
+        return fit.f_test(np.eye(4)[[2, 3]])
+
+    def pyfixest_call():
+        import pyfixest as pf
+
+        d = change_frame()
+        fit = pf.feols("y ~ x + e2 + e3", data=d, vcov={"CRV1": "cl"})
+        return fit.wald_test(R=np.eye(4)[[2, 3]])
+
+    lines = [f"\n{n_families:,} families, joint test of {', '.join(terms)}:"]
+    (w2, c2), res2 = best_of(ours("cr2"), repeats)
+    (w1, c1), res1 = best_of(ours("cr1"), repeats)
+    lines.append(f"  {'sosstats CR2 + HTZ (default)':34s} {w2 * 1e3:9.2f} ms  F {res2.statistic:.4f}"
+                 f" df ({res2.df_num}, {res2.df_denom:.2f}) p {res2.p_value:.4f}")
+    lines.append(f"  {'sosstats CR1 + F(2, G-1)':34s} {w1 * 1e3:9.2f} ms  F {res1.statistic:.4f}"
+                 f" p {res1.p_value:.4f}")
+    for name, fn in (("statsmodels CR1 f_test", statsmodels_call),
+                     ("pyfixest CRV1 wald_test", pyfixest_call)):
+        try:
+            (wp, cp), out = best_of(fn, repeats)
+        except ImportError as exc:  # pragma: no cover - bench extra not installed
+            lines.append(f"  {name}: unavailable ({exc})")
+            continue
+        if hasattr(out, "fvalue"):             # statsmodels: F = Q / q
+            stat, ours_stat, what = float(np.ravel(out.fvalue)[0]), res1.statistic, "F"
+        else:                                   # pyfixest: Q itself, with a chi-square p
+            stat, ours_stat, what = float(out["statistic"]), res1.wald, "Q"
+        lines.append(f"  {name:34s} {wp * 1e3:9.2f} ms  {what} {stat:.4f}  ratio vs our CR1 "
+                     f"{wp / w1:5.1f}x, vs our CR2+HTZ {wp / w2:5.1f}x; |{what} - ours| "
+                     f"{abs(stat - ours_stat):.1e}")
+    return lines
+
+
 def main(quick: bool = False) -> None:
-    """Run both sections and print the requirement checks."""
+    """Run the sections and print the requirement checks."""
     start = time.perf_counter()
     print(f"cores available: {len(os.sched_getaffinity(0))}\n")
     print("== 1. first differences and two-way fixed effects, CR1 by pilot ==")
@@ -170,6 +246,11 @@ def main(quick: bool = False) -> None:
     print("\n".join(lines))
     print("\n== 2. wild cluster restricted bootstrap ==")
     panel_wild.main()
+    print("\n== 3. joint test of the experience dummies ==")
+    for n in (270, 100_000):
+        print("\n".join(joint_test_section(n, repeats=5 if n > 1000 else 20)))
+    print("\n== 4. size of the joint test with ten pilots ==")
+    panel_size.main(500 if quick else 2000)
     print(f"\ntotal {time.perf_counter() - start:.1f} s")
 
 
