@@ -139,8 +139,9 @@ def cluster_vcov(X: Any, resid: Any, clusters: Any, *, kind: str = "cr1",
         ``m_ig`` (multiple-membership clustering). Only with ``clusters=None`` and cr0 / cr1.
     bread : array_like, optional
         (p, p) ``M``; default ``(X' W X)^{-1}``. Give it to reuse a factorisation, or for an
-        M-estimator whose scores are ``X_i resid_i`` (cr0 / cr1). cr2 / cr3 use it in the hat
-        matrix too, so it must then be ``(X' W X)^{-1}``.
+        M-estimator whose scores are ``X_i resid_i`` (cr0 / cr1). cr3 uses it in the hat
+        matrix too, so it must then be ``(X' W X)^{-1}``; cr2 factorises ``W^{1/2} X`` itself
+        (for accuracy) and uses ``bread`` only when ``X`` is numerically rank deficient.
 
     Returns
     -------
@@ -156,7 +157,9 @@ def cluster_vcov(X: Any, resid: Any, clusters: Any, *, kind: str = "cr1",
     * cr2: ``u_j = X_j' W_j A_j e_j`` with ``A_j = G_j^{-1/2}``, ``G_j`` the ``(j, j)`` block of
       ``(I - H)(I - H)'``, ``H = X M X' W`` (Bell & McCaffrey 2002; clubSandwich "CR2" for
       ``lm``, whose working model is ``Var(y) = sigma^2 I`` with or without weights; generalised
-      inverse square root, eigenvalues <= 1e-12 set to 0). df: Satterthwaite
+      inverse square root, eigenvalues <= 1e-12 set to 0), batched through per-cluster
+      Householder QR factors (no rank cut; exact to rounding and invariant to the scale of the
+      weights, see :mod:`sosstats._kernels.cluster_cr2`). df: Satterthwaite
       (Pustejovsky & Tipton 2018), see :func:`satterthwaite_df`;
     * cr3: ``u_j = X_j' W_j (I - H_jj)^{-1} e_j``, ``c = 1``: clubSandwich "CR3", which equals
       ``sum_j (b_(-j) - b)(b_(-j) - b)'``, the leave-one-cluster-out jackknife *without* the
@@ -230,7 +233,7 @@ def cluster_vcov(X: Any, resid: Any, clusters: Any, *, kind: str = "cr1",
     pieces = cr2_pieces(xa, codes, g, m, wa, ra)
     u = cr2_scores(pieces)
     df = satterthwaite_from_pieces(pieces, np.eye(p))
-    vc = _sandwich(m, u)
+    vc = _sandwich(pieces.m_bread, u)
     return ClusterVcov(vc, df, g, kind, (g,), n)
 
 
@@ -329,9 +332,10 @@ def few_cluster_warning(G: int, kind: str, *, stacklevel: int = 2,
     """Warn (:class:`SosstatsWarning`) when ``G < 42`` clusters and ``kind`` is cr0 / cr1.
 
     ``advice`` ends the message with what the caller's function offers instead (its own
-    argument names). Returns True when it warned. With few clusters CR0 / CR1 standard errors are biased down and
-    t(G-1) tests over-reject (Cameron & Miller 2015; MacKinnon, Nielsen & Webb 2023); CR2 with
-    Satterthwaite df or the wild cluster restricted bootstrap hold their size far better.
+    argument names). Returns True when it warned. With few clusters CR0 / CR1 standard
+    errors are biased down and t(G-1) tests over-reject (Cameron & Miller 2015; MacKinnon,
+    Nielsen & Webb 2023); CR2 with Satterthwaite df or the wild cluster restricted bootstrap
+    hold their size far better.
     """
     if kind in ("cr0", "cr1") and G < FEW_CLUSTERS:
         warnings.warn(f"Only {G} clusters: {kind.upper()} standard errors are biased down and "
