@@ -147,7 +147,12 @@ def _covariate_matrix(frame: pd.DataFrame, covariates: list[str]) -> pd.DataFram
     return out
 
 
-def _cluster_codes(frame: pd.DataFrame, cluster: str, inference: str = "cr1",
+def default_logit_inference(n_clusters: int) -> str:
+    """CR2 below :data:`~sosstats._kernels.cluster.FEW_CLUSTERS` clusters, else CR1."""
+    return "cr2" if n_clusters < FEW_CLUSTERS else "cr1"
+
+
+def _cluster_codes(frame: pd.DataFrame, cluster: str, inference: str | None = "cr1",
                    weights: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Cluster codes ``0..G-1`` of the rows used; the few-cluster warning for CR1 only.
 

@@ -242,7 +242,7 @@ def test_conditional_logit_without_covariates_is_log_mcnemar_ratio(families):
 
 def test_conditional_logit_cluster_se_brute_force():
     data = _binary_panel(5)
-    res = conditional_logit(data, "y1", "y2", covariates=["x"], cluster="g")
+    res = conditional_logit(data, "y1", "y2", covariates=["x"], cluster="g", inference="cr1")
     disc = data[data.y1 != data.y2]
     z = np.column_stack([np.ones(len(disc)), disc.x])
     b = res.params.to_numpy()
@@ -275,8 +275,8 @@ def test_conditional_logit_bad_input(families):
         conditional_logit(families, "shared_understanding_t1", "feelings_t2")
     with pytest.raises(DesignError, match="single cluster"):
         conditional_logit(data.assign(g=1), "y1", "y2", cluster="g")
-    with pytest.warns(SosstatsWarning, match="42"):
-        conditional_logit(data, "y1", "y2", cluster="g")
+    with pytest.warns(SosstatsWarning, match="42"):                 # CR1 by name
+        conditional_logit(data, "y1", "y2", cluster="g", inference="cr1")
     with pytest.raises(DesignError, match="no unit changed"):
         conditional_logit(data.assign(y2=data.y1), "y1", "y2")
     with pytest.raises(DataError, match="missing"):
@@ -315,7 +315,7 @@ def test_ordered_change_matches_ordered_model(families):
 
 def test_ordered_change_cluster_se_brute_force(families):
     res = ordered_change(families, "feelings_t1", "feelings_t2", covariates=["cohort"],
-                         cluster="la_code")
+                         cluster="la_code", inference="cr1")
     frame = families.dropna(subset=["feelings_t2"])
     x = np.column_stack([frame.feelings_t1, frame.cohort]).astype(float)
     y = frame.feelings_t2.to_numpy().astype(int) - 1

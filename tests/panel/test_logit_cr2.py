@@ -462,7 +462,11 @@ def test_conditional_logit_cr2_does_not_warn_and_cr1_still_does(data):
         warnings.simplefilter("error", SosstatsWarning)
         conditional_logit(data, "y1", "y2", covariates=["x"], cluster="pilot", inference="cr2")
     with pytest.warns(SosstatsWarning, match="inference='cr2'"):
-        conditional_logit(data, "y1", "y2", covariates=["x"], cluster="pilot")
+        conditional_logit(data, "y1", "y2", covariates=["x"], cluster="pilot", inference="cr1")
+    with warnings.catch_warnings():                          # ten pilots: CR2 by default
+        warnings.simplefilter("error", SosstatsWarning)
+        assert conditional_logit(data, "y1", "y2", covariates=["x"],
+                                 cluster="pilot").inference == "cr2"
 
 
 def test_conditional_logit_weights_are_frequency_weights_for_the_estimate(data):
@@ -612,7 +616,7 @@ def test_ordered_change_matches_polr_and_vcovcl(data, ref, weighted, cluster, rt
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SosstatsWarning)
         res = ordered_change(data, "o1", "o2", covariates=["x", "z"], cluster=cluster,
-                             weights="w" if weighted else None)
+                             weights="w" if weighted else None, inference="cr1")
     assert list(res.params.index) == ["o1", "x", "z", "1|2", "2|3", "3|4"]
     np.testing.assert_allclose(res.params, _r_vector(ref, model, "none", "coef"), rtol=1e-7)
     V = _r_matrix(ref, model, rtype, 6)

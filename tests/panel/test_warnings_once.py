@@ -42,7 +42,7 @@ def test_change_model_warns_once_per_call_at_the_callers_line(families, inferenc
 def test_ordered_change_and_change_means_warn_once(families):
     with pytest.warns(SosstatsWarning) as record:
         ordered_change(families, "feelings_t1", "feelings_t2", covariates=["cohort"],
-                       cluster="la_code")
+                       cluster="la_code", inference="cr1")
     assert len(record) == 1 and Path(record[0].filename) == Path(__file__)
     long = wide_to_long(families, id="family_id")
     one_pilot = long[long["la_code"] == long["la_code"].iloc[0]]
