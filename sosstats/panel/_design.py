@@ -32,7 +32,13 @@ import numpy as np
 import pandas as pd
 
 from sosstats._formula import split_formula
-from sosstats._validate import as_list, check_columns, check_frame, check_weights
+from sosstats._validate import (
+    as_list,
+    check_columns,
+    check_frame,
+    check_weights,
+    shown_values,
+)
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.panel._layout import (
     category_order,
@@ -241,6 +247,16 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
     cl_codes = [np.ascontiguousarray(c, dtype=np.int64) for c in cl_codes]
     if w_rows is not None and not w_rows.sum() > 0:
         raise DataError(f"weights {weights!r} are all zero.")
+    if w_rows is not None:
+        for col, codes, labels in zip(clusters_cols, cl_codes, cl_labels):
+            total = np.bincount(codes, weights=w_rows, minlength=len(labels))
+            present = np.bincount(codes, minlength=len(labels)) > 0
+            empty = np.flatnonzero(present & (total <= 0))
+            if empty.size:
+                raise DataError(f"weights {weights!r} are zero in every row of cluster "
+                                f"{shown_values(labels[empty], 10)} of {col!r}: "
+                                "that cluster has no data, and dropping it silently would "
+                                "change G. Drop its rows, or give them positive weights.")
 
     ents = ent_labels[keep_ent]
 

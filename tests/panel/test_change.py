@@ -471,13 +471,18 @@ def test_infinite_outcome_is_a_data_error_naming_the_entity():
         change_model("y ~ coh", d, entity="id", time="wave")
 
 
-def test_leverage_with_a_zero_weight_cluster_lists_the_others():
+def test_zero_weight_cluster_is_refused_then_leverage_lists_the_others():
+    """Issue 14: a cluster whose weights are all zero is an error (it used to drop out of G
+    silently); without its rows, leverage lists the other clusters."""
     d = _small_panel()
     d.loc[d["pilot"] == 0, "w"] = 0.0
+    with pytest.raises(DataError, match="zero in every row of cluster 0 of 'pilot'"):
+        change_model("y ~ coh", d, entity="id", time="wave", weights="w", cluster="pilot",
+                     inference="cr2")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = change_model("y ~ coh", d, entity="id", time="wave", weights="w",
-                           cluster="pilot", inference="cr2")
+        res = change_model("y ~ coh", d[d["pilot"] != 0], entity="id", time="wave",
+                           weights="w", cluster="pilot", inference="cr2")
     lev = res.leverage()
     assert list(lev.index) == [1, 2, 3, 4]
     assert (lev["n_obs"] == 8).all()

@@ -169,3 +169,10 @@ def test_more_restrictions_than_clusters(panel):
                        entity="family_id", time="wave", cluster="la_code")
     with pytest.raises(DesignError, match="3 restrictions but only 3 clusters"):
         fit.wald_test(["cohort", "previous_referral", "agency_worker"])
+
+
+def test_weights_zero_in_a_whole_cluster_are_refused(panel):
+    d = panel.assign(w=(panel["la_code"] != panel["la_code"].iloc[0]).astype(float))
+    with pytest.raises(DataError, match="zero in every row of cluster .* of 'la_code'"):
+        change_model("sdq ~ cohort", d, entity="family_id", time="wave", cluster="la_code",
+                     weights="w")
