@@ -40,7 +40,7 @@ Stata using boottest. *Stata Journal* 19(1), 4-60.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +76,8 @@ class LinearFit:
     vcov : numpy.ndarray
         (p, p) the covariance the result reports.
     kind : str
-        ``"cr0"``..``"cr3"`` or ``"hc0"``..``"hc3"`` (the kind of ``vcov``).
+        ``"cr0"``..``"cr3"``, ``"hc0"``..``"hc3"`` or ``"model"`` (model-based, normal
+        reference: the kind of ``vcov``).
     clusters : numpy.ndarray or None
         (n,) cluster labels (None for HC errors).
     weights : numpy.ndarray or None
@@ -87,6 +88,11 @@ class LinearFit:
         The fit's inference was the wild cluster bootstrap (joint tests are bootstrapped too).
     removed : dict
         Terms the model could not estimate, with why (e.g. absorbed by fixed effects).
+    htz : callable, optional
+        ``htz(R, r) -> (F, df_denom, p_value, Q)``: the HTZ test of a model that is not least
+        squares (a GLM's CR2, :func:`sosstats._kernels.cluster_glm.glm_wald_htz`).
+    contrast_df : callable, optional
+        ``contrast_df(c) -> df``: the CR2 Satterthwaite df of ``c'b`` for such a model.
     """
 
     X: np.ndarray
@@ -100,6 +106,8 @@ class LinearFit:
     y: np.ndarray | None = None
     wild: bool = False
     removed: dict = field(default_factory=dict)
+    htz: Callable[[np.ndarray, np.ndarray], tuple[float, float, float, float]] | None = None
+    contrast_df: Callable[[np.ndarray], float] | None = None
 
     @property
     def n_clusters(self) -> int | None:
@@ -184,6 +192,15 @@ def restrictions(fit: LinearFit, terms: Any, R: Any, r: Any) -> tuple[np.ndarray
         raise DesignError(f"the {q} restrictions have rank {rank}: they are linearly dependent "
                           "(drop the redundant ones).")
     return Ra, ra, labels
+
+
+def restrictions_fit_clusters(R: np.ndarray, fit: LinearFit) -> None:
+    """A cluster-robust V has rank at most G - 1: refuse more restrictions than that."""
+    g = fit.n_clusters
+    if g is not None and R.shape[0] > g - 1:
+        raise DesignError(f"{R.shape[0]} restrictions but only {g} clusters: a cluster-robust "
+                          f"covariance has rank at most G - 1 = {g - 1}, so at most {g - 1} "
+                          "restrictions can be tested jointly.")
 
 
 def _combination(coefs: np.ndarray, names: list[str]) -> str:
@@ -383,13 +400,19 @@ class LinearHypotheses:
                  else terms if isinstance(terms, str) else ", ".join(map(str, terms)))
         clustered = fit.clusters is not None
         if test is None:
-            test = "wild" if fit.wild else ("htz" if fit.kind == "cr2" else "f")
+            test = ("wild" if fit.wild else "htz" if fit.kind == "cr2"
+                    else "chi2" if fit.kind == "model" else "f")
         if test not in (*WALD_TESTS, "wild"):
             raise DataError(f"`test` must be one of 'htz', 'f', 'chi2', 'wild'; got {test!r}.")
         common = dict(hypothesis=hypothesis, label=label, inference=fit.kind, n_clusters=fit.n_clusters,
                       nobs=int(fit.X.shape[0]), R=Ra, r=ra, terms=list(fit.terms))
         if test == "wild":
             return self._wild_wald(fit, Ra, ra, common, n_resamples, rng, wild_weights)
+        if clustered and test == "htz" and fit.htz is not None:
+            restrictions_fit_clusters(Ra, fit)
+            fstat, df2, p, q_stat = fit.htz(Ra, ra)
+            return WaldTestResult(test=test, statistic=fstat, wald=q_stat, df_num=Ra.shape[0],
+                                  df_denom=df2, p_value=p, **common)
         if not clustered:
             if test == "htz":
                 raise DesignError("the HTZ test needs cluster-robust CR2 errors; this fit has "
@@ -457,7 +480,9 @@ class LinearHypotheses:
         est = float(c @ fit.beta) - value
         se = float(np.sqrt(max(c @ fit.vcov @ c, 0.0)))
         if fit.clusters is None:
-            df = float(fit.df_resid)
+            df = np.inf if fit.kind == "model" else float(fit.df_resid)
+        elif fit.kind == "cr2" and fit.contrast_df is not None:
+            df = float(fit.contrast_df(c))
         elif fit.kind == "cr2":
             df = float(satterthwaite_df(fit.X, fit.clusters, c, weights=fit.weights))
         else:

@@ -8,12 +8,13 @@ CR3, the wild score bootstrap; see :mod:`sosstats.panel._logit`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from sosstats._hypotheses import LinearFit, LinearHypotheses
 from sosstats._kernels.wild_score import logit_fit
 from sosstats._validate import (
     as_list,
@@ -32,26 +33,35 @@ from sosstats.panel._logit import (
     _covariate_matrix,
     _estimate_table,
     _logit_inference,
-    default_logit_inference,
     _separation,
     _separation_error,
     _weights,
+    default_logit_inference,
 )
 
 __all__ = ["ConditionalLogitResult", "conditional_logit"]
 
 
 @dataclass(frozen=True, eq=False)
-class ConditionalLogitResult(LogitResult):
+class ConditionalLogitResult(LinearHypotheses, LogitResult):
     """Conditional (fixed-effects) logit of a binary outcome over two waves.
 
     Terms: ``time`` (the change in log-odds for the reference covariate pattern) and
     ``time:<covariate>`` (how the change differs by covariate). ``n_up`` / ``n_down`` count
     the discordant units (0 -> 1 and 1 -> 0), the only ones that inform the fit.
+    ``wald_test`` / ``contrast`` test linear hypotheses on the log-odds coefficients with the
+    fit's covariance: the GLM CR2 with HTZ (clubSandwich's ``Wald_test`` on the ``glm``),
+    CR1 / CR3 with ``F(q, G - 1)``, model-based errors with chi-square.
     """
 
     n_up: int = 0
     n_down: int = 0
+    _fit: LinearFit | None = field(default=None, repr=False)
+
+    def _linear_fit(self) -> LinearFit:
+        if self._fit is None:
+            raise DesignError("this result carries no fit to test hypotheses on.")
+        return self._fit
 
 
 # -- conditional logit ----------------------------------------------------------------------
@@ -214,7 +224,33 @@ def conditional_logit(data: pd.DataFrame, before: str, after: str, *,
         n_dropped=n_dropped, method=f"conditional logit of {before!r} -> {after!r}",
         cluster=cluster, n_clusters=g, llf=llf, level=level, n_up=n_up, n_down=n_down,
         inference="model" if cluster is None else inference, weights=weights,
-        inference_note=_wild_note(extra_cols, wild_weights))
+        inference_note=_wild_note(extra_cols, wild_weights),
+        _fit=_hypothesis_fit(z, d.astype(float), prob, wd,
+                             None if cluster is None else codes[disc], params, vcov, names,
+                             "model" if cluster is None else inference))
+
+
+def _hypothesis_fit(z: np.ndarray, d: np.ndarray, prob: np.ndarray, w: np.ndarray | None,
+                    codes: np.ndarray | None, params: np.ndarray, vcov: np.ndarray,
+                    names: list[str], inference: str) -> LinearFit:
+    """Return the logit in GLM form for ``wald_test`` / ``contrast`` (CR2: the glm HTZ)."""
+    from sosstats._kernels.cluster_glm import glm_satterthwaite_df, glm_wald_htz
+
+    pos = slice(None) if w is None else w > 0
+    kind = "cr2" if inference == "wild" else inference
+    glm = dict(variance=(prob * (1 - prob))[pos], weights=None if w is None else w[pos])
+
+    def htz(R: np.ndarray, r: np.ndarray) -> tuple[float, float, float, float]:
+        res = glm_wald_htz(z[pos], (d - prob)[pos], codes[pos], params, R, r, **glm)
+        return res.statistic, res.df_denom, res.p_value, res.q_stat
+
+    def contrast_df(c: np.ndarray) -> float:
+        return float(glm_satterthwaite_df(z[pos], codes[pos], c, **glm))
+
+    cr2 = kind == "cr2" and codes is not None
+    return LinearFit(X=z, resid=d - prob, beta=np.asarray(params, dtype=float),
+                     terms=list(names), vcov=vcov, kind="cr2" if cr2 else kind, clusters=codes,
+                     weights=w, htz=htz if cr2 else None, contrast_df=contrast_df if cr2 else None)
 
 
 def _wild_note(extra: dict, wild_weights: str) -> str:

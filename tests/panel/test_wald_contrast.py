@@ -176,3 +176,32 @@ def test_weights_zero_in_a_whole_cluster_are_refused(panel):
     with pytest.raises(DataError, match="zero in every row of cluster .* of 'la_code'"):
         change_model("sdq ~ cohort", d, entity="family_id", time="wave", cluster="la_code",
                      weights="w")
+
+
+@pytest.mark.parametrize("model", ["clogit", "clogit_w"])
+def test_conditional_logit_wald_and_contrast_match_clubsandwich_glm(model):
+    """The two-wave conditional logit is a glm on the changers: Wald_test / linear_contrast."""
+    from sosstats.panel import conditional_logit
+
+    data = pd.read_csv(FIX / "glm_cr2_reference_input.csv")
+    ref = pd.read_csv(FIX / "glm_wald_reference_r.csv", skipinitialspace=True)
+    ref = ref[ref.model == model]
+    fit = conditional_logit(data, "y1", "y2", covariates=["x", "z"], cluster="pilot",
+                            weights="w" if model == "clogit_w" else None, inference="cr2")
+    for test, ours in TESTS.items():
+        row = ref[(ref.hypothesis == "joint_all") & (ref.test == test)].set_index(
+            "quantity")["value"]
+        res = fit.wald_test(["time:x", "time:z"], test=ours)
+        assert res.statistic == pytest.approx(row["Fstat"], rel=1e-7)
+        assert res.p_value == pytest.approx(row["p_val"], rel=1e-6)
+        if np.isfinite(row["df_denom"]):
+            assert res.df_denom == pytest.approx(row["df_denom"], rel=1e-7)
+    lc = ref[ref.hypothesis == "x_minus_z"].set_index("quantity")["value"]
+    c = fit.contrast({"time:x": 1, "time:z": -1})
+    assert c.estimate == pytest.approx(lc["Est"], rel=1e-7)
+    assert c.std_error == pytest.approx(lc["SE"], rel=1e-7)
+    assert c.df == pytest.approx(lc["df"], rel=1e-7)
+    model_based = conditional_logit(data, "y1", "y2", covariates=["x", "z"])
+    w = model_based.wald_test(["time:x", "time:z"])
+    assert w.test == "chi2" and w.df_denom == np.inf
+    assert model_based.contrast({"time:x": 1}).df == np.inf
