@@ -40,10 +40,15 @@ __all__ = [
     "pvalues_as_text",
     "tie_note",
     "WEBB_POINTS",
+    "WILD_WEIGHTS",
 ]
 
 #: The six support points of Webb's (2023) weight distribution, each with probability 1/6.
 WEBB_POINTS = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+
+#: Distributions of the cluster weights ``v_g`` (:func:`wild_weights`).
+WILD_WEIGHTS = ("rademacher", "webb", "mammen", "normal")
+_SQRT5 = np.sqrt(5.0)
 
 _MAX_ENUMERATION_CLUSTERS = 20  # 2**20 sign vectors x 20 clusters = 160 MB of weights
 _TIE_RTOL = 1e-10  # |t*| within this relative distance of |t| is a tie (not counted)
@@ -66,13 +71,21 @@ def wild_weights(rng: np.random.Generator, n_resamples: int, n_clusters: int,
 
     Rademacher: +-1 with probability 1/2 each. Webb (2023): the six points
     ``+-sqrt(1/2), +-1, +-sqrt(3/2)`` with probability 1/6 each (mean 0, variance 1, fourth
-    moment 7/6, and 6**G distinct vectors instead of 2**G).
+    moment 7/6, and 6**G distinct vectors instead of 2**G). Mammen (1993): ``-(sqrt(5) - 1)/2``
+    with probability ``(sqrt(5) + 1) / (2 sqrt(5))``, else ``(sqrt(5) + 1)/2`` (mean 0, variance
+    1, third moment 1). Normal: standard normal. All have mean 0 and variance 1.
     """
     if weight_type == "rademacher":
         return 2.0 * rng.integers(0, 2, (n_resamples, n_clusters)) - 1.0
     if weight_type == "webb":
         return WEBB_POINTS[rng.integers(0, 6, (n_resamples, n_clusters))]
-    raise DataError(f"`weight_type` must be 'rademacher' or 'webb'; got {weight_type!r}.")
+    if weight_type == "mammen":
+        low = rng.random((n_resamples, n_clusters)) < (_SQRT5 + 1) / (2 * _SQRT5)
+        return np.where(low, -(_SQRT5 - 1) / 2, (_SQRT5 + 1) / 2)
+    if weight_type == "normal":
+        return rng.standard_normal((n_resamples, n_clusters))
+    raise DataError(f"`weight_type` must be one of {', '.join(map(repr, WILD_WEIGHTS))}; got "
+                    f"{weight_type!r}.")
 
 
 def _encode(clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,8 +283,8 @@ def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: fl
     weights : array_like, shape (n,), optional
         Positive analytic / probability weights: the model is fitted by WLS and every step is
         done on ``sqrt(w) X`` and ``sqrt(w) y``.
-    weight_type : {"rademacher", "webb"}
-        Distribution of the cluster weights ``v_g``.
+    weight_type : {"rademacher", "webb", "mammen", "normal"}
+        Distribution of the cluster weights ``v_g`` (:func:`wild_weights`).
     n_resamples : int
         ``B`` when sampling.
     rng : int, Generator or None
@@ -315,7 +328,7 @@ def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: fl
     MacKinnon, Nielsen & Webb (2023), Journal of Econometrics 232(2).
     """
     X, y, codes, G, j = _check_inputs(X, y, clusters, weights, term)
-    check_option(weight_type, ("rademacher", "webb"), "weight_type")
+    check_option(weight_type, WILD_WEIGHTS, "weight_type")
     check_option(full_enumeration, ("auto", True, False), "full_enumeration")
     if isinstance(n_resamples, (bool, np.bool_)) or not isinstance(n_resamples,
                                                                    (int, np.integer)):

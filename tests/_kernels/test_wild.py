@@ -340,7 +340,7 @@ def test_bad_input():
         with pytest.raises(DataError, match="weights"):
             wild_cluster_bootstrap(X, y, cl, term=1, weights=w)
     with pytest.raises(DataError, match="weight_type"):
-        wild_cluster_bootstrap(X, y, cl, term=1, weight_type="mammen")
+        wild_cluster_bootstrap(X, y, cl, term=1, weight_type="gaussian?")
     with pytest.raises(DataError, match="n_resamples"):
         wild_cluster_bootstrap(X, y, cl, term=1, n_resamples=0)
     with pytest.raises(DataError, match="level"):
