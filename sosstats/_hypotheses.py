@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._results import TableResult, format_number
+from sosstats._results import Summary, TableResult, format_number
 from sosstats._validate import check_level
 from sosstats.errors import DataError, DesignError
 
@@ -86,6 +86,8 @@ class LinearFit:
         (n,) outcome on the same design (the wild bootstrap needs it).
     wild : bool
         The fit's inference was the wild cluster bootstrap (joint tests are bootstrapped too).
+    wild_weights : str
+        The fit's wild bootstrap weight distribution (the joint test's default).
     removed : dict
         Terms the model could not estimate, with why (e.g. absorbed by fixed effects).
     htz : callable, optional
@@ -106,6 +108,7 @@ class LinearFit:
     y: np.ndarray | None = None
     wild: bool = False
     removed: dict = field(default_factory=dict)
+    wild_weights: str = "rademacher"
     htz: Callable[[np.ndarray, np.ndarray], tuple[float, float, float, float]] | None = None
     contrast_df: Callable[[np.ndarray], float] | None = None
 
@@ -282,13 +285,30 @@ class WaldTestResult(TableResult):
     def _title(self) -> str:
         return f"Wald test of {len(self.hypothesis)} restriction(s): {self.inference.upper()}"
 
+    def summary(self, level: float | None = None) -> Summary:
+        """Printable summary; a wild bootstrap p-value of 0 prints as its floor (``< 1/B``)."""
+        out = super().summary(level)
+        if self.test != "wild":
+            return out
+        table = out.table.astype({"p_value": object})
+        table["p_value"] = self.info["p_value_text"]
+        return Summary(out.title, table, out.notes)
+
     def _notes(self) -> list[str]:
         notes = ["H0: " + "; ".join(self.hypothesis) + "."]
         g = f"G = {self.n_clusters} clusters" if self.n_clusters else f"n = {self.nobs}"
         notes.append(f"{TEST_LABELS[self.test]}; {self.inference.upper()} covariance, {g}.")
-        if self.test == "wild" and self.info.get("at_floor"):
-            notes.append(f"p < {self.info['floor_text']}: no bootstrap statistic was as large "
-                         "as the observed one (the smallest p-value these draws can give).")
+        if self.test == "wild":
+            i = self.info
+            how = (f"all {i['n_resamples']:,} Rademacher sign vectors (enumerated: exact)"
+                   if i["enumerated"] else f"{i['n_resamples']:,} draws of {i['weight_type']} "
+                   "weights")
+            notes.append(f"p = share of {how} whose restricted-bootstrap CR1 Wald statistic "
+                         "exceeds the sample's (ties within a relative 1e-10 not counted): "
+                         f"{i['p_value_text']}.")
+            if i["at_floor"]:
+                notes.append(f"p < {i['floor_text']}: no bootstrap statistic was as large as "
+                             "the observed one (the smallest p-value these draws can give).")
         return notes
 
 
@@ -358,7 +378,7 @@ class LinearHypotheses:
 
     def wald_test(self, terms: str | Sequence[str] | None = None, *, R: Any = None,
                   r: Any = None, test: str | None = None, n_resamples: int = 9999,
-                  rng: Any = None, wild_weights: str = "rademacher") -> WaldTestResult:
+                  rng: Any = None, wild_weights: str | None = None) -> WaldTestResult:
         """Joint test of linear restrictions ``R b = r`` with the fit's few-cluster inference.
 
         Parameters
@@ -375,8 +395,9 @@ class LinearHypotheses:
             Reference distribution. Default: ``"htz"`` for CR2, ``"wild"`` when the fit used
             the wild bootstrap, else ``"f"`` (``G - 1`` or ``n - p`` denominator df).
         n_resamples, rng, wild_weights
-            The wild bootstrap's draws (all sign vectors are enumerated when ``2^G`` is at most
-            ``n_resamples``), random generator and weight distribution.
+            The wild bootstrap's draws (Rademacher sign vectors are all enumerated when ``2^G``
+            is at most ``n_resamples``), random generator and weight distribution
+            (``"rademacher"``, ``"webb"``, ``"mammen"``, ``"normal"``; default: the fit's).
 
         Returns
         -------
@@ -407,7 +428,8 @@ class LinearHypotheses:
         common = dict(hypothesis=hypothesis, label=label, inference=fit.kind, n_clusters=fit.n_clusters,
                       nobs=int(fit.X.shape[0]), R=Ra, r=ra, terms=list(fit.terms))
         if test == "wild":
-            return self._wild_wald(fit, Ra, ra, common, n_resamples, rng, wild_weights)
+            return self._wild_wald(fit, Ra, ra, common, n_resamples, rng,
+                                   wild_weights or fit.wild_weights)
         if clustered and test == "htz" and fit.htz is not None:
             restrictions_fit_clusters(Ra, fit)
             fstat, df2, p, q_stat = fit.htz(Ra, ra)
@@ -432,8 +454,22 @@ class LinearHypotheses:
 
     def _wild_wald(self, fit: LinearFit, Ra: np.ndarray, ra: np.ndarray, common: dict,
                    n_resamples: int, rng: Any, wild_weights: str) -> WaldTestResult:
-        raise DesignError("the wild bootstrap of a joint hypothesis is not available for this "
-                          "result yet; use test='f' or refit with inference='cr2' for HTZ.")
+        from sosstats._kernels.wild_result import pvalue_text
+        from sosstats._kernels.wild_wald import wild_wald_test
+
+        if fit.y is None or fit.clusters is None or fit.htz is not None:
+            raise DesignError("the wild bootstrap of a joint hypothesis needs a clustered "
+                              "least-squares fit (use test='htz' or 'f').")
+        res = wild_wald_test(fit.X, fit.y, fit.clusters, R=Ra, r=ra, weights=fit.weights,
+                             weight_type=wild_weights, n_resamples=n_resamples, rng=rng)
+        q = Ra.shape[0]
+        info = {"n_resamples": res.n_resamples, "enumerated": res.enumerated,
+                "weight_type": res.weight_type, "at_floor": res.p_value == 0,
+                "p_value_text": pvalue_text(res.p_value, res.n_resamples, res.enumerated),
+                "floor_text": f"1/{res.n_resamples:,}"}
+        common = {**common, "inference": "cr1"}
+        return WaldTestResult(test="wild", statistic=res.wald / q, wald=res.wald, df_num=q,
+                              df_denom=np.inf, p_value=res.p_value, info=info, **common)
 
     def contrast(self, weights: Mapping[str, float] | pd.Series, *, value: float = 0.0,
                  level: float | None = None) -> ContrastResult:

@@ -104,7 +104,8 @@ def n_clusters(design: Any) -> int:
 
 
 def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, level: float,
-          rng: Any, n_resamples: int) -> tuple[pd.DataFrame, np.ndarray, int]:
+          rng: Any, n_resamples: int, wild_weights: str = "rademacher"
+          ) -> tuple[pd.DataFrame, np.ndarray, int]:
     """Return (estimates table, vcov, G) for ``beta`` of ``design``.
 
     The table has columns ``estimate, std_error, statistic, p_value, df`` and, for ``wild``,
@@ -159,7 +160,8 @@ def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, l
         rows = w > 0 if w is not None else slice(None)
         boots = [wild_cluster_bootstrap(design.X[rows], design.y[rows], design.clusters[rows],
                                         term=j, weights=None if w is None else w[rows],
-                                        n_resamples=n_resamples, rng=gen, level=level)
+                                        weight_type=wild_weights, n_resamples=n_resamples,
+                                        rng=gen, level=level)
                  for j in range(len(design.terms))]
         table["p_value"] = [b.p_value for b in boots]
         table["ci_lower"] = [b.ci_lower for b in boots]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sosstats._hypotheses import LinearFit, LinearHypotheses
+from sosstats._kernels.wild import WILD_WEIGHTS
 from sosstats._kernels.wild_result import pvalue_text, pvalues_as_text, tie_note
 from sosstats._results import Result, Summary, format_number
 from sosstats._validate import as_list, check_int, check_level, check_option
@@ -128,7 +129,8 @@ class ChangeResult(LinearHypotheses, Result):
         if self.inference == "wild":
             first = self.table.iloc[0]
             notes.append("wild cluster restricted bootstrap per term; "
-                         + tie_note(first["n_resamples"], first["enumerated"], "rademacher")
+                         + tie_note(first["n_resamples"], first["enumerated"],
+                                    self.info.get("wild_weights", "rademacher"))
                          + " std_error is CR1; intervals by test inversion.")
         if self.n_dropped:
             notes.append(f"{self.n_dropped} entities dropped for a missing outcome at a wave.")
@@ -166,7 +168,8 @@ class ChangeResult(LinearHypotheses, Result):
                          terms=list(d.terms), vcov=self.vcov.to_numpy(),
                          kind="cr1" if self.inference == "wild" else self.inference,
                          clusters=d.clusters, weights=d.weights, y=d.y,
-                         wild=self.inference == "wild", removed=removed)
+                         wild=self.inference == "wild", removed=removed,
+                         wild_weights=self.info.get("wild_weights", "rademacher"))
 
     def _wave_term(self) -> str:
         waves = [t for t in self.table.index if t.startswith("wave[")]
@@ -228,7 +231,7 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
                  membership: pd.DataFrame | None = None,
                  rng: int | np.random.Generator | None = None, n_resamples: int = 9999,
                  missing: str = "drop", level: float = 0.95,
-                 time_effects: bool = True) -> ChangeResult:
+                 time_effects: bool = True, wild_weights: str = "rademacher") -> ChangeResult:
     r"""How the change in an outcome between waves depends on covariates.
 
     Parameters
@@ -269,6 +272,11 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
         raise :class:`~sosstats.errors.DataError`.
     level : float, default 0.95
         Confidence level.
+    wild_weights : {"rademacher", "webb", "mammen", "normal"}, default "rademacher"
+        Cluster weights of ``inference="wild"``: Rademacher sign vectors are all enumerated
+        when ``2**G <= n_resamples`` (exact, but only ``2**G`` distinct values: with ten pilots
+        p-values move in steps of 1/1,024); Webb's six-point weights (recommended by the
+        literature for fewer than about 12 clusters, MacKinnon, Nielsen & Webb 2023) are drawn.
     time_effects : bool, default True
         Wave effects: the panel methods' wave dummies (with each time-invariant regressor
         times each later wave), and with first differences over more than two waves a dummy
@@ -322,11 +330,13 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
                           missing=missing, time_effects=bool(time_effects))
     chosen = inference or default_inference(design)
     beta, resid = wls(design.X, design.y, design.weights, design.gram)
+    check_option(wild_weights, WILD_WEIGHTS, "wild_weights")
     table, vcov, G = infer(design, beta, resid, inference=chosen, level=level, rng=rng,
-                           n_resamples=n_resamples)
+                           n_resamples=n_resamples, wild_weights=wild_weights)
     info = {k: v for k, v in design.info.items() if k != "entity_codes"}
     info["cluster_by"] = as_list(info.get("cluster_by"))
     info["inference_default"] = inference is None
+    info["wild_weights"] = wild_weights
     return ChangeResult(method=method, inference=chosen, formula=formula, table=table,
                         vcov=pd.DataFrame(vcov, index=design.terms, columns=design.terms),
                         nobs=int(design.y.size), n_entities=design.n_entities, n_clusters=G,

@@ -205,3 +205,39 @@ def test_conditional_logit_wald_and_contrast_match_clubsandwich_glm(model):
     w = model_based.wald_test(["time:x", "time:z"])
     assert w.test == "chi2" and w.df_denom == np.inf
     assert model_based.contrast({"time:x": 1}).df == np.inf
+
+
+def test_wild_fit_bootstraps_the_joint_test_and_prints_its_floor(panel):
+    fit = change_model("sdq ~ cohort + C(experience)", panel, entity="family_id",
+                       time="wave", cluster="la_code", inference="wild", rng=1)
+    joint = fit.wald_test("C(experience)")
+    assert joint.test == "wild" and joint.info["enumerated"] and joint.info["n_resamples"] == 1024
+    # one restriction: the bootstrap p-value of the per-term table
+    one = fit.wald_test("cohort")
+    assert one.p_value == pytest.approx(fit.table.loc["cohort", "p_value"], abs=1e-12)
+    text = str(joint)
+    assert "all 1,024 Rademacher sign vectors" in text
+    zero = wide_to_long(simulate_evaluation(rng=0).families, id="family_id")
+    prepost = change_model("sdq ~ 1", zero, entity="family_id", time="wave",
+                           cluster="la_code", inference="wild", rng=1)
+    floor = prepost.wald_test("Intercept")
+    assert floor.p_value == 0 and "< 0.001 (all 1,024 sign vectors)" in str(floor)
+    assert "p < 1/1,024" in str(floor)
+    assert fit.wald_test("C(experience)", test="f").test == "f"      # CR1 F on request
+
+
+def test_wild_weights_choice_reaches_the_bootstrap(panel):
+    kw = dict(entity="family_id", time="wave", cluster="la_code", inference="wild",
+              n_resamples=999, rng=3)
+    webb = change_model("sdq ~ cohort", panel, wild_weights="webb", **kw)
+    rade = change_model("sdq ~ cohort", panel, **kw)
+    assert not webb.table["enumerated"].any() and not rade.table["enumerated"].any()
+    assert "drawn webb weight vectors" in str(webb)
+    assert "drawn rademacher weight vectors" in str(rade)
+    assert webb.table.loc["cohort", "p_value"] != rade.table.loc["cohort", "p_value"]
+    joint = webb.wald_test(["cohort"])
+    assert joint.info["weight_type"] == "webb" and not joint.info["enumerated"]
+    mammen = webb.wald_test(["cohort"], wild_weights="mammen", rng=2)
+    assert mammen.info["weight_type"] == "mammen"
+    with pytest.raises(DataError, match="wild_weights"):
+        change_model("sdq ~ cohort", panel, wild_weights="gauss", **kw)
