@@ -36,6 +36,9 @@ __all__ = [
     "wild_cluster_bootstrap",
     "wild_weights",
     "rademacher_enumeration",
+    "webb_enumeration",
+    "weight_enumeration",
+    "enumerates",
     "pvalue_text",
     "pvalues_as_text",
     "tie_note",
@@ -51,6 +54,7 @@ WILD_WEIGHTS = ("rademacher", "webb", "mammen", "normal")
 _SQRT5 = np.sqrt(5.0)
 
 _MAX_ENUMERATION_CLUSTERS = 20  # 2**20 sign vectors x 20 clusters = 160 MB of weights
+_MAX_WEBB_ENUMERATION_CLUSTERS = 8  # 6**8 = 1.7e6 vectors x 8 clusters = 107 MB of weights
 _TIE_RTOL = 1e-10  # |t*| within this relative distance of |t| is a tie (not counted)
 
 
@@ -63,6 +67,58 @@ def rademacher_enumeration(n_clusters: int) -> np.ndarray:
     b = np.arange(2 ** n_clusters, dtype=np.int64)[:, None]
     bits = (b >> np.arange(n_clusters, dtype=np.int64)) & 1
     return (2 * bits - 1).astype(float)
+
+
+def webb_enumeration(n_clusters: int) -> np.ndarray:
+    """All ``6**G`` Webb weight vectors as a ``(6**G, G)`` array, each equally likely.
+
+    Row ``b`` holds the base-6 digits of ``b`` mapped to :data:`WEBB_POINTS` (digit ``k`` of
+    cluster ``g`` is ``(b // 6**g) % 6``), so row ``b`` and row ``6**G - 1 - b`` are negatives
+    and the all-ones vector (the sample itself) is among the rows.
+    """
+    b = np.arange(6 ** n_clusters, dtype=np.int64)[:, None]
+    digits = (b // 6 ** np.arange(n_clusters, dtype=np.int64)) % 6
+    return WEBB_POINTS[digits]
+
+
+def enumerates(weight_type: str, n_clusters: int, n_resamples: int,
+               full_enumeration: bool | str = "auto") -> bool:
+    """Whether the bootstrap uses every weight vector of the support instead of draws.
+
+    ``"auto"``: Rademacher when ``2**G <= n_resamples`` (and ``G <= 20``), Webb when
+    ``6**G <= n_resamples`` (and ``G <= 8``). ``True`` forces it within those caps (a
+    :class:`~sosstats.errors.DesignError` beyond them); ``False`` never enumerates. Mammen and
+    normal weights never enumerate: the normal has no finite support, and Mammen's two points
+    are not equally likely (an enumerated p-value would be a probability-weighted count, which
+    neither boottest nor fwildclusterboot reports), so they are always drawn.
+    """
+    if full_enumeration is False:
+        return False
+    if weight_type == "rademacher":
+        cap, size = _MAX_ENUMERATION_CLUSTERS, 2
+    elif weight_type == "webb":
+        cap, size = _MAX_WEBB_ENUMERATION_CLUSTERS, 6
+    else:
+        cap, size = -1, 0
+    if full_enumeration is True:
+        if n_clusters > cap:
+            raise DesignError(
+                "full_enumeration=True needs weight_type='rademacher' (2**G vectors, G <= "
+                f"{_MAX_ENUMERATION_CLUSTERS}) or 'webb' (6**G vectors, G <= "
+                f"{_MAX_WEBB_ENUMERATION_CLUSTERS}); got weight_type={weight_type!r} with "
+                f"G = {n_clusters}. Sample instead.")
+        return True
+    return n_clusters <= cap and size ** n_clusters <= n_resamples
+
+
+def weight_enumeration(weight_type: str, n_clusters: int) -> np.ndarray:
+    """Every weight vector of ``weight_type``'s support: :func:`rademacher_enumeration` or
+    :func:`webb_enumeration`."""
+    if weight_type == "rademacher":
+        return rademacher_enumeration(n_clusters)
+    if weight_type == "webb":
+        return webb_enumeration(n_clusters)
+    raise DesignError(f"`weight_type` {weight_type!r} has no finite support to enumerate.")
 
 
 def wild_weights(rng: np.random.Generator, n_resamples: int, n_clusters: int,
@@ -290,8 +346,10 @@ def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: fl
     rng : int, Generator or None
         Random source for the weights (unused when enumerating).
     full_enumeration : {"auto", True, False}
-        ``"auto"``: with Rademacher weights and ``2**G <= n_resamples``, use all ``2**G`` sign
-        vectors. ``True`` forces enumeration (Rademacher only, ``G <= 20``).
+        ``"auto"``: use every vector of the support when it fits in ``n_resamples``: all
+        ``2**G`` Rademacher sign vectors when ``2**G <= n_resamples``, all ``6**G`` Webb vectors
+        when ``6**G <= n_resamples`` (:func:`enumerates`). ``True`` forces enumeration
+        (Rademacher ``G <= 20``, Webb ``G <= 8``). Mammen and normal weights are always drawn.
     level : float
         Confidence level of the interval.
     ci : bool
@@ -313,7 +371,8 @@ def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: fl
     :math:`G/(G-1) \cdot (n-1)/(n-p)` as Stata and ``wildboottest``. All ``t*`` follow from
     per-cluster score sums ``X_g'u_g`` and ``X_g'X_g A e_j`` (``G x p`` each) and one
     ``(B x G) @ (G x 2G)`` product (Roodman et al. 2019, section 5). The p-value is the
-    symmetric two-sided ``#{b: |t*_b| > |t|} / B`` with ties (relative 1e-10) not counted:
+    symmetric two-sided ``#{b: |t*_b| > |t|} / B`` with ties (relative 1e-10) not counted
+    (so it can be 0, printed as below ``1 / B`` by :func:`pvalue_text`):
     ``wildboottest``'s ``np.mean(abs(t) < abs(t_boot))`` and boottest's default symmetric
     p-value. Under enumeration it is exact. The interval is ``{beta_0 : p(beta_0) > 1 -
     level}``, found by doubling a bracket out from the estimate and ``brentq`` on each side;
@@ -342,19 +401,9 @@ def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: fl
         raise DataError(f"`batch` must be a positive integer or None; got {batch!r}.")
     gen = check_rng(rng)
 
-    if full_enumeration is True:
-        if weight_type != "rademacher":
-            raise DesignError("full_enumeration=True needs weight_type='rademacher'; "
-                              f"got {weight_type!r}.")
-        if G > _MAX_ENUMERATION_CLUSTERS:
-            raise DesignError(f"Cannot enumerate 2**{G} sign vectors (G > "
-                              f"{_MAX_ENUMERATION_CLUSTERS}); sample instead.")
-        enumerate_all = True
-    else:
-        enumerate_all = (full_enumeration == "auto" and weight_type == "rademacher"
-                         and G <= _MAX_ENUMERATION_CLUSTERS and 2 ** G <= n_resamples)
-    V = rademacher_enumeration(G) if enumerate_all else wild_weights(gen, int(n_resamples), G,
-                                                                      weight_type)
+    enumerate_all = enumerates(weight_type, G, int(n_resamples), full_enumeration)
+    V = (weight_enumeration(weight_type, G) if enumerate_all
+         else wild_weights(gen, int(n_resamples), G, weight_type))
 
     setup = _WildSetup(X, y, codes, G, j)
     chunk = int(batch) if batch is not None else max(1, 2 ** 22 // (3 * G))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from sosstats._results import Summary, TableResult, format_number
 
-__all__ = ["WildBootResult", "pvalue_text", "pvalues_as_text", "tie_note"]
+__all__ = ["WildBootResult", "pvalue_floor", "pvalue_text", "pvalues_as_text", "tie_note"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,9 +38,10 @@ class WildBootResult(TableResult):
     n_resamples : int
         ``B``: the number of replicates actually used (``2**G`` when enumerated).
     enumerated : bool
-        Whether all ``2**G`` Rademacher sign vectors were enumerated (the p-value is then exact).
+        Whether every weight vector was enumerated (``2**G`` Rademacher or ``6**G`` Webb; the
+        p-value is then exact).
     weight_type : str
-        ``"rademacher"`` or ``"webb"``.
+        ``"rademacher"``, ``"webb"``, ``"mammen"`` or ``"normal"``.
     t_star : numpy.ndarray
         The ``B`` bootstrap t-statistics under the null (CR1 standard errors).
     std_error : float
@@ -90,7 +91,8 @@ class WildBootResult(TableResult):
 
     def summary(self, level: float | None = None) -> Summary:
         """Printable table; the p-value as text (its floor when no replicate exceeds ``|t|``)."""
-        return Summary(self._title(), pvalues_as_text(self._table(level)), self._notes())
+        return Summary(self._title(), pvalues_as_text(self._table(level), self.weight_type),
+                       self._notes())
 
     def _notes(self) -> list[str]:
         return [tie_note(self.n_resamples, self.enumerated, self.weight_type),
@@ -98,41 +100,74 @@ class WildBootResult(TableResult):
                 f"interval by test inversion at level {self.level:g}."]
 
 
-def pvalue_text(p_value: float, n_resamples: int, enumerated: bool) -> str:
+def _support_name(n_resamples: int, weight_type: str | None) -> str:
+    """``"all 1,024 sign vectors"`` (Rademacher) / ``"all 7,776 Webb weight vectors"``."""
+    if weight_type == "webb":
+        return f"all {int(n_resamples):,} Webb weight vectors"
+    return f"all {int(n_resamples):,} sign vectors"
+
+
+def pvalue_floor(n_resamples: int) -> float:
+    """The bound a p-value of 0 is reported below: ``1 / B`` (``B = 2**G`` or ``6**G`` when
+    enumerated). With ties not counted (:func:`tie_note`) ``p = 0`` means no replicate's
+    statistic is more extreme than the sample's, so the exact p-value is below ``1 / B``."""
+    return 1.0 / int(n_resamples)
+
+
+def pvalue_text(p_value: float, n_resamples: int, enumerated: bool, *,
+                weight_type: str | None = None, fraction: bool = False) -> str:
     """A wild bootstrap p-value as printed: the number, or its floor when it is 0.
 
     ``p = 0`` means no replicate's ``|t*|`` exceeded ``|t|``: the p-value is below ``1 / B``,
     printed as ``"< 0.001 (all 1,024 sign vectors)"`` (enumerated) or
     ``"< 0.0002 (9,999 draws)"`` (sampled); ``1 / B`` is rounded up to one significant digit.
+    With ``fraction=True`` the floor is the exact fraction, ``"< 1/1,024 (all 1,024 sign
+    vectors)"``. ``weight_type`` names the enumerated support (``"all 1,024 Rademacher sign
+    vectors"``, ``"all 7,776 Webb weight vectors"``); left ``None`` it reads "sign vectors".
     """
     if not np.isfinite(p_value):
         return "nan"
     if p_value > 0:
         return format_number(float(p_value))
-    floor = 1.0 / int(n_resamples)
+    what = (_support_name(n_resamples, weight_type) if enumerated
+            else f"{int(n_resamples):,} draws")
+    if fraction:
+        return f"< 1/{int(n_resamples):,} ({what})"
+    floor = pvalue_floor(n_resamples)
     exp = int(np.floor(np.log10(floor)))
     digit = int(np.ceil(floor / 10.0 ** exp - 1e-9))
     if digit >= 10:
         digit, exp = 1, exp + 1
     bound = np.format_float_positional(digit * 10.0 ** exp, trim="-")
-    what = (f"all {int(n_resamples):,} sign vectors" if enumerated
-            else f"{int(n_resamples):,} draws")
     return f"< {bound} ({what})"
 
 
-def pvalues_as_text(table: pd.DataFrame) -> pd.DataFrame:
+def pvalues_as_text(table: pd.DataFrame, weight_type: str | None = None, *,
+                    fraction: bool = False) -> pd.DataFrame:
     """Copy of a table with ``p_value``, ``n_resamples`` and ``enumerated`` columns, the
-    p-values replaced by :func:`pvalue_text` strings (for printing only)."""
+    p-values replaced by :func:`pvalue_text` strings (for printing only); ``weight_type`` and
+    ``fraction`` are passed on."""
     out = table.copy()
-    out["p_value"] = [pvalue_text(p, b, e) for p, b, e in
+    out["p_value"] = [pvalue_text(p, b, e, weight_type=weight_type, fraction=fraction)
+                      for p, b, e in
                       zip(table["p_value"], table["n_resamples"], table["enumerated"])]
     return out
 
 
-def tie_note(n_resamples: int, enumerated: bool, weight_type: str) -> str:
-    """The p-value convention in words, for a summary's notes."""
-    source = (f"all {int(n_resamples):,} Rademacher sign vectors (enumerated; exact)"
-              if enumerated else f"{int(n_resamples):,} drawn {weight_type} weight vectors")
-    return (f"p-value: share of {source} with |t*| > |t|; ties (|t*| within a relative 1e-10 "
-            "of |t|, such as the sign vector that reproduces the sample) are not counted, so "
-            f"p = 0 is possible and prints as < 1/B.")
+def tie_note(n_resamples: int, enumerated: bool, weight_type: str,
+             statistic: str = "|t*| > |t|") -> str:
+    """The p-value convention in words, for a summary's notes.
+
+    ``statistic`` is the comparison counted: ``"|t*| > |t|"`` for one coefficient,
+    ``"W* > W"`` for a joint Wald test (:mod:`sosstats._kernels.wild_joint`).
+    """
+    if enumerated:
+        name = "Webb weight vectors" if weight_type == "webb" else "Rademacher sign vectors"
+        source = f"all {int(n_resamples):,} {name} (enumerated; exact)"
+    else:
+        source = f"{int(n_resamples):,} drawn {weight_type} weight vectors"
+    lhs, _, rhs = statistic.partition(" > ")
+    vector = "sign vector" if weight_type == "rademacher" else "weight vector"
+    return (f"p-value: share of {source} with {statistic}; ties ({lhs} within a relative "
+            f"1e-10 of {rhs}, such as the {vector} that reproduces the sample) are not "
+            "counted, so p = 0 is possible and prints as < 1/B.")
