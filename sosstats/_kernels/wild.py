@@ -112,8 +112,10 @@ def enumerates(weight_type: str, n_clusters: int, n_resamples: int,
 
 
 def weight_enumeration(weight_type: str, n_clusters: int) -> np.ndarray:
-    """Every weight vector of ``weight_type``'s support: :func:`rademacher_enumeration` or
-    :func:`webb_enumeration`."""
+    """Return every weight vector of ``weight_type``'s support.
+
+    :func:`rademacher_enumeration` or :func:`webb_enumeration`.
+    """
     if weight_type == "rademacher":
         return rademacher_enumeration(n_clusters)
     if weight_type == "webb":

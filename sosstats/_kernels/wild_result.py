@@ -108,15 +108,18 @@ def _support_name(n_resamples: int, weight_type: str | None) -> str:
 
 
 def pvalue_floor(n_resamples: int) -> float:
-    """The bound a p-value of 0 is reported below: ``1 / B`` (``B = 2**G`` or ``6**G`` when
-    enumerated). With ties not counted (:func:`tie_note`) ``p = 0`` means no replicate's
-    statistic is more extreme than the sample's, so the exact p-value is below ``1 / B``."""
+    """Return the bound a p-value of 0 is reported below: ``1 / B``.
+
+    ``B = 2**G`` or ``6**G`` when enumerated. With ties not counted (:func:`tie_note`)
+    ``p = 0`` means no replicate's statistic is more extreme than the sample's, so the exact
+    p-value is below ``1 / B``.
+    """
     return 1.0 / int(n_resamples)
 
 
 def pvalue_text(p_value: float, n_resamples: int, enumerated: bool, *,
                 weight_type: str | None = None, fraction: bool = False) -> str:
-    """A wild bootstrap p-value as printed: the number, or its floor when it is 0.
+    """Format a wild bootstrap p-value: the number, or its floor when it is 0.
 
     ``p = 0`` means no replicate's ``|t*|`` exceeded ``|t|``: the p-value is below ``1 / B``,
     printed as ``"< 0.001 (all 1,024 sign vectors)"`` (enumerated) or
@@ -144,9 +147,11 @@ def pvalue_text(p_value: float, n_resamples: int, enumerated: bool, *,
 
 def pvalues_as_text(table: pd.DataFrame, weight_type: str | None = None, *,
                     fraction: bool = False) -> pd.DataFrame:
-    """Copy of a table with ``p_value``, ``n_resamples`` and ``enumerated`` columns, the
-    p-values replaced by :func:`pvalue_text` strings (for printing only); ``weight_type`` and
-    ``fraction`` are passed on."""
+    """Copy a table with ``p_value``, ``n_resamples`` and ``enumerated`` columns for printing.
+
+    The p-values are replaced by :func:`pvalue_text` strings; ``weight_type`` and ``fraction``
+    are passed on.
+    """
     out = table.copy()
     out["p_value"] = [pvalue_text(p, b, e, weight_type=weight_type, fraction=fraction)
                       for p, b, e in
@@ -156,7 +161,7 @@ def pvalues_as_text(table: pd.DataFrame, weight_type: str | None = None, *,
 
 def tie_note(n_resamples: int, enumerated: bool, weight_type: str,
              statistic: str = "|t*| > |t|") -> str:
-    """The p-value convention in words, for a summary's notes.
+    """State the p-value convention in words, for a summary's notes.
 
     ``statistic`` is the comparison counted: ``"|t*| > |t|"`` for one coefficient,
     ``"W* > W"`` for a joint Wald test (:mod:`sosstats._kernels.wild_joint`).
