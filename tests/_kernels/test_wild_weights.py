@@ -1,5 +1,8 @@
-"""Wild bootstrap cluster weights (issue 14): the four distributions, enumeration of finite
-supports (Rademacher 2**G, Webb 6**G), and how a p-value at enumeration's floor prints."""
+"""Wild bootstrap cluster weights (issue 14).
+
+The four distributions, enumeration of finite supports (Rademacher 2**G, Webb 6**G), and how a
+p-value at enumeration's floor prints.
+"""
 
 from __future__ import annotations
 
