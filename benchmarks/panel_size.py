@@ -10,7 +10,7 @@ replicates. Each replicate fits the change regression and tests both experience 
 * CR1 with ``F(2, G - 1)`` (what a user gets from the usual cluster-robust Wald test);
 * CR2 with the HTZ test (``wald_test`` on a CR2 fit, the default below 42 clusters);
 * the wild cluster restricted bootstrap of the joint statistic (Rademacher, all 1,024 sign
-  vectors: ``sosstats._kernels.wild_wald``).
+  vectors: ``sosstats._kernels.wild_joint``).
 
 Run ``python benchmarks/panel_size.py [--reps N]`` (default 2,000 replicates: the Monte Carlo
 SE of a 5% rate is 0.5 points). Prints each rejection rate with its Monte Carlo SE.
@@ -25,7 +25,7 @@ import numpy as np
 
 from sosstats._kernels.cluster import cluster_vcov
 from sosstats._kernels.cluster_wald import cluster_wald_test
-from sosstats._kernels.wild_wald import wild_wald_test
+from sosstats._kernels.wild_joint import wild_joint_test
 from sosstats.datasets import simulate_evaluation
 
 ALPHA = 0.05
@@ -63,7 +63,7 @@ def simulate_rates(reps: int, seed: int = 2017) -> dict[str, tuple[float, float]
         p2 = cluster_wald_test(X, e, codes, b, R, vcov=v2, kind="cr2", test="htz").p_value
         rejected["CR1, F(2, 9)"].append(p1 < ALPHA)
         rejected["CR2, HTZ"].append(p2 < ALPHA)
-        pw = wild_wald_test(X, y, codes, R=R, n_resamples=1024).p_value
+        pw = wild_joint_test(X, y, codes, R=R, n_resamples=1024).p_value
         rejected["wild (Rademacher, enumerated)"].append(pw < ALPHA)
     out = {}
     for name, flags in rejected.items():

@@ -299,16 +299,10 @@ class WaldTestResult(TableResult):
         g = f"G = {self.n_clusters} clusters" if self.n_clusters else f"n = {self.nobs}"
         notes.append(f"{TEST_LABELS[self.test]}; {self.inference.upper()} covariance, {g}.")
         if self.test == "wild":
-            i = self.info
-            how = (f"all {i['n_resamples']:,} Rademacher sign vectors (enumerated: exact)"
-                   if i["enumerated"] else f"{i['n_resamples']:,} draws of {i['weight_type']} "
-                   "weights")
-            notes.append(f"p = share of {how} whose restricted-bootstrap CR1 Wald statistic "
-                         "exceeds the sample's (ties within a relative 1e-10 not counted): "
-                         f"{i['p_value_text']}.")
-            if i["at_floor"]:
-                notes.append(f"p < {i['floor_text']}: no bootstrap statistic was as large as "
-                             "the observed one (the smallest p-value these draws can give).")
+            notes.append("Restricted-bootstrap CR1 Wald statistics W*; " + self.info["note"])
+            if self.info["at_floor"]:
+                notes.append(f"p < {self.info['floor_text']}: no bootstrap statistic was as large "
+                             "as the observed one (the smallest p-value these draws can give).")
         return notes
 
 
@@ -454,22 +448,22 @@ class LinearHypotheses:
 
     def _wild_wald(self, fit: LinearFit, Ra: np.ndarray, ra: np.ndarray, common: dict,
                    n_resamples: int, rng: Any, wild_weights: str) -> WaldTestResult:
-        from sosstats._kernels.wild_result import pvalue_text
-        from sosstats._kernels.wild_wald import wild_wald_test
+        from sosstats._kernels.wild_joint import wild_joint_test
 
         if fit.y is None or fit.clusters is None or fit.htz is not None:
             raise DesignError("the wild bootstrap of a joint hypothesis needs a clustered "
                               "least-squares fit (use test='htz' or 'f').")
-        res = wild_wald_test(fit.X, fit.y, fit.clusters, R=Ra, r=ra, weights=fit.weights,
-                             weight_type=wild_weights, n_resamples=n_resamples, rng=rng)
+        res = wild_joint_test(fit.X, fit.y, fit.clusters, R=Ra, r=ra, weights=fit.weights,
+                              weight_type=wild_weights, n_resamples=n_resamples, rng=rng)
         q = Ra.shape[0]
-        info = {"n_resamples": res.n_resamples, "enumerated": res.enumerated,
+        info = {"n_resamples": res.n_draws, "enumerated": res.enumerated,
                 "weight_type": res.weight_type, "at_floor": res.p_value == 0,
-                "p_value_text": pvalue_text(res.p_value, res.n_resamples, res.enumerated),
-                "floor_text": f"1/{res.n_resamples:,}"}
+                "p_value_text": res.p_value_text(), "note": res.note(),
+                "floor_text": f"1/{res.n_draws:,}"}
         common = {**common, "inference": "cr1"}
-        return WaldTestResult(test="wild", statistic=res.wald / q, wald=res.wald, df_num=q,
-                              df_denom=np.inf, p_value=res.p_value, info=info, **common)
+        return WaldTestResult(test="wild", statistic=res.statistic / q, wald=res.statistic,
+                              df_num=q, df_denom=np.inf, p_value=res.p_value, info=info,
+                              **common)
 
     def contrast(self, weights: Mapping[str, float] | pd.Series, *, value: float = 0.0,
                  level: float | None = None) -> ContrastResult:

@@ -124,22 +124,6 @@ def test_one_restriction_is_the_square_of_the_one_coefficient_bootstrap(kind, B)
     assert joint.p_value == single.p_value
 
 
-def test_agrees_with_the_wild_wald_kernel():
-    from sosstats._kernels.wild_wald import wild_wald_test
-
-    for seed in range(3):
-        X, y, cl = sim(n=90, g=9, seed=seed)
-        R = np.eye(4)[[1, 2, 3]]
-        for kind, B in (("rademacher", 512), ("webb", 999)):
-            a = wild_joint_test(X, y, cl, R=R, weight_type=kind, n_resamples=B, rng=seed)
-            b = wild_wald_test(X, y, cl, R=R, weight_type=kind, n_resamples=B, rng=seed)
-            assert a.statistic == pytest.approx(b.wald, rel=1e-10)
-            assert a.p_value == b.p_value and a.n_draws == b.n_resamples
-
-
-# ------------------------------------------------------------------ the floor
-
-
 def test_p_value_at_the_floor_is_reported_below_one_over_b():
     X, y, cl = sim(n=100, g=10, seed=1, beta=(1.0, 3.0, 2.0, 0.0))   # H0 far from the truth
     res = wild_joint_test(X, y, cl, R=np.eye(4)[[1, 2]])
