@@ -22,6 +22,15 @@ from sosstats._kernels.wild_result import (  # re-exported: the kernel's result
     pvalues_as_text,
     tie_note,
 )
+from sosstats._kernels.wild_weights import (  # re-exported: the weight distributions
+    WEBB_POINTS,
+    WILD_WEIGHTS,
+    enumerates,
+    rademacher_enumeration,
+    webb_enumeration,
+    weight_enumeration,
+    wild_weights,
+)
 from sosstats._validate import (
     check_array_2d,
     check_finite,
@@ -31,9 +40,12 @@ from sosstats._validate import (
 )
 from sosstats.errors import DataError, DesignError
 
+_TIE_RTOL = 1e-10  # |t*| within this relative distance of |t| is a tie (not counted)
+
 __all__ = [
     "WildBootResult",
     "wild_cluster_bootstrap",
+    "wild_cluster_bootstrap_terms",
     "wild_weights",
     "rademacher_enumeration",
     "webb_enumeration",
@@ -45,106 +57,6 @@ __all__ = [
     "WEBB_POINTS",
     "WILD_WEIGHTS",
 ]
-
-#: The six support points of Webb's (2023) weight distribution, each with probability 1/6.
-WEBB_POINTS = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
-
-#: Distributions of the cluster weights ``v_g`` (:func:`wild_weights`).
-WILD_WEIGHTS = ("rademacher", "webb", "mammen", "normal")
-_SQRT5 = np.sqrt(5.0)
-
-_MAX_ENUMERATION_CLUSTERS = 20  # 2**20 sign vectors x 20 clusters = 160 MB of weights
-_MAX_WEBB_ENUMERATION_CLUSTERS = 8  # 6**8 = 1.7e6 vectors x 8 clusters = 107 MB of weights
-_TIE_RTOL = 1e-10  # |t*| within this relative distance of |t| is a tie (not counted)
-
-
-def rademacher_enumeration(n_clusters: int) -> np.ndarray:
-    """All ``2**G`` Rademacher sign vectors as a ``(2**G, G)`` array of +-1.
-
-    Row ``b`` holds the binary digits of ``b`` (bit ``g`` set means ``v_g = +1``), so the last
-    row is all ones (the sample itself) and row ``b`` and row ``2**G - 1 - b`` are negatives.
-    """
-    b = np.arange(2 ** n_clusters, dtype=np.int64)[:, None]
-    bits = (b >> np.arange(n_clusters, dtype=np.int64)) & 1
-    return (2 * bits - 1).astype(float)
-
-
-def webb_enumeration(n_clusters: int) -> np.ndarray:
-    """All ``6**G`` Webb weight vectors as a ``(6**G, G)`` array, each equally likely.
-
-    Row ``b`` holds the base-6 digits of ``b`` mapped to :data:`WEBB_POINTS` (digit ``k`` of
-    cluster ``g`` is ``(b // 6**g) % 6``), so row ``b`` and row ``6**G - 1 - b`` are negatives
-    and the all-ones vector (the sample itself) is among the rows.
-    """
-    b = np.arange(6 ** n_clusters, dtype=np.int64)[:, None]
-    digits = (b // 6 ** np.arange(n_clusters, dtype=np.int64)) % 6
-    return WEBB_POINTS[digits]
-
-
-def enumerates(weight_type: str, n_clusters: int, n_resamples: int,
-               full_enumeration: bool | str = "auto") -> bool:
-    """Whether the bootstrap uses every weight vector of the support instead of draws.
-
-    ``"auto"``: Rademacher when ``2**G <= n_resamples`` (and ``G <= 20``), Webb when
-    ``6**G <= n_resamples`` (and ``G <= 8``). ``True`` forces it within those caps (a
-    :class:`~sosstats.errors.DesignError` beyond them); ``False`` never enumerates. Mammen and
-    normal weights never enumerate: the normal has no finite support, and Mammen's two points
-    are not equally likely (an enumerated p-value would be a probability-weighted count, which
-    neither boottest nor fwildclusterboot reports), so they are always drawn.
-    """
-    if full_enumeration is False:
-        return False
-    if weight_type == "rademacher":
-        cap, size = _MAX_ENUMERATION_CLUSTERS, 2
-    elif weight_type == "webb":
-        cap, size = _MAX_WEBB_ENUMERATION_CLUSTERS, 6
-    else:
-        cap, size = -1, 0
-    if full_enumeration is True:
-        if n_clusters > cap:
-            raise DesignError(
-                "full_enumeration=True needs weight_type='rademacher' (2**G vectors, G <= "
-                f"{_MAX_ENUMERATION_CLUSTERS}) or 'webb' (6**G vectors, G <= "
-                f"{_MAX_WEBB_ENUMERATION_CLUSTERS}); got weight_type={weight_type!r} with "
-                f"G = {n_clusters}. Sample instead.")
-        return True
-    return n_clusters <= cap and size ** n_clusters <= n_resamples
-
-
-def weight_enumeration(weight_type: str, n_clusters: int) -> np.ndarray:
-    """Return every weight vector of ``weight_type``'s support.
-
-    :func:`rademacher_enumeration` or :func:`webb_enumeration`.
-    """
-    if weight_type == "rademacher":
-        return rademacher_enumeration(n_clusters)
-    if weight_type == "webb":
-        return webb_enumeration(n_clusters)
-    raise DesignError(f"`weight_type` {weight_type!r} has no finite support to enumerate.")
-
-
-def wild_weights(rng: np.random.Generator, n_resamples: int, n_clusters: int,
-                 weight_type: str = "rademacher") -> np.ndarray:
-    """Draw a ``(n_resamples, n_clusters)`` matrix of wild bootstrap weights.
-
-    Rademacher: +-1 with probability 1/2 each. Webb (2023): the six points
-    ``+-sqrt(1/2), +-1, +-sqrt(3/2)`` with probability 1/6 each (mean 0, variance 1, fourth
-    moment 7/6, and 6**G distinct vectors instead of 2**G). Mammen (1993): ``-(sqrt(5) - 1)/2``
-    with probability ``(sqrt(5) + 1) / (2 sqrt(5))``, else ``(sqrt(5) + 1)/2`` (mean 0, variance
-    1, third moment 1). Normal: standard normal. All have mean 0 and variance 1.
-    """
-    if weight_type == "rademacher":
-        return 2.0 * rng.integers(0, 2, (n_resamples, n_clusters)) - 1.0
-    if weight_type == "webb":
-        return WEBB_POINTS[rng.integers(0, 6, (n_resamples, n_clusters))]
-    if weight_type == "mammen":
-        low = rng.random((n_resamples, n_clusters)) < (_SQRT5 + 1) / (2 * _SQRT5)
-        return np.where(low, -(_SQRT5 - 1) / 2, (_SQRT5 + 1) / 2)
-    if weight_type == "normal":
-        return rng.standard_normal((n_resamples, n_clusters))
-    raise DataError(f"`weight_type` must be one of {', '.join(map(repr, WILD_WEIGHTS))}; got "
-                    f"{weight_type!r}.")
-
 
 def _encode(clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct labels and 0-based codes (``np.unique``; O(n) for small-range ints)."""
@@ -222,6 +134,44 @@ def _check_inputs(X: Any, y: Any, clusters: Any, weights: Any, term: Any
     return X, y, codes, G, int(term) % p
 
 
+def _cluster_gram(codes: np.ndarray, X: np.ndarray, G: int) -> np.ndarray:
+    """Per-cluster ``X_g'X_g`` (G, p, p): ``p (p + 1) / 2`` bincounts for a few columns (no
+    sort of the rows), else :func:`sosstats._kernels.cluster_cr2.group_gram`."""
+    p = X.shape[1]
+    if p > 6:
+        from sosstats._kernels.cluster_cr2 import group_gram
+
+        return group_gram(codes, G, X)
+    out = np.empty((G, p, p))
+    for a in range(p):                  # a loop over column pairs, not rows
+        for b in range(a, p):
+            out[:, a, b] = out[:, b, a] = np.bincount(codes, weights=X[:, a] * X[:, b],
+                                                      minlength=G)
+    return out
+
+
+class _Fit:
+    """The OLS fit and the cluster sums every coefficient's bootstrap shares.
+
+    ``s_g = X_g'u_g`` (G, p) and the cluster Gram matrices ``X_g'X_g`` (G, p, p): one pass over
+    the rows for all coefficients, so testing every term costs one pass, not one per term.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, codes: np.ndarray, G: int):
+        self.n, self.p = X.shape
+        self.G = G
+        self.XtX = X.T @ X
+        _check_rank(self.XtX)
+        self.beta = np.linalg.solve(self.XtX, X.T @ y)
+        resid = y - X @ self.beta
+        if np.linalg.norm(resid) <= 1e-12 * max(np.linalg.norm(y), 1e-300):
+            raise DesignError("`X` fits `y` exactly (all residuals are zero): the t-statistic "
+                              "is undefined.")
+        self.s = _group_sum(codes, X, resid, G)
+        self.gram = _cluster_gram(codes, X, G)
+        self.As = np.linalg.solve(self.XtX, self.s.T)
+
+
 class _WildSetup:
     """Cluster-level pieces for the WCR t-statistics of one coefficient, for any null.
 
@@ -235,23 +185,16 @@ class _WildSetup:
         t*(d)         = numerator* / sqrt(ssc * sum_g Z*_g^2).
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, codes: np.ndarray, G: int, j: int):
-        n, p = X.shape
-        XtX = X.T @ X
-        _check_rank(XtX)
-        beta = np.linalg.solve(XtX, X.T @ y)
-        resid = y - X @ beta
-        if np.linalg.norm(resid) <= 1e-12 * max(np.linalg.norm(y), 1e-300):
-            raise DesignError("`X` fits `y` exactly (all residuals are zero): the t-statistic "
-                              "is undefined.")
+    def __init__(self, fit: _Fit, j: int):
+        n, p, G, XtX = fit.n, fit.p, fit.G, fit.XtX
         e = np.zeros(p)
         e[j] = 1.0
         w = np.linalg.solve(XtX, e)
         ajj = w[j]
-        z = X @ w
-        s = _group_sum(codes, X, resid, G)  # (G, p): X_g'u_g
-        m = _group_sum(codes, X, z, G)  # (G, p): X_g'X_g w
-        As = np.linalg.solve(XtX, s.T)  # (p, G)
+        s = fit.s                            # (G, p): X_g'u_g
+        m = fit.gram @ w                     # (G, p): X_g'X_g w
+        beta = fit.beta
+        As = fit.As                          # (p, G)
         Am = np.linalg.solve(XtX, m.T)
         self.c0 = s @ w
         self.c1 = (m @ w) / ajj
@@ -313,7 +256,7 @@ def _invert(comp: np.ndarray, setup: _WildSetup, alpha: float, side: int) -> flo
         lo, hi = hi, 2.0 * hi
         if hi > 2.0 ** 40:
             return side * float("inf")
-    k = brentq(f, lo, hi, xtol=1e-12 * max(hi, 1.0), rtol=4 * np.finfo(float).eps,
+    k = brentq(f, lo, hi, xtol=1e-10 * max(hi, 1.0), rtol=1e-10,
                maxiter=500)
     return setup.estimate + side * k * se
 
@@ -402,12 +345,20 @@ def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: fl
                               or batch < 1):
         raise DataError(f"`batch` must be a positive integer or None; got {batch!r}.")
     gen = check_rng(rng)
+    fit = _Fit(X, y, codes, G)
+    return _one_term(fit, j, null, weight_type, int(n_resamples), gen, full_enumeration, level,
+                     ci, batch)
 
-    enumerate_all = enumerates(weight_type, G, int(n_resamples), full_enumeration)
-    V = (weight_enumeration(weight_type, G) if enumerate_all
-         else wild_weights(gen, int(n_resamples), G, weight_type))
 
-    setup = _WildSetup(X, y, codes, G, j)
+def _one_term(fit: _Fit, j: int, null: float, weight_type: str, n_resamples: int,
+              gen: np.random.Generator, full_enumeration: bool | str, level: float, ci: bool,
+              batch: int | None, V: np.ndarray | None = None) -> WildBootResult:
+    G = fit.G
+    enumerate_all = enumerates(weight_type, G, n_resamples, full_enumeration)
+    if V is None or not enumerate_all:
+        V = (weight_enumeration(weight_type, G) if enumerate_all
+             else wild_weights(gen, n_resamples, G, weight_type))
+    setup = _WildSetup(fit, j)
     chunk = int(batch) if batch is not None else max(1, 2 ** 22 // (3 * G))
     comp = setup.components(V, chunk)
     d = setup.estimate - null
@@ -422,4 +373,31 @@ def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: fl
                           p_value=p_value, ci_lower=lo, ci_upper=hi, n_resamples=V.shape[0],
                           enumerated=bool(enumerate_all), weight_type=weight_type,
                           t_star=t_star, std_error=setup.std_error, null=null, n_clusters=G,
-                          level=level, term=j, nobs=int(X.shape[0]))
+                          level=level, term=j, nobs=fit.n)
+
+
+def wild_cluster_bootstrap_terms(X: Any, y: Any, clusters: Any, *, weights: Any = None,
+                                 weight_type: str = "rademacher", n_resamples: int = 9999,
+                                 rng: int | np.random.Generator | None = None,
+                                 level: float = 0.95, ci: bool = True
+                                 ) -> list[WildBootResult]:
+    """:func:`wild_cluster_bootstrap` of every coefficient (null 0), sharing one pass.
+
+    The fit, the cluster score sums and the cluster Gram matrices are computed once, and an
+    enumeration once; sampled weights are drawn term after term from the same generator, so
+    the results equal calling :func:`wild_cluster_bootstrap` for ``term = 0, 1, ...`` in turn
+    with one generator.
+    """
+    X, y, codes, G, _ = _check_inputs(X, y, clusters, weights, 0)
+    check_option(weight_type, WILD_WEIGHTS, "weight_type")
+    if isinstance(n_resamples, (bool, np.bool_)) or not isinstance(n_resamples,
+                                                                   (int, np.integer)) \
+            or n_resamples < 1:
+        raise DataError(f"`n_resamples` must be a positive integer; got {n_resamples!r}.")
+    level = check_level(level)
+    gen = check_rng(rng)
+    fit = _Fit(X, y, codes, G)
+    shared = (weight_enumeration(weight_type, G)
+              if enumerates(weight_type, G, int(n_resamples)) else None)
+    return [_one_term(fit, j, 0.0, weight_type, int(n_resamples), gen, "auto", level, ci, None,
+                      V=shared) for j in range(fit.p)]

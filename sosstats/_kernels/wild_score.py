@@ -45,7 +45,11 @@ from scipy import special
 
 from sosstats._kernels.cluster_cr2 import group_sum
 from sosstats._kernels.cluster_inputs import as_float, cluster_codes
-from sosstats._kernels.wild import _MAX_ENUMERATION_CLUSTERS, rademacher_enumeration, wild_weights
+from sosstats._kernels.wild_weights import (
+    _MAX_ENUMERATION_CLUSTERS,
+    rademacher_enumeration,
+    wild_weights,
+)
 from sosstats._validate import check_int, check_option, check_rng
 from sosstats.errors import ConvergenceError, DataError, DesignError
 

@@ -4,8 +4,8 @@
 multiple-membership clusters), except one-way CR0 / CR1 of a design whose ``X'WX`` is already
 known, which :func:`one_way_cr01` computes with ``bincount`` score sums (same estimator, tested
 equal to the kernel; the hot path of large fits); ``wild`` calls
-:func:`sosstats._kernels.wild.wild_cluster_bootstrap` once per coefficient (p-value and interval
-by test inversion) and reports the CR1 standard error beside it.
+:func:`sosstats._kernels.wild.wild_cluster_bootstrap_terms` (one pass for every coefficient;
+p-value and interval by test inversion) and reports the CR1 standard error beside it.
 """
 
 from __future__ import annotations
@@ -152,17 +152,15 @@ def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, l
         if design.membership is not None or design.clusters.ndim != 1:
             raise DesignError("inference='wild' needs one-way clusters; two-way and "
                               "multiple-membership clustering take 'cr0' or 'cr1'.")
-        from sosstats._kernels.wild import wild_cluster_bootstrap
-        from sosstats._validate import check_rng
+        from sosstats._kernels.wild import wild_cluster_bootstrap_terms
 
-        gen = check_rng(rng)
         w = design.weights
         rows = w > 0 if w is not None else slice(None)
-        boots = [wild_cluster_bootstrap(design.X[rows], design.y[rows], design.clusters[rows],
-                                        term=j, weights=None if w is None else w[rows],
-                                        weight_type=wild_weights, n_resamples=n_resamples,
-                                        rng=gen, level=level)
-                 for j in range(len(design.terms))]
+        boots = wild_cluster_bootstrap_terms(design.X[rows], design.y[rows],
+                                             design.clusters[rows],
+                                             weights=None if w is None else w[rows],
+                                             weight_type=wild_weights,
+                                             n_resamples=n_resamples, rng=rng, level=level)
         table["p_value"] = [b.p_value for b in boots]
         table["ci_lower"] = [b.ci_lower for b in boots]
         table["ci_upper"] = [b.ci_upper for b in boots]
