@@ -354,12 +354,14 @@ class ContrastResult(TableResult):
         return f"Linear contrast: {self.inference.upper()}"
 
     def _notes(self) -> list[str]:
-        df = {"cr2": "Satterthwaite df", "hc": "n - p df"}.get(
-            self.inference if self.inference == "cr2" else self.inference[:2], "G - 1 df")
+        df = ("Satterthwaite df" if self.inference == "cr2"
+              else "n - p df" if self.inference.startswith("hc")
+              else "a normal reference" if self.inference == "model" else "G - 1 df")
         g = f"G = {self.n_clusters} clusters" if self.n_clusters else f"n = {self.nobs}"
         null = f" against {format_number(self.value)}" if self.value else ""
-        return [f"{self.label}{null}: {self.inference.upper()} standard error, t with {df}, "
-                f"{g}."]
+        ref = df if self.inference == "model" else f"t with {df}"
+        kind = "model-based" if self.inference == "model" else self.inference.upper()
+        return [f"{self.label}{null}: {kind} standard error, {ref}, {g}."]
 
 
 # ----------------------------------------------------------------------------- the mixin
