@@ -1,4 +1,4 @@
-r"""Joint tests and contrasts of linear results: ``result.wald_test(...)``, ``result.contrast(...)``.
+r"""Joint tests and contrasts of fitted models: ``result.wald_test()``, ``result.contrast()``.
 
 Every linear result (panel change models, matched effects, survey and weighted regressions)
 keeps a :class:`LinearFit` (its design, residuals, weights, clusters and covariance) and mixes
@@ -421,7 +421,8 @@ class LinearHypotheses:
                     else "chi2" if fit.kind == "model" else "f")
         if test not in (*WALD_TESTS, "wild"):
             raise DataError(f"`test` must be one of 'htz', 'f', 'chi2', 'wild'; got {test!r}.")
-        common = dict(hypothesis=hypothesis, label=label, inference=fit.kind, n_clusters=fit.n_clusters,
+        common = dict(hypothesis=hypothesis, label=label, inference=fit.kind,
+                      n_clusters=fit.n_clusters,
                       nobs=int(fit.X.shape[0]), R=Ra, r=ra, terms=list(fit.terms))
         if test == "wild":
             return self._wild_wald(fit, Ra, ra, common, n_resamples, rng,
