@@ -45,11 +45,22 @@ __all__ = [
     "cluster_leverage",
     "few_cluster_warning",
     "FEW_CLUSTERS",
+    "default_kind",
 ]
 
 KINDS = ("cr0", "cr1", "cr2", "cr3")
 #: below this many clusters, CR0 / CR1 inference is flagged as unreliable
 FEW_CLUSTERS = 42
+
+
+def default_kind(n_clusters: int) -> str:
+    """Return the cluster-robust kind used when the caller names none.
+
+    ``"cr2"`` (Bell-McCaffrey with Satterthwaite df) below :data:`FEW_CLUSTERS` clusters,
+    ``"cr1"`` from there on. One rule for every entry point (``change_model``, ``matched_effect``, the logits), so the
+    default never depends on which capability a user called.
+    """
+    return "cr2" if n_clusters < FEW_CLUSTERS else "cr1"
 
 
 @dataclass(frozen=True)

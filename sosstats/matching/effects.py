@@ -49,7 +49,7 @@ import pandas as pd
 from scipy import stats
 
 from sosstats._hypotheses import LinearFit, LinearHypotheses
-from sosstats._kernels.cluster import FEW_CLUSTERS, few_cluster_warning
+from sosstats._kernels.cluster import default_kind, few_cluster_warning
 from sosstats._results import Result, format_number
 from sosstats._validate import as_list, check_columns, check_frame, check_level, check_option
 from sosstats._wls import robust_vcov, wls
@@ -263,8 +263,7 @@ def matched_effect(data: pd.DataFrame, outcome: str, treatment: str, weights: An
             raise DataError(f"cluster {cluster_by!r} is missing for {int((codes < 0).sum())} "
                             "matched row(s).")
     if vcov is None:
-        kind = "hc3" if codes is None else (
-            "cr2" if np.unique(codes).size < FEW_CLUSTERS else "cr1")
+        kind = "hc3" if codes is None else default_kind(np.unique(codes).size)
     else:
         kind = check_option(vcov, CLUSTER_KINDS if clusters is not None else HC_KINDS, "vcov")
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from sosstats._kernels.cluster import FEW_CLUSTERS
+from sosstats._kernels.cluster import FEW_CLUSTERS, default_kind
 from sosstats._results import Result, Summary
 from sosstats._validate import check_weights
 from sosstats.errors import DataError, DesignError, SosstatsWarning
@@ -148,8 +148,8 @@ def _covariate_matrix(frame: pd.DataFrame, covariates: list[str]) -> pd.DataFram
 
 
 def default_logit_inference(n_clusters: int) -> str:
-    """CR2 below :data:`~sosstats._kernels.cluster.FEW_CLUSTERS` clusters, else CR1."""
-    return "cr2" if n_clusters < FEW_CLUSTERS else "cr1"
+    """:func:`sosstats._kernels.cluster.default_kind`: CR2 below 42 clusters, else CR1."""
+    return default_kind(n_clusters)
 
 
 def _cluster_codes(frame: pd.DataFrame, cluster: str, inference: str | None = "cr1",

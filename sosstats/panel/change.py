@@ -217,12 +217,12 @@ class ChangeResult(LinearHypotheses, Result):
 
 
 def default_inference(design: Design) -> str:
-    """CR2 below :data:`~sosstats._kernels.cluster.FEW_CLUSTERS` one-way clusters, else CR1."""
-    from sosstats._kernels.cluster import FEW_CLUSTERS
+    """:func:`sosstats._kernels.cluster.default_kind` of one-way clusters; CR1 otherwise."""
+    from sosstats._kernels.cluster import default_kind
 
     if design.membership is not None or design.clusters.ndim != 1:
         return "cr1"
-    return "cr2" if n_clusters(design) < FEW_CLUSTERS else "cr1"
+    return default_kind(n_clusters(design))
 
 
 def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
