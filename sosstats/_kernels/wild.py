@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
+from sosstats._kernels.wild_invert import _Crossings, _invert
 from sosstats._kernels.wild_result import (  # re-exported: the kernel's result
     WildBootResult,
     pvalue_text,
@@ -39,8 +39,6 @@ from sosstats._validate import (
     check_rng,
 )
 from sosstats.errors import DataError, DesignError
-
-_TIE_RTOL = 1e-10  # |t*| within this relative distance of |t| is a tie (not counted)
 
 __all__ = [
     "WildBootResult",
@@ -150,6 +148,12 @@ def _cluster_gram(codes: np.ndarray, X: np.ndarray, G: int) -> np.ndarray:
     return out
 
 
+def _check_residuals(resid: np.ndarray, y: np.ndarray) -> None:
+    if np.linalg.norm(resid) <= 1e-12 * max(np.linalg.norm(y), 1e-300):
+        raise DesignError("`X` fits `y` exactly (all residuals are zero): the t-statistic "
+                          "is undefined.")
+
+
 class _Fit:
     """The OLS fit and the cluster sums every coefficient's bootstrap shares.
 
@@ -164,9 +168,29 @@ class _Fit:
         _check_rank(self.XtX)
         self.beta = np.linalg.solve(self.XtX, X.T @ y)
         resid = y - X @ self.beta
-        if np.linalg.norm(resid) <= 1e-12 * max(np.linalg.norm(y), 1e-300):
-            raise DesignError("`X` fits `y` exactly (all residuals are zero): the t-statistic "
-                              "is undefined.")
+        _check_residuals(resid, y)
+        self._cluster_pieces(X, resid, codes)
+
+    @classmethod
+    def from_parts(cls, X: np.ndarray, resid: np.ndarray, beta: np.ndarray, XtX: np.ndarray,
+                   codes: np.ndarray, G: int) -> _Fit:
+        """Build the fit of a caller that has already checked ``X``, fitted it, coded clusters.
+
+        ``codes`` are ``0..G-1``, every one present; ``beta`` and ``resid`` the OLS fit of
+        ``X`` (unweighted) and ``XtX`` its Gram matrix. Skips the input checks and the refit
+        of :meth:`__init__` (the public path of ``change_model`` has done both).
+        """
+        self = cls.__new__(cls)
+        self.n, self.p = X.shape
+        self.G = G
+        self.XtX = XtX
+        self.beta = np.asarray(beta, dtype=float)
+        _check_residuals(resid, X @ self.beta + resid)
+        self._cluster_pieces(X, resid, codes)
+        return self
+
+    def _cluster_pieces(self, X: np.ndarray, resid: np.ndarray, codes: np.ndarray) -> None:
+        G = self.G
         self.s = _group_sum(codes, X, resid, G)
         self.gram = _cluster_gram(codes, X, G)
         self.As = np.linalg.solve(self.XtX, self.s.T)
@@ -231,34 +255,6 @@ def _t_star(comp: np.ndarray, d: float, ssc: float) -> np.ndarray:
     denom = ssc * np.maximum(q0 + 2.0 * d * q1 + d * d * q2, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return (n0 + d * n1) / np.sqrt(denom)
-
-
-def _p_value(comp: np.ndarray, d: float, setup: _WildSetup) -> float:
-    """Share of ``|t*(d)| > |t(d)|``, compared as squares (no sqrt, no division)."""
-    n0, n1, q0, q1, q2 = comp
-    thr = abs(d) / setup.std_error * (1.0 + _TIE_RTOL) + _TIE_RTOL
-    num = n0 + d * n1
-    den = setup.ssc * np.maximum(q0 + 2.0 * d * q1 + d * d * q2, 0.0)
-    return np.count_nonzero(num * num > thr * thr * den) / num.shape[0]
-
-
-def _invert(comp: np.ndarray, setup: _WildSetup, alpha: float, side: int) -> float:
-    """Bound of ``{null: p(null) > alpha}`` on one side of the estimate (side = -1 lower)."""
-    se = setup.std_error
-
-    def f(k: float) -> float:  # null = estimate + side * k * se, so d = -side * k * se
-        return _p_value(comp, -side * k * se, setup) - alpha
-
-    if f(0.0) <= 0:
-        return float("nan")
-    lo, hi = 0.0, 1.0
-    while f(hi) > 0:
-        lo, hi = hi, 2.0 * hi
-        if hi > 2.0 ** 40:
-            return side * float("inf")
-    k = brentq(f, lo, hi, xtol=1e-10 * max(hi, 1.0), rtol=1e-10,
-               maxiter=500)
-    return setup.estimate + side * k * se
 
 
 def wild_cluster_bootstrap(X: Any, y: Any, clusters: Any, *, term: int, null: float = 0.0,
@@ -364,11 +360,12 @@ def _one_term(fit: _Fit, j: int, null: float, weight_type: str, n_resamples: int
     d = setup.estimate - null
     t_star = _t_star(comp, d, setup.ssc)
     statistic = d / setup.std_error if setup.std_error > 0 else float("nan")
-    p_value = _p_value(comp, d, setup)
+    cross = _Crossings(comp, setup)
+    p_value = cross.p_value(d)
     lo = hi = float("nan")
     if ci:
-        lo = _invert(comp, setup, 1.0 - level, -1)
-        hi = _invert(comp, setup, 1.0 - level, +1)
+        lo = _invert(cross, setup, 1.0 - level, -1)
+        hi = _invert(cross, setup, 1.0 - level, +1)
     return WildBootResult(estimate=setup.estimate, statistic=float(statistic),
                           p_value=p_value, ci_lower=lo, ci_upper=hi, n_resamples=V.shape[0],
                           enumerated=bool(enumerate_all), weight_type=weight_type,
@@ -395,9 +392,30 @@ def wild_cluster_bootstrap_terms(X: Any, y: Any, clusters: Any, *, weights: Any 
             or n_resamples < 1:
         raise DataError(f"`n_resamples` must be a positive integer; got {n_resamples!r}.")
     level = check_level(level)
-    gen = check_rng(rng)
-    fit = _Fit(X, y, codes, G)
-    shared = (weight_enumeration(weight_type, G)
-              if enumerates(weight_type, G, int(n_resamples)) else None)
-    return [_one_term(fit, j, 0.0, weight_type, int(n_resamples), gen, "auto", level, ci, None,
+    return _all_terms(_Fit(X, y, codes, G), weight_type, int(n_resamples), check_rng(rng),
+                      level, ci)
+
+
+def _all_terms(fit: _Fit, weight_type: str, n_resamples: int, gen: np.random.Generator,
+               level: float, ci: bool) -> list[WildBootResult]:
+    shared = (weight_enumeration(weight_type, fit.G)
+              if enumerates(weight_type, fit.G, n_resamples) else None)
+    return [_one_term(fit, j, 0.0, weight_type, n_resamples, gen, "auto", level, ci, None,
                       V=shared) for j in range(fit.p)]
+
+
+def wild_terms_of_fit(X: np.ndarray, resid: np.ndarray, beta: np.ndarray, XtX: np.ndarray,
+                      codes: np.ndarray, G: int, *, weight_type: str, n_resamples: int,
+                      rng: int | np.random.Generator | None, level: float
+                      ) -> list[WildBootResult]:
+    """:func:`wild_cluster_bootstrap_terms` of an unweighted OLS fit the caller has made.
+
+    For callers that have validated ``X`` (finite, full rank), fitted ``beta`` with residuals
+    ``resid`` and Gram matrix ``XtX = X'X``, and coded the clusters ``0..G-1`` (all present):
+    the same replicates and results as :func:`wild_cluster_bootstrap_terms` on ``(X, X beta +
+    resid, codes)``, without checking and refitting again.
+    """
+    check_option(weight_type, WILD_WEIGHTS, "weight_type")
+    fit = _Fit.from_parts(X, resid, beta, XtX, codes, G)
+    return _all_terms(fit, weight_type, int(n_resamples), check_rng(rng), check_level(level),
+                      True)

@@ -93,6 +93,26 @@ def one_way_cr01(X: np.ndarray, resid: np.ndarray, codes: np.ndarray, w: np.ndar
     return vc, g
 
 
+def _wild_terms(design: Any, beta: np.ndarray, resid: np.ndarray, wild_weights: str,
+                n_resamples: int, rng: Any, level: float) -> list:
+    """Wild bootstrap of every coefficient; an unweighted fit is handed over, not redone."""
+    from sosstats._kernels.wild import wild_cluster_bootstrap_terms, wild_terms_of_fit
+
+    w = design.weights
+    if w is None and design.gram is not None and design.X.shape[0] > design.X.shape[1]:
+        codes = design.clusters
+        counts = np.bincount(codes)
+        if counts.size >= 2 and (counts > 0).all():
+            return wild_terms_of_fit(design.X, resid, beta, design.gram, codes, counts.size,
+                                     weight_type=wild_weights, n_resamples=n_resamples,
+                                     rng=rng, level=level)
+    rows = w > 0 if w is not None else slice(None)
+    return wild_cluster_bootstrap_terms(design.X[rows], design.y[rows], design.clusters[rows],
+                                        weights=None if w is None else w[rows],
+                                        weight_type=wild_weights, n_resamples=n_resamples,
+                                        rng=rng, level=level)
+
+
 def n_clusters(design: Any) -> int:
     """Return the number of clusters (the smaller dimension for two-way clustering)."""
     if design.membership is not None:
@@ -152,15 +172,7 @@ def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, l
         if design.membership is not None or design.clusters.ndim != 1:
             raise DesignError("inference='wild' needs one-way clusters; two-way and "
                               "multiple-membership clustering take 'cr0' or 'cr1'.")
-        from sosstats._kernels.wild import wild_cluster_bootstrap_terms
-
-        w = design.weights
-        rows = w > 0 if w is not None else slice(None)
-        boots = wild_cluster_bootstrap_terms(design.X[rows], design.y[rows],
-                                             design.clusters[rows],
-                                             weights=None if w is None else w[rows],
-                                             weight_type=wild_weights,
-                                             n_resamples=n_resamples, rng=rng, level=level)
+        boots = _wild_terms(design, beta, resid, wild_weights, n_resamples, rng, level)
         table["p_value"] = [b.p_value for b in boots]
         table["ci_lower"] = [b.ci_lower for b in boots]
         table["ci_upper"] = [b.ci_upper for b in boots]
