@@ -4,7 +4,9 @@ The data run attrition (checks) -> ``_formula`` (the covariate design) -> here (
 a kernel, once: response-propensity weights (logit / probit, optionally within cells;
 :func:`propensity_weights`), entropy balancing, raking and calibration (linear, raking-ratio and
 bounded-logit) to T1 or user totals (:func:`balancing_weights`), with the margin checks they
-need.
+need. With base (design) weights ``d`` every method adjusts ``d``: the propensity weights are
+``d a`` for the adjustment ``a``; entropy balancing, raking and calibration start from ``d``
+(``g = w / d``, the bounds on ``g``) and meet the ``d``-weighted T1 totals.
 """
 
 from __future__ import annotations
@@ -92,21 +94,33 @@ def ipw_weights(X: np.ndarray, names: list[str], r: np.ndarray, link: str,
 
 
 def formula_calibration_weights(X: np.ndarray, names: list[str], r: np.ndarray, calfun: str,
-                                bounds: tuple[float, float] | None) -> tuple[np.ndarray, float]:
-    """Calibrate respondents to the full sample's totals of a formula's columns (and the count)."""
+                                bounds: tuple[float, float] | None,
+                                base: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Calibrate respondents to the full sample's totals of a formula's columns (and the count).
+
+    With ``base`` the totals are the ``base``-weighted T1 totals and ``base`` the start.
+    """
     n = len(r)
     Z = np.column_stack([np.ones(n), X])
-    fit = calibrate(Z[r], Z.sum(axis=0), calfun=calfun, bounds=bounds,
-                    names=["(total)", *names])
-    return fit.weights, float(n)
+    totals = Z.sum(axis=0) if base is None else base @ Z
+    fit = calibrate(Z[r], totals, base=None if base is None else base[r], calfun=calfun,
+                    bounds=bounds, names=["(total)", *names])
+    return fit.weights, float(totals[0])
 
 
-def calibration_weights(data, covs, r, method, calfun, bounds, margins):
-    """Raking or calibration of the respondents to T1 (or ``margins``) totals of ``covs``."""
+def calibration_weights(data, covs, r, method, calfun, bounds, margins, base=None):
+    """Raking or calibration of the respondents to T1 (or ``margins``) totals of ``covs``.
+
+    With ``base`` (design weights of the whole T1 sample) the T1 totals are ``base``-weighted
+    and the respondents' ``base`` weights are the start ``d`` of the kernel.
+    """
     N_user = check_margins(margins, covs)
     n = len(r)
-    N = N_user if N_user is not None else float(n)
+    n_eff = float(n) if base is None else float(base.sum())
+    N = N_user if N_user is not None else n_eff
     if method == "rake":
+        if base is not None:
+            return _rake_base(data, covs, r, margins, N, base), N
         return _rake(data, covs, r, margins, N), N
     cols, tots, names = [], [], []
     has_cat = False
@@ -114,7 +128,9 @@ def calibration_weights(data, covs, r, method, calfun, bounds, margins):
         s = data[c]
         if is_categorical(s) or (margins is not None and c in margins):
             cd, levels, counts = category_codes(data, c)
-            t = margin_targets(c, levels, counts * (N / n), margins)
+            if base is not None:
+                counts = np.bincount(cd, weights=base, minlength=len(levels))
+            t = margin_targets(c, levels, counts * (N / n_eff), margins)
             for k, lev in enumerate(levels):
                 cols.append((cd[r] == k).astype(float))
                 tots.append(t[k])
@@ -126,15 +142,37 @@ def calibration_weights(data, covs, r, method, calfun, bounds, margins):
                                 "(NaN); drop or impute those rows first.")
             v = s.to_numpy(dtype=float)
             cols.append(v[r])
-            tots.append(v.mean() * N)
+            mean = v.mean() if base is None else float(base @ v) / n_eff
+            tots.append(mean * N)
             names.append(c)
     if not has_cat:
         cols.insert(0, np.ones(int(r.sum())))
         tots.insert(0, N)
         names.insert(0, "(total)")
     X = np.column_stack(cols)
-    fit = calibrate(X, np.array(tots), calfun=calfun, bounds=bounds, names=names)
+    fit = calibrate(X, np.array(tots), base=None if base is None else base[r], calfun=calfun,
+                    bounds=bounds, names=names)
     return fit.weights, N
+
+
+def _rake_base(data: pd.DataFrame, covs: list[str], r: np.ndarray, margins: dict | None,
+               N: float, base: np.ndarray) -> np.ndarray:
+    """Raking from the respondents' base weights to the ``base``-weighted T1 counts.
+
+    The kernel collapses the respondents to the cells of the margins' cross-classification
+    itself (:func:`sosstats._kernels.calibrate.rake` with ``base``).
+    """
+    rows = np.flatnonzero(r)
+    total = float(base.sum())
+    codes_r, targets, counts_r = [], [], []
+    for c in covs:
+        cd, levels, _ = category_codes(data, c)
+        wcounts = np.bincount(cd, weights=base, minlength=len(levels))
+        targets.append(margin_targets(c, levels, wcounts * (N / total), margins))
+        codes_r.append(cd[rows])
+        counts_r.append(np.bincount(cd[rows], minlength=len(levels)))
+    _check_respondents(covs, data, counts_r, targets)
+    return rake(codes_r, targets, base=base[rows]).weights
 
 
 def _rake(data: pd.DataFrame, covs: list[str], r: np.ndarray, margins: dict | None,
@@ -229,7 +267,7 @@ def _check_respondents(covs: list[str], data: pd.DataFrame, counts_r: list[np.nd
 
 # ----------------------------------------------------------------------------- by method
 
-def propensity_weights(data, design, r, method, by, stabilize):
+def propensity_weights(data, design, r, method, by, stabilize, base=None):
     cells = None
     if by is not None:
         check_columns(data, by, what="cell column `by`")
@@ -238,18 +276,25 @@ def propensity_weights(data, design, r, method, by, stabilize):
         cells = data[by].to_numpy()
     stab = True if stabilize is None else bool(stabilize)
     w, p = ipw_weights(design.X, design.names, r, method, cells, by, stab)
+    if base is not None:        # the adjustment multiplies the design weights
+        w = w * base
     if stab:
-        w = w * (r.sum() / w.sum())
-    return w, pd.Series(p, index=data.index, name="propensity"), float(len(r))
+        w = w * ((r.sum() if base is None else base.sum()) / w.sum())
+    N = float(len(r)) if base is None else float(base.sum())
+    return w, pd.Series(p, index=data.index, name="propensity"), N
 
 
-def _entropy_targets(design, variances):
+def _entropy_targets(design, variances, base=None):
     X = design.X
     keep = np.ptp(X, axis=0) > 0
     names = [nm for nm, k in zip(design.names, keep) if k]
     X = X[:, keep]
+    if base is None:
+        means = X.mean(axis=0)
+    else:
+        means = (base @ X) / base.sum()
     if variances is None or variances is False:
-        return X, names, None
+        return X, names, means, None
     binary = np.array([np.isin(X[:, j], (0.0, 1.0)).all() for j in range(X.shape[1])])
     if variances is True:
         chosen = ~binary
@@ -266,16 +311,23 @@ def _entropy_targets(design, variances):
                             ", whose variance is fixed by the mean.")
     if not chosen.any():
         raise DataError("`variances=True` but no covariate is numeric and non-binary.")
-    return X, names, np.where(chosen, X.var(axis=0), np.nan)
+    var = X.var(axis=0) if base is None else (base @ (X - means) ** 2) / base.sum()
+    return X, names, means, np.where(chosen, var, np.nan)
 
 
-def balancing_weights(data, design, r, method, margins, calfun, bounds, variances):
-    N = float(len(r))
+def balancing_weights(data, design, r, method, margins, calfun, bounds, variances,
+                      base=None):
+    """Entropy, raking or calibration weights; with ``base`` on the base weights' scale.
+
+    Without ``base`` the respondents' weights are scaled to sum to their number; with it they
+    are ``d g`` and meet the ``base``-weighted T1 totals (or ``margins``) themselves.
+    """
+    N = float(len(r)) if base is None else float(base.sum())
     if method == "entropy":
         refuse(method, margins=margins, calfun=calfun, bounds=bounds)
-        X, names, target_vars = _entropy_targets(design, variances)
-        w_r = entropy_balance(X[r], X.mean(axis=0), target_vars=target_vars,
-                              names=names).weights
+        X, names, means, target_vars = _entropy_targets(design, variances, base)
+        w_r = entropy_balance(X[r], means, target_vars=target_vars,
+                              base=None if base is None else base[r], names=names).weights
     else:
         if method == "rake":
             if calfun not in (None, "raking"):
@@ -289,14 +341,17 @@ def balancing_weights(data, design, r, method, margins, calfun, bounds, variance
                 raise DataError("`margins` need `covariates=` (one margin per column), not a "
                                 "formula.")
             w_r, N = formula_calibration_weights(design.X, design.names, r,
-                                                 calfun or "linear", bounds)
+                                                 calfun or "linear", bounds, base)
         else:
             covs = additive_variables(design) if method == "rake" else design.variables
             w_r, N = calibration_weights(data, covs, r, method, calfun or "linear", bounds,
-                                         margins)
+                                         margins, base)
     w_r = np.asarray(w_r, dtype=float)
     rows = np.flatnonzero(r)
     w = np.zeros(len(r))
     w[rows] = w_r              # positions, not a boolean mask: a third of the time at 1e6 rows
-    w *= rows.size / w_r.sum()
+    if base is None:
+        w *= rows.size / w_r.sum()
+    elif method == "entropy":  # entropy weights sum to n_r: back to the base weights' total
+        w *= N / w_r.sum()
     return w, N

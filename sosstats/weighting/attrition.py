@@ -2,7 +2,8 @@
 
 :func:`attrition_weights` builds weights for the respondents by a response-propensity model
 (logit or probit inverse-probability weights), entropy balancing, raking or calibration, with
-optional trimming, and returns them with balance diagnostics and a love plot.
+optional trimming, and returns them with balance diagnostics and a love plot. Given the T1
+sample's base (design) weights, every method adjusts them instead of starting from 1.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sosstats._kernels.balance import (
     variance_ratios,
 )
 from sosstats._results import TableResult
-from sosstats._validate import check_columns, check_frame, check_option
+from sosstats._validate import check_columns, check_frame, check_option, check_weights
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting._formula import (
     covariate_design,
@@ -52,7 +53,8 @@ class AttritionWeights(TableResult):
     ----------
     weights : pandas.Series
         One weight per row of the input, aligned to its index; respondents' weights sum to the
-        number of respondents (unless ``stabilize=False``); non-respondents get 0 or NaN.
+        number of respondents (unless ``stabilize=False``), or with ``base_weights`` to the
+        base weights' total over the T1 sample (``d g``); non-respondents get 0 or NaN.
     responded : pandas.Series
         The response indicator as booleans.
     method : str
@@ -60,8 +62,12 @@ class AttritionWeights(TableResult):
     propensity : pandas.Series or None
         Fitted response probabilities (``"logit"`` / ``"probit"`` only).
     population_total : float
-        The total the calibration targets refer to (the T1 sample size, or the common total
-        of user ``margins``); ``weights * population_total / n_respondents`` meets them.
+        The total the calibration targets refer to (the T1 sample size, the base weights'
+        total, or the common total of user ``margins``); without base weights
+        ``weights * population_total / n_respondents`` meets them, with base weights
+        ``weights`` do.
+    base_weights : pandas.Series or None
+        The T1 base (design) weights ``d`` the adjustment multiplies, or None.
     covariate_matrix : numpy.ndarray
         Covariates of the full sample as used in the diagnostics (categories as dummies).
     covariate_names : tuple of str
@@ -73,6 +79,7 @@ class AttritionWeights(TableResult):
     method: str
     propensity: pd.Series | None
     population_total: float
+    base_weights: pd.Series | None = None
     _source: Any = field(default=None, repr=False, compare=False)
     _columns: Any = field(default=None, repr=False, compare=False)
 
@@ -141,19 +148,29 @@ class AttritionWeights(TableResult):
         Notes
         -----
         SMD ``(m_w - m) / s`` as cobalt with ``s.d.denom = "all"`` (Austin 2009, *Statistics in
-        Medicine* 28, 3083-3107); design effect of weighting after Kish (1965).
+        Medicine* 28, 3083-3107); design effect of weighting after Kish (1965). With base
+        weights ``d`` the full sample is ``d``-weighted (mean and SD) and "unweighted" means
+        the respondents with their base weights only.
         """
         X, covariate_names = self._diagnostic_columns()
         if covariates is not None:
             X, covariate_names = self._with_extra(X, covariate_names, covariates)
         r = self.responded.to_numpy(dtype=float)
         w = self._w0()
-        out = pd.DataFrame({
-            "smd_unweighted": standardized_mean_differences(X, r),
-            "smd_weighted": standardized_mean_differences(X, w),
-            "variance_ratio_unweighted": variance_ratios(X, r),
-            "variance_ratio_weighted": variance_ratios(X, w),
-        }, index=pd.Index(list(covariate_names), name="covariate"))
+        if self.base_weights is None:
+            cols = {
+                "smd_unweighted": standardized_mean_differences(X, r),
+                "smd_weighted": standardized_mean_differences(X, w),
+                "variance_ratio_unweighted": variance_ratios(X, r),
+                "variance_ratio_weighted": variance_ratios(X, w),
+            }
+        else:
+            d = self.base_weights.to_numpy(dtype=float)
+            smd0, vr0 = _balance_to_base(X, r * d, d)
+            smd1, vr1 = _balance_to_base(X, w, d)
+            cols = {"smd_unweighted": smd0, "smd_weighted": smd1,
+                    "variance_ratio_unweighted": vr0, "variance_ratio_weighted": vr1}
+        out = pd.DataFrame(cols, index=pd.Index(list(covariate_names), name="covariate"))
         pos = w[w > 0]
         out.attrs.update(ess=self.ess, design_effect=self.design_effect,
                          n_respondents=self.n_respondents, n=len(w),
@@ -206,6 +223,25 @@ class AttritionWeights(TableResult):
         return ax
 
 
+def _balance_to_base(X: np.ndarray, w: np.ndarray, d: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """SMD and variance ratio of ``w``-weighted respondents against the ``d``-weighted sample.
+
+    Means and variances are weighted with divisor the sum of weights; the SD of the SMD is the
+    ``d``-weighted full-sample SD (cobalt with ``s.weights``); 0 / NaN for a constant column.
+    """
+    def moments(wt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = (wt @ X) / wt.sum()
+        return m, (wt @ (X - m) ** 2) / wt.sum()
+
+    m, v = moments(d)
+    mw, vw = moments(w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smd = np.where(v > 0, (mw - m) / np.sqrt(np.where(v > 0, v, 1.0)), 0.0)
+        vr = np.where(v > 0, vw / np.where(v > 0, v, 1.0), np.nan)
+    return smd, vr
+
+
 # ----------------------------------------------------------------------------- public
 
 def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
@@ -215,7 +251,8 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
                       max_deff: float | None = None, margins: dict | None = None,
                       calfun: str | None = None, bounds: tuple[float, float] | None = None,
                       variances: bool | list[str] | None = None,
-                      nonrespondents: str = "zero") -> AttritionWeights:
+                      nonrespondents: str = "zero",
+                      base_weights: str | Any | None = None) -> AttritionWeights:
     r"""Weights that make the respondents at follow-up represent the full baseline sample.
 
     Parameters
@@ -263,6 +300,14 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
         covariates (``True``: every non-binary column; a list: those columns).
     nonrespondents : {"zero", "nan"}
         What the non-respondents' weights are.
+    base_weights : str or array_like, optional
+        Base (design) weights ``d`` of the T1 sample, a column of ``data`` or one positive
+        value per row (a Series is aligned by index). The adjustment then multiplies them:
+        logit / probit give ``d a`` with ``a`` the (stabilised) inverse propensity, scaled so
+        that the respondents' weights sum to ``sum d`` (``stabilize=False``: ``d / p``);
+        entropy balancing, raking and calibration start from ``d`` and meet the
+        ``d``-weighted T1 totals (or ``margins``), with ``bounds`` on ``g = w / d``. The
+        response model itself is fitted unweighted.
 
     Returns
     -------
@@ -272,7 +317,8 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
     ------
     DataError
         Unknown columns, a response indicator that is not 0/1, a covariate with NaN, an option
-        the method does not use, bad margins, a covariate that perfectly predicts response.
+        the method does not use, bad margins, a covariate that perfectly predicts response,
+        base weights that are missing, negative, zero or not one per row.
     DesignError
         No respondents or no non-respondents (overall or in a ``by`` cell).
     ConvergenceError
@@ -287,7 +333,9 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
     :math:`\sum w_i \log w_i` subject to :math:`\sum_{R_i=1} w_i x_i / \sum w_i = \bar x`
     (Hainmueller 2012, *Political Analysis* 20, 25-46). Raking and calibration solve
     :math:`\sum_{R_i=1} w_i x_i = T` with the distance of Deville & Sarndal (1992, *JASA* 87,
-    376-382).
+    376-382). With base weights :math:`d_i` the start is :math:`d_i` instead of 1 and the T1
+    totals are :math:`\sum_i d_i x_i` (Sarndal & Lundstrom 2005, *Estimation in Surveys with
+    Nonresponse*, Wiley, ch. 6).
     """
     data = check_frame(data)
     check_option(method, METHODS, "method")
@@ -297,6 +345,7 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
     elif responded is None:
         raise DataError("give the response indicator column as `responded=`.")
     r = check_responded(data, responded)
+    base = check_base_weights(data, base_weights)
     design = covariate_design(data, covariates, formula, responded)
     trim_d = check_trim(trim)
     if max_deff is not None and not (isinstance(max_deff, (int, float)) and max_deff >= 1):
@@ -305,10 +354,11 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
         refuse(method, variances=variances)
     if method in ("logit", "probit"):
         refuse(method, margins=margins, calfun=calfun, bounds=bounds)
-        w, propensity, N = propensity_weights(data, design, r, method, by, stabilize)
+        w, propensity, N = propensity_weights(data, design, r, method, by, stabilize, base)
     else:
         refuse(method, by=by, stabilize=stabilize)
-        w, N = balancing_weights(data, design, r, method, margins, calfun, bounds, variances)
+        w, N = balancing_weights(data, design, r, method, margins, calfun, bounds, variances,
+                                 base)
         propensity = None
     if trim_d is not None:
         w = trim_weights(w, **trim_d)
@@ -320,6 +370,8 @@ def attrition_weights(data: pd.DataFrame, *, responded: str | None = None,
         weights=pd.Series(w, index=data.index, name="weight"),
         responded=pd.Series(r, index=data.index, name=responded),
         method=method, propensity=propensity, population_total=N,
+        base_weights=None if base is None else pd.Series(base, index=data.index,
+                                                         name="base_weight"),
         _source=design.snapshot())
 
 
@@ -345,6 +397,30 @@ def check_responded(data: pd.DataFrame, responded: str) -> np.ndarray:
         raise DesignError(f"no one responded ({responded!r} is all 0): there is no one to "
                           "weight.")
     return r
+
+
+def check_base_weights(data: pd.DataFrame, base_weights: Any) -> np.ndarray | None:
+    """Return the T1 base weights as a positive float array, one per row of ``data``, or None."""
+    if base_weights is None:
+        return None
+    if isinstance(base_weights, str):
+        check_columns(data, base_weights, what="base weights column")
+        values, label = data[base_weights], f"base weights column {base_weights!r}"
+    elif isinstance(base_weights, pd.Series):
+        if not base_weights.index.equals(data.index):
+            raise DataError("`base_weights` as a Series must have the same index (same rows, "
+                            "same order) as `data`.")
+        values, label = base_weights, "`base_weights`"
+    else:
+        values, label = np.asarray(base_weights), "`base_weights`"
+        if values.ndim != 1 or values.shape[0] != len(data):
+            raise DataError(f"`base_weights` must have one value per row of `data` "
+                            f"({len(data)}); got shape {values.shape}.")
+    d = check_weights(values, label)
+    if (d <= 0).any():
+        raise DataError(f"{label} must be positive (design weights); {int((d <= 0).sum())} "
+                        f"are zero (first at row {int(np.flatnonzero(d <= 0)[0])}).")
+    return d
 
 
 def check_trim(trim: Any) -> dict[str, float] | None:
