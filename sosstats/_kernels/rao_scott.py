@@ -364,12 +364,14 @@ def wald_independence(totals: np.ndarray, cov: np.ndarray, df: float, *,
     jac = jac.reshape(r * c, r * c)[use.ravel()]
     v = jac @ cov @ jac.T
     yu = y[use]
-    try:
-        w = float(yu @ np.linalg.solve(v, yu))
-    except np.linalg.LinAlgError:
-        raise DesignError("the Wald covariance of the table is singular (too few clusters "
-                          "for the number of cells); use statistic='F'.") from None
     k = (r - 1) * (c - 1)
+    v = (v + v.T) / 2
+    eig, vec = np.linalg.eigh(v)
+    if not eig[0] > 1e-9 * max(eig[-1], 0.0):
+        raise DesignError(f"the Wald covariance of the {k} independence contrasts is singular "
+                          f"(rank below {k}; design df = {df:g}): too few clusters for the "
+                          "number of cells; use statistic='F'.")
+    w = float(np.sum((vec.T @ yu) ** 2 / eig))
     if not adjusted:
         f = w / k
         return TableTest("Wald", f, float(k), float(df), float(stats.f.sf(f, k, df)))

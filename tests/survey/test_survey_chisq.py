@@ -165,6 +165,15 @@ def test_kernel_zero_covariance_is_a_design_error():
         rs.design_effects(p, np.zeros((4, 4)), 100)
 
 
+def test_kernel_wald_with_fewer_clusters_than_contrasts_is_a_design_error():
+    # rank of the covariance <= clusters - 1: a 3 x 3 table (4 contrasts) from 4 clusters
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(4, 9))                 # 4 cluster totals of 9 cell scores
+    cov = np.cov(scores.T)
+    with pytest.raises(DesignError, match="singular"):
+        rs.wald_independence(np.full((3, 3), 10.0) + rng.uniform(0, 1, (3, 3)), cov, 3.0)
+
+
 def test_kernel_bad_shapes():
     with pytest.raises(DataError, match="r x c"):
         rs.pearson_statistic(np.array([0.5, 0.5]), 10)
@@ -172,3 +181,265 @@ def test_kernel_bad_shapes():
         rs.design_effects(np.full((2, 2), 0.25), np.eye(3), 10)
     with pytest.raises(DataError, match="statistic"):
         rs.rao_scott(1.0, rs.DesignEffects(np.ones(1), 1.0, 1.0, 0.0, 1.0), 5.0, "G")
+
+
+# ---------------------------------------------------------------------------------------------
+# sosstats.survey.chisq on the design, against svychisq on the same data
+# ---------------------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sosstats.survey import SurveyDesign  # noqa: E402
+from sosstats.survey.chisq import ChisqItemsResult, ChisqResult, chisq  # noqa: E402
+
+BANDS = ["low", "mid", "high"]
+
+
+def _clus1() -> pd.DataFrame:
+    d = pd.read_csv(FIX / "survey_tests_apiclus1.csv")
+    d["api_band"] = pd.Categorical(d["api_band"], BANDS)
+    return d
+
+
+def _strat() -> pd.DataFrame:
+    d = pd.read_csv(FIX / "survey_tests_apistrat.csv")
+    d["api_band"] = pd.Categorical(d["api_band"], BANDS)
+    return d
+
+
+def designs() -> dict:
+    sim = pd.read_csv(FIX / "survey_tests_sim.csv")
+    return {
+        "clus1": SurveyDesign(_clus1(), cluster="dnum", weights="pw", fpc="fpc"),
+        "clus1nofpc": SurveyDesign(_clus1(), cluster="dnum", weights="pw"),
+        "strat": SurveyDesign(_strat(), strata="stype", weights="pw", fpc="fpc"),
+        "sim": SurveyDesign(sim, cluster="pilot", strata="stratum", weights="w", nest=True),
+    }
+
+
+DESIGN_CASES = {
+    "clus1_schwide_stype": ("clus1", "sch.wide", "stype"),
+    "clus1_band_stype": ("clus1", "api_band", "stype"),
+    "clus1nofpc_band_stype": ("clus1nofpc", "api_band", "stype"),
+    "strat_band_awards": ("strat", "api_band", "awards"),
+    "strat_stype_band": ("strat", "stype", "api_band"),
+    "sim_group_likert": ("sim", "group", "likert"),
+}
+
+
+@pytest.fixture(scope="module")
+def api_designs() -> dict:
+    return designs()
+
+
+@pytest.mark.parametrize("statistic", STATS)
+@pytest.mark.parametrize("case", list(DESIGN_CASES))
+def test_chisq_matches_svychisq(api_designs, case, statistic):
+    which, row, col = DESIGN_CASES[case]
+    res = chisq(api_designs[which], row, col, statistic=statistic)
+    ref = r_test(case, statistic)
+    tol = 1e-5 if statistic == "saddlepoint" else 1e-10
+    assert res.p_value == pytest.approx(ref.p_value, rel=tol)
+    if statistic in ("F", "Wald", "adjWald"):
+        assert res.statistic == pytest.approx(ref.statistic, rel=1e-10)
+        assert res.test.df_num == pytest.approx(ref.df_num, rel=1e-10)
+        assert res.test.df_den == pytest.approx(ref.df_den, rel=1e-10)
+    # the naive Pearson statistic is R's X-squared (svytable scaled to n)
+    x = r_inputs(case)
+    assert res.pearson == pytest.approx(x["pearson"], rel=1e-10)
+    assert res.pearson_p_value == pytest.approx(x["pearson_p"], rel=1e-10)
+    np.testing.assert_allclose(res.effects.eigenvalues, x["eig"], rtol=1e-9, atol=1e-12)
+
+
+def test_design_method_delegates(api_designs):
+    a = api_designs["clus1"].chisq("sch.wide", "stype")
+    b = chisq(api_designs["clus1"], "sch.wide", "stype", statistic="F")
+    assert isinstance(a, ChisqResult) and a.p_value == b.p_value
+    assert a.test.name == "F"
+
+
+def test_chisq_missing_values_are_a_domain_as_na_rm():
+    na = pd.read_csv(FIX / "survey_tests_chisq_na_r.csv")
+    sim = pd.read_csv(FIX / "survey_tests_sim_na.csv")
+    before = sim.copy()
+    d = SurveyDesign(sim, cluster="pilot", strata="stratum", weights="w", nest=True)
+    for stat in ("F", "Chisq", "Wald", "adjWald"):
+        res = chisq(d, "group", "likert", statistic=stat)
+        ref = na[na.statistic_name == stat].iloc[0]
+        assert res.p_value == pytest.approx(ref.p_value, rel=1e-10)
+        if stat != "Chisq":
+            assert res.statistic == pytest.approx(ref.statistic, rel=1e-10)
+    assert res.nobs == int((sim["group"].notna() & sim["likert"].notna()).sum())
+    pd.testing.assert_frame_equal(sim, before)
+
+
+def test_chisq_tidy_summary_and_all_statistics(api_designs):
+    res = chisq(api_designs["clus1"], "sch.wide", "stype")
+    tidy = res.tidy()
+    assert list(tidy.columns[:6]) == ["term", "test", "statistic", "df_num", "df_den",
+                                      "p_value"]
+    assert tidy.loc[0, "term"] == "sch.wide x stype"
+    assert {"pearson_chisq", "pearson_p_value", "mean_deff", "max_deff"} <= set(tidy.columns)
+    # the naive Pearson test claims much stronger evidence than the design-based one
+    assert res.pearson_p_value < res.p_value / 5
+    every = res.all_statistics()
+    assert set(every.index) == {"F", "Chisq", "second_order", "Wald", "adjWald", "lincom",
+                                "saddlepoint", "pearson"}
+    for stat in STATS:
+        assert every.loc[stat, "p_value"] == pytest.approx(r_test("clus1_schwide_stype",
+                                                                  stat).p_value, rel=1e-5)
+    # second-order chi-square: X^2 d0 / tr(Delta) on d0 df
+    so = res.tests["second_order"]
+    assert so.statistic == pytest.approx(res.pearson * res.effects.d0 / res.effects.trace)
+    assert so.p_value == pytest.approx(stats.chi2.sf(so.statistic, res.effects.d0))
+    text = str(res)
+    assert "Pearson X^2" in text and "df = clusters - 1 = 14" in text
+    cells = res.cells
+    assert cells["estimate"].sum() == pytest.approx(1.0)
+    assert (cells["std_error"] > 0).all() and len(cells) == 6
+    assert res.to_dict()["table"][0]["p_value"] == pytest.approx(res.p_value)
+
+
+def test_chisq_lincom_is_the_asymptotic_distribution(api_designs):
+    # R falls back to the saddlepoint without CompQuadForm; our lincom integrates Imhof's
+    # formula, checked here against Monte Carlo draws of sum_k delta_k chi2_1 / (chi2_m / m)
+    # (on sch.wide x stype R's saddlepoint says 0.0264, the distribution 0.0220)
+    rng = np.random.default_rng(7)
+    for case in ("clus1_schwide_stype", "sim_group_likert"):
+        which, row, col = DESIGN_CASES[case]
+        res = chisq(api_designs[which], row, col, statistic="lincom")
+        lam, m = res.effects.eigenvalues, res.effects.d0 * res.design_df
+        draws = (rng.chisquare(1, (1_000_000, lam.size)) @ lam) / (rng.chisquare(m, 1_000_000)
+                                                                    / m)
+        mc = np.mean(draws > res.pearson)
+        assert res.p_value == pytest.approx(mc, abs=4 * np.sqrt(mc * (1 - mc) / 1e6))
+        assert res.statistic == res.pearson and np.isnan(res.test.df_num)
+
+
+def test_chisq_many_items_with_holm_and_bh(api_designs):
+    d = api_designs["clus1"]
+    items = ["sch.wide", "api_band", "awards", "comp.imp"]
+    single = np.array([chisq(d, i, "stype").p_value for i in items])
+    from statsmodels.stats.multitest import multipletests
+    for adjust, sm in (("holm", "holm"), ("BH", "fdr_bh")):
+        res = chisq(d, items, "stype", adjust=adjust)
+        assert isinstance(res, ChisqItemsResult)
+        tidy = res.tidy()
+        assert list(tidy["item"]) == items
+        np.testing.assert_allclose(tidy["p_value"], single, rtol=1e-12)
+        np.testing.assert_allclose(tidy["p_adjusted"], multipletests(single, method=sm)[1],
+                                   rtol=1e-12)
+    assert "Holm" in str(chisq(d, items, "stype"))
+    none = chisq(d, items, "stype", adjust="none").tidy()
+    np.testing.assert_allclose(none["p_adjusted"], single)
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------------------------
+def test_chisq_empty_row_is_named(api_designs):
+    data = _clus1()
+    data["api_band"] = pd.Categorical(data["api_band"], BANDS + ["top"])   # unused level
+    d = SurveyDesign(data, cluster="dnum", weights="pw", fpc="fpc")
+    with pytest.raises(DataError, match=r"empty row or column: row 'api_band' level 'top'"):
+        chisq(d, "api_band", "stype")
+    with pytest.raises(DataError, match=r"column 'api_band' level 'top'"):
+        chisq(d, "stype", "api_band")
+
+
+def test_chisq_level_with_zero_weight_only_is_empty():
+    data = _clus1()
+    data.loc[data["stype"] == "H", "pw"] = 0.0
+    d = SurveyDesign(data, cluster="dnum", weights="pw", fpc="fpc")
+    with pytest.raises(DataError, match=r"column 'stype' level 'H' has no respondents"):
+        chisq(d, "sch.wide", "stype")
+
+
+def test_chisq_one_level_column(api_designs):
+    data = _clus1()
+    data["one"] = "a"
+    d = SurveyDesign(data, cluster="dnum", weights="pw", fpc="fpc")
+    with pytest.raises(DataError, match=r"column 'one' has 1 level\(s\) \('a'\)"):
+        chisq(d, "sch.wide", "one")
+    data["none"] = np.nan
+    d = SurveyDesign(data, cluster="dnum", weights="pw", fpc="fpc")
+    with pytest.raises(DataError, match=r"row 'none' has 0 level"):
+        chisq(d, "none", "stype")
+
+
+def test_chisq_fewer_than_two_clusters():
+    data = _clus1()
+    data["one_cluster"] = 1
+    with pytest.raises(DesignError, match="(?i)cluster|PSU"):
+        d = SurveyDesign(data, cluster="one_cluster", weights="pw")
+        chisq(d, "sch.wide", "stype")
+
+
+def test_chisq_bad_arguments(api_designs):
+    d = api_designs["clus1"]
+    with pytest.raises(DataError, match="`statistic` must be one of"):
+        chisq(d, "sch.wide", "stype", statistic="G2")
+    with pytest.raises(DataError, match="`adjust` must be one of"):
+        chisq(d, ["sch.wide", "awards"], "stype", adjust="bonferroni")
+    with pytest.raises(DataError, match="'nope' not found"):
+        chisq(d, "nope", "stype")
+    with pytest.raises(DataError, match="both 'stype'"):
+        chisq(d, "stype", "stype")
+    with pytest.raises(DataError, match="repeats"):
+        chisq(d, ["awards", "awards"], "stype")
+    with pytest.raises(DataError, match="SurveyDesign"):
+        chisq(_clus1(), "sch.wide", "stype")
+
+
+# ---------------------------------------------------------------------------------------------
+# properties: relabelled / reordered categories, row order, weights x constant, transposition
+# ---------------------------------------------------------------------------------------------
+def _random_survey(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = int(rng.integers(4, 9))
+    sizes = rng.integers(4, 12, size=g)
+    cl = np.repeat(np.arange(g), sizes)
+    n = cl.size
+    r_levels, c_levels = int(rng.integers(2, 4)), int(rng.integers(2, 4))
+    shift = rng.normal(0, 1, g)[cl]
+    a = np.clip((rng.normal(0, 1, n) + shift > 0).astype(int) + rng.integers(0, r_levels, n),
+                0, r_levels - 1)
+    b = rng.integers(0, c_levels, n)
+    a[:r_levels] = np.arange(r_levels)          # every level present
+    b[:c_levels] = np.arange(c_levels)
+    return pd.DataFrame({"cl": cl, "w": rng.uniform(0.5, 3.0, n),
+                         "a": np.array(list("pqr"))[a], "b": np.array(["x", "y", "z"])[b]})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 31 - 1), scale=st.floats(0.01, 100.0),
+       statistic=st.sampled_from(["F", "Chisq", "Wald", "lincom"]))
+def test_chisq_invariances(seed, scale, statistic):
+    data = _random_survey(seed)
+    try:
+        base = chisq(SurveyDesign(data, cluster="cl", weights="w"), "a", "b",
+                     statistic=statistic)
+    except DesignError as exc:       # Wald with fewer clusters than independence contrasts
+        assert statistic == "Wald" and "singular" in str(exc)
+        return
+    assume_finite = np.isfinite(base.statistic)
+    # relabelled and reordered categories (a Categorical with the levels in another order)
+    relab = data.copy()
+    names = {"p": "zz", "q": "aa", "r": "mm"}
+    relab["a"] = pd.Categorical(relab["a"].map(names),
+                                [names[v] for v in "rpq" if v in set(data["a"])])
+    relab["b"] = relab["b"].map({"x": 3, "y": 1, "z": 2})
+    # row order
+    perm = data.sample(frac=1.0, random_state=seed % 1000).reset_index(drop=True)
+    # weights x constant
+    scaled = data.assign(w=data["w"] * scale)
+    for other in (relab, perm, scaled):
+        res = chisq(SurveyDesign(other, cluster="cl", weights="w"), "a", "b",
+                    statistic=statistic)
+        if assume_finite:
+            assert res.statistic == pytest.approx(base.statistic, rel=1e-8)
+            assert res.p_value == pytest.approx(base.p_value, rel=1e-7, abs=1e-12)
+    # transposed table: the same test of independence
+    if statistic != "Wald" and assume_finite:
+        tr = chisq(SurveyDesign(data, cluster="cl", weights="w"), "b", "a", statistic=statistic)
+        assert tr.p_value == pytest.approx(base.p_value, rel=1e-7, abs=1e-12)
