@@ -301,10 +301,12 @@ def build_design(formula: str, data: pd.DataFrame, *, entity: str, time: str, me
             terms = terms + [f"mean({n})" for n in tv_names]
         frame_cols = (outcome, yy, X)
         if method == "fixed_effects":
+            info["undemeaned_X"] = X             # for the dummy-variable CR2 form
             Xd = within(X, n_keep, T, w_rows)
             gram = check_collinear(Xd, terms, w_rows, "is removed by the entity fixed effects "
                                    "(constant within entities, or collinear with the wave "
                                    "effects)")
+            info["undemeaned_y"] = yy
             X, yy = Xd, within(yy[:, None], n_keep, T, w_rows)[:, 0]
         else:
             check_collinear(X, terms, w_rows, "is collinear with the other regressors")

@@ -20,6 +20,7 @@ from sosstats._results import Result, Summary, format_number
 from sosstats._validate import as_list, check_int, check_level, check_option
 from sosstats.panel._design import METHODS, Design, build_design
 from sosstats.panel._inference import INFERENCE, infer, n_clusters, wls
+from sosstats.panel._dummy_form import check_fe_form, dummy_design
 
 __all__ = ["ChangeResult", "change_model"]
 
@@ -73,6 +74,7 @@ class ChangeResult(LinearHypotheses, Result):
     info: dict = field(default_factory=dict, repr=False)
     _arrays: Design | None = field(default=None, repr=False)
     _resid: np.ndarray | None = field(default=None, repr=False)
+    _dummies: tuple | None = field(default=None, repr=False)   # LSDV (design, beta, vcov)
 
     @property
     def design(self) -> pd.DataFrame:
@@ -146,6 +148,8 @@ class ChangeResult(LinearHypotheses, Result):
         desc = {"cr2": f"Bell-McCaffrey CR2, Satterthwaite df {dfs}",
                 "wild": "wild cluster restricted bootstrap"}.get(
             self.inference, f"{self.inference.upper()}, t with {dfs} df")
+        if self.info.get("fe_form") == "dummies":
+            desc += "; adjustment matrices of the entity-dummy design"
         if self.info.get("inference_default"):
             desc += ("; the default below 42 clusters, inference='cr1' by name"
                      if self.inference == "cr2" else "; the default")
@@ -164,8 +168,11 @@ class ChangeResult(LinearHypotheses, Result):
             for t in self.info.get("time_invariant", []):
                 removed[t] = ("absorbed by the entity fixed effects; its association with the "
                               f"change is the term '{t}:{self._wave_term()}'")
-        return LinearFit(X=d.X, resid=self._resid, beta=self.table["estimate"].to_numpy(),
-                         terms=list(d.terms), vcov=self.vcov.to_numpy(),
+        beta, vcov = self.table["estimate"].to_numpy(), self.vcov.to_numpy()
+        if self._dummies is not None:          # fe_form="dummies": tests in the LSDV model
+            d, beta, vcov = self._dummies
+        return LinearFit(X=d.X, resid=self._resid, beta=beta,
+                         terms=list(d.terms), vcov=vcov,
                          kind="cr1" if self.inference == "wild" else self.inference,
                          clusters=d.clusters, weights=d.weights, y=d.y,
                          wild=self.inference == "wild", removed=removed,
@@ -231,7 +238,8 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
                  membership: pd.DataFrame | None = None,
                  rng: int | np.random.Generator | None = None, n_resamples: int = 9999,
                  missing: str = "drop", level: float = 0.95,
-                 time_effects: bool = True, wild_weights: str = "rademacher") -> ChangeResult:
+                 time_effects: bool = True, wild_weights: str = "rademacher",
+                 fe_form: str = "absorbed") -> ChangeResult:
     r"""How the change in an outcome between waves depends on covariates.
 
     Parameters
@@ -283,6 +291,13 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
         per later change period. ``False``: none (plm's ``effect = "individual"``; with first
         differences plm's ``model = "fd"``, one common intercept); the fixed-effects model then
         refuses time-invariant regressors, which it would absorb.
+    fe_form : {"absorbed", "dummies"}, default "absorbed"
+        Working model of the CR2 / CR3 adjustment matrices under ``method="fixed_effects"``:
+        the within-transformed design (default), or the dummy-variable design ``[X, entity
+        dummies]`` (clubSandwich's ``vcovCR`` on an ``lm`` with the dummies). Equal without
+        weights or with weights constant within entity; with weights varying within entity
+        the SEs differ slightly (0.2% on MortalityRates). ``"dummies"`` builds a dense
+        ``n x (p + N)`` matrix (refused above 5e7 cells).
 
     Returns
     -------
@@ -329,11 +344,20 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
                           cluster=cluster, weights=weights, membership=membership,
                           missing=missing, time_effects=bool(time_effects))
     chosen = inference or default_inference(design)
-    beta, resid = wls(design.X, design.y, design.weights, design.gram)
+    check_fe_form(fe_form, method, chosen)
     check_option(wild_weights, WILD_WEIGHTS, "wild_weights")
-    table, vcov, G = infer(design, beta, resid, inference=chosen, level=level, rng=rng,
+    fitted = design if fe_form == "absorbed" else dummy_design(design)
+    beta, resid = wls(fitted.X, fitted.y, fitted.weights, fitted.gram)
+    table, vcov, G = infer(fitted, beta, resid, inference=chosen, level=level, rng=rng,
                            n_resamples=n_resamples, wild_weights=wild_weights)
-    info = {k: v for k, v in design.info.items() if k != "entity_codes"}
+    dummies = None
+    if fitted is not design:                   # report the model's terms, keep the LSDV fit
+        dummies = (fitted, beta, vcov)
+        p = len(design.terms)
+        table, vcov = table.iloc[:p].copy(), vcov[:p, :p]
+    info = {k: v for k, v in design.info.items()
+            if k not in ("entity_codes", "undemeaned_X", "undemeaned_y")}
+    info["fe_form"] = fe_form
     info["cluster_by"] = as_list(info.get("cluster_by"))
     info["inference_default"] = inference is None
     info["wild_weights"] = wild_weights
@@ -341,4 +365,4 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
                         vcov=pd.DataFrame(vcov, index=design.terms, columns=design.terms),
                         nobs=int(design.y.size), n_entities=design.n_entities, n_clusters=G,
                         n_dropped=design.n_dropped, level=level,
-                        info=info, _arrays=design, _resid=resid)
+                        info=info, _arrays=design, _resid=resid, _dummies=dummies)
