@@ -2,8 +2,9 @@
 
 :func:`simulate_evaluation` returns an :class:`Evaluation`: tidy frames with the shape of the 2017
 evaluation (152 LAs, 10 pilots, published indicators by year, social workers, 270 families seen
-by one to three workers, time diaries) and the ``truth`` used to make them, so that every module
-of sosstats can be tested on whether it recovers that truth.
+by one to three workers, time diaries, the social-worker survey, families' views at T1 and T2 and
+double-coded case records) and the ``truth`` used to make them, so that every module of sosstats
+can be tested on whether it recovers that truth.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_int, check_rng
+from sosstats._validate import check_finite, check_int, check_rng
 from sosstats.datasets._simulate_families import (
     simulate_diaries,
     simulate_families,
@@ -30,6 +31,8 @@ from sosstats.datasets._simulate_las import (
     simulate_indicators,
     simulate_las,
 )
+from sosstats.datasets._simulate_records import simulate_case_records
+from sosstats.datasets._simulate_survey import simulate_family_views, simulate_worker_survey
 from sosstats.errors import DataError, DesignError
 
 __all__ = ["COVARIATES", "Evaluation", "simulate_evaluation"]
@@ -64,6 +67,21 @@ class Evaluation:
         g.bit_generator.state = rng_state`` rebuilds a generator that reproduces the data.
     sizes : dict
         The size arguments used (``n_las``, ``n_pilots``, ..., ``years``).
+    worker_survey : pandas.DataFrame
+        The social-worker survey: ``respondent_id, la_code, experience``, the seven ``tool_*``
+        items (not at all / some families / all families), ``confidence`` (1-10) and
+        ``sos_supervision``.
+    family_views : pandas.DataFrame
+        Families' views, long: one row per family at T1 and per T2 respondent at T2
+        (``family_id, la_code, experience, cohort, wave``, ``feelings``,
+        ``shared_understanding``, ``concerns`` (T2), ``contact``, ``helpfulness`` (1-5)).
+    case_records : pandas.DataFrame
+        Double-coded case records, long: ``family_id, la_code, experience, cohort, wave,
+        coder_1, coder_2`` (recording quality poor < adequate < good < very good).
+    survey_settings : dict
+        The survey arguments used (``n_survey``, ``n_case_records``, ``survey_icc``,
+        ``survey_effect_scale``, ``coder_error``); ``simulate_evaluation(rng, **sizes,
+        **survey_settings)`` rebuilds the evaluation.
     """
 
     las: pd.DataFrame
@@ -76,6 +94,10 @@ class Evaluation:
     seed: int | None
     rng_state: dict[str, Any] = field(default_factory=dict)
     sizes: dict[str, Any] = field(default_factory=dict)
+    worker_survey: pd.DataFrame = field(default_factory=pd.DataFrame)
+    family_views: pd.DataFrame = field(default_factory=pd.DataFrame)
+    case_records: pd.DataFrame = field(default_factory=pd.DataFrame)
+    survey_settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pilots(self) -> pd.DataFrame:
@@ -85,7 +107,7 @@ class Evaluation:
     def __repr__(self) -> str:
         frames = ", ".join(f"{name}={len(getattr(self, name)):,} rows" for name in
                            ("las", "la_indicators", "workers", "families", "memberships",
-                            "diaries"))
+                            "diaries", "worker_survey", "family_views", "case_records"))
         return f"Evaluation(seed={self.seed!r}, {frames})"
 
 
@@ -104,6 +126,13 @@ def _check_years(years: Iterable[int]) -> np.ndarray:
         dup = sorted({int(y) for y in arr if (arr == y).sum() > 1})
         raise DataError(f"`years` has duplicates: {dup}.")
     return np.sort(arr)
+
+
+def _check_share(value: Any, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not low <= float(value) <= high:
+        raise DataError(f"`{name}` must be a number in [{low:g}, {high:g}]; got {value!r}.")
+    return float(value)
 
 
 def _check_effects(pilot_effects: Mapping[str, float] | None) -> dict[str, float]:
@@ -153,6 +182,11 @@ def simulate_evaluation(
     suppression_share: float = 0.015,
     pilot_effects: Mapping[str, float] | None = None,
     start_years: Mapping[str, int] | None = None,
+    n_survey: int = 165,
+    n_case_records: int | None = None,
+    survey_icc: float = 0.1,
+    survey_effect_scale: float = 1.0,
+    coder_error: float = 0.2,
 ) -> Evaluation:
     r"""Simulate a whole Signs of Safety evaluation with known true effects.
 
@@ -182,21 +216,41 @@ def simulate_evaluation(
     start_years : mapping, optional
         Override the SoS start year of an experience group; default
         ``{"new": 2016, "2 years": 2014, "2 years plus": 2013}``.
+    n_survey : int, default 165
+        Social workers answering the survey (a random sample of the pilots' workforce, drawn
+        in proportion to each pilot's workers); may be 0.
+    n_case_records : int, optional
+        Families whose case records are double-coded at T1 and re-analysed at T2; default
+        ``round(262 / 270 * n_families)`` (262 at the study's 270); at most ``n_families``.
+    survey_icc : float, default 0.1
+        Share of the latent variance of every survey item, view and recording-quality score
+        that is between pilots (the pilot intra-class correlation on the latent scale);
+        in [0, 0.5].
+    survey_effect_scale : float, default 1.0
+        Multiplier of every experience-group, cohort and wave shift of the survey items, views
+        and recording quality; 0 gives a null simulation (all groups, cohorts and waves share
+        the same population proportions).
+    coder_error : float, default 0.2
+        Probability that a case-record coder reports one level off the true recording
+        quality (coder 1 half down, half up; coder 2, lenient, a quarter down, three
+        quarters up); in [0, 1].
 
     Returns
     -------
     Evaluation
         Frozen dataclass with ``las``, ``la_indicators``, ``workers``, ``families``,
-        ``memberships``, ``diaries``, ``truth``, ``seed``, ``rng_state`` and ``sizes``.
+        ``memberships``, ``diaries``, ``truth``, ``seed``, ``rng_state``, ``sizes``,
+        ``worker_survey``, ``family_views``, ``case_records`` and ``survey_settings``.
 
     Raises
     ------
     DataError
-        A size that is not an integer, bad ``years``, ``suppression_share`` out of range,
-        unknown indicators in ``pilot_effects`` or groups in ``start_years``, a bad ``rng``.
+        A size that is not an integer, bad ``years``, ``suppression_share``, ``survey_icc``
+        or ``coder_error`` out of range, a non-finite ``survey_effect_scale``, unknown
+        indicators in ``pilot_effects`` or groups in ``start_years``, a bad ``rng``.
     DesignError
-        A size below its minimum, ``n_pilots >= n_las``, ``n_workers < n_pilots`` or
-        ``n_diarists > n_workers``.
+        A size below its minimum, ``n_pilots >= n_las``, ``n_workers < n_pilots``,
+        ``n_diarists > n_workers`` or ``n_case_records > n_families``.
 
     Notes
     -----
@@ -268,6 +322,37 @@ def simulate_evaluation(
         families.shares      previous_referral, cohort_2, referral_reason, n_workers
         diaries              activity_shares {activity: share}, mean_total_minutes,
                              sd_total_minutes, concentration
+        workers.survey       icc_pilot, var_worker, var_noise, experience_shift, cutpoints,
+                             proportions {item: {group: {level: p}}} (population),
+                             expected {item: {level: p}} and expected_by_experience
+                             (expected sample shares given the realised pilot effects),
+                             confidence_mean {group: mean}, pilot_effect {item: {la_code}}
+        families.views       icc_pilot, var_worker, var_family, var_family_item, var_noise,
+                             nonresponse, shifts, cutpoints, proportions
+                             {item: {wave: {group: {cohort: {level: p}}}}}, by_experience
+                             (cohorts 1:1), expected, expected_by_experience,
+                             expected_by_cohort {item: {wave: ...}}, expected_all_t2,
+                             pilot_effect
+        families.case_records  icc_pilot, var_record, var_noise, improvement, cutpoints,
+                             coder_error, confusion {coder: {true: {rating: p}}}, proportions
+                             and expected {wave: {level: p}}, mean_score, joint
+                             {T1/T2/pooled: {coder_1 level: {coder_2 level: p}}}, agreement,
+                             kappa {T1/T2/pooled: {unweighted, linear, quadratic}},
+                             agreement_expected, kappa_expected, pilot_effect
+
+    **Survey, views and case records.** Every item is an ordered probit whose latent has
+    variance one in each cell of experience group :math:`g`, cohort :math:`c` and wave
+    :math:`t`: :math:`L = \mu_{gct} + \sqrt{\rho}\,v_p + (\text{other unit effects}) +
+    \text{noise}`, with :math:`\rho` = ``survey_icc``, so the population proportions are
+    :math:`P(Y \le k) = \Phi(\kappa_k - \mu_{gct})` exactly (``proportions``) and, given the
+    realised pilot effects, :math:`\Phi((\kappa_k - \mu - \sqrt{\rho}v_p)/\sqrt{1 - \rho})`
+    (``expected``: the expected sample share). The families' views reuse the outcome
+    model's pilot and worker effects (the worker part is the family's membership mix
+    standardised to variance one, latent variance 0.05). Case-record coders report the true
+    level or one level off (``confusion``), independently given the true level, so the
+    coders' joint distribution is :math:`\sum_k \pi_k C^{(1)}_{ka} C^{(2)}_{kb}` and the
+    true kappas follow from it. These parts draw from their own child seeds: every other
+    frame is the same as without them.
 
     A family's worker effect on outcome ``o`` is
     ``sum(weight * truth["families"]["outcomes"][o]["worker_effect"][worker_id])`` over its
@@ -314,10 +399,27 @@ def simulate_evaluation(
     effects = _check_effects(pilot_effects)
     starts = _check_start_years(start_years)
 
+    n_records_default = round(262 / 270 * sizes["n_families"])
+    settings = {
+        "n_survey": check_int(n_survey, "n_survey", minimum=0),
+        "n_case_records": (n_records_default if n_case_records is None else
+                           check_int(n_case_records, "n_case_records", minimum=0)),
+        "survey_icc": _check_share(survey_icc, "survey_icc", 0.0, 0.5),
+        "survey_effect_scale": check_finite(
+            "a bool" if isinstance(survey_effect_scale, bool) else survey_effect_scale,
+            "`survey_effect_scale`"),
+        "coder_error": _check_share(coder_error, "coder_error", 0.0, 1.0),
+    }
+    if settings["n_case_records"] > sizes["n_families"]:
+        raise DesignError(f"`n_case_records` ({n_case_records}) cannot exceed `n_families` "
+                          f"({n_families}): case records are those of interviewed families.")
+
     gen = check_rng(rng)
     rng_state = gen.bit_generator.state
     root = np.random.SeedSequence(int(gen.integers(0, 2**63)))
     g_las, g_ind, g_workers, g_fam, g_diary = (np.random.default_rng(s) for s in root.spawn(5))
+    # later parts draw from further children, so the frames above do not change
+    g_survey, g_views, g_records = (np.random.default_rng(s) for s in root.spawn(3))
 
     las, z, las_truth = simulate_las(g_las, sizes["n_las"], sizes["n_pilots"], starts)
     indicators, ind_truth = simulate_indicators(g_ind, las, z, year_arr, effects,
@@ -333,6 +435,25 @@ def simulate_evaluation(
         workers["agency"].to_numpy())
     diaries, diary_truth = simulate_diaries(g_diary, sizes["n_diarists"], sizes["n_workers"])
 
+    icc, scale = settings["survey_icc"], settings["survey_effect_scale"]
+    worker_survey, survey_truth = simulate_worker_survey(
+        g_survey, settings["n_survey"], pilot_codes, pilot_exp, counts.astype(float), icc, scale)
+    # the outcome model's standard-normal pilot and worker effects (shared by all outcomes)
+    feel = family_truth["outcomes"]["feelings"]
+    pilot_z = (np.array([feel["pilot_effect"][c] for c in pilot_codes.tolist()])
+               / (feel["sign"] * feel["sd_pilot"]))
+    worker_z = (np.fromiter(feel["worker_effect"].values(), dtype=float, count=la_idx.size)
+                / (feel["sign"] * feel["sd_worker"]))
+    fam_la = families["la_code"].cat.codes.to_numpy().astype(np.int64)
+    family_views, views_truth = simulate_family_views(
+        g_views, families, memberships, fam_la, pilot_codes, pilot_z, worker_z, icc, scale)
+    case_records, records_truth, _ = simulate_case_records(
+        g_records, settings["n_case_records"], families, fam_la, pilot_codes, icc, scale,
+        settings["coder_error"])
+    worker_truth["survey"] = survey_truth
+    family_truth["views"] = views_truth
+    family_truth["case_records"] = records_truth
+
     truth = {
         "pilot_effects": dict(effects),
         "start_years": {k: float(v) for k, v in starts.items()},
@@ -347,4 +468,6 @@ def simulate_evaluation(
     seed = int(rng) if isinstance(rng, (int, np.integer)) else None
     return Evaluation(las=las, la_indicators=indicators, workers=workers, families=families,
                       memberships=memberships, diaries=diaries, truth=truth, seed=seed,
-                      rng_state=rng_state, sizes=sizes)
+                      rng_state=rng_state, sizes=sizes, worker_survey=worker_survey,
+                      family_views=family_views, case_records=case_records,
+                      survey_settings=settings)
