@@ -268,6 +268,12 @@ def test_design_mean_and_total_use_the_calibration(designs, r_est, name):
     _close_se(float(m["std_error"].iloc[0]), ref_se, est)
     est, ref_se = _ref(r_est, name, "total", "api00")
     _close_se(float(t["std_error"].iloc[0]), ref_se, est)
+    by = des.mean("api00", by="sch.wide").tidy()
+    assert len(by) == 2
+    for level, (e, se) in zip(["No", "Yes"], by[["estimate", "std_error"]].to_numpy()):
+        est, ref_se = _ref(r_est, name, "mean_by", "api00", level)
+        assert e == pytest.approx(est, rel=1e-10)
+        _close_se(float(se), ref_se, est)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -400,3 +406,28 @@ def test_row_order_and_relabelled_levels(api, designs, seed):
     y = shuffled["api00"].to_numpy(float)
     assert _se_total(out, y) == pytest.approx(_se_total(ref, api["api00"].to_numpy(float)),
                                               rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["linear", "logit", "rake", "poststrat"])
+def test_zero_base_weights_stay_zero_and_drop_out(api, method):
+    """Rows of weight 0 (e.g. non-respondents of AttritionWeights) take no part."""
+    zero = (np.arange(len(api)) % 7 == 3)
+    full = SurveyDesign(api.assign(pw=np.where(zero, 0.0, api["pw"])), cluster="dnum",
+                        weights="pw", fpc="fpc")
+    sub = SurveyDesign(api[~zero].reset_index(drop=True), cluster="dnum", weights="pw",
+                       fpc="fpc")
+    assert sub.n_clusters == full.n_clusters
+
+    def run(des):
+        if method == "rake":
+            return rake(des, ["stype", "sch.wide"], [POP_TYPES, POP_SCHWIDE], tol=1e-13)
+        if method == "poststrat":
+            return poststratify(des, "stype", POP_TYPES)
+        kw = {"bounds": (0.3, 3.0)} if method == "logit" else {}
+        return calibrate(des, "~stype + enroll", POP, calfun=method, **kw)
+
+    a, b = run(full), run(sub)
+    assert np.all(a.weights[zero] == 0)
+    np.testing.assert_allclose(a.weights[~zero], b.weights, rtol=1e-10)
+    y = api["api00"].to_numpy(float)
+    assert _se_total(a, y) == pytest.approx(_se_total(b, y[~zero]), rel=1e-9)
