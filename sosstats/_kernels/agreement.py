@@ -246,6 +246,8 @@ def gwet_scores(stats: np.ndarray, weights: np.ndarray, coefficient: str
     n = stats.shape[0]
     k = weights.shape[0]
     est, pa, pe = (float(v) for v in gwet_from_sums(stats.sum(axis=0), weights, coefficient))
+    if not pe < 1:      # a single level used: the caller raises
+        return est, pa, pe, np.full(n, np.nan)
     n2 = stats[:, 1].sum()
     share = stats[:, 2:-1]
     pi = share.mean(axis=0)

@@ -103,8 +103,15 @@ def _bootstrap(sums: np.ndarray, statistic: Any, n_resamples: int, rng: np.rando
     return reps[ok], int((~ok).sum())
 
 
+def _ratio(estimate: float, se: float) -> float:
+    """``estimate / se``; +/-inf for a zero SE (perfect agreement), NaN for 0 / 0."""
+    if se > 0:
+        return estimate / se
+    return float(np.sign(estimate) * np.inf) if estimate != 0 else np.nan
+
+
 def _p(statistic: float, df: float) -> float:
-    if not np.isfinite(statistic):
+    if np.isnan(statistic):
         return np.nan
     if np.isinf(df):
         return float(2 * stats.norm.sf(abs(statistic)))
@@ -216,7 +223,7 @@ def cohens_kappa(data: pd.DataFrame, rater1: str, rater2: str, *, weights: Weigh
     group = r.cluster[keep] if r.cluster is not None else None
     se, df, how = _analytic(kappa, centred, group, r.n_clusters, cluster, gwet_form=False)
     se0 = float(np.sqrt(var0))
-    statistic = kappa / se0 if group is None else kappa / se
+    statistic = _ratio(kappa, se0 if group is None else se)
     units, n_units = _units(r)
     sums = K.cross_tables(a, b, k, units[keep], n_units).reshape(n_units, k * k)
     gen = check_rng(rng)
@@ -260,7 +267,7 @@ def _gwet(coefficient: str, data: pd.DataFrame, raters: Sequence[str], weights: 
                           "coefficient is undefined.")
     group = r.cluster[keep] if r.cluster is not None else None
     se, df, how = _analytic(est, centred, group, r.n_clusters, cluster, gwet_form=True)
-    statistic = est / se if coefficient != "percent" and se > 0 else np.nan
+    statistic = _ratio(est, se) if coefficient != "percent" else np.nan
     units, n_units = _units(r)
     sums = K.group_sums(st, units[keep], n_units)
     boot, failed = _bootstrap(sums, lambda s: K.gwet_from_sums(s, W, coefficient)[0],
@@ -429,7 +436,7 @@ def krippendorff_alpha(data: pd.DataFrame, raters: Sequence[str], *,
     centred = K.alpha_scores(counts[pair], W)
     group = r.cluster[pair] if r.cluster is not None else None
     se, df, how = _analytic(alpha, centred, group, r.n_clusters, cluster, gwet_form=True)
-    statistic = alpha / se if se > 0 else np.nan
+    statistic = _ratio(alpha, se)
     units, n_units = _units(r)
     sums = K.coincidence(counts[pair], units[pair], n_units).reshape(n_units, k * k)
     boot, failed = _bootstrap(sums, lambda s: K.alpha_from_coincidence(
