@@ -443,3 +443,44 @@ def test_chisq_invariances(seed, scale, statistic):
     if statistic != "Wald" and assume_finite:
         tr = chisq(SurveyDesign(data, cluster="cl", weights="w"), "b", "a", statistic=statistic)
         assert tr.p_value == pytest.approx(base.p_value, rel=1e-7, abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# replicate designs: the replicate covariance of the re-estimated cell proportions and totals
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def replicate_case():
+    from sosstats.datasets import simulate_evaluation
+    from sosstats.weighting import replicate_weights
+
+    f = simulate_evaluation(rng=0).families
+    rw = replicate_weights(f, responded="responded_t2", covariates=["previous_referral"],
+                           cluster="la_code", n_replicates=20, rng=3)
+    return f, rw, SurveyDesign(f, weights=rw)
+
+
+def test_chisq_on_a_replicate_design(replicate_case):
+    f, rw, design = replicate_case
+    res = chisq(design, "concerns_t2", "experience")
+    # by hand: cell proportions and totals on the full and every replicate weight
+    r = pd.Categorical(f["concerns_t2"])
+    c = pd.Categorical(f["experience"])
+    ok = (r.codes >= 0) & (c.codes >= 0)
+    nr, nc = len(r.categories), len(c.categories)
+    x = np.zeros((len(f), nr * nc))
+    x[np.flatnonzero(ok), (r.codes * nc + c.codes)[ok]] = 1.0
+    W = np.column_stack([rw.weights.to_numpy(float), rw.replicates.to_numpy(float)])
+    tot = (W * ok[:, None]).T @ x
+    prop = tot / tot.sum(axis=1, keepdims=True)
+    Vp = rw.covariance(prop[0], prop[1:])
+    VT = rw.covariance(tot[0], tot[1:])
+    n = int(np.count_nonzero(ok & (W[:, 0] > 0)))
+    for stat in ("F", "Chisq", "Wald", "lincom"):
+        want, _, _ = rs.table_test(prop[0].reshape(nr, nc), Vp, n, design.df, stat,
+                                   totals=tot[0].reshape(nr, nc), totals_cov=VT,
+                                   chisq_df=np.inf)
+        got = res.tests[stat]
+        assert got.p_value == pytest.approx(want.p_value, rel=1e-9)
+        assert got.statistic == pytest.approx(want.statistic, rel=1e-9)
+    assert res.nobs == n and res.design_df == design.df
+    assert "replicate" in res.design_label

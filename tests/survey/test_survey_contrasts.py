@@ -313,3 +313,50 @@ def test_compare_and_trend_invariances(seed, scale):
         tr = trend(SurveyDesign(other, cluster="cl", weights="w"), "y", "gs")
         assert tr.slope == pytest.approx(btr.slope, rel=1e-9, abs=1e-12)
         assert tr.std_error == pytest.approx(btr.std_error, rel=1e-9, abs=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
+# replicate designs
+# ---------------------------------------------------------------------------------------------
+def test_compare_and_trend_on_a_replicate_design():
+    from sosstats.datasets import simulate_evaluation
+    from sosstats.weighting import replicate_weights
+
+    f = simulate_evaluation(rng=0).families
+    rw = replicate_weights(f, responded="responded_t2", covariates=["previous_referral"],
+                           cluster="la_code", n_replicates=15, rng=5)
+    design = SurveyDesign(f, weights=rw)
+    W = np.column_stack([rw.weights.to_numpy(float), rw.replicates.to_numpy(float)])
+    y = f["shared_understanding_t2"].to_numpy(float)
+    ok = ~np.isnan(y)
+    levels = list(f["experience"].cat.categories)
+    # each vs rest by hand on every replicate weight; a replicate in which some domain is
+    # empty (the bootstrap drew none of its clusters) is left out of the joint covariance
+    res = compare(design, "shared_understanding_t2", "experience", contrast="each vs rest")
+    yy = np.where(ok, y, 0.0)
+    means = []
+    for lv in levels:
+        d = (f["experience"] == lv).to_numpy() & ok
+        rest = ~(f["experience"] == lv).to_numpy() & ok
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means.append((W * d[:, None]).T @ yy / (W * d[:, None]).sum(axis=0))
+            means.append((W * rest[:, None]).T @ yy / (W * rest[:, None]).sum(axis=0))
+    means = np.column_stack(means)                    # (1 + B, 2G): in, out, in, out, ...
+    cov = rw.covariance(means[0], means[1:])
+    for g, lv in enumerate(levels):
+        c = np.zeros(2 * len(levels))
+        c[2 * g], c[2 * g + 1] = 1.0, -1.0
+        assert res.params[f"{lv} - rest"] == pytest.approx(c @ means[0], rel=1e-12)
+        assert res.std_errors[f"{lv} - rest"] == pytest.approx(np.sqrt(c @ cov @ c), rel=1e-9)
+    # trend slope by hand: weighted least squares on every replicate weight
+    v = f["cohort"].to_numpy(float)
+    tr = trend(design, "shared_understanding_t2", "cohort")
+    Wd = W * ok[:, None]
+    yy = np.where(ok, y, 0.0)
+    s = Wd.sum(axis=0)
+    vb, ub = v @ Wd / s, yy @ Wd / s
+    slope = ((v * yy) @ Wd - s * vb * ub) / ((v ** 2) @ Wd - s * vb ** 2)
+    assert tr.slope == pytest.approx(slope[0], rel=1e-12)
+    se = np.sqrt(rw.covariance(slope[:1], slope[1:, None])[0, 0])
+    assert tr.std_error == pytest.approx(se, rel=1e-9)
+    assert tr.df == design.df - 1
