@@ -486,3 +486,31 @@ def test_stratified_and_two_stage_calibration_match_r(others, r_est, name):
         est, ref_se = _ref(r_est, name, "mean_by", "api00", level)
         assert m == pytest.approx(est, rel=1e-10)
         _close_se(se, ref_se, est)
+
+
+# ----------------------------------------------------------------------------- regression
+
+def _has_glm() -> bool:
+    try:
+        from sosstats.survey.regression import glm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_glm(), reason="sosstats.survey.regression.glm not there")
+@pytest.mark.parametrize("name", ["none", "linear", "logit", "rake", "poststrat", "chain"])
+@pytest.mark.parametrize("family", ["gaussian", "quasibinomial"])
+def test_svyglm_on_calibrated_designs_matches_r(api, name, family, r_est):
+    """design.glm's sandwich goes through the calibration residualiser, as svyglm's."""
+    dclus1 = SurveyDesign(api.assign(yes=(api["sch.wide"] == "Yes").astype(float)),
+                          cluster="dnum", weights="pw", fpc="fpc")
+    des = _designs(dclus1)[name]
+    formula = "api00 ~ api99" if family == "gaussian" else "yes ~ api99"
+    fit = des.glm(formula, family=family).tidy()
+    stat = "glm" if family == "gaussian" else "glm_logit"
+    for term, r_term in (("Intercept", "(Intercept)"), ("api99", "api99")):
+        row = fit[fit["term"] == term].iloc[0]
+        est, ref_se = _ref(r_est, name, stat, r_term)
+        assert row["estimate"] == pytest.approx(est, rel=1e-10)   # observed <= 2e-12
+        assert row["std_error"] == pytest.approx(ref_se, rel=1e-10)
