@@ -111,8 +111,8 @@ def _solve(info: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 def _information(X: np.ndarray, wv: np.ndarray) -> np.ndarray:
     """``X' diag(wv[:, b]) X`` for each column ``b``: (B, p, p)."""
     if wv.shape[1] == 1:
-        xw = X * wv[:, :1]
-        return (xw.T @ X)[None]
+        xs = X * np.sqrt(wv[:, :1])         # weights are >= 0; xs' xs is one BLAS syrk
+        return (xs.T @ xs)[None]
     return np.einsum("nb,np,nq->bpq", wv, X, X, optimize=True)
 
 

@@ -101,10 +101,15 @@ def _design_df(design: Any, used: np.ndarray, psu: np.ndarray | None,
     """
     if psu is None:
         return float(design.df)
-    n_psu = np.unique(psu[used]).size
-    n_str = np.unique(strata[used]).size
-    full = np.unique(psu).size - np.unique(strata).size
+    n_psu = _present(psu[used])
+    n_str = _present(strata[used])
+    full = _present(psu) - _present(strata)
     return float(design.df) - (full - (n_psu - n_str))
+
+
+def _present(codes: np.ndarray) -> int:
+    """Count the distinct non-negative integer codes (a bincount, not a sort)."""
+    return int(np.count_nonzero(np.bincount(codes))) if codes.size else 0
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -159,18 +164,20 @@ def _used_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     return complete, complete & (w > 0)
 
 
-def _check_rank(X: np.ndarray, terms: list[str]) -> None:
+def _check_rank(X: np.ndarray, terms: list[str], w: np.ndarray | None = None) -> None:
+    """Refuse too few rows, all-zero columns and collinear terms (weighted Gram matrix)."""
     n, p = X.shape
     if n <= p:
         raise DesignError(f"need more complete rows with a positive weight than coefficients; "
                           f"got {n} rows for {p} coefficients.")
-    scale = np.sqrt((X * X).sum(axis=0))
-    zero = [t for t, s in zip(terms, scale) if s == 0]
+    gram = (X.T @ X) if w is None else (X * w[:, None]).T @ X
+    scale = np.sqrt(np.diag(gram))
+    zero = [t for t, s in zip(terms, scale) if not s > 0]
     if zero:
         raise DesignError(f"term(s) {', '.join(map(repr, zero))} are zero in every row used: "
                           "drop them.")
-    sv = np.linalg.svd(X / scale, compute_uv=False)
-    if sv[-1] <= 1e-10 * sv[0]:
+    eig = np.linalg.eigvalsh(gram / np.outer(scale, scale))
+    if eig[0] <= 1e-11 * eig[-1]:
         raise DesignError(f"the model matrix of {', '.join(map(repr, terms))} is rank "
                           "deficient (collinear terms) in the rows used: drop one.")
 
@@ -180,7 +187,7 @@ def _clusters_used(psu: np.ndarray | None, pos: np.ndarray, vcov: str) -> np.nda
         raise DesignError(f"vcov={vcov!r} needs the design's PSUs; a replicate design has "
                           "none (use vcov='design').")
     codes = psu[pos]
-    if np.unique(codes).size < 2:
+    if _present(codes) < 2:
         raise DesignError("the rows used lie in fewer than two PSUs: design-based (and "
                           "cluster-robust) standard errors need at least two clusters.")
     return codes
@@ -305,12 +312,13 @@ def glm(design: Any, formula: str, *,
     w = np.asarray(design.weights, dtype=float)
     complete, pos = _used_rows(X, y, w)
     n, p = X.shape
-    _check_rank(X[pos], terms)
+    every = bool(pos.all())
+    xp, yp, wp = (X, y, w) if every else (X[pos], y[pos], w[pos])
+    _check_rank(xp, terms, wp)
     psu, strata = _psu_codes(design)
-    if psu is not None and np.unique(psu[pos]).size < 2:
+    if psu is not None and _present(psu[pos]) < 2:
         raise DesignError("the rows used lie in fewer than two PSUs: design-based standard "
                           "errors need at least two clusters.")
-    xp, yp, wp = X[pos], y[pos], w[pos]
     beta, mu = _fit_checked(xp, yp, wp, fam, terms, lhs)
     var_mu = fam.variance(mu)
     resid = yp - mu
@@ -319,12 +327,16 @@ def glm(design: Any, formula: str, *,
         info = (xp * (wp * var_mu)[:, None]).T @ xp
         ainv = np.linalg.inv(info)
         ainv = 0.5 * (ainv + ainv.T)
-        infl = np.zeros((n, p))
-        infl[pos] = (xp * (wp * resid)[:, None]) @ ainv
+        z = (xp * (wp * resid)[:, None]) @ ainv
+        if every:
+            infl = z
+        else:
+            infl = np.zeros((n, p))
+            infl[pos] = z
 
         def estimator(W: np.ndarray) -> np.ndarray:
-            Wp = np.asarray(W, dtype=float)[pos]
-            return fit_glm(xp, yp, Wp, fam, beta0=beta)[0]
+            Wp = np.asarray(W, dtype=float)
+            return fit_glm(xp, yp, Wp if every else Wp[pos], fam, beta0=beta)[0]
 
         vc = np.asarray(design._variance(estimator, infl), dtype=float).reshape(p, p)
         degf = _design_df(design, pos, psu, strata)
@@ -365,7 +377,7 @@ def _fit_checked(X: np.ndarray, y: np.ndarray, w: np.ndarray, fam: Any, terms: l
         beta, mu = beta[0], mu[:, 0]
         if fam.base != "binomial" or not (np.minimum(mu, 1 - mu) < 1e-10).any():
             return beta, mu
-    except ConvergenceError as exc:
+    except (ConvergenceError, DesignError) as exc:   # diverging, or V(mu) -> 0 in the fit
         if fam.base != "binomial":
             raise
         failure = exc
@@ -383,7 +395,7 @@ def _fit_checked(X: np.ndarray, y: np.ndarray, w: np.ndarray, fam: Any, terms: l
 
 
 def _count(codes: np.ndarray | None) -> int | None:
-    return None if codes is None else int(np.unique(codes).size)
+    return None if codes is None else _present(codes)
 
 
 def _cluster_fit(X: np.ndarray, resid: np.ndarray, codes: np.ndarray, var_mu: np.ndarray,
@@ -483,7 +495,7 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
     if sep is not None:
         raise _separation_error(sep, list(terms), lhs)
     psu, strata = _psu_codes(design)
-    if psu is not None and np.unique(psu[pos]).size < 2:
+    if psu is not None and _present(psu[pos]) < 2:
         raise DesignError("the rows used lie in fewer than two PSUs: design-based standard "
                           "errors need at least two clusters.")
     model = _Ordered(xp, yk, k, wp)
