@@ -19,6 +19,7 @@ from sosstats.datasets._simulate_survey import (
     WAVES,
     _cuts_from_shares,
     _level_dict,
+    expected_probabilities,
     ordinal_probabilities,
 )
 
@@ -114,9 +115,9 @@ def simulate_case_records(rng: np.random.Generator, n_records: int, families: pd
 
     c1, c2 = confusion["coder_1"], confusion["coder_2"]
     pop = ordinal_probabilities(cuts, wave_shift)                           # (2, K)
-    cond = ordinal_probabilities(cuts, wave_shift[:, None] + pilot_part[la][None, :],
-                                 np.sqrt(1.0 - icc))                        # (2, n, K)
-    expected = cond.mean(axis=1) if n_records else np.full_like(pop, np.nan)
+    expected = np.concatenate([expected_probabilities(cuts, shift + pilot_part[la],
+                                                      np.sqrt(1.0 - icc))
+                               for shift in wave_shift])                    # (2, K)
     scores = np.arange(1, n_levels + 1, dtype=float)
 
     def joint_of(pi: np.ndarray) -> np.ndarray:

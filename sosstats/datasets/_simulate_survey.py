@@ -24,6 +24,7 @@ __all__ = [
     "VIEW_ITEMS",
     "VIEW_WAVES",
     "WAVES",
+    "expected_probabilities",
     "ordinal_probabilities",
     "simulate_worker_survey",
     "simulate_family_views",
@@ -83,6 +84,30 @@ def _group_means(probs: np.ndarray, groups: np.ndarray, n_groups: int) -> np.nda
         return sums / n[:, None]
 
 
+def expected_probabilities(cuts: np.ndarray, x: np.ndarray, scale: float,
+                           groups: np.ndarray | None = None, n_groups: int = 1) -> np.ndarray:
+    r"""Mean over units (within each group) of their ordered-probit level probabilities.
+
+    ``x`` holds each unit's conditional latent mean; the result, (n_groups, K), is the
+    difference of the group means of :math:`\Phi((\kappa_k - x_i)/s)` (a mean of differences is
+    a difference of means, so only the K - 1 cumulative columns are evaluated). An empty group
+    gives NaN.
+    """
+    x = np.asarray(x, dtype=float)
+    return _probabilities_from_cdf(_ndtr((np.asarray(cuts)[None, :] - x[:, None]) / scale),
+                                   groups, n_groups)
+
+
+def _probabilities_from_cdf(cdf: np.ndarray, groups: np.ndarray | None = None,
+                            n_groups: int = 1) -> np.ndarray:
+    """Group means of unit cumulative probabilities (n, K - 1) turned into level shares."""
+    if groups is None:
+        groups = np.zeros(cdf.shape[0], dtype=np.int64)
+    mean_cdf = _group_means(cdf, groups, n_groups)
+    edge = np.zeros((n_groups, 1))
+    return np.diff(np.concatenate([edge, mean_cdf, edge + 1.0], axis=1), axis=1)
+
+
 def _level_dict(levels: tuple, values: np.ndarray) -> dict:
     return {level: float(v) for level, v in zip(levels, values)}
 
@@ -133,12 +158,12 @@ def simulate_worker_survey(rng: np.random.Generator, n_survey: int, pilot_codes:
         else:
             columns[item] = pd.Categorical.from_codes(code, dtype=_TOOL_DTYPE)
         pop = ordinal_probabilities(cuts[item], shift[:, k])                       # (3, K)
-        cond = ordinal_probabilities(cuts[item], shift[exp, k] + pilot_part[la, k], cond_scale)
+        x = shift[exp, k] + pilot_part[la, k]
         proportions[item] = {g: _level_dict(levels[item], pop[i])
                              for i, g in enumerate(EXPERIENCE_LEVELS)}
-        expected[item] = _level_dict(levels[item], cond.mean(axis=0) if n_survey else
-                                     np.full(pop.shape[1], np.nan))
-        by = _group_means(cond, exp, len(EXPERIENCE_LEVELS))
+        expected[item] = _level_dict(levels[item],
+                                     expected_probabilities(cuts[item], x, cond_scale)[0])
+        by = expected_probabilities(cuts[item], x, cond_scale, exp, len(EXPERIENCE_LEVELS))
         expected_by[item] = {g: _level_dict(levels[item], by[i])
                              for i, g in enumerate(EXPERIENCE_LEVELS)}
         cutpoints[item] = {f"{j + 1}|{j + 2}": float(c) for j, c in enumerate(cuts[item])}
@@ -184,11 +209,11 @@ VIEW_ITEMS: dict[str, dict] = {
                      two_years_t2=0.0, waves=("T2",)),
     "contact": dict(levels=("unhelpful", "mixed", "helpful"),
                     shares=(0.29 / 0.95, 0.18 / 0.95, 0.48 / 0.95), nonresponse=0.05,
-                    experience=(-0.2, 0.45, -0.15), cohort_2=0.3, time_t2=-0.05,
-                    two_years_t2=-0.45, waves=WAVES),
+                    experience=(-0.25, 0.55, -0.2), cohort_2=0.3, time_t2=-0.05,
+                    two_years_t2=-0.55, waves=WAVES),
     "helpfulness": dict(levels=(1, 2, 3, 4, 5), shares=(0.12, 0.17, 0.20, 0.30, 0.21),
-                        nonresponse=0.0, experience=(-0.2, 0.4, -0.15), cohort_2=0.25,
-                        time_t2=-0.05, two_years_t2=-0.4, waves=WAVES),
+                        nonresponse=0.0, experience=(-0.25, 0.5, -0.2), cohort_2=0.25,
+                        time_t2=-0.05, two_years_t2=-0.5, waves=WAVES),
 }
 _VIEW_GROUP_MIX = np.array([0.3, 0.4, 0.3])
 #: Latent variance components of the views (the pilot's is ``survey_icc``; noise takes the rest).
@@ -321,24 +346,22 @@ def simulate_family_views(rng: np.random.Generator, families: pd.DataFrame,
                           for i, g in enumerate(EXPERIENCE_LEVELS)}
         truth["proportions"][item] = props
         truth["by_experience"][item] = by_exp
-        cond = with_nr(ordinal_probabilities(cuts, mu + cluster_part, cond_scale))   # rows x K
         exp_all, exp_g, exp_c = {}, {}, {}
         for wv in waves:
             rows = t2 if wv == "T2" else ~t2
-            c_rows = cond[rows]
-            exp_all[wv] = _level_dict(keys, c_rows.mean(axis=0) if c_rows.size else
-                                      np.full(len(keys), np.nan))
-            by = _group_means(c_rows, exp[rows], 3)
+            cdf = _ndtr((cuts[None, :] - (mu[rows] + cluster_part[rows])[:, None]) / cond_scale)
+            exp_all[wv] = _level_dict(keys, with_nr(_probabilities_from_cdf(cdf))[0])
+            by = with_nr(_probabilities_from_cdf(cdf, exp[rows], 3))
             exp_g[wv] = {g: _level_dict(keys, by[i]) for i, g in enumerate(EXPERIENCE_LEVELS)}
-            byc = _group_means(c_rows, cohort2[rows].astype(np.int64), 2)
+            byc = with_nr(_probabilities_from_cdf(cdf, cohort2[rows].astype(np.int64), 2))
             exp_c[wv] = {c: _level_dict(keys, byc[j]) for j, c in enumerate((1, 2))}
         truth["expected"][item] = exp_all
         truth["expected_by_experience"][item] = exp_g
         truth["expected_by_cohort"][item] = exp_c
         # what the T2 shares would have been had every family been interviewed at T2
-        all_t2 = with_nr(ordinal_probabilities(
+        all_t2 = with_nr(expected_probabilities(
             cuts, _view_shift(spec, effect_scale, exp_f, cohort2_f, np.ones(n, dtype=bool))
             + np.sqrt(icc) * pilot_z[fam_la] + np.sqrt(_VIEW_VAR_WORKER) * worker_f,
             cond_scale))
-        truth["expected_all_t2"][item] = _level_dict(keys, all_t2.mean(axis=0))
+        truth["expected_all_t2"][item] = _level_dict(keys, all_t2[0])
     return pd.DataFrame(columns), truth
