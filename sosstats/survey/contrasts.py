@@ -19,6 +19,8 @@ Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*, sections 2.4 
 5.2 (contrasts, ``svycontrast``) and 6.3. Wiley.
 Agresti, A. (2013). *Categorical Data Analysis*, 3rd ed., section 3.4.1 (the linear-by-linear
 association statistic :math:`M^2`). Wiley.
+Korn, E. L. and Graubard, B. I. (1990). Simultaneous testing of regression coefficients with
+complex survey data: use of Bonferroni t statistics. *The American Statistician* 44, 270-276.
 Korn, E. L. and Graubard, B. I. (1999). *Analysis of Health Surveys*, section 5.2. Wiley.
 """
 
@@ -186,6 +188,19 @@ def _wald(theta: np.ndarray, cov: np.ndarray, L: np.ndarray) -> tuple[float, int
     return float(np.sum((vec.T @ d) ** 2 / eig)), q
 
 
+def _omnibus(W: float, q: int, nu: float) -> dict[str, float]:
+    """Return the adjusted Wald F (Korn-Graubard) and the unadjusted regTermTest form of W."""
+    def sf(f: float, a: float, b: float) -> float:
+        return float(stats.f.sf(f, a, b)) if b >= 1 and np.isfinite(f) else float("nan")
+
+    den = nu - q + 1
+    F = W * den / (q * nu)
+    F0 = W / q
+    return {"statistic": F, "df_num": float(q), "df_den": den, "p_value": sf(F, q, den),
+            "wald": W, "unadjusted_statistic": F0, "unadjusted_df_den": nu - q,
+            "unadjusted_p_value": sf(F0, q, nu - q)}
+
+
 # ---------------------------------------------------------------------------------------------
 # compare
 # ---------------------------------------------------------------------------------------------
@@ -204,8 +219,10 @@ class DomainContrastResult(Result):
     coefficients : pandas.DataFrame
         The contrast matrix on the domain estimates (``rest`` columns for "each vs rest").
     omnibus : dict
-        The Wald F test that every domain is equal: ``statistic``, ``df_num``, ``df_den``,
-        ``p_value`` (as R's ``regTermTest(svyglm(y ~ by), ~by)``).
+        The test that every domain is equal: the adjusted Wald F (``statistic``, ``df_num``,
+        ``df_den``, ``p_value``), the Wald ``wald``, and the unadjusted form of R's
+        ``regTermTest(svyglm(y ~ by), ~by)`` (``unadjusted_statistic``,
+        ``unadjusted_df_den``, ``unadjusted_p_value``).
     """
 
     contrasts: pd.DataFrame
@@ -231,8 +248,11 @@ class DomainContrastResult(Result):
         notes = [self.design_label,
                  f"Estimates: {self.what} by {self.by} (domains as subpopulations); t tests "
                  f"on design df = {self.design_df:g}.",
-                 f"All {self.by} domains equal: F = {om['statistic']:.4g} on "
-                 f"({om['df_num']:g}, {om['df_den']:g}) df, p = {om['p_value']:.3g}."]
+                 f"All {self.by} domains equal (adjusted Wald): F = {om['statistic']:.4g} on "
+                 f"({om['df_num']:g}, {om['df_den']:g}) df, p = {om['p_value']:.3g}; "
+                 f"unadjusted (R regTermTest) F = {om['unadjusted_statistic']:.4g} on "
+                 f"({om['df_num']:g}, {om['unadjusted_df_den']:g}), p = "
+                 f"{om['unadjusted_p_value']:.3g}."]
         if self.alternative != "two-sided":
             notes.append(f"p-values one-sided ({self.alternative}); intervals two-sided.")
         if self.adjust != "none":
@@ -315,10 +335,13 @@ def compare(design: SurveyDesign, y: str, by: str, *,
     their cluster (never dropped). A contrast :math:`c'\hat\theta` has variance :math:`c'\hat V
     c` and :math:`t = c'\hat\theta / \mathrm{SE}` is referred to :math:`t_\nu`, :math:`\nu` =
     clusters - strata (R's ``svycontrast`` uses the normal; with ten clusters the t is the
-    honest choice, Korn and Graubard 1999, 5.2). The omnibus test is
-    :math:`F = W/(G-1)` on :math:`(G-1, \nu - G + 1)` df, :math:`W = \hat\theta' L'(L \hat V
-    L')^{-1} L \hat\theta` for the :math:`G-1` differences from the first level, as
-    ``regTermTest`` on ``svyglm(y ~ by)`` (which has the same estimates and covariance).
+    honest choice, Korn and Graubard 1999, 5.2). The omnibus test uses the Wald statistic
+    :math:`W = \hat\theta' L'(L \hat V L')^{-1} L \hat\theta` of the :math:`q = G-1`
+    differences from the first level, as the adjusted Wald F :math:`W(\nu - q + 1)/(q\nu)` on
+    :math:`(q, \nu - q + 1)` df (Korn and Graubard 1990; R's ``svychisq(statistic =
+    "adjWald")`` form), which for two domains is exactly the square of the contrast's
+    :math:`t_\nu`; the unadjusted :math:`W/q` on :math:`(q, \nu - q)` df of ``regTermTest``
+    on ``svyglm(y ~ by)`` (same estimates and covariance) is reported beside it.
     "Each vs rest" contrasts the domain with its complement :math:`\bar g` (one more ratio per
     domain, from the same covariance computation).
 
@@ -372,11 +395,7 @@ def compare(design: SurveyDesign, y: str, by: str, *,
     Lo[np.arange(G - 1), np.arange(1, G)] = 1.0
     Lo[:, 0] = -1.0
     W, q = _wald(theta, cov, Lo)
-    den = df - q
-    F = W / q
-    omnibus = {"statistic": F, "df_num": float(q), "df_den": den,
-               "p_value": float(stats.f.sf(F, q, den)) if den >= 1 and np.isfinite(F)
-               else float("nan")}
+    omnibus = _omnibus(W, q, df)
     dse = np.sqrt(np.clip(np.diag(cov)[:G], 0.0, None))
     domains = pd.DataFrame({"estimate": means, "std_error": dse,
                             "n": obs[:, :G].sum(axis=0).astype(int), "rest": rest},

@@ -106,9 +106,22 @@ def test_compare_dict_contrasts(dz):
 def test_compare_omnibus_matches_regtermtest(dz, case, which, y, by):
     om = compare(dz[which], y, by).omnibus
     ref = OMNI.loc[case]
-    assert om["statistic"] == pytest.approx(ref["F"], rel=1e-10)
-    assert om["df_num"] == ref["df_num"] and om["df_den"] == ref["df_den"]
-    assert om["p_value"] == pytest.approx(ref["p_value"], rel=1e-10)
+    assert om["unadjusted_statistic"] == pytest.approx(ref["F"], rel=1e-10)
+    assert om["df_num"] == ref["df_num"] and om["unadjusted_df_den"] == ref["df_den"]
+    assert om["unadjusted_p_value"] == pytest.approx(ref["p_value"], rel=1e-10)
+    # the adjusted Wald F: W (nu - q + 1) / (q nu) on (q, nu - q + 1)
+    nu, q = dz[which].df, om["df_num"]
+    assert om["wald"] == pytest.approx(ref["F"] * q, rel=1e-10)
+    assert om["statistic"] == pytest.approx(om["wald"] * (nu - q + 1) / (q * nu), rel=1e-12)
+    assert om["df_den"] == nu - q + 1
+    assert om["p_value"] == pytest.approx(stats.f.sf(om["statistic"], q, nu - q + 1))
+
+
+def test_compare_omnibus_of_two_domains_is_the_t_test(dz):
+    res = compare(dz["sim"], "helpful", "cohort")
+    row = res.tidy().iloc[0]
+    assert res.omnibus["statistic"] == pytest.approx(row["statistic"] ** 2, rel=1e-12)
+    assert res.omnibus["p_value"] == pytest.approx(row["p_value"], rel=1e-10)
 
 
 def test_compare_reference_alternative_and_adjust(dz):
