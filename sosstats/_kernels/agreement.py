@@ -305,8 +305,13 @@ def coincidence(counts: np.ndarray, group: np.ndarray | None = None, n_groups: i
     n, k = R.shape
     m = R.sum(axis=1)
     scale = np.where(m >= 2, 1.0 / np.where(m >= 2, m - 1, 1.0), 0.0)
-    contrib = (R * scale[:, None])[:, :, None] * R[:, None, :]
     idx = np.arange(k)
+    if group is None:           # one (k, n) @ (n, k) product
+        rs = R * scale[:, None]
+        o = rs.T @ R
+        o[idx, idx] -= rs.sum(axis=0)
+        return o[None]
+    contrib = (R * scale[:, None])[:, :, None] * R[:, None, :]
     contrib[:, idx, idx] -= R * scale[:, None]
     return group_sums(contrib.reshape(n, k * k), group, n_groups).reshape(n_groups, k, k)
 

@@ -131,10 +131,11 @@ def prepare(data: Any, raters: Sequence[str], *, levels: Sequence[Any] | None,
                         f"{', '.join(map(repr, raters))} are unordered text "
                         f"({shown_values(lv)}); pass `levels=` in order or use ordered "
                         "Categoricals.")
+    index = pd.Index(lv)            # a numeric index when the levels are numbers (fast lookup)
     codes = np.column_stack([
-        pd.Categorical(data[r].astype(object) if isinstance(data[r].dtype,
-                                                            pd.CategoricalDtype) else data[r],
-                       categories=pd.Index(lv, dtype=object)).codes.astype(np.int64)
+        index.get_indexer(data[r].astype(object) if isinstance(data[r].dtype,
+                                                                pd.CategoricalDtype)
+                          else data[r]).astype(np.int64)
         for r in raters])
     if len(lv) < 2:
         raise DesignError(f"the rater columns {', '.join(map(repr, raters))} hold a single "

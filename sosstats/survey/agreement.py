@@ -94,11 +94,17 @@ def _analytic(estimate: float, centred: np.ndarray, group: np.ndarray | None,
             "test of kappa = 0 with the null variance")
 
 
-def _bootstrap(sums: np.ndarray, statistic: Any, n_resamples: int, rng: np.random.Generator
-               ) -> tuple[np.ndarray, int]:
+def _bootstrap(cluster_sums: Any, r: Ratings, statistic: Any, n_resamples: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Replicates of ``statistic`` over resamples of clusters (of rows without clusters).
+
+    ``cluster_sums(units, n_units)`` gives the per-unit sufficient statistics; it is only
+    called when there are resamples to draw.
+    """
     if n_resamples == 0:
         return np.empty(0), 0
-    reps = statistic(K.resample_cluster_sums(sums, rng, n_resamples))
+    units, n_units = _units(r)
+    reps = statistic(K.resample_cluster_sums(cluster_sums(units, n_units), rng, n_resamples))
     ok = np.isfinite(reps)
     return reps[ok], int((~ok).sum())
 
@@ -224,11 +230,11 @@ def cohens_kappa(data: pd.DataFrame, rater1: str, rater2: str, *, weights: Weigh
     se, df, how = _analytic(kappa, centred, group, r.n_clusters, cluster, gwet_form=False)
     se0 = float(np.sqrt(var0))
     statistic = _ratio(kappa, se0 if group is None else se)
-    units, n_units = _units(r)
-    sums = K.cross_tables(a, b, k, units[keep], n_units).reshape(n_units, k * k)
-    gen = check_rng(rng)
-    boot, failed = _bootstrap(sums, lambda s: K.cohen_kappa_tables(
-        s.reshape(-1, k, k), W)[0], n_resamples, gen)
+    boot, failed = _bootstrap(
+        lambda units, n_units: K.cross_tables(a, b, k, units[keep], n_units).reshape(
+            n_units, k * k),
+        r, lambda s: K.cohen_kappa_tables(s.reshape(-1, k, k), W)[0], n_resamples,
+        check_rng(rng))
     frame = pd.DataFrame(table.astype(np.int64), index=pd.Index(r.levels, name=rater1),
                          columns=pd.Index(r.levels, name=rater2))
     label = "Cohen's kappa" if wname == "identity" else f"Cohen's weighted kappa ({wname})"
@@ -268,9 +274,8 @@ def _gwet(coefficient: str, data: pd.DataFrame, raters: Sequence[str], weights: 
     group = r.cluster[keep] if r.cluster is not None else None
     se, df, how = _analytic(est, centred, group, r.n_clusters, cluster, gwet_form=True)
     statistic = _ratio(est, se) if coefficient != "percent" else np.nan
-    units, n_units = _units(r)
-    sums = K.group_sums(st, units[keep], n_units)
-    boot, failed = _bootstrap(sums, lambda s: K.gwet_from_sums(s, W, coefficient)[0],
+    boot, failed = _bootstrap(lambda units, n_units: K.group_sums(st, units[keep], n_units),
+                              r, lambda s: K.gwet_from_sums(s, W, coefficient)[0],
                               n_resamples, check_rng(rng))
     name, term = _GWET_NAMES[coefficient]
     if wname != "identity":
@@ -437,10 +442,11 @@ def krippendorff_alpha(data: pd.DataFrame, raters: Sequence[str], *,
     group = r.cluster[pair] if r.cluster is not None else None
     se, df, how = _analytic(alpha, centred, group, r.n_clusters, cluster, gwet_form=True)
     statistic = _ratio(alpha, se)
-    units, n_units = _units(r)
-    sums = K.coincidence(counts[pair], units[pair], n_units).reshape(n_units, k * k)
-    boot, failed = _bootstrap(sums, lambda s: K.alpha_from_coincidence(
-        s.reshape(-1, k, k), r.scores, metric)[0], n_resamples, check_rng(rng))
+    boot, failed = _bootstrap(
+        lambda units, n_units: K.coincidence(counts[pair], units[pair], n_units).reshape(
+            n_units, k * k),
+        r, lambda s: K.alpha_from_coincidence(s.reshape(-1, k, k), r.scores, metric)[0],
+        n_resamples, check_rng(rng))
     return AgreementResult(
         method=f"Krippendorff's alpha ({metric})", term="alpha", estimate=alpha,
         std_error=se, test_statistic=float(statistic), p_value=_p(statistic, df), df=df,
