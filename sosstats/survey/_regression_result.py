@@ -85,12 +85,15 @@ class SurveyWaldTestResult(WaldTestResult):
         ref = "chi-square" if self.test == "chi2" else "F on the design df"
         return f"design-based Wald test ({ref})"
 
+    def _title(self) -> str:
+        return f"Wald test of {len(self.hypothesis)} restriction(s): design-based"
+
     def _notes(self) -> list[str]:
         notes = ["H0: " + "; ".join(self.hypothesis) + "."]
         ref = ("Q ~ chi-square(q)" if self.test == "chi2"
-               else f"Q/q ~ F({self.df_num:g}, {format_number(self.df_denom)})")
-        notes.append(f"{ref}; {_VCOV_TEXT.get(self.inference, self.inference)} covariance; "
-                     f"{self.df_note}")
+               else f"Q/q ~ F({self.df_num:g}, {format_number(self.df_denom)}), denominator "
+                    f"the {self.df_note}; R survey's regTermTest(method = 'Wald')")
+        notes.append(f"{ref}; {_VCOV_TEXT.get(self.inference, self.inference)} covariance.")
         return notes
 
 
@@ -99,6 +102,11 @@ class SurveyContrastResult(ContrastResult):
     """A linear combination of design-based regression coefficients (``svycontrast``)."""
 
     df_note: str = ""
+
+    def _title(self) -> str:
+        kind = ("design-based" if self.inference in ("design", "replicate")
+                else self.inference.upper())
+        return f"Linear contrast: {kind}"
 
     def _notes(self) -> list[str]:
         null = f" against {format_number(self.value)}" if self.value else ""
@@ -224,7 +232,7 @@ def _notes_common(res: Any, what: str) -> list[str]:
     dropped = f", {res.n_dropped} with a missing value left out" if res.n_dropped else ""
     notes = [f"{what}; {res.nobs} rows used{dropped}; design: {design}.",
              f"Standard errors: {_VCOV_TEXT.get(res.inference, res.inference)}; "
-             f"{res.df_note}."]
+             f"t on {res.df_note}."]
     if res.inference in ("design", "replicate") and res.n_clusters and res.n_clusters < 42:
         notes.append(f"Only {res.n_clusters} PSUs: vcov='cr2' gives the bias-reduced "
                      "(Bell-McCaffrey) errors with Satterthwaite df as a few-cluster check.")

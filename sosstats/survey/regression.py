@@ -194,15 +194,16 @@ def _clusters_used(psu: np.ndarray | None, pos: np.ndarray, vcov: str) -> np.nda
 
 
 def _df_note(kind: str, degf: float, p: int, *, ordinal: bool = False) -> str:
+    """Where the reference df come from, as printed after "t on" / "F(q, d) with d = "."""
     if kind in ("design", "replicate"):
         if ordinal:
-            return (f"t on design df = degf - slopes = {format_df(degf)} - {p} = "
+            return (f"design df = degf - slopes = {format_df(degf)} - {p} = "
                     f"{format_df(degf - p)} (R survey's svyolr)")
-        return (f"t on design df = degf + 1 - p = {format_df(degf)} + 1 - {p} = "
+        return (f"design df = degf + 1 - p = {format_df(degf)} + 1 - {p} = "
                 f"{format_df(degf + 1 - p)} (R survey's svyglm; degf = PSUs - strata)")
     if kind == "cr2":
-        return "t on Satterthwaite df per term (clubSandwich coef_test)"
-    return "t on G - 1 df"
+        return "Satterthwaite df per term (clubSandwich coef_test)"
+    return "G - 1 df"
 
 
 def format_df(x: float) -> str:
