@@ -185,6 +185,8 @@ class SurveyDesign:
             self._stages: list[_Stage] = []
             self._units = None
             self._n_units = n
+            self._psu_rows = None
+            self._strata_rows = None
             self._df: int | None = None
             return
         self.kind = "linearization"
@@ -321,6 +323,8 @@ class SurveyDesign:
             stages.append(_Stage(st, psu, fractions[s], scale, group, labels))
             cum_row = cum_row * fractions[s][stage_strata[s]]
         self._stages = stages
+        self._psu_rows = ids[0]               # first-stage PSU and stratum of every row
+        self._strata_rows = stage_strata[0]
         self._sampsizes = sampsizes
         self._popsizes = popsizes
         self.n_clusters = int(n_psu)
@@ -355,6 +359,25 @@ class SurveyDesign:
     def replicate_weights(self) -> np.ndarray | None:
         """The (n, B) replicate weight matrix of a replicate design (None otherwise)."""
         return self._replicate_matrix
+
+    def _domain_df(self, present: np.ndarray, domains: np.ndarray, n_domains: int
+                   ) -> np.ndarray:
+        """Return the degrees of freedom of each domain, (K, m).
+
+        Its PSUs minus its strata (R's ``degf`` of the subset design), counting rows where
+        ``present`` (n, m) is True; replicate designs: ``df`` everywhere.
+        """
+        K, m = int(n_domains), present.shape[1]
+        if self.kind == "replicate":
+            return np.full((K, m), float(self.df))
+        out = np.empty((K, m))
+        for j in range(m):          # one pass per column
+            sel = present[:, j] & (domains >= 0)
+            d = domains[sel].astype(np.int64)
+            n_psu = np.bincount(np.unique(self._psu_rows[sel] * K + d) % K, minlength=K)
+            n_str = np.bincount(np.unique(self._strata_rows[sel] * K + d) % K, minlength=K)
+            out[:, j] = n_psu - n_str
+        return out
 
     def __repr__(self) -> str:
         if self.kind == "replicate":
