@@ -484,3 +484,17 @@ def test_chisq_on_a_replicate_design(replicate_case):
         assert got.statistic == pytest.approx(want.statistic, rel=1e-9)
     assert res.nobs == n and res.design_df == design.df
     assert "replicate" in res.design_label
+
+
+def test_chisq_on_a_calibrated_design_matches_svychisq():
+    # calibrate(dclus1, ~stype, pop = c(6194, 755, 1018)): the cell scores are replaced by their
+    # calibration residuals before the design variance, as svyrecvar does
+    ref = pd.read_csv(FIX / "survey_tests_chisq_cal_r.csv").set_index("statistic_name")
+    d = SurveyDesign(_clus1(), cluster="dnum", weights="pw", fpc="fpc")
+    cal = d.calibrate(["stype"], {"stype": {"E": 6194 - 755 - 1018, "H": 755, "M": 1018}})
+    for stat in ("F", "Chisq", "Wald", "adjWald"):
+        res = chisq(cal, "api_band", "stype", statistic=stat)
+        assert res.p_value == pytest.approx(ref.loc[stat, "p_value"], rel=1e-9)
+        if stat != "Chisq":
+            assert res.statistic == pytest.approx(ref.loc[stat, "statistic"], rel=1e-9)
+            assert res.test.df_den == pytest.approx(ref.loc[stat, "df_den"], rel=1e-9)

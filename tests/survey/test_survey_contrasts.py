@@ -373,3 +373,12 @@ def test_compare_and_trend_on_a_replicate_design():
     se = np.sqrt(rw.covariance(slope[:1], slope[1:, None])[0, 0])
     assert tr.std_error == pytest.approx(se, rel=1e-9)
     assert tr.df == design.df - 1
+
+
+def test_compare_on_a_calibrated_design_matches_r():
+    ref = pd.read_csv(FIX / "survey_tests_contrasts_cal_r.csv").iloc[0]
+    d = SurveyDesign(_clus1(), cluster="dnum", weights="pw", fpc="fpc")
+    cal = d.calibrate(["stype"], {"stype": {"E": 6194 - 755 - 1018, "H": 755, "M": 1018}})
+    res = compare(cal, "api00", "awards")
+    assert res.params["Yes - No"] == pytest.approx(ref["estimate"], rel=1e-10)
+    assert res.std_errors["Yes - No"] == pytest.approx(ref["std_error"], rel=1e-9)
