@@ -366,6 +366,9 @@ def simulate_evaluation(
     Browne, W. J., Goldstein, H. and Rasbash, J. (2001). Multiple membership multiple
     classification (MMMC) models. *Statistical Modelling* 1(2), 103-124.
 
+    Cohen, J. (1968). Weighted kappa: nominal scale agreement with provision for scaled
+    disagreement or partial credit. *Psychological Bulletin* 70(4), 213-220.
+
     Examples
     --------
     >>> from sosstats.datasets.simulate import simulate_evaluation
