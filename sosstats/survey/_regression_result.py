@@ -49,7 +49,7 @@ _VCOV_TEXT = {
     "replicate": "design-based (replicate weights) variance",
     "cr0": "CR0 cluster-robust by PSU",
     "cr1": "CR1 cluster-robust by PSU (G/(G-1) factor)",
-    "cr2": "CR2 bias-reduced cluster-robust by PSU (Bell-McCaffrey), Satterthwaite df",
+    "cr2": "CR2 bias-reduced cluster-robust by PSU (Bell-McCaffrey)",
     "cr3": "CR3 (jackknife) cluster-robust by PSU",
 }
 
@@ -86,13 +86,21 @@ class SurveyWaldTestResult(WaldTestResult):
         return f"design-based Wald test ({ref})"
 
     def _title(self) -> str:
-        return f"Wald test of {len(self.hypothesis)} restriction(s): design-based"
+        kind = ("design-based" if self.inference in ("design", "replicate")
+                else self.inference.upper())
+        return f"Wald test of {len(self.hypothesis)} restriction(s): {kind}"
 
     def _notes(self) -> list[str]:
         notes = ["H0: " + "; ".join(self.hypothesis) + "."]
-        ref = ("Q ~ chi-square(q)" if self.test == "chi2"
-               else f"Q/q ~ F({self.df_num:g}, {format_number(self.df_denom)}), denominator "
-                    f"the {self.df_note}; R survey's regTermTest(method = 'Wald')")
+        design = self.inference in ("design", "replicate")
+        if self.test == "chi2":
+            ref = "Q ~ chi-square(q)"
+        elif design:
+            ref = (f"Q/q ~ F({self.df_num:g}, {format_number(self.df_denom)}), denominator "
+                   f"the {self.df_note}; R survey's regTermTest(method = 'Wald')")
+        else:
+            ref = (f"Q/q ~ F({self.df_num:g}, G - 1 = {format_number(self.df_denom)}) (the "
+                   "score-form CR variance of the ordinal model has no HTZ test)")
         notes.append(f"{ref}; {_VCOV_TEXT.get(self.inference, self.inference)} covariance.")
         return notes
 

@@ -216,7 +216,8 @@ def test_olr_cluster_kinds():
     res = _fit("sim_olr", "cr2")
     assert (res.tidy()["df"] < 9).all()                  # Satterthwaite, per coefficient
     w = res.wald_test("exper")
-    assert w.df_denom == 9
+    assert w.df_denom == 9 and w.test == "f"
+    assert "G - 1 = 9" in str(w) and "CR2" in str(w) and "regTermTest" not in str(w)
     c = res.contrast({"exper[T.2 years]": 1, "exper[T.2 years plus]": -1})
     assert c.df == 9 and "G - 1" in str(c)
 
