@@ -2,7 +2,8 @@
 
 - :func:`simulate_evaluation` builds a synthetic evaluation with the Signs of Safety study's
   shape (LAs and their indicators, workers, families at Time 1 and Time 2, memberships, time
-  diaries) and returns the true effects used to make it.
+  diaries, the social-worker survey, families' views and double-coded case records) and
+  returns the true effects used to make it.
 - :func:`load_la_indicators`, :func:`load_indicator_dictionary` and
   :func:`load_statistical_neighbours` read the DfE data shipped with the package (Open
   Government Licence v3.0; provenance in ``sosstats/datasets/data/SOURCES.md``); LAIT series

@@ -164,6 +164,23 @@ def test_views_follow_families_and_attrition(ev: Evaluation) -> None:
     assert 0 < fv["feelings"].isna().mean() < 0.1
 
 
+def test_views_share_the_outcome_models_pilots_and_pair_within_family(big: Evaluation) -> None:
+    views = big.truth["families"]["views"]
+    feel = big.truth["families"]["outcomes"]["feelings"]
+    for code, value in views["pilot_effect"].items():
+        z = feel["pilot_effect"][code] / (feel["sign"] * feel["sd_pilot"])
+        assert value == pytest.approx(np.sqrt(views["icc_pilot"]) * z, rel=1e-12)
+    # a family's T1 and T2 answers are correlated (family and family-by-item effects)
+    fv = big.family_views
+    wide = fv.pivot(index="family_id", columns="wave", values="helpfulness").dropna()
+    r = np.corrcoef(wide["T1"], wide["T2"])[0, 1]
+    assert 0.35 < r < 0.75
+    # and the views go with the outcome model's feelings through the shared pilot and worker
+    t1 = fv[fv["wave"] == "T1"].set_index("family_id")
+    outcome = big.families.set_index("family_id")["feelings_t1"]
+    assert np.corrcoef(t1["helpfulness"], outcome.loc[t1.index])[0, 1] > 0.05
+
+
 def test_case_records_structure(ev: Evaluation) -> None:
     cr, fam = ev.case_records, ev.families.set_index("family_id")
     t1, t2 = cr[cr["wave"] == "T1"], cr[cr["wave"] == "T2"]
