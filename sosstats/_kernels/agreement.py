@@ -61,6 +61,16 @@ __all__ = [
 GWET_COEFFICIENTS = ("fleiss", "ac1", "percent")
 
 
+def _rowsum(x: np.ndarray) -> np.ndarray:
+    """Row sums of a narrow ``(n, k)`` array as a matrix-vector product.
+
+    ``x.sum(axis=1)`` on a few columns is ~10x slower than ``x @ ones`` (numpy reduces
+    along the short axis element by element); likewise ``x @ W.T`` with a transposed (Fortran
+    order) ``k x k`` matrix falls off the fast path, so callers pass ``ascontiguousarray``.
+    """
+    return x @ np.ones(x.shape[1])
+
+
 def rating_counts(codes: np.ndarray, k: int) -> np.ndarray:
     """How many raters put each subject in each level: ``(n, m)`` codes -> ``(n, k)`` counts.
 
@@ -187,11 +197,11 @@ def gwet_statistics(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
         Shape ``(n, k + 3)``.
     """
     R = np.asarray(counts, dtype=float)
-    r = R.sum(axis=1)
+    r = _rowsum(R)
     two = r >= 2
-    star = R @ weights.T
+    star = R @ np.ascontiguousarray(weights.T)
     den = np.where(two, r * (r - 1), 1.0)
-    a = np.where(two, (R * (star - 1)).sum(axis=1) / den, 0.0)
+    a = np.where(two, _rowsum(R * (star - 1)) / den, 0.0)
     return np.column_stack([a, two.astype(float), R / r[:, None], np.ones(len(r))])
 
 
@@ -303,7 +313,7 @@ def coincidence(counts: np.ndarray, group: np.ndarray | None = None, n_groups: i
     """
     R = np.asarray(counts, dtype=float)
     n, k = R.shape
-    m = R.sum(axis=1)
+    m = _rowsum(R)
     scale = np.where(m >= 2, 1.0 / np.where(m >= 2, m - 1, 1.0), 0.0)
     idx = np.arange(k)
     if group is None:           # one (k, n) @ (n, k) product
@@ -383,10 +393,10 @@ def alpha_scores(counts: np.ndarray, agreement: np.ndarray) -> np.ndarray:
     R = np.asarray(counts, dtype=float)
     W = agreement
     n = R.shape[0]
-    r = R.sum(axis=1)
+    r = _rowsum(R)
     rbar = r.mean()
     eps = 1 / r.sum()
-    sum_q = (R * (R @ W.T - 1)).sum(axis=1)
+    sum_q = _rowsum(R * (R @ np.ascontiguousarray(W.T) - 1))
     paprime = (sum_q / (rbar * (r - 1))).sum() / n
     pa = (1 - eps) * paprime + eps
     pi = R.sum(axis=0) / (n * rbar)
