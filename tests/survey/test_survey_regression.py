@@ -410,3 +410,11 @@ def test_relabelled_clusters_change_nothing(labels):
         b = glm(relabelled, "b ~ x + z + exper", family="binomial", vcov=vcov).tidy()
         np.testing.assert_allclose(b[["estimate", "std_error", "df"]],
                                    a[["estimate", "std_error", "df"]], rtol=1e-9)
+
+
+def test_one_stage_with_replacement_design_sandwich_is_cr1():
+    # no strata, no fpc: V_design = G/(G-1) sum_j T_j T_j' of the PSU score totals (which sum
+    # to zero at the estimate), the CR1 sandwich
+    for model in ("sim_gauss", "sim_logit", "sim_pois"):
+        np.testing.assert_allclose(_fit(model).vcov.to_numpy(),
+                                   _fit(model, "cr1").vcov.to_numpy(), rtol=1e-10, atol=1e-14)
