@@ -85,7 +85,13 @@ GLM_CASES = {
 OLR_CASES = {
     "clus1_olr": ("clus1", "ord_api ~ ell + meals + mobility"),
     "sim_olr": ("sim", "ord ~ x + z + exper"),
+    "jk1_olr": ("jk1", "ord_api ~ ell + meals"),
+    "jk1_olr_svyolr": ("jk1", "ord_api ~ ell + meals"),
 }
+#: svyolr on a replicate design refits MASS::polr per replicate at polr's default tolerance
+#: (reltol 1e-8, not passed on): ~1e-4 relative (observed: 9e-5 estimates, 3e-5 SEs); jk1_olr the
+#: same computation in R at reltol 1e-15
+SPECIAL_TOL = {"jk1_olr_svyolr": 1e-3}
 
 
 def _r_name(term: str) -> str:
@@ -123,7 +129,7 @@ def _ref(model: str) -> pd.DataFrame:
 def test_coefficients_ses_and_df_match_r_survey(model):
     res = _fit(model)
     ref = _ref(model)
-    tol = OLR_TOL if model in OLR_CASES else TOL
+    tol = SPECIAL_TOL.get(model, OLR_TOL if model in OLR_CASES else TOL)
     tidy = res.tidy()
     names = [_r_name(t) for t in tidy["term"]]
     assert names == list(ref.index)
