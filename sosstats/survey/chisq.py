@@ -3,8 +3,10 @@ r"""Rao-Scott and Wald tests of independence in two-way survey tables (R survey'
 :func:`chisq` is what :meth:`SurveyDesign.chisq <sosstats.survey.SurveyDesign.chisq>` calls.
 The cell proportions :math:`\hat p_{ij} = \sum_i w_i 1[\text{row}_i = a, \text{col}_i = b] /
 \sum_i w_i` are linearised into scores :math:`z_{i,ab} = w_i (1[\cdot] - \hat p_{ab}) / \sum w`
-and the cell totals into :math:`w_i 1[\cdot]`; one call of the design's variance gives both
-covariances (replicate designs re-estimate both from the replicate weights instead), and
+and the cell totals into :math:`w_i 1[\cdot] = (\sum w) z_{i,ab} + \hat p_{ab} w_i`, so one call of
+the design's variance on the :math:`rc` proportion scores and the weights gives both
+covariances, with an :math:`n \times (rc + 1)` score matrix (replicate designs re-estimate
+both from the replicate weights instead, by one sparse product), and
 :mod:`sosstats._kernels.rao_scott` does the tests. Rows with a missing row or column value are
 left out as a domain (their scores are zero; the design, its clusters and df are unchanged), as
 R's ``na.rm = TRUE``.
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from sosstats._kernels import rao_scott as rs
 from sosstats._multiplicity import ADJUSTMENTS, adjust_pvalues
@@ -223,26 +225,31 @@ def _cell_pieces(design: SurveyDesign, row: str, col: str
     p = totals / grand
     n = int(np.count_nonzero(ok & (w > 0)))
     k = r * c
-    onehot_idx = np.flatnonzero(ok)
-
-    def indicators() -> np.ndarray:
-        x = np.zeros((len(w), k))
-        x[onehot_idx, cell[onehot_idx]] = 1.0
-        return x
+    rows_ok = np.flatnonzero(ok)
 
     def scores() -> np.ndarray:
-        x = indicators()
-        zp = wd[:, None] * (x - p[None, :]) / grand
-        return np.hstack([zp, wd[:, None] * x])
+        # proportions: z_ic = w_i (1[cell_i = c] - p_c) / W; the totals' scores w_i 1[cell_i = c]
+        # are W z_i + p w_i, so the k proportion columns and w carry both covariances
+        z = np.empty((len(w), k + 1))
+        np.multiply(wd[:, None], -p[None, :] / grand, out=z[:, :k])
+        z[rows_ok, cell[rows_ok]] += wd[rows_ok] / grand
+        z[:, k] = wd
+        return z
 
     def estimator(W: np.ndarray) -> np.ndarray:
-        x = indicators()
-        Wd = W * ok[:, None]
-        tot = Wd.T @ x                                    # (B, k)
+        # (B, k) cell totals of every weight column: one sparse (k, n) @ (n, B) product
+        onehot = sparse.csr_matrix((np.ones(rows_ok.size), (cell[rows_ok], rows_ok)),
+                                   shape=(k, len(w)))
+        tot = np.asarray(onehot @ W).T
         return np.hstack([tot / tot.sum(axis=1, keepdims=True), tot])
 
     V = design._variance(estimator, scores)
-    return (p.reshape(r, c), V[:k, :k], table, V[k:, k:], n, rlev, clev)
+    if design.kind == "replicate":
+        Vp, VT = V[:k, :k], V[k:, k:]
+    else:   # V is the covariance of (z_p, w): map to the totals' scores W z_p + p w
+        J = np.hstack([grand * np.eye(k), p[:, None]])
+        Vp, VT = V[:k, :k], J @ V @ J.T
+    return (p.reshape(r, c), Vp, table, VT, n, rlev, clev)
 
 
 def _one(design: SurveyDesign, row: str, col: str, statistic: str) -> ChisqResult:

@@ -46,6 +46,8 @@ if TYPE_CHECKING:   # pragma: no cover
 __all__ = ["compare", "trend", "DomainContrastResult", "TrendResult"]
 
 Alternative = Literal["two-sided", "greater", "less"]
+#: trend's table of mean item score by group, and its list of item scores, stop at this many
+MAX_GROUPS = 50
 _ALTERNATIVES = ("two-sided", "greater", "less")
 
 
@@ -79,7 +81,7 @@ def _item_values(data: pd.DataFrame, y: str, level: Any) -> tuple[np.ndarray, st
         check_not_mixed(s, f"item {y!r}")
         raise DataError(f"item {y!r} is categorical ({s.dtype}); pass `level=` to compare the "
                         f"proportion of one level, or give numeric scores.")
-    values = s.to_numpy(dtype=float)
+    values = s.to_numpy(dtype=float, na_value=np.nan)
     if np.isinf(values).any():
         raise DataError(f"item {y!r} has infinite values.")
     return values, f"mean {y}"
@@ -90,18 +92,29 @@ def _domain_codes(data: pd.DataFrame, by: str) -> tuple[np.ndarray, list[Any]]:
     return levels_of(data[by], by, role="`by` column")
 
 
-def _domain_table(design: SurveyDesign, values: np.ndarray, codes: np.ndarray, G: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Domain means, complement means and the joint (2G, 2G) covariance, in one call."""
+def _domain_table(design: SurveyDesign, values: np.ndarray, codes: np.ndarray, G: int,
+                  with_rest: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray,
+                                            np.ndarray]:
+    """Domain means, complement means (``with_rest``) and their joint covariance, one call.
+
+    Without complements the covariance is (G, G) from the G domains of one column; with them
+    the G domains and G complements are 2G columns of one item observed only in its domain
+    (or only outside it), in the single domain of all rows: (2G, 2G).
+    """
     from sosstats.survey.estimates import _domain_means
 
     inside = codes >= 0
     member = codes[:, None] == np.arange(G)[None, :]                      # (n, G)
-    ok = inside[:, None] & ~np.isnan(values)[:, None]
-    cols = np.hstack([np.where(member & ok, values[:, None], np.nan),
-                      np.where(~member & ok, values[:, None], np.nan)])   # (n, 2G)
+    ok = inside & ~np.isnan(values)
+    if not with_rest:
+        est, cov = _domain_means(design, np.where(ok, values, np.nan)[:, None],
+                                 np.where(ok, codes, -1), G)
+        return est, None, cov, member & ok[:, None]
+    okc = ok[:, None]
+    cols = np.hstack([np.where(member & okc, values[:, None], np.nan),
+                      np.where(~member & okc, values[:, None], np.nan)])   # (n, 2G)
     est, cov = _domain_means(design, cols, np.where(inside, 0, -1), 1)
-    return est[:G], est[G:], cov, member & ok
+    return est[:G], est[G:], cov, member & okc
 
 
 def _level_key(levels: list[Any], key: Any, by: str) -> int:
@@ -215,7 +228,8 @@ class DomainContrastResult(Result):
         (t), ``p_value``, ``df`` and ``p_adjusted`` when ``adjust`` is not ``"none"``.
     domains : pandas.DataFrame
         The domain estimates (index: level of ``by``): ``estimate``, ``std_error``, ``n``
-        (respondents with an observed item) and ``rest`` (everyone else's estimate).
+        (respondents with an observed item) and, for "each vs rest", ``rest`` (everyone
+        else's estimate).
     coefficients : pandas.DataFrame
         The contrast matrix on the domain estimates (``rest`` columns for "each vs rest").
     omnibus : dict
@@ -368,18 +382,25 @@ def compare(design: SurveyDesign, y: str, by: str, *,
     values, what = _item_values(data, y, level)
     codes, levels = _domain_codes(data, by)
     G = len(levels)
-    L, labels, _ = _contrast_matrix(contrast, levels, by, reference)
-    means, rest, cov, obs = _domain_table(design, values, codes, G)
+    L, labels, vs_rest = _contrast_matrix(contrast, levels, by, reference)
+    means, rest, cov, obs = _domain_table(design, values, codes, G, vs_rest)
     w = np.asarray(design.weights, dtype=float)
     wsum = (obs * w[:, None]).sum(axis=0)
     empty = [repr(levels[g]) for g in range(G) if not wsum[g] > 0]
     if empty:
         raise DataError(f"`by` column {by!r}: level(s) {', '.join(empty)} have no respondent "
                         f"with positive weight and an observed {y!r}; drop the level.")
-    theta = np.concatenate([means, rest])
-    # a complement can be empty only for G = 1 (refused) or when all weight is in one domain
-    if not np.all(np.isfinite(rest)):
-        cov = np.where(np.isfinite(cov), cov, 0.0)
+    if rest is None:   # no complement estimated: zero coefficients on zero placeholders
+        theta = np.concatenate([means, np.zeros(G)])
+        full = np.zeros((2 * G, 2 * G))
+        full[:G, :G] = cov
+        cov = full
+    else:
+        theta = np.concatenate([means, rest])
+        # a complement is empty only when all the weight is in one domain
+        if not np.all(np.isfinite(rest)):
+            theta = np.where(np.isfinite(theta), theta, 0.0)
+            cov = np.where(np.isfinite(cov), cov, 0.0)
     est = L @ theta
     se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", L, cov, L), 0.0, None))
     df = float(design.df)
@@ -398,8 +419,10 @@ def compare(design: SurveyDesign, y: str, by: str, *,
     omnibus = _omnibus(W, q, df)
     dse = np.sqrt(np.clip(np.diag(cov)[:G], 0.0, None))
     domains = pd.DataFrame({"estimate": means, "std_error": dse,
-                            "n": obs[:, :G].sum(axis=0).astype(int), "rest": rest},
+                            "n": obs.sum(axis=0).astype(int)},
                            index=pd.Index(levels, name=by))
+    if rest is not None:
+        domains["rest"] = rest
     cols = [str(lv) for lv in levels] + [f"rest of {lv}" for lv in levels]
     coef = pd.DataFrame(L, index=pd.Index(labels, name="term"), columns=cols)
     coef = coef.loc[:, (coef != 0).any(axis=0)]
@@ -423,14 +446,14 @@ def _scores(data: pd.DataFrame, column: str, scores: Any, what: str
             codes, levels = levels_of(s, column, role=what)
             lv_scores = np.arange(1.0, len(levels) + 1)
         elif pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            values = s.to_numpy(dtype=float)
+            values = s.to_numpy(dtype=float, na_value=np.nan)
             if np.isinf(values).any():
                 raise DataError(f"{what} {column!r} has infinite values.")
-            levels = sorted(pd.unique(values[~np.isnan(values)]).tolist())
-            if len(levels) < 2:
-                raise DataError(f"{what} {column!r} has {len(levels)} distinct value(s); a "
+            distinct = np.unique(values[~np.isnan(values)])
+            if distinct.size < 2:
+                raise DataError(f"{what} {column!r} has {distinct.size} distinct value(s); a "
                                 "trend needs at least two.")
-            return values, levels, np.asarray(levels, dtype=float)
+            return values, distinct.tolist(), distinct
         else:
             check_not_mixed(s, f"{what} {column!r}")
             raise DataError(f"{what} {column!r} is text, whose sorted order need not be its "
@@ -472,7 +495,8 @@ class TrendResult(Result):
         The change in mean item score per unit of group score, its design SE, the t test
         on ``df`` = design df - 1 (as ``svyglm``).
     domains : pandas.DataFrame
-        Mean item score per group (design SEs) with the group scores used.
+        Mean item score per group (design SEs) with the group scores used (empty when the
+        group column has more than ``MAX_GROUPS`` = 50 distinct scores).
     naive : dict
         Agresti's :math:`M^2 = (n-1) r^2` on the unweighted respondents (``statistic``,
         ``p_value`` against :math:`\chi^2_1`): what an analysis ignoring the design claims.
@@ -504,8 +528,8 @@ class TrendResult(Result):
                                            name="term"))
 
     def _notes(self) -> list[str]:
-        sc = ", ".join(f"{k:g}" if isinstance(k, float) and k == v else f"{k}={v:g}"
-                       for k, v in self.item_scores.items())
+        sc = (", ".join(f"{k:g}" if isinstance(k, float) and k == v else f"{k}={v:g}"
+                        for k, v in self.item_scores.items()) or "its values")
         notes = [self.design_label,
                  f"Slope of the mean {self.item} score (scores {sc}) on the {self.by} score; "
                  f"design-based SE, t on df = design df - 1 = {self.df:g} (as svyglm).",
@@ -639,17 +663,24 @@ def trend(design: SurveyDesign, item: str, by: str | None = None, scores: Any = 
     # mean item score per group (display), one domain-means call
     from sosstats.survey.estimates import _domain_means
 
+    # mean item score per group score (for display; up to MAX_GROUPS distinct group scores)
     distinct = np.unique(v[ok])
-    gcodes = np.full(len(v), -1, dtype=np.intp)
-    gcodes[ok] = np.searchsorted(distinct, v[ok])
-    gm, gcov = _domain_means(design, np.where(ok, u, np.nan), gcodes, distinct.size)
-    names = ["/".join(str(lv) for lv, sc in zip(vlev, vscores) if sc == d) for d in distinct]
-    domains = pd.DataFrame({"score": distinct, "mean_item_score": gm,
-                            "std_error": np.sqrt(np.clip(np.diag(gcov), 0, None)),
-                            "n": np.bincount(gcodes[ok], minlength=distinct.size)},
-                           index=pd.Index(names, name=by))
+    if distinct.size <= MAX_GROUPS:
+        gcodes = np.full(len(v), -1, dtype=np.intp)
+        gcodes[ok] = np.searchsorted(distinct, v[ok])
+        gm, gcov = _domain_means(design, np.where(ok, u, np.nan), gcodes, distinct.size)
+        names = ["/".join(str(lv) for lv, sc in zip(vlev, vscores) if sc == d)
+                 for d in distinct]
+        domains = pd.DataFrame({"score": distinct, "mean_item_score": gm,
+                                "std_error": np.sqrt(np.clip(np.diag(gcov), 0, None)),
+                                "n": np.bincount(gcodes[ok], minlength=distinct.size)},
+                               index=pd.Index(names, name=by))
+    else:
+        domains = pd.DataFrame(columns=["score", "mean_item_score", "std_error", "n"])
+    item_scores = (dict(zip(ulev, map(float, uscores))) if len(ulev) <= MAX_GROUPS
+                   else {})
     label = design.describe() if hasattr(design, "describe") else f"design df = {design.df}"
     return TrendResult(slope=float(beta), std_error=se, t=float(t), p_value=p, df=df,
                        domains=domains, naive=naive, item=item, by=by,
-                       item_scores=dict(zip(ulev, map(float, uscores))),
+                       item_scores=item_scores,
                        alternative=alternative, nobs=n, design_label=label, level=ci_level)
