@@ -509,6 +509,23 @@ def glm_wald_htz(X: Any, resid: Any, clusters: Any, beta: Any, R: Any, r: Any = 
     return GlmWaldTest(float(fstat), float(delta), int(q), float(df2), pval, q_stat)
 
 
+def score_cr2_adjustment(info: np.ndarray, lam: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """``T_j = M^{-1/2} (I - M^{1/2} S_j M^{1/2})^{-1/2} M^{1/2}`` (G, p, p) of the score-form CR2.
+
+    ``info`` (G, p, p) are the clusters' information shares ``S_j``; ``lam, vec`` the
+    eigen-decomposition of their sum ``M^{-1}``. Used by :func:`score_cluster_vcov` and
+    :func:`sosstats._kernels.score_wald.score_wald_htz`.
+    """
+    p = info.shape[1]
+    mh = (vec / np.sqrt(lam)) @ vec.T                                               # M^1/2
+    mhi = (vec * np.sqrt(lam)) @ vec.T                                              # M^-1/2
+    inner = np.eye(p) - mh @ info @ mh                                              # (G,p,p)
+    mu, r = np.linalg.eigh(0.5 * (inner + np.swapaxes(inner, 1, 2)))
+    cut = EIG_RTOL * np.maximum(mu[:, -1:], np.finfo(float).tiny)
+    f = np.where(mu > cut, 1.0 / np.sqrt(np.where(mu > cut, mu, 1.0)), 0.0)
+    return mhi @ ((r * f[:, None, :]) @ np.swapaxes(r, 1, 2)) @ mh
+
+
 def score_cluster_vcov(scores: Any, information: Any, *, kind: str = "cr2"
                        ) -> GlmClusterVcov:
     r"""Few-cluster covariance of an M-estimator from cluster scores and information.
@@ -568,13 +585,7 @@ def score_cluster_vcov(scores: Any, information: Any, *, kind: str = "cr2"
                               "singular.")
         u = np.linalg.solve(a, s[:, :, None])[:, :, 0]
         return GlmClusterVcov(_sandwich(m, u), np.full(p, float(g - 1)), g, kind, 0)
-    mh = (vec / np.sqrt(lam)) @ vec.T                                               # M^1/2
-    mhi = (vec * np.sqrt(lam)) @ vec.T                                              # M^-1/2
-    inner = np.eye(p) - mh @ info @ mh                                              # (G,p,p)
-    mu, r = np.linalg.eigh(0.5 * (inner + np.swapaxes(inner, 1, 2)))
-    cut = EIG_RTOL * np.maximum(mu[:, -1:], np.finfo(float).tiny)
-    f = np.where(mu > cut, 1.0 / np.sqrt(np.where(mu > cut, mu, 1.0)), 0.0)
-    t_mat = mhi @ ((r * f[:, None, :]) @ np.swapaxes(r, 1, 2)) @ mh                 # T_j
+    t_mat = score_cr2_adjustment(info, lam, vec)                                    # T_j
     u = np.einsum("gab,gb->ga", t_mat, s)
     vc = _sandwich(m, u)
     h = np.swapaxes(t_mat, 1, 2) @ m                                                # (G,p,p)

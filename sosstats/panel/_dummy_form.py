@@ -26,7 +26,7 @@ MAX_CELLS = 50_000_000   # 400 MB of float64
 
 
 def dummy_design(design: Any) -> Any:
-    """The :class:`~sosstats.panel._design.Design` of the LSDV regression of a FE design.
+    """Return the :class:`~sosstats.panel._design.Design` of the LSDV regression of a FE fit.
 
     Columns: the undemeaned regressors of the fixed-effects model (wave effects included),
     then one dummy per entity, named ``entity[k]``; ``y`` undemeaned; rows and weights as the

@@ -10,13 +10,14 @@ see :mod:`sosstats.panel._logit` and :mod:`sosstats._kernels.cluster_glm`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from sosstats._hypotheses import LinearFit, LinearHypotheses
 from sosstats._kernels.cluster_cr2 import group_gram, group_sum
 from sosstats._validate import (
     as_list,
@@ -39,24 +40,28 @@ from sosstats.panel._logit import (
     _weights,
     default_logit_inference,
 )
+from sosstats.panel._ordered_hypotheses import hypothesis_fit
 
 __all__ = ["OrderedChangeResult", "ordered_change"]
 
 
 @dataclass(frozen=True, eq=False)
-class OrderedChangeResult(LogitResult):
+class OrderedChangeResult(LinearHypotheses, LogitResult):
     """Ordered logit of the outcome at T2 on its value at T1 and covariates.
 
-    Slope terms come first; cut-points follow as ``"a|b"`` (the threshold between categories
-    ``a`` and ``b``), with delta-method standard errors.
+    Slopes first, then cut-points ``"a|b"`` (between categories ``a`` and ``b``, delta-method
+    SEs); :meth:`wald_test`, :meth:`contrast`: :mod:`sosstats.panel._ordered_hypotheses`.
     """
 
     categories: tuple = ()
+    _fit: LinearFit | None = field(default=None, repr=False)
+
+    def _linear_fit(self) -> LinearFit:
+        return self._fit
 
     def plot(self, ax: Any = None) -> Any:
         """Coefficient plot of the slopes with their confidence intervals."""
         import matplotlib.pyplot as plt
-
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 0.4 * len(self.estimates) + 1))
         tidy = self.tidy(self.level)
@@ -214,15 +219,13 @@ class _Ordered:
 
 
 def ordered_change(data: pd.DataFrame, before: str | None, after: str, *,
-                   covariates: str | Sequence[str] | None = None,
-                   cluster: str | None = None,
+                   covariates: str | Sequence[str] | None = None, cluster: str | None = None,
                    inference: Literal["cr1", "cr2", "cr3", "wild"] | None = None,
                    weights: str | None = None,
                    baseline: Literal["linear", "categorical"] = "linear",
                    categories: Sequence[Any] | None = None,
                    wild_weights: Literal["rademacher", "webb"] = "rademacher",
-                   n_resamples: int = 9999,
-                   rng: int | np.random.Generator | None = None,
+                   n_resamples: int = 9999, rng: int | np.random.Generator | None = None,
                    missing: Literal["drop", "raise"] = "drop",
                    level: float = 0.95) -> OrderedChangeResult:
     r"""Ordered logit of an ordinal outcome at T2 on its T1 value and covariates.
@@ -249,7 +252,8 @@ def ordered_change(data: pd.DataFrame, before: str | None, after: str, *,
         clusters), ``"cr2"`` (generalised bias-reduced sandwich with Satterthwaite df, see
         Notes; recommended with few clusters), ``"cr3"`` (jackknife-type, ``G - 1`` df) or
         ``"wild"`` (wild score bootstrap p-value for each slope, Kline and Santos 2012; NaN
-        for the cut-points; standard errors, df and intervals are CR2's).
+        for the cut-points; standard errors, df and intervals are CR2's). Joint tests:
+        ``result.wald_test("experience")`` (HTZ with CR2), ``result.contrast({...})``.
     weights : str, optional
         Column of non-negative unit weights (frequency or analytic / attrition weights): the
         weighted likelihood; rows with weight 0 do not count; a cluster whose weights are all
@@ -368,6 +372,7 @@ def ordered_change(data: pd.DataFrame, before: str | None, after: str, *,
     theta = model.fit()
     llf = model.loglik(theta)
     extra_cols: dict[str, Any] = {}
+    hypotheses: dict[str, Any] = {}   # clustered fit's pieces for wald_test (else model-based)
     if cluster is None:
         _, info = model.information(theta)
         vcov, df, g = np.linalg.inv(info), np.full(theta.size, np.inf), None
@@ -387,6 +392,7 @@ def ordered_change(data: pd.DataFrame, before: str | None, after: str, *,
             cv = score_cluster_vcov(group_sum(codes, gp, ws), info_g,
                                     kind="cr3" if inference == "cr3" else "cr2")
             vcov, df = cv.vcov, np.asarray(cv.df, dtype=float)
+        hypotheses = {"scores": ws, "codes": codes, "info": info_g}
         if inference == "wild":
             extra_cols = _wild_slopes(model, theta, codes, p, wild_weights, n_resamples, rng)
     vcov = 0.5 * (vcov + vcov.T)
@@ -409,7 +415,9 @@ def ordered_change(data: pd.DataFrame, before: str | None, after: str, *,
         n_dropped=n_dropped, method=f"ordered logit of {what}", cluster=cluster,
         n_clusters=g, llf=llf, level=level, categories=tuple(cats),
         inference="model" if cluster is None else inference, weights=weights,
-        inference_note=note)
+        inference_note=note,
+        _fit=hypothesis_fit(theta, vcov, terms, "model" if cluster is None else inference,
+                             len(y), hypotheses))
 
 
 def _recode(codes: np.ndarray) -> tuple[np.ndarray, int]:
