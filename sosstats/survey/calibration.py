@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from sosstats._kernels.calibrate import CALFUNS
 from sosstats._kernels.calibrate import calibrate as _calibrate_kernel
@@ -215,20 +216,41 @@ class RakingCalibration(_Chained):
     previous: _Residualiser | None = None
 
     def residualise(self, scores: Any) -> np.ndarray:
-        """Backfit the margins' category means of ``z = x / w`` out of ``scores``."""
+        """Backfit the margins' category means of ``z = x / w`` out of ``scores``.
+
+        The sweeps run on the margins' coefficient tables, not on the rows: with ``u = z``
+        written as ``u0 - sum_m A_m[c_m]``, a margin's category means are
+        ``(S_m - sum_j C_mj A_j) / n_m`` from its sums ``S_m`` of ``u0``, the cross-tables
+        ``C_mj`` of unit counts and its counts ``n_m``; so the rows are read once per margin
+        and written once, whatever the number of sweeps (the same arithmetic as R's loop).
+        """
         s, one = self._before(scores, self.weights.shape[0])
         w = self.weights
         active = (w != 0).astype(float)
-        counts = [np.bincount(c, weights=active, minlength=len(lv))
-                  for c, lv in zip(self.codes, self.levels)]
+        sizes = [len(lv) for lv in self.levels]
+        u0 = _safe_divide(s, w)
+        sums = [_group_sums(u0, c, k) for c, k in zip(self.codes, sizes)]
+        counts = [np.bincount(c, weights=active, minlength=k)
+                  for c, k in zip(self.codes, sizes)]
+        cross = [[np.bincount(cm * kj + cj, weights=active, minlength=km * kj).reshape(km, kj)
+                  if m != j else None
+                  for j, (cj, kj) in enumerate(zip(self.codes, sizes))]
+                 for m, (cm, km) in enumerate(zip(self.codes, sizes))]
+        coef = [np.zeros((k, s.shape[1])) for k in sizes]
         for _ in range(self.sweeps):
-            for c, lv, cnt in zip(self.codes, self.levels, counts):
-                z = _safe_divide(s, w)
-                sums = _group_sums(z, c, len(lv))
-                means = np.divide(sums, cnt[:, None], out=np.zeros_like(sums),
-                                  where=cnt[:, None] > 0)
-                s = s - w[:, None] * means[c]
-        return s[:, 0] if one else s
+            for m, (sm, nm) in enumerate(zip(sums, counts)):
+                resid = sm - nm[:, None] * coef[m]
+                for j, c_mj in enumerate(cross[m]):
+                    if c_mj is not None:
+                        resid = resid - c_mj @ coef[j]
+                coef[m] = coef[m] + np.divide(resid, nm[:, None], out=np.zeros_like(resid),
+                                              where=nm[:, None] > 0)
+        fitted = coef[0][self.codes[0]]
+        for a, c in zip(coef[1:], self.codes[1:]):
+            fitted += a[c]
+        fitted *= w[:, None]
+        out = s - fitted
+        return out[:, 0] if one else out
 
     @property
     def g(self) -> np.ndarray:
@@ -241,14 +263,10 @@ def _g(w: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 
 def _group_sums(x: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
-    """``(k, m)`` column sums of ``x`` by integer ``codes`` (one sort, one ``reduceat``)."""
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    out = np.zeros((k, x.shape[1]))
-    if sorted_codes.size:
-        out[sorted_codes[starts]] = np.add.reduceat(x[order], starts, axis=0)
-    return out
+    """``(k, m)`` column sums of ``x`` by integer ``codes``: one sparse indicator product."""
+    n = codes.shape[0]
+    indicator = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(k, n))
+    return np.asarray(indicator @ x)
 
 
 def _orthonormal_basis(a: np.ndarray) -> np.ndarray:
