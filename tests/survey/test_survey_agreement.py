@@ -279,3 +279,21 @@ def test_intervals_and_levels():
     assert t90["ci_upper"].iloc[0] - t90["ci_lower"].iloc[0] < hi - lo
     blo, bhi = res.bootstrap_interval(0.9)
     assert t90["boot_lower"].iloc[0] == blo and t90["boot_upper"].iloc[0] == bhi
+
+
+@pytest.mark.parametrize("wt", [None, "linear", "quadratic"])
+def test_kernel_cohen_scores_and_variances(wt):
+    """The kernel's FCE variance, null variance and per-cell scores (sum p z^2 / n = var)."""
+    from sosstats._kernels import agreement as K
+
+    t = _sm_table(DATA["coded2"], "coder1", "coder2").astype(float)
+    W = K.agreement_weights(np.arange(4.0), wt or "identity")
+    kappa, z, var, var0 = K.cohen_kappa_scores(t, W)
+    sm = smir.cohens_kappa(t, wt=wt) if wt else smir.cohens_kappa(t)
+    assert kappa == pytest.approx(sm.kappa, abs=TOL)
+    assert var == pytest.approx(sm.var_kappa, abs=1e-14)
+    assert var0 == pytest.approx(sm.var_kappa0, abs=1e-14)
+    assert (t * z).sum() == pytest.approx(0.0, abs=1e-10)          # scores are centred
+    assert (t * z ** 2).sum() / t.sum() ** 2 == pytest.approx(var, rel=1e-12)
+    k3, _, _ = K.cohen_kappa_tables(np.stack([t, t.T, 2 * t]), W)
+    np.testing.assert_allclose(k3, kappa, atol=1e-14)
