@@ -52,6 +52,7 @@ class LogitResult(Result):
     inference: str = "cr1"
     weights: str | None = None
     inference_note: str = ""
+    inference_default: bool = False          # CR2 chosen by the few-cluster default
 
     def _estimates(self) -> pd.DataFrame:
         return self.estimates.copy()
@@ -82,6 +83,8 @@ class LogitResult(Result):
             errs = (f"inference cr2: {_DESCRIBE['cr2']} by {self.cluster!r} "
                     f"(G = {self.n_clusters} clusters), t reference with Satterthwaite df "
                     f"({_df_range(df)})")
+            if self.inference_default:
+                errs += "; the default below 42 clusters, inference='cr1' by name"
         elif self.inference == "wild":
             errs = (f"inference wild: {_DESCRIBE['wild']} by {self.cluster!r} "
                     f"(G = {self.n_clusters} clusters); standard errors and intervals CR2 with "

@@ -206,12 +206,13 @@ def conditional_logit(data: pd.DataFrame, before: str, after: str, *,
     ww = np.ones(len(d)) if wd is None else wd
     llf = float(np.sum(ww * np.where(d == 1, np.log(prob), np.log1p(-prob))))
     extra_cols: dict = {}
+    default = False                    # CR2 chosen by the few-cluster default
     if cluster is None:
         info = (z * (ww * prob * (1 - prob))[:, None]).T @ z
         vcov, df, g = np.linalg.inv(info), np.full(len(names), np.inf), None
     else:
         codes, g = _cluster_codes(frame, cluster, inference, w_all)
-        inference = inference or default_logit_inference(g)
+        default, inference = inference is None, inference or default_logit_inference(g)
         vcov, df, extra_cols = _logit_inference(z, d.astype(float), prob, wd, codes[disc], g,
                                                 inference, rng=rng, n_resamples=n_resamples,
                                                 wild_weights=wild_weights)
@@ -224,7 +225,7 @@ def conditional_logit(data: pd.DataFrame, before: str, after: str, *,
         n_dropped=n_dropped, method=f"conditional logit of {before!r} -> {after!r}",
         cluster=cluster, n_clusters=g, llf=llf, level=level, n_up=n_up, n_down=n_down,
         inference="model" if cluster is None else inference, weights=weights,
-        inference_note=_wild_note(extra_cols, wild_weights),
+        inference_note=_wild_note(extra_cols, wild_weights), inference_default=default,
         _fit=_hypothesis_fit(z, d.astype(float), prob, wd,
                              None if cluster is None else codes[disc], params, vcov, names,
                              "model" if cluster is None else inference))

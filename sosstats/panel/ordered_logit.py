@@ -372,13 +372,13 @@ def ordered_change(data: pd.DataFrame, before: str | None, after: str, *,
     theta = model.fit()
     llf = model.loglik(theta)
     extra_cols: dict[str, Any] = {}
-    hypotheses: dict[str, Any] = {}   # clustered fit's pieces for wald_test (else model-based)
+    hypotheses, default = {}, False   # clustered fit's pieces for wald_test; CR2 by default?
     if cluster is None:
         _, info = model.information(theta)
         vcov, df, g = np.linalg.inv(info), np.full(theta.size, np.inf), None
     else:
         codes_all, g = _cluster_codes(frame, cluster, inference, w_all)
-        inference = inference or default_logit_inference(g)
+        default, inference = inference is None, inference or default_logit_inference(g)
         codes, gp = _recode(codes_all[pos])
         ws, info_g = model.information(theta, codes, gp)
         if inference == "cr1":
@@ -415,7 +415,7 @@ def ordered_change(data: pd.DataFrame, before: str | None, after: str, *,
         n_dropped=n_dropped, method=f"ordered logit of {what}", cluster=cluster,
         n_clusters=g, llf=llf, level=level, categories=tuple(cats),
         inference="model" if cluster is None else inference, weights=weights,
-        inference_note=note,
+        inference_note=note, inference_default=default,
         _fit=hypothesis_fit(theta, vcov, terms, "model" if cluster is None else inference,
                              len(y), hypotheses))
 

@@ -50,3 +50,14 @@ def test_other_inference_kinds(families):
     ref = _fit(families, cluster="la_code").wald_test("experience").tidy().iloc[0]
     assert w["test"] == "htz"                          # the wild score bootstrap is per slope
     np.testing.assert_allclose(w["p_value"], ref["p_value"], rtol=1e-10)
+
+
+def test_summaries_say_when_cr2_was_the_default(families):
+    from sosstats.panel import conditional_logit
+
+    chosen = str(_fit(families, cluster="la_code").summary())
+    named = str(_fit(families, cluster="la_code", inference="cr2").summary())
+    assert "the default below 42 clusters" in chosen and "the default" not in named
+    logit = conditional_logit(families, "shared_understanding_t1", "shared_understanding_t2",
+                              covariates=["cohort"], cluster="la_code")
+    assert "the default below 42 clusters" in str(logit.summary())
