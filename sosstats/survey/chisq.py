@@ -43,10 +43,12 @@ __all__ = ["chisq", "ChisqResult", "ChisqItemsResult", "levels_of"]
 
 Statistic = Literal["F", "Chisq", "Wald", "adjWald", "lincom", "saddlepoint"]
 _ALL = ("F", "Chisq", "Wald", "adjWald", "lincom", "saddlepoint")
+#: most levels a row, column or domain variable may have (more is almost surely a number)
+MAX_LEVELS = 100
 
 
-def levels_of(values: pd.Series, name: str, *, role: str = "column"
-              ) -> tuple[np.ndarray, list[Any]]:
+def levels_of(values: pd.Series, name: str, *, role: str = "column",
+              max_levels: int | None = MAX_LEVELS) -> tuple[np.ndarray, list[Any]]:
     """Integer codes (-1 for missing) and the levels of a categorical column.
 
     A pandas ``Categorical`` keeps its declared categories and their order (so a Likert item's
@@ -67,6 +69,10 @@ def levels_of(values: pd.Series, name: str, *, role: str = "column"
         shown = shown_values(levels) if levels else "none (every value is missing)"
         raise DataError(f"{role} {name!r} has {len(levels)} level(s) ({shown}); a table needs "
                         "at least two.")
+    if max_levels is not None and len(levels) > max_levels:
+        raise DataError(f"{role} {name!r} has {len(levels)} distinct values: is it continuous? "
+                        f"A table takes at most {max_levels} levels; group it first "
+                        "(pd.cut, or a coarser category).")
     return codes, levels
 
 
@@ -286,7 +292,7 @@ def _one(design: SurveyDesign, row: str, col: str, statistic: str) -> ChisqResul
                        design_df=df, design_label=label)
 
 
-def chisq(design: SurveyDesign, row: str | list[str], col: str, *, statistic: Statistic = "F",
+def chisq(design: SurveyDesign, row: str | list[str], col: str, statistic: Statistic = "F", *,
           adjust: str = "holm") -> ChisqResult | ChisqItemsResult:
     r"""Design-based test of independence of two categorical columns (R's ``svychisq``).
 

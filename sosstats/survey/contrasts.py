@@ -89,7 +89,7 @@ def _item_values(data: pd.DataFrame, y: str, level: Any) -> tuple[np.ndarray, st
 
 def _domain_codes(data: pd.DataFrame, by: str) -> tuple[np.ndarray, list[Any]]:
     check_not_mixed(data[by], f"`by` column {by!r}")
-    return levels_of(data[by], by, role="`by` column")
+    return levels_of(data[by], by, role="`by` column", max_levels=None)
 
 
 def _domain_table(design: SurveyDesign, values: np.ndarray, codes: np.ndarray, G: int,
@@ -443,7 +443,7 @@ def _scores(data: pd.DataFrame, column: str, scores: Any, what: str
     s = data[column]
     if scores is None:
         if isinstance(s.dtype, pd.CategoricalDtype):
-            codes, levels = levels_of(s, column, role=what)
+            codes, levels = levels_of(s, column, role=what, max_levels=None)
             lv_scores = np.arange(1.0, len(levels) + 1)
         elif pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             values = s.to_numpy(dtype=float, na_value=np.nan)
@@ -461,7 +461,7 @@ def _scores(data: pd.DataFrame, column: str, scores: Any, what: str
                             "(pd.Categorical(x, categories=[...], ordered=True)) or pass "
                             "scores for its levels.")
     else:
-        codes, levels = levels_of(s, column, role=what)
+        codes, levels = levels_of(s, column, role=what, max_levels=None)
         if isinstance(scores, Mapping):
             lv_scores = np.full(len(levels), np.nan)
             for key, value in scores.items():

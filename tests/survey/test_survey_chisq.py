@@ -367,6 +367,18 @@ def test_chisq_one_level_column(api_designs):
         chisq(d, "none", "stype")
 
 
+def test_chisq_continuous_column_is_refused():
+    data = _clus1()
+    d = SurveyDesign(data, cluster="dnum", weights="pw", fpc="fpc")
+    with pytest.raises(DataError, match=r"'api00' has \d+ distinct values: is it continuous"):
+        chisq(d, "api00", "stype")
+
+
+def test_chisq_statistic_may_be_positional(api_designs):
+    d = api_designs["clus1"]
+    assert d.chisq("sch.wide", "stype", "Wald").test.name == "Wald"
+
+
 def test_chisq_fewer_than_two_clusters():
     data = _clus1()
     data["one_cluster"] = 1
