@@ -27,22 +27,32 @@ def _common(weights: Any, level: float, n_resamples: int) -> tuple[str, float, i
     return (weights or "identity"), level, n_resamples
 
 
-def _analytic(estimate: float, centred: np.ndarray, group: np.ndarray | None,
-              n_groups: int | None, cluster: str | None, *, gwet_form: bool
+def _groups(r: Ratings, keep: np.ndarray) -> tuple[np.ndarray, int, int | None]:
+    """Return the resampling units of the cases used: ``(codes, n_units, n_clusters)``.
+
+    The units are the clusters, relabelled 0..G-1 over the clusters that hold a used case (so
+    G, the df and the bootstrap count only those), or each case its own.
+    """
+    n = int(keep.sum())
+    if r.cluster is None:
+        return np.arange(n), n, None
+    uniq, codes = np.unique(r.cluster[keep], return_inverse=True)
+    if len(uniq) < 2:
+        raise DesignError(f"the cases with ratings lie in a single cluster of "
+                          f"{r.cluster_name!r}; clustered inference needs at least two.")
+    return codes.astype(np.int64), len(uniq), len(uniq)
+
+
+def _analytic(estimate: float, centred: np.ndarray, codes: np.ndarray,
+              n_clusters: int | None, cluster: str | None, *, gwet_form: bool
               ) -> tuple[float, float, str]:
     """Return the standard error, df and a description from centred linearised values."""
     n = centred.shape[0]
-    if group is not None:
-        used = np.unique(group)
-        if len(used) < 2:
-            raise DesignError(f"the cases with ratings lie in a single cluster of {cluster!r}; "
-                              "clustered inference needs at least two.")
-        # relabel to the clusters that hold cases, so G counts those
-        codes = np.searchsorted(used, group)
-        var = K.cluster_variance(centred, codes, len(used), n)
-        return (float(np.sqrt(var)), float(len(used) - 1),
-                f"cluster-robust linearised variance over the {len(used)} clusters of "
-                f"{cluster!r}, t on {len(used) - 1} df")
+    if n_clusters is not None:
+        var = K.cluster_variance(centred, codes, n_clusters, n)
+        return (float(np.sqrt(var)), float(n_clusters - 1),
+                f"cluster-robust linearised variance over the {n_clusters} clusters of "
+                f"{cluster!r}, t on {n_clusters - 1} df")
     if gwet_form:
         var = float((centred ** 2).sum() / (n * (n - 1)))
         return (float(np.sqrt(var)), float(n - 1),
@@ -53,17 +63,16 @@ def _analytic(estimate: float, centred: np.ndarray, group: np.ndarray | None,
             "test of kappa = 0 with the null variance")
 
 
-def _bootstrap(cluster_sums: Any, r: Ratings, statistic: Any, n_resamples: int,
+def _bootstrap(cluster_sums: Any, statistic: Any, n_resamples: int,
                rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """Replicates of ``statistic`` over resamples of clusters (of rows without clusters).
+    """Replicates of ``statistic`` over resamples of clusters (of cases without clusters).
 
-    ``cluster_sums(units, n_units)`` gives the per-unit sufficient statistics; it is only
-    called when there are resamples to draw.
+    ``cluster_sums()`` gives the per-unit sufficient statistics of the units of
+    :func:`_groups`; it is only called when there are resamples to draw.
     """
     if n_resamples == 0:
         return np.empty(0), 0
-    units, n_units = _units(r)
-    reps = statistic(K.resample_cluster_sums(cluster_sums(units, n_units), rng, n_resamples))
+    reps = statistic(K.resample_cluster_sums(cluster_sums(), rng, n_resamples))
     ok = np.isfinite(reps)
     return reps[ok], int((~ok).sum())
 
@@ -81,13 +90,6 @@ def _p(statistic: float, df: float) -> float:
     if np.isinf(df):
         return float(2 * stats.norm.sf(abs(statistic)))
     return float(2 * stats.t.sf(abs(statistic), df))
-
-
-def _units(r: Ratings) -> tuple[np.ndarray, int | None]:
-    """Bootstrap units: the clusters, or every row its own."""
-    if r.cluster is not None:
-        return r.cluster, r.n_clusters
-    return np.arange(r.codes.shape[0]), r.codes.shape[0]
 
 
 _GWET_NAMES = {"fleiss": ("Fleiss' kappa", "kappa"), "ac1": ("Gwet's AC1", "AC1"),
@@ -114,11 +116,11 @@ def _gwet(coefficient: str, data: pd.DataFrame, raters: Sequence[str], weights: 
         raise DesignError(f"chance agreement is 1 for the ratings in "
                           f"{', '.join(map(repr, r.raters))} (a single level used): the "
                           "coefficient is undefined.")
-    group = r.cluster[keep] if r.cluster is not None else None
-    se, df, how = _analytic(est, centred, group, r.n_clusters, cluster, gwet_form=True)
+    codes, n_units, n_clusters = _groups(r, keep)
+    se, df, how = _analytic(est, centred, codes, n_clusters, cluster, gwet_form=True)
     statistic = _ratio(est, se) if coefficient != "percent" else np.nan
-    boot, failed = _bootstrap(lambda units, n_units: K.group_sums(st, units[keep], n_units),
-                              r, lambda s: K.gwet_from_sums(s, W, coefficient)[0],
+    boot, failed = _bootstrap(lambda: K.group_sums(st, codes, n_units),
+                              lambda s: K.gwet_from_sums(s, W, coefficient)[0],
                               n_resamples, check_rng(rng))
     name, term = _GWET_NAMES[coefficient]
     if wname != "identity":
@@ -128,6 +130,6 @@ def _gwet(coefficient: str, data: pd.DataFrame, raters: Sequence[str], weights: 
         method=name, term=term, estimate=float(est), std_error=se, test_statistic=float(statistic),
         p_value=_p(statistic, df), df=df, p_observed=float(pa), p_expected=float(pe),
         nobs=int(keep.sum()), n_dropped=int((~keep).sum()), n_raters=len(r.raters),
-        levels=r.levels, weights=wname, cluster=cluster, n_clusters=r.n_clusters,
+        levels=r.levels, weights=wname, cluster=cluster, n_clusters=n_clusters,
         inference=how, level=level, boot=boot, n_resamples=n_resamples, n_boot_failed=failed,
         rng=rng)

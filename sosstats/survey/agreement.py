@@ -41,6 +41,7 @@ from sosstats.survey._agreement_infer import (
     _analytic,
     _bootstrap,
     _common,
+    _groups,
     _gwet,
     _p,
     _ratio,
@@ -164,14 +165,13 @@ def cohens_kappa(data: pd.DataFrame, rater1: str, rater2: str, *, weights: Weigh
     kappa, z, var, var0 = K.cohen_kappa_scores(table, W)
     po = float((W * table).sum() / n)
     centred = z[a, b]
-    group = r.cluster[keep] if r.cluster is not None else None
-    se, df, how = _analytic(kappa, centred, group, r.n_clusters, cluster, gwet_form=False)
+    codes, n_units, n_clusters = _groups(r, keep)
+    se, df, how = _analytic(kappa, centred, codes, n_clusters, cluster, gwet_form=False)
     se0 = float(np.sqrt(var0))
-    statistic = _ratio(kappa, se0 if group is None else se)
+    statistic = _ratio(kappa, se0 if n_clusters is None else se)
     boot, failed = _bootstrap(
-        lambda units, n_units: K.cross_tables(a, b, k, units[keep], n_units).reshape(
-            n_units, k * k),
-        r, lambda s: K.cohen_kappa_tables(s.reshape(-1, k, k), W)[0], n_resamples,
+        lambda: K.cross_tables(a, b, k, codes, n_units).reshape(n_units, k * k),
+        lambda s: K.cohen_kappa_tables(s.reshape(-1, k, k), W)[0], n_resamples,
         check_rng(rng))
     frame = pd.DataFrame(table.astype(np.int64), index=pd.Index(r.levels, name=rater1),
                          columns=pd.Index(r.levels, name=rater2))
@@ -180,7 +180,7 @@ def cohens_kappa(data: pd.DataFrame, rater1: str, rater2: str, *, weights: Weigh
         method=label, term="kappa", estimate=float(kappa), std_error=se,
         test_statistic=float(statistic), p_value=_p(statistic, df), df=df, p_observed=po,
         p_expected=pe, nobs=n, n_dropped=int((~keep).sum()), n_raters=2, levels=r.levels,
-        weights=wname, cluster=cluster, n_clusters=r.n_clusters, inference=how, level=level,
+        weights=wname, cluster=cluster, n_clusters=n_clusters, inference=how, level=level,
         boot=boot, n_resamples=n_resamples, n_boot_failed=failed, rng=rng, table=frame,
         std_error_null=se0)
 
@@ -334,20 +334,19 @@ def krippendorff_alpha(data: pd.DataFrame, raters: Sequence[str], *,
     delta = K.krippendorff_delta(r.scores, o.sum(axis=1), metric)
     W = 1 - delta / delta.max()
     centred = K.alpha_scores(counts[pair], W)
-    group = r.cluster[pair] if r.cluster is not None else None
-    se, df, how = _analytic(alpha, centred, group, r.n_clusters, cluster, gwet_form=True)
+    codes, n_units, n_clusters = _groups(r, pair)
+    se, df, how = _analytic(alpha, centred, codes, n_clusters, cluster, gwet_form=True)
     statistic = _ratio(alpha, se)
     boot, failed = _bootstrap(
-        lambda units, n_units: K.coincidence(counts[pair], units[pair], n_units).reshape(
-            n_units, k * k),
-        r, lambda s: K.alpha_from_coincidence(s.reshape(-1, k, k), r.scores, metric)[0],
+        lambda: K.coincidence(counts[pair], codes, n_units).reshape(n_units, k * k),
+        lambda s: K.alpha_from_coincidence(s.reshape(-1, k, k), r.scores, metric)[0],
         n_resamples, check_rng(rng))
     return AgreementResult(
         method=f"Krippendorff's alpha ({metric})", term="alpha", estimate=alpha,
         std_error=se, test_statistic=float(statistic), p_value=_p(statistic, df), df=df,
         p_observed=1 - do / delta.max(), p_expected=1 - de / delta.max(),
         nobs=int(pair.sum()), n_dropped=int((~pair).sum()), n_raters=len(r.raters),
-        levels=r.levels, weights=metric, cluster=cluster, n_clusters=r.n_clusters,
+        levels=r.levels, weights=metric, cluster=cluster, n_clusters=n_clusters,
         inference=how, level=level, boot=boot, n_resamples=n_resamples, n_boot_failed=failed,
         rng=rng)
 

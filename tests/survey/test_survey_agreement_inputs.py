@@ -166,3 +166,25 @@ def test_perfect_agreement(cluster):
         if cluster is not None or res.term != "kappa":
             assert t["p_value"].iloc[0] == 0.0
         assert np.all(res.boot == pytest.approx(1.0))
+
+
+def test_clusters_and_resamples_count_only_used_cases(coded):
+    """A pilot whose files all lack a rating is not a cluster; dropped rows are not resampled.
+
+    Before, ``n_clusters`` counted every pilot in the column and the unclustered bootstrap drew
+    from all rows, so each resample held a random number of rated files.
+    """
+    d = coded.astype({"coder2": float})
+    d.loc[d.pilot == 9, "coder2"] = np.nan
+    d.loc[:5, "coder2"] = np.nan
+    res = cohens_kappa(d, "coder1", "coder2", cluster="pilot", n_resamples=50, rng=0)
+    assert res.n_clusters == 9 and res.df == 8
+    assert "9 clusters of 'pilot'" in str(res)
+    kept = d.dropna(subset=["coder2"])
+    same = cohens_kappa(kept, "coder1", "coder2", cluster="pilot", n_resamples=50, rng=0)
+    np.testing.assert_array_equal(res.boot, same.boot)
+    a = cohens_kappa(d, "coder1", "coder2", n_resamples=50, rng=0)
+    b = cohens_kappa(kept, "coder1", "coder2", n_resamples=50, rng=0)
+    np.testing.assert_array_equal(a.boot, b.boot)
+    al = krippendorff_alpha(d, ["coder1", "coder2"], cluster="pilot", n_resamples=50, rng=0)
+    assert al.n_clusters == 9
