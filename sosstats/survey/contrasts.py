@@ -43,7 +43,7 @@ from sosstats.survey.chisq import _check_design, levels_of
 if TYPE_CHECKING:   # pragma: no cover
     from sosstats.survey.design import SurveyDesign
 
-__all__ = ["compare", "trend", "DomainContrastResult", "TrendResult"]
+__all__ = ["compare", "trend", "DomainContrastResult", "TrendResult", "TrendItemsResult"]
 
 Alternative = Literal["two-sided", "greater", "less"]
 #: trend's table of mean item score by group, and its list of item scores, stop at this many
@@ -540,18 +540,45 @@ class TrendResult(Result):
         return notes
 
 
-def trend(design: SurveyDesign, item: str, by: str | None = None, scores: Any = None, *,
-          by_scores: Any = None, alternative: Alternative = "two-sided",
-          ci_level: float = 0.95) -> TrendResult:
+@dataclass(frozen=True, repr=False)
+class TrendItemsResult(Result):
+    """Trend tests of many items across one grouping, p-values adjusted across the items."""
+
+    results: dict[str, TrendResult]
+    by: str
+    adjust: str
+    nobs: int
+    level: float = 0.95
+    method: str = field(default="design-based linear-by-linear trend, many items")
+
+    def _estimates(self) -> pd.DataFrame:
+        out = pd.concat([r._estimates() for r in self.results.values()])
+        out.index = pd.Index(list(self.results), name="term")
+        out.insert(out.columns.get_loc("p_value") + 1, "p_adjusted",
+                   adjust_pvalues(out["p_value"].to_numpy(dtype=float), self.adjust))
+        return out
+
+    def _notes(self) -> list[str]:
+        first = next(iter(self.results.values()))
+        return [first.design_label,
+                f"Each row: slope of the item's mean score on the {self.by} score, t on "
+                f"df = {first.df:g}.",
+                f"p_adjusted: {ADJUSTMENTS[self.adjust]} across the {len(self.results)} items."]
+
+
+def trend(design: SurveyDesign, item: str | list[str], by: str | None = None,
+          scores: Any = None, *, by_scores: Any = None, alternative: Alternative = "two-sided",
+          adjust: str = "holm", ci_level: float = 0.95) -> TrendResult | TrendItemsResult:
     r"""Design-based ordinal trend (linear-by-linear association) test of an item across groups.
 
     Parameters
     ----------
     design : SurveyDesign
-    item : str
+    item : str or list of str
         The ordinal (Likert) item: numeric scores, a 0/1 flag (a trend in a proportion, the
         design-based Cochran-Armitage test), or an ordered ``Categorical`` (scored 1..K in
-        category order unless ``scores`` is given).
+        category order unless ``scores`` is given). A list gives one test per item (the same
+        ``scores`` for each) with ``adjust`` across them.
     by : str
         The ordered grouping (experience group, cohort, wave); scored like ``item`` (its
         numbers, its categories 1..G, or ``by_scores``). Required.
@@ -561,12 +588,14 @@ def trend(design: SurveyDesign, item: str, by: str | None = None, scores: Any = 
         its order).
     alternative : {"two-sided", "greater", "less"}
         "greater": the mean score rises with the group score.
+    adjust : {"holm", "BH", "none"}
+        Multiplicity adjustment across a list of items (ignored for one item).
     ci_level : float
         Interval level of the slope.
 
     Returns
     -------
-    TrendResult
+    TrendResult or TrendItemsResult
         ``tidy()``: the slope (change in mean item score per step of the group score), its SE,
         t, p-value, df, interval, ``f_statistic`` = t^2, and the naive :math:`M^2` test.
 
@@ -609,6 +638,16 @@ def trend(design: SurveyDesign, item: str, by: str | None = None, scores: Any = 
     Binder, D. A. (1983). On the variances of asymptotically normal estimators from complex
     surveys. *International Statistical Review* 51, 279-292.
     """
+    if not isinstance(item, str):
+        items = list(item)
+        adjust_key = str(adjust).lower()
+        check_option(adjust_key, tuple(ADJUSTMENTS), "adjust")
+        if not items or len(set(items)) < len(items):
+            raise DataError(f"`item` must list distinct columns; got {items!r}.")
+        results = {i: trend(design, i, by, scores, by_scores=by_scores,
+                            alternative=alternative, ci_level=ci_level) for i in items}
+        return TrendItemsResult(results=results, by=str(by), adjust=adjust_key,
+                                nobs=max(r.nobs for r in results.values()), level=ci_level)
     _check_design(design)
     check_option(alternative, _ALTERNATIVES, "alternative")
     ci_level = check_level(ci_level)

@@ -382,3 +382,29 @@ def test_compare_on_a_calibrated_design_matches_r():
     res = compare(cal, "api00", "awards")
     assert res.params["Yes - No"] == pytest.approx(ref["estimate"], rel=1e-10)
     assert res.std_errors["Yes - No"] == pytest.approx(ref["std_error"], rel=1e-9)
+
+
+def test_trend_over_many_items_adjusts_across_them():
+    from statsmodels.stats.multitest import multipletests
+
+    from sosstats.datasets import simulate_evaluation
+    from sosstats.survey.contrasts import TrendItemsResult
+
+    workers = simulate_evaluation(rng=0).worker_survey
+    d = SurveyDesign(workers, cluster="la_code")
+    tools = [c for c in workers.columns if c.startswith("tool_")]
+    res = d.trend(tools, "experience", scores=[0, 1, 2], adjust="BH")
+    assert isinstance(res, TrendItemsResult)
+    tidy = res.tidy()
+    assert list(tidy["term"]) == tools
+    single = [trend(d, t, "experience", scores=[0, 1, 2]) for t in tools]
+    np.testing.assert_allclose(tidy["estimate"], [s.slope for s in single], rtol=1e-14)
+    np.testing.assert_allclose(tidy["p_value"], [s.p_value for s in single], rtol=1e-14)
+    np.testing.assert_allclose(tidy["p_adjusted"],
+                               multipletests(tidy["p_value"], method="fdr_bh")[1], rtol=1e-12)
+    assert (tidy["ci_lower"] < tidy["estimate"]).all()
+    assert "Benjamini-Hochberg" in str(res)
+    with pytest.raises(DataError, match="distinct"):
+        d.trend(["tool_mapping", "tool_mapping"], "experience")
+    with pytest.raises(DataError, match="`adjust` must be one of"):
+        d.trend(tools, "experience", adjust="sidak")
