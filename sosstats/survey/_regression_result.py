@@ -241,9 +241,12 @@ def _notes_common(res: Any, what: str) -> list[str]:
     notes = [f"{what}; {res.nobs} rows used{dropped}; design: {design}.",
              f"Standard errors: {_VCOV_TEXT.get(res.inference, res.inference)}; "
              f"t on {res.df_note}."]
+    if res.default_note:
+        notes.append(res.default_note)
     if res.inference in ("design", "replicate") and res.n_clusters and res.n_clusters < 42:
-        notes.append(f"Only {res.n_clusters} PSUs: vcov='cr2' gives the bias-reduced "
-                     "(Bell-McCaffrey) errors with Satterthwaite df as a few-cluster check.")
+        notes.append(f"Only {res.n_clusters} PSUs: design-based intervals under-cover with few "
+                     "PSUs; vcov='cr2' gives the bias-reduced (Bell-McCaffrey) errors with "
+                     "Satterthwaite df.")
     if res.inference.startswith("cr") and res.n_strata:
         notes.append("CR kinds treat the PSUs as independent clusters: strata and fpc are not "
                      "used (conservative for a stratified design).")
@@ -277,6 +280,8 @@ class SurveyGlmResult(_SurveyHypotheses, Result):
         most restrictions a joint test can have.
     df_note : str
         How the df were obtained (printed).
+    default_note : str
+        Set when ``vcov`` was chosen by default (fewer than 42 PSUs: CR2), printed.
     level : float
         Default interval level.
     """
@@ -294,6 +299,7 @@ class SurveyGlmResult(_SurveyHypotheses, Result):
     design_df: float
     degf: float
     df_note: str
+    default_note: str = ""
     level: float = 0.95
     _fit: LinearFit | None = field(default=None, repr=False)
 
@@ -334,6 +340,7 @@ class SurveyOlrResult(_SurveyHypotheses, Result):
     design_df: float
     degf: float
     df_note: str
+    default_note: str = ""
     level: float = 0.95
     _fit: LinearFit | None = field(default=None, repr=False)
 

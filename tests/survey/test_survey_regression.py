@@ -229,8 +229,22 @@ def test_olr_cluster_kinds():
 
 
 def test_method_on_the_design_delegates():
-    res = DESIGNS["clus1"].glm("api00 ~ ell + meals + mobility + stype")
+    res = DESIGNS["clus1"].glm("api00 ~ ell + meals + mobility + stype", vcov="design")
     pd.testing.assert_frame_equal(res.tidy(), _fit("clus1_gauss").tidy())
+
+
+def test_default_vcov_is_cr2_below_42_psus_and_says_so():
+    formula = "api00 ~ ell + meals + mobility + stype"
+    few = glm(DESIGNS["clus1"], formula)                      # 15 PSUs
+    assert few.inference == "cr2"
+    pd.testing.assert_frame_equal(few.tidy(), _fit("clus1_gauss", "cr2").tidy())
+    assert "vcov='cr2' by default: 15 PSUs" in str(few)
+    many = glm(DESIGNS["strat"], "api00 ~ ell + meals + mobility")  # 200 PSUs
+    assert many.inference == "design" and "by default" not in str(many)
+    assert glm(DESIGNS["jk1"], "api00 ~ ell").inference == "replicate"
+    assert olr(DESIGNS["sim"], "ord ~ x").inference == "cr2"
+    explicit = glm(DESIGNS["clus1"], formula, vcov="design")
+    assert "by default" not in str(explicit) and "under-cover" in str(explicit)
 
 
 def test_missing_rows_are_counted_and_left_out():
@@ -242,7 +256,8 @@ def test_missing_rows_are_counted_and_left_out():
 def test_a_psu_with_no_complete_row_leaves_the_df():
     data = SIM.copy()
     data.loc[data["pilot"] == "P10", "y"] = np.nan
-    res = glm(SurveyDesign(data, cluster="pilot", weights="pw"), "y ~ x + z + exper")
+    res = glm(SurveyDesign(data, cluster="pilot", weights="pw"), "y ~ x + z + exper",
+              vcov="design")
     assert res.tidy()["df"].iloc[0] == 9 - 1 + 1 - 5      # degf over the 9 PSUs left
 
 
@@ -380,8 +395,8 @@ def test_weights_scaled_by_a_constant_change_nothing(scale, family):
         np.testing.assert_allclose(b["estimate"], a["estimate"], rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(b["std_error"], a["std_error"], rtol=1e-9)
         np.testing.assert_allclose(b["df"], a["df"], rtol=1e-9)
-    o1 = olr(plain, "ord ~ x + z").tidy()
-    o2 = olr(scaled, "ord ~ x + z").tidy()
+    o1 = olr(plain, "ord ~ x + z", vcov="design").tidy()
+    o2 = olr(scaled, "ord ~ x + z", vcov="design").tidy()
     np.testing.assert_allclose(o2[["estimate", "std_error"]], o1[["estimate", "std_error"]],
                                rtol=1e-8)
 
@@ -400,7 +415,7 @@ def test_row_order_does_not_matter(seed):
     o1 = _fit("clus1_olr").tidy()
     perm = np.random.default_rng(seed).permutation(len(CLUS1))
     o2 = olr(SurveyDesign(CLUS1.iloc[perm], cluster="dnum", weights="pw", fpc="fpc"),
-             OLR_CASES["clus1_olr"][1]).tidy()
+             OLR_CASES["clus1_olr"][1], vcov="design").tidy()
     np.testing.assert_allclose(o2[["estimate", "std_error"]], o1[["estimate", "std_error"]],
                                rtol=1e-8)
 
