@@ -62,13 +62,15 @@ GWET_COEFFICIENTS = ("fleiss", "ac1", "percent")
 
 
 def _rowsum(x: np.ndarray) -> np.ndarray:
-    """Row sums of a narrow ``(n, k)`` array as a matrix-vector product.
+    """Row sums of a narrow ``(n, k)`` array by ``einsum``.
 
-    ``x.sum(axis=1)`` on a few columns is ~10x slower than ``x @ ones`` (numpy reduces
-    along the short axis element by element); likewise ``x @ W.T`` with a transposed (Fortran
-    order) ``k x k`` matrix falls off the fast path, so callers pass ``ascontiguousarray``.
+    ``x.sum(axis=1)`` on a few columns is ~4x slower (numpy reduces along the short axis
+    element by element), and ``x @ ones`` goes through BLAS, whose threads stall on a busy
+    shared machine (median 7 ms against 0.4 ms here on 100,000 x 5). Likewise ``x @ W.T`` with
+    a transposed (Fortran-order) ``k x k`` matrix falls off the fast path, so callers pass
+    ``ascontiguousarray``.
     """
-    return x @ np.ones(x.shape[1])
+    return np.einsum("ij->i", x)
 
 
 def rating_counts(codes: np.ndarray, k: int) -> np.ndarray:
