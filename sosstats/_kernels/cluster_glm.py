@@ -77,6 +77,7 @@ from scipy import stats
 
 from sosstats._kernels.cluster_cr2 import group_gram, group_sum
 from sosstats._kernels.cluster_inputs import as_float, cluster_codes, prepare
+from sosstats._kernels.cluster_wald import restriction_matrix
 from sosstats._validate import check_option
 from sosstats.errors import DataError, DesignError
 
@@ -474,17 +475,10 @@ def glm_wald_htz(X: Any, resid: Any, clusters: Any, beta: Any, R: Any, r: Any = 
     """
     glm = _Glm(X, resid, clusters, variance, mu_eta, weights)
     b = as_float(beta, "beta", (1,))
-    rm = np.atleast_2d(as_float(R, "R", (1, 2)))
-    q, p = rm.shape
-    if b.shape[0] != glm.p or p != glm.p:
-        raise DesignError(f"`beta` and the columns of `R` must have length {glm.p}; got "
-                          f"{b.shape[0]} and {p}.")
-    rv = np.zeros(q) if r is None else np.atleast_1d(as_float(r, "r", (0, 1)))
-    if rv.shape[0] != q:
-        raise DesignError(f"`r` must have {q} values (one per row of `R`); got {rv.shape[0]}.")
-    if np.linalg.matrix_rank(rm) < q:
-        raise DesignError(f"`R` ({q} x {p}) does not have full row rank: some restrictions "
-                          "repeat others.")
+    if b.shape[0] != glm.p:
+        raise DesignError(f"`beta` must have length {glm.p}; got {b.shape[0]}.")
+    rm, rv = restriction_matrix(R, r, glm.p)
+    q = rm.shape[0]
     vc = _sandwich(glm.m, glm.cr2_scores())
     diff = rm @ b - rv
     q_stat = float(diff @ np.linalg.solve(rm @ vc @ rm.T, diff))

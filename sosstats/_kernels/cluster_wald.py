@@ -68,22 +68,44 @@ class WaldTest(NamedTuple):
     test: str
 
 
-def restriction_matrix(R: Any, r: Any, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """Check ``R`` (q, p) of full row rank and ``r`` (q,) (default zeros)."""
-    Ra = as_float(R, "R", (1, 2))
-    if Ra.ndim == 1:
-        Ra = Ra[None, :]
-    if Ra.shape[1] != p or Ra.shape[0] == 0:
-        raise DesignError(f"`R` must have {p} columns (one per coefficient) and at least one "
-                          f"row; got shape {Ra.shape}.")
+def restriction_matrix(R: Any, r: Any, p: int, n_clusters: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Check ``R`` (q, p) of full row rank and ``r`` (q,) (default zeros): the one validator.
+
+    Used by every joint test kernel (HTZ / F / chi-square here, the wild joint bootstrap, the
+    glm and score-form HTZ). With ``n_clusters`` also refuses ``q > G - 1`` (a cluster-robust
+    covariance has rank at most ``G - 1``).
+    """
+    try:
+        Ra = np.asarray(R, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"`R` must be a numeric matrix (one row per restriction): {exc}"
+                        ) from exc
+    Ra = Ra[None, :] if Ra.ndim == 1 else Ra
+    if Ra.ndim != 2 or Ra.shape[1] != p or Ra.shape[0] < 1:
+        raise DesignError(f"`R` must have shape (q, {p}) (one row per restriction, one column "
+                          f"per coefficient); got shape {np.shape(R)}.")
+    if not np.isfinite(Ra).all():
+        raise DataError("`R` has NaN or infinite entries.")
+    q = Ra.shape[0]
     rank = np.linalg.matrix_rank(Ra)
-    if rank < Ra.shape[0]:
-        raise DesignError(f"`R` has {Ra.shape[0]} rows but rank {rank}: the restrictions are "
-                          "linearly dependent (drop the redundant ones).")
-    ra = np.zeros(Ra.shape[0]) if r is None else as_float(r, "r", (0, 1)).reshape(-1)
-    if ra.shape[0] != Ra.shape[0]:
-        raise DesignError(f"`r` must have one value per row of `R` ({Ra.shape[0]}); got "
-                          f"{ra.shape[0]}.")
+    if rank < q:
+        raise DesignError(f"`R` ({q} x {p}) must have full row rank {q}; got rank {rank} (a "
+                          "restriction repeats or combines others: drop the redundant ones).")
+    if n_clusters is not None and q > n_clusters - 1:
+        raise DesignError(f"{q} restrictions but only {n_clusters} clusters: a cluster-robust "
+                          f"covariance has rank at most G - 1, so at most {n_clusters - 1} "
+                          "restrictions can be tested jointly.")
+    if r is None:
+        return Ra, np.zeros(q)
+    try:
+        ra = np.asarray(r, dtype=float).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"`r` must be numeric: {exc}") from exc
+    if ra.shape != (q,):
+        raise DesignError(f"`r` must have one value per row of `R` ({q}); got {ra.size}.")
+    if not np.isfinite(ra).all():
+        raise DataError("`r` has NaN or infinite values.")
     return Ra, ra
 
 
@@ -186,11 +208,8 @@ def cluster_wald_test(X: Any, resid: Any, clusters: Any, beta: Any, R: Any, r: A
         raise DesignError(f"`beta` must be ({p},) and `vcov` ({p}, {p}); got {b.shape} and "
                           f"{va.shape}.")
     codes, g = cluster_codes(clusters, len(keep), keep)
+    restriction_matrix(Ra, ra, p, g)                  # q <= G - 1
     q = Ra.shape[0]
-    if q > g - 1:
-        raise DesignError(f"{q} restrictions but only {g} clusters: a cluster-robust "
-                          f"covariance has rank at most G - 1 = {g - 1}, so at most {g - 1} "
-                          "restrictions can be tested jointly.")
     q_stat = wald_statistic(b, va, Ra, ra)
     nu = None
     if test == "htz":

@@ -25,7 +25,13 @@ import numpy as np
 
 from sosstats._kernels.cluster_glm import score_cr2_adjustment
 from sosstats._kernels.cluster_inputs import as_float
-from sosstats._kernels.cluster_wald import WaldTest, _inverse_sqrt, _reference, wald_statistic
+from sosstats._kernels.cluster_wald import (
+    WaldTest,
+    _inverse_sqrt,
+    _reference,
+    restriction_matrix,
+    wald_statistic,
+)
 from sosstats.errors import DesignError
 
 __all__ = ["score_wald_htz", "score_htz_nu"]
@@ -70,13 +76,8 @@ def score_wald_htz(scores: Any, information: Any, beta: Any, vcov: Any, R: Any,
     ``scores`` (G, p) are the cluster score sums (only their shape is used: ``G``), ``vcov``
     the CR2 covariance of :func:`~sosstats._kernels.cluster_glm.score_cluster_vcov`.
     """
-    s = as_float(scores, "scores", (2,))
-    Ra = np.atleast_2d(as_float(R, "R", (1, 2)))
+    g, p = as_float(scores, "scores", (2,)).shape
+    Ra, ra = restriction_matrix(R, r, p, g)
     q = Ra.shape[0]
-    ra = np.zeros(q) if r is None else np.atleast_1d(as_float(r, "r", (0, 1)))
-    g = s.shape[0]
-    if q > g - 1:
-        raise DesignError(f"{q} restrictions but only {g} clusters: at most {g - 1} can be "
-                          "tested jointly.")
     q_stat = wald_statistic(as_float(beta, "beta", (1,)), as_float(vcov, "vcov", (2,)), Ra, ra)
     return _reference(q_stat, q, "htz", g, score_htz_nu(information, Ra))

@@ -65,6 +65,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sosstats._kernels.cluster_cr2 import group_sum
+from sosstats._kernels.cluster_wald import restriction_matrix
 from sosstats._kernels.wild import (
     WILD_WEIGHTS,
     _check_rank,
@@ -158,39 +159,6 @@ def _inputs(X: Any, y: Any, clusters: Any, weights: Any
     return xa, ya, codes, g
 
 
-def _restrictions(R: Any, r: Any, p: int, g: int) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        Ra = np.asarray(R, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"`R` must be a numeric matrix: {exc}") from exc
-    Ra = Ra[None, :] if Ra.ndim == 1 else Ra
-    if Ra.ndim != 2 or Ra.shape[1] != p or Ra.shape[0] < 1:
-        raise DesignError(f"`R` must have shape (q, {p}) (one row per restriction, one column "
-                          f"per column of X); got shape {np.shape(R)}.")
-    if not np.isfinite(Ra).all():
-        raise DataError("`R` has NaN or infinite entries.")
-    q = Ra.shape[0]
-    if np.linalg.matrix_rank(Ra) < q:
-        raise DesignError(f"`R` ({q} x {p}) must have full row rank {q}; got rank "
-                          f"{np.linalg.matrix_rank(Ra)} (a restriction repeats or combines "
-                          "others).")
-    if q > g - 1:
-        raise DesignError(f"`R` has {q} restrictions but there are only {g} clusters: a CR1 "
-                          f"joint test allows at most G - 1 = {g - 1}.")
-    if r is None:
-        ra = np.zeros(q)
-    else:
-        try:
-            ra = np.asarray(r, dtype=float).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"`r` must be numeric: {exc}") from exc
-        if ra.shape != (q,):
-            raise DesignError(f"`r` must have one value per row of `R` ({q}); got {ra.size}.")
-        if not np.isfinite(ra).all():
-            raise DataError("`r` has NaN or infinite values.")
-    return Ra, ra
-
-
 def wild_joint_test(X: Any, y: Any, clusters: Any, *, R: Any, r: Any = None,
                     weights: Any = None, weight_type: str = "rademacher",
                     n_resamples: int = 9999, rng: int | np.random.Generator | None = None,
@@ -248,7 +216,7 @@ def wild_joint_test(X: Any, y: Any, clusters: Any, *, R: Any, r: Any = None,
     gen = check_rng(rng)
     xa, ya, codes, g = _inputs(X, y, clusters, weights)
     n, p = xa.shape
-    Ra, ra = _restrictions(R, r, p, g)
+    Ra, ra = restriction_matrix(R, r, p, g)
     q = Ra.shape[0]
     if n <= p:
         raise DesignError(f"CR1 needs more rows than columns; got n={n}, p={p}.")

@@ -19,8 +19,8 @@ from sosstats._kernels.wild_result import pvalue_text, pvalues_as_text, tie_note
 from sosstats._results import Result, Summary, format_number
 from sosstats._validate import as_list, check_int, check_level, check_option
 from sosstats.panel._design import METHODS, Design, build_design
-from sosstats.panel._inference import INFERENCE, infer, n_clusters, wls
 from sosstats.panel._dummy_form import check_fe_form, dummy_design
+from sosstats.panel._inference import INFERENCE, infer, n_clusters, wls
 
 __all__ = ["ChangeResult", "change_model"]
 

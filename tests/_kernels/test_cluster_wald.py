@@ -182,7 +182,7 @@ def _fit():
 
 def test_bad_restrictions_are_named():
     X, e, cl, b, V = _fit()
-    with pytest.raises(DesignError, match="`R` must have 4 columns"):
+    with pytest.raises(DesignError, match=r"`R` must have shape \(q, 4\)"):
         cluster_wald_test(X, e, cl, b, np.eye(3), vcov=V, kind="cr2", test="htz")
     with pytest.raises(DesignError, match="rank 1"):
         cluster_wald_test(X, e, cl, b, [[0, 1, 0, 0], [0, 2, 0, 0]], vcov=V, kind="cr2",
@@ -190,7 +190,7 @@ def test_bad_restrictions_are_named():
     with pytest.raises(DesignError, match="one value per row of `R`"):
         cluster_wald_test(X, e, cl, b, np.eye(4)[[1, 2]], [0.0], vcov=V, kind="cr2",
                           test="htz")
-    with pytest.raises(DataError, match="`R` must be numeric"):
+    with pytest.raises(DataError, match="`R` must be a numeric"):
         cluster_wald_test(X, e, cl, b, [["a", 1, 0, 0]], vcov=V, kind="cr2", test="htz")
     with pytest.raises(DataError, match="`test` must be one of"):
         cluster_wald_test(X, e, cl, b, np.eye(4)[[1]], vcov=V, kind="cr2", test="wild?")

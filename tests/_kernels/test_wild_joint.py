@@ -233,7 +233,7 @@ def test_bad_input_is_an_error_naming_the_argument():
     with pytest.raises(DesignError, match="`R`.*full row rank"):
         wild_joint_test(X, y, cl, R=[[0, 1, 0, 0], [0, 2, 0, 0]])
     big = np.column_stack([X, np.random.default_rng(0).normal(size=(60, 6))])
-    with pytest.raises(DesignError, match="`R` has 9 restrictions but there are only 7"):
+    with pytest.raises(DesignError, match="9 restrictions but only 7 clusters"):
         wild_joint_test(big, y, cl, R=np.eye(10)[1:])
     with pytest.raises(DesignError, match="`r` must have one value per row"):
         wild_joint_test(X, y, cl, R=np.eye(4)[[1, 2]], r=[0.0])
