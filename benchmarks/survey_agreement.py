@@ -12,7 +12,8 @@ whether the 95% intervals of quadratic-weighted kappa, AC1 and interval alpha co
 
 * ``naive``: analytic variance treating the 262 files as independent (FCE 1969 / Gwet);
 * ``cluster_t``: the same linearised values summed by pilot, t on 9 df (``cluster="pilot"``);
-* ``cluster_boot``: percentile interval of 999 bootstrap resamples of the ten pilots.
+* ``cluster_boot``: percentile interval of 999 bootstrap resamples of the ten pilots;
+* ``boot_se_t``: estimate +/- t(9) x the bootstrap standard error (``boot_se``), for comparison.
 
 **Speed** (one process, best of 5): the public calls beside the peer a user would pick, on
 the same data: ``pd.crosstab`` + statsmodels ``cohens_kappa``, statsmodels
@@ -115,7 +116,11 @@ def coverage(reps: int) -> pd.DataFrame:
                                                              metric="interval",
                                                              levels=LEVELS, **kw),
     }
-    hits = {(s, m): 0 for s in calls for m in ("naive", "cluster_t", "cluster_boot")}
+    from scipy.stats import t as student
+
+    q9 = student.ppf(0.975, 9)
+    hits = {(s, m): 0 for s in calls
+            for m in ("naive", "cluster_t", "cluster_boot", "boot_se_t")}
     widths = {key: 0.0 for key in hits}
     for r in range(reps):          # Monte Carlo replicates, each a set of public calls
         d = simulate(np.random.default_rng([2026, r]))
@@ -125,7 +130,9 @@ def coverage(reps: int) -> pd.DataFrame:
             b = f(d, cluster="pilot", n_resamples=999, rng=[2026, r]).tidy().iloc[0]
             for m, lo, hi in (("naive", a.ci_lower, a.ci_upper),
                               ("cluster_t", b.ci_lower, b.ci_upper),
-                              ("cluster_boot", b.boot_lower, b.boot_upper)):
+                              ("cluster_boot", b.boot_lower, b.boot_upper),
+                              ("boot_se_t", b.estimate - q9 * b.boot_se,
+                               min(1.0, b.estimate + q9 * b.boot_se))):
                 hits[(name, m)] += int(lo <= t <= hi)
                 widths[(name, m)] += (hi - lo) / reps
     rows = [{"statistic": s, "truth": truth[s], "interval": m, "coverage": hits[(s, m)] / reps,
