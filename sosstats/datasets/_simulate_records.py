@@ -20,6 +20,7 @@ from sosstats.datasets._simulate_survey import (
     _cuts_from_shares,
     _level_dict,
     expected_probabilities,
+    observed_icc,
     ordinal_probabilities,
 )
 
@@ -153,6 +154,8 @@ def simulate_case_records(rng: np.random.Generator, n_records: int, families: pd
         "kappa_expected": {key: {s: stats_expected[key][s]
                                  for s in ("unweighted", "linear", "quadratic")}
                            for key in keys},
+        "icc_observed": {wv: {f"{j + 1}|{j + 2}": float(v) for j, v in enumerate(row)}
+                         for wv, row in zip(WAVES, observed_icc(cuts, wave_shift, icc))},
         "pilot_effect": dict(zip(pilot_codes.tolist(), pilot_part.tolist())),
     }
     return frame, truth, true

@@ -25,6 +25,7 @@ __all__ = [
     "VIEW_WAVES",
     "WAVES",
     "expected_probabilities",
+    "observed_icc",
     "ordinal_probabilities",
     "simulate_worker_survey",
     "simulate_family_views",
@@ -68,6 +69,23 @@ def ordinal_probabilities(cuts: np.ndarray, mu: np.ndarray, scale: float = 1.0) 
     cdf = _ndtr((np.asarray(cuts, dtype=float) - mu[..., None]) / scale)
     zeros = np.zeros(mu.shape + (1,))
     return np.diff(np.concatenate([zeros, cdf, zeros + 1.0], axis=-1), axis=-1)
+
+
+def observed_icc(cuts: np.ndarray, mu: np.ndarray, rho: float) -> np.ndarray:
+    r"""Intra-class correlation of the indicators :math:`1[Y \le k]` (shape ``mu.shape + (K-1,)``).
+
+    Two units whose unit-variance latents share a component with correlation :math:`\rho`
+    (two respondents of one pilot) have :math:`P(both \le k) = \Phi_2(h, h; \rho)` with
+    :math:`h = \kappa_k - \mu`, and :math:`\Phi_2(h, h; \rho) = \Phi(h) - 2 T(h,
+    \sqrt{(1 - \rho)/(1 + \rho)})` (Owen 1956, :math:`T` Owen's T function), so the
+    correlation of the two indicators is :math:`(\Phi_2 - p^2)/(p(1 - p))`, :math:`p = \Phi(h)`.
+    """
+    from scipy.special import owens_t
+
+    h = np.asarray(cuts, dtype=float) - np.asarray(mu, dtype=float)[..., None]
+    p = _ndtr(h)
+    both = p - 2.0 * owens_t(h, np.sqrt((1.0 - rho) / (1.0 + rho)))
+    return (both - p * p) / (p * (1.0 - p))
 
 
 def _cuts_from_shares(shares: tuple[float, ...], centre: float = 0.0) -> np.ndarray:
@@ -183,6 +201,10 @@ def simulate_worker_survey(rng: np.random.Generator, n_survey: int, pilot_codes:
         "expected_by_experience": expected_by,
         "confidence_mean": {g: float(conf_pop[i] @ scores)
                             for i, g in enumerate(EXPERIENCE_LEVELS)},
+        "icc_observed": {item: {g: {f"{j + 1}|{j + 2}": float(v) for j, v in enumerate(row)}
+                                for g, row in zip(EXPERIENCE_LEVELS, observed_icc(
+                                    cuts[item], shift[:, k], icc))}
+                         for k, item in enumerate(SURVEY_ITEMS)},
         "pilot_effect": pilot_effect,
     }
     return frame, truth

@@ -326,7 +326,9 @@ def simulate_evaluation(
                              proportions {item: {group: {level: p}}} (population),
                              expected {item: {level: p}} and expected_by_experience
                              (expected sample shares given the realised pilot effects),
-                             confidence_mean {group: mean}, pilot_effect {item: {la_code}}
+                             confidence_mean {group: mean}, icc_observed {item: {group:
+                             {"1|2": icc of 1[Y <= 1]}}} (observed-scale pilot ICC),
+                             pilot_effect {item: {la_code}}
         families.views       icc_pilot, var_worker, var_family, var_family_item, var_noise,
                              nonresponse, shifts, cutpoints, proportions
                              {item: {wave: {group: {cohort: {level: p}}}}}, by_experience
@@ -338,7 +340,8 @@ def simulate_evaluation(
                              and expected {wave: {level: p}}, mean_score, joint
                              {T1/T2/pooled: {coder_1 level: {coder_2 level: p}}}, agreement,
                              kappa {T1/T2/pooled: {unweighted, linear, quadratic}},
-                             agreement_expected, kappa_expected, pilot_effect
+                             agreement_expected, kappa_expected, icc_observed
+                             {wave: {"1|2": ...}}, pilot_effect
 
     **Survey, views and case records.** Every item is an ordered probit whose latent has
     variance one in each cell of experience group :math:`g`, cohort :math:`c` and wave

@@ -28,6 +28,7 @@ from sosstats.datasets._simulate_records import (
 from sosstats.datasets._simulate_survey import (
     SURVEY_ITEMS,
     VIEW_ITEMS,
+    observed_icc,
     ordinal_probabilities,
 )
 from sosstats.datasets.simulate import Evaluation, simulate_evaluation
@@ -342,6 +343,25 @@ def test_ordinal_probabilities() -> None:
     from scipy.stats import norm
     np.testing.assert_allclose(p[0, 1, 0], norm.cdf((-1.0 - 0.5) / 1.5))
     np.testing.assert_allclose(p[1, 1, 3], 1 - norm.cdf((2.0 - 1.0) / 1.5))
+
+
+def test_observed_icc_against_bivariate_normal(ev: Evaluation) -> None:
+    from scipy.stats import multivariate_normal, norm
+
+    cuts, mu, rho = np.array([-1.2, 0.4, 1.9]), np.array([0.0, 0.7]), 0.1
+    got = observed_icc(cuts, mu, rho)
+    biv = multivariate_normal(mean=[0, 0], cov=[[1, rho], [rho, 1]])
+    for i, m in enumerate(mu):
+        for k, c in enumerate(cuts):
+            p = norm.cdf(c - m)
+            both = biv.cdf([c - m, c - m])
+            assert got[i, k] == pytest.approx((both - p * p) / (p * (1 - p)), abs=1e-7)
+    np.testing.assert_allclose(observed_icc(cuts, mu, 0.0), 0.0, atol=1e-12)
+    # the survey's observed-scale ICCs are below the latent one, as they must be
+    survey = ev.truth["workers"]["survey"]
+    values = _leaves(survey["icc_observed"])
+    assert len(values) == 3 * (7 * 2 + 9 + 1) and all(0 < v < survey["icc_pilot"] for v in values)
+    assert all(0 < v < 0.1 for v in _leaves(ev.truth["families"]["case_records"]["icc_observed"]))
 
 
 def test_confusion_matrix_and_kappa_against_statsmodels() -> None:
