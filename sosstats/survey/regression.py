@@ -116,14 +116,23 @@ def _present(codes: np.ndarray) -> int:
 
 def _formula_parts(design: Any, formula: str, *, intercept: bool = True
                    ) -> tuple[str, np.ndarray, list[str], pd.Series]:
+    """Outcome name, model matrix (NaN rows where a variable it reads is missing), terms, y.
+
+    formulaic encodes a missing category as the reference level; a row with any missing
+    variable of the formula gets NaN in every column instead, so it is left out.
+    """
     example = "api00 ~ ell + meals"
     lhs, rhs = split_formula(formula, example=example)
     data = design.data
     if lhs not in data.columns:
         raise DataError(f"the outcome {lhs!r} of `formula` is not a column of the design's "
                         "data.")
-    formula_variables(rhs, data)                     # names any term not in the data
+    used = formula_variables(rhs, data)              # names any term not in the data
     X, terms, _ = model_matrix(rhs, data, na_action="ignore", intercept=intercept)
+    missing = data[used].isna().any(axis=1).to_numpy() if used else np.zeros(len(data), bool)
+    if missing.any():
+        X = X.copy()
+        X[missing] = np.nan
     return lhs, X, terms, data[lhs]
 
 
@@ -137,9 +146,12 @@ def _outcome(y: pd.Series, name: str, family: str) -> np.ndarray:
     elif pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype=float, na_value=np.nan)
     else:
+        levels = shown_values(pd.unique(s.dropna()))
+        hint = ("; for a binary model make a 0/1 or boolean column before building the "
+                f"design (e.g. data[{name!r}].eq(<level>))" if family_of(family).base ==
+                "binomial" else "; for an ordered item use olr()")
         raise DataError(f"the outcome {name!r} ({s.dtype}) must be numeric (or 0/1 / boolean "
-                        f"for family={family!r}); it has values "
-                        f"{shown_values(pd.unique(s.dropna()))}.")
+                        f"for family={family!r}); it has values {levels}{hint}.")
     seen = v[np.isfinite(v)]
     base = family_of(family).base
     if family == "binomial" and not np.isin(seen, (0.0, 1.0)).all():

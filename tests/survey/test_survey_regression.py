@@ -439,3 +439,18 @@ def test_one_stage_with_replacement_design_sandwich_is_cr1():
     for model in ("sim_gauss", "sim_logit", "sim_pois"):
         np.testing.assert_allclose(_fit(model).vcov.to_numpy(),
                                    _fit(model, "cr1").vcov.to_numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_a_missing_category_is_left_out_not_the_reference_level():
+    rows = SIM.index[::7]
+    miss_x = SIM.assign(exper=SIM["exper"].where(~SIM.index.isin(rows)))
+    miss_y = SIM.assign(y=SIM["y"].where(~SIM.index.isin(rows)))
+    for vcov in ("design", "cr2"):
+        a = glm(SurveyDesign(miss_x, cluster="pilot", weights="pw"), "y ~ x + C(exper)",
+                vcov=vcov)
+        b = glm(SurveyDesign(miss_y, cluster="pilot", weights="pw"), "y ~ x + C(exper)",
+                vcov=vcov)
+        assert a.n_dropped == len(rows)
+        pd.testing.assert_frame_equal(a.tidy(), b.tidy())
+    o = olr(SurveyDesign(miss_x, cluster="pilot", weights="pw"), "ord ~ x + C(exper)")
+    assert o.n_dropped == len(rows) and o.nobs == len(SIM) - len(rows)
