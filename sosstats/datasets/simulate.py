@@ -128,6 +128,12 @@ def _check_years(years: Iterable[int]) -> np.ndarray:
     return np.sort(arr)
 
 
+def _check_scale(value: Any) -> float:
+    if isinstance(value, bool):
+        raise DataError(f"`survey_effect_scale` must be a finite number; got {value!r}.")
+    return check_finite(value, "`survey_effect_scale`")
+
+
 def _check_share(value: Any, name: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
             or not low <= float(value) <= high:
@@ -411,9 +417,7 @@ def simulate_evaluation(
         "n_case_records": (n_records_default if n_case_records is None else
                            check_int(n_case_records, "n_case_records", minimum=0)),
         "survey_icc": _check_share(survey_icc, "survey_icc", 0.0, 0.5),
-        "survey_effect_scale": check_finite(
-            "a bool" if isinstance(survey_effect_scale, bool) else survey_effect_scale,
-            "`survey_effect_scale`"),
+        "survey_effect_scale": _check_scale(survey_effect_scale),
         "coder_error": _check_share(coder_error, "coder_error", 0.0, 1.0),
     }
     if settings["n_case_records"] > sizes["n_families"]:
