@@ -116,7 +116,9 @@ class AgreementResult(Result):
             unit = (f"the {self.n_clusters} clusters of {self.cluster!r}" if self.cluster
                     else f"the {self.nobs} cases")
             lo, hi = self.bootstrap_interval()
-            lines.append(f"Bootstrap: {self.n_resamples:,} resamples of {unit} (rng={self.rng!r})"
+            seed = (repr(self.rng) if self.rng is None or isinstance(self.rng, (int, np.integer))
+                    else f"a {type(self.rng).__name__}")
+            lines.append(f"Bootstrap: {self.n_resamples:,} resamples of {unit} (rng={seed})"
                          f", percentile {self.level:.0%} interval [{format_number(lo)}, "
                          f"{format_number(hi)}]"
                          + (f"; {self.n_boot_failed} degenerate resample(s) dropped"

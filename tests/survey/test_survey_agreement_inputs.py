@@ -188,3 +188,18 @@ def test_clusters_and_resamples_count_only_used_cases(coded):
     np.testing.assert_array_equal(a.boot, b.boot)
     al = krippendorff_alpha(d, ["coder1", "coder2"], cluster="pilot", n_resamples=50, rng=0)
     assert al.n_clusters == 9
+
+
+def test_ordered_categoricals_give_the_order_and_text_gets_positions():
+    d = pd.DataFrame({"a": [1.0, 2, 3, np.nan, 2, 1, 3], "b": [1.0, 2, 2, 3, 3, 1, 3]})
+    text = d.replace({1.0: "low", 2.0: "mid", 3.0: "high"}).astype(
+        pd.CategoricalDtype(["low", "mid", "high"], ordered=True))
+    for metric in ("ordinal", "interval"):
+        assert krippendorff_alpha(text, ["a", "b"], metric=metric, n_resamples=0).estimate == \
+            pytest.approx(krippendorff_alpha(d, ["a", "b"], metric=metric,
+                                             n_resamples=0).estimate, abs=1e-14)
+    k = cohens_kappa(d, "a", "b", levels=[1, 2, 3, 4], weights="linear", n_resamples=0)
+    assert k.table.shape == (4, 4) and k.table.loc[4].sum() == 0
+    gen = np.random.default_rng(0)
+    res = gwet_ac1(d, ["a", "b"], n_resamples=10, rng=gen)
+    assert "rng=a Generator" in str(res) and res.rng is gen
