@@ -1,9 +1,10 @@
 r"""Design-based tests of independence in an r x c table: Rao-Scott corrections and Wald tests.
 
-Plain numpy arrays in, plain floats out (scipy only for the reference distributions and one
-root). Given the estimated cell proportions :math:`\hat p` of an :math:`r \times c` table, their
-design covariance :math:`V` and the sample size :math:`n`, the kernel computes what R survey's
-``svychisq`` computes (Lumley 2010, section 6.2):
+Plain numpy arrays in, plain floats out (scipy only for the reference distributions, one
+root and Imhof's integral). No loop over rows, clusters or cells. Given the estimated cell
+proportions :math:`\hat p` of an :math:`r \times c` table, their design covariance :math:`V`
+and the sample size :math:`n`, the kernel computes what R survey's ``svychisq`` computes
+(Lumley 2010, section 6.2):
 
 Pearson's statistic on the weighted table scaled to :math:`n`,
 :math:`X^2 = n \sum_{ij} (\hat p_{ij} - \hat p_{i+} \hat p_{+j})^2 / (\hat p_{i+} \hat p_{+j})`,
@@ -31,8 +32,9 @@ With :math:`k = (r-1)(c-1)`, :math:`\bar\delta = \mathrm{tr}\,\Delta / k` and
   (``statistic="F"``);
 - **lincom**: the asymptotic distribution itself, :math:`P(\sum_k \delta_k \chi^2_1 / (\chi^2_{m}
   / m) > X^2)` with :math:`m = \nu d_0` (:math:`m = \infty` for a replicate design), evaluated
-  by Imhof's (1961) numerical inversion (R uses Davies' algorithm from CompQuadForm, which
-  gives the same probability to its accuracy);
+  by Imhof's (1961) numerical inversion (R uses Davies' algorithm from CompQuadForm for the
+  same probability; without that package R falls back to the saddlepoint, so R's "lincom" is
+  not a reference here: the tests check Imhof against Monte Carlo and exact F cases);
 - **saddlepoint**: the same probability by Kuonen's (1999) saddlepoint approximation, exactly as
   R survey 4.1.1's ``saddle`` (which repeats the denominator eigenvalue :math:`\lfloor m \rfloor`
   times; where the saddlepoint is within 1e-4 of 0 it falls back to the Satterthwaite F, as R).
