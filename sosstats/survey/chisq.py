@@ -351,10 +351,15 @@ def chisq(design: SurveyDesign, row: str | list[str], col: str, statistic: Stati
 
     Examples
     --------
+    >>> from sosstats.datasets import simulate_evaluation
     >>> from sosstats.survey import SurveyDesign
-    >>> design = SurveyDesign(apiclus1, cluster="dnum", weights="pw", fpc="fpc")  # doctest: +SKIP
-    >>> design.chisq("sch.wide", "stype").p_value                                  # doctest: +SKIP
-    0.02175
+    >>> workers = simulate_evaluation(rng=0).worker_survey   # 165 workers in 10 pilot LAs
+    >>> design = SurveyDesign(workers, cluster="la_code")
+    >>> res = design.chisq("tool_mapping", "experience")
+    >>> round(res.p_value, 4), round(res.pearson_p_value, 4)   # Rao-Scott F vs naive Pearson
+    (0.0543, 0.0028)
+    >>> tools = [c for c in workers.columns if c.startswith("tool_")]
+    >>> table = design.chisq(tools, "experience", adjust="holm").tidy()   # one row per tool
     """
     _check_design(design)
     check_option(statistic, _ALL, "statistic")

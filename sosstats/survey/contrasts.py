@@ -366,9 +366,14 @@ def compare(design: SurveyDesign, y: str, by: str, *,
 
     Examples
     --------
-    >>> design.compare("helpful", "cohort", contrast="pairwise")           # doctest: +SKIP
-    >>> design.compare("satisfied", "experience", contrast={"2 years": 1, "1 year": -0.5,
-    ...                "new": -0.5}, alternative="greater")                 # doctest: +SKIP
+    >>> from sosstats.datasets import simulate_evaluation
+    >>> from sosstats.survey import SurveyDesign
+    >>> fam = SurveyDesign(simulate_evaluation(rng=0).family_views, cluster="la_code")
+    >>> fam.compare("helpfulness", "cohort").tidy()[["term", "estimate", "p_value"]].round(3)
+        term  estimate  p_value
+    0  2 - 1     0.283    0.029
+    >>> res = fam.compare("helpfulness", "experience", alternative="greater",
+    ...                   contrast={"2 years": 1, "new": -0.5, "2 years plus": -0.5})
     """
     _check_design(design)
     check_option(alternative, _ALTERNATIVES, "alternative")
@@ -637,6 +642,14 @@ def trend(design: SurveyDesign, item: str | list[str], by: str | None = None,
     Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*, ch. 5-6. Wiley.
     Binder, D. A. (1983). On the variances of asymptotically normal estimators from complex
     surveys. *International Statistical Review* 51, 279-292.
+
+    Examples
+    --------
+    >>> from sosstats.datasets import simulate_evaluation
+    >>> from sosstats.survey import SurveyDesign
+    >>> fam = SurveyDesign(simulate_evaluation(rng=0).family_views, cluster="la_code")
+    >>> round(fam.trend("helpfulness", "experience").slope, 3)   # per experience step
+    -0.155
     """
     if not isinstance(item, str):
         items = list(item)
