@@ -201,3 +201,20 @@ def test_base_weights_times_a_constant_scale_the_weights(scale, method):
                              base_weights=df["d"] * scale, **kw)
     np.testing.assert_allclose(many.weights.to_numpy(), one.weights.to_numpy() * scale,
                                rtol=1e-7, atol=1e-12)
+
+
+def test_attrition_weights_from_design_weights_feed_a_calibrated_survey_design():
+    from sosstats.survey import SurveyDesign
+    from sosstats.survey.calibration import calibrate
+    df = _toy(seed=11)
+    df["psu"] = np.arange(len(df)) % 20
+    aw = attrition_weights(df, responded="r", covariates=["g"], method="rake",
+                           base_weights="d")
+    design = SurveyDesign(df, cluster="psu", weights=aw)
+    np.testing.assert_allclose(design.weights, aw.weights.to_numpy())
+    pop = {"g": {"a": 500.0, "b": 300.0, "c": 200.0}}
+    cal = calibrate(design, ["g"], pop)
+    r = df["r"].to_numpy() == 1
+    assert np.all(cal.weights[~r] == 0)
+    got = pd.Series(cal.weights).groupby(df["g"].astype(str).to_numpy()).sum()
+    np.testing.assert_allclose(got.to_numpy(), [500.0, 300.0, 200.0], rtol=1e-10)
