@@ -170,6 +170,29 @@ def _outcome(y: pd.Series, name: str, family: str) -> np.ndarray:
     return v
 
 
+def _subset(design: Any, subset: Any) -> np.ndarray:
+    """Return the domain mask: all rows, a boolean column of the data, or a boolean array."""
+    from sosstats._validate import check_binary
+
+    n = len(design.data)
+    if subset is None:
+        return np.ones(n, bool)
+    if isinstance(subset, str):
+        if subset not in design.data.columns:
+            raise DataError(f"`subset` {subset!r} is not a column of the design's data.")
+        mask = check_binary(design.data[subset], f"`subset` column {subset!r}")
+    else:
+        arr = np.asarray(subset)
+        if arr.shape != (n,) or not (arr.dtype == bool or np.isin(arr, (0, 1)).all()):
+            raise DataError(f"`subset` must be a column name or {n} booleans (one per row of "
+                            "the design); got "
+                            f"{arr.dtype} of shape {arr.shape}.")
+        mask = arr.astype(bool)
+    if not mask.any():
+        raise DataError("`subset` selects no row.")
+    return mask
+
+
 def _used_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(complete rows, complete rows with a positive weight)."""
     complete = np.isfinite(y) & np.isfinite(X).all(axis=1)
@@ -246,7 +269,7 @@ def glm(design: Any, formula: str, *,
         family: Literal["gaussian", "binomial", "quasibinomial", "poisson",
                         "quasipoisson"] = "gaussian",
         vcov: Literal["design", "cr0", "cr1", "cr2", "cr3"] | None = None,
-        level: float = 0.95) -> SurveyGlmResult:
+        subset: str | Any = None, level: float = 0.95) -> SurveyGlmResult:
     r"""Design-based generalised linear model (R survey's ``svyglm``).
 
     Parameters
@@ -273,6 +296,11 @@ def glm(design: Any, formula: str, *,
         (with ten pilots the design-based 95% intervals of a pilot-level term cover 89% and
         its joint test rejects 16% at 5%; CR2: 95% and 3%, ``benchmarks/survey_regression.py``),
         else ``"design"``; the summary says which was used.
+    subset : str or array_like of bool, optional
+        A domain: a boolean (or 0/1) column of the design's data, or a boolean array with one
+        value per row. The model is fitted to the domain, estimated as a subpopulation (rows
+        outside it keep their PSUs with zero scores; R's ``svyglm(subset = )``); the df are
+        those of the PSUs and strata the domain reaches.
     level : float
         Default interval level.
 
@@ -347,6 +375,8 @@ def glm(design: Any, formula: str, *,
     y = _outcome(ycol, lhs, family)
     w = np.asarray(design.weights, dtype=float)
     complete, pos = _used_rows(X, y, w)
+    inside = _subset(design, subset)
+    pos &= inside
     n, p = X.shape
     every = bool(pos.all())
     xp, yp, wp = (X, y, w) if every else (X[pos], y[pos], w[pos])
@@ -393,7 +423,7 @@ def glm(design: Any, formula: str, *,
     return SurveyGlmResult(
         table=table, vcov=pd.DataFrame(vc, index=terms, columns=terms), formula=formula,
         family=family, link=fam.link, inference=kind, nobs=int(pos.sum()),
-        n_dropped=int((~complete).sum()), n_clusters=_count(psu),
+        n_dropped=int((~complete & inside).sum()), n_clusters=_count(psu),
         n_strata=_count(strata) if _names(getattr(design, "strata", None)) else None,
         design_df=float(df[0]) if kind in ("design", "replicate") else float("nan"),
         degf=degf, df_note=_df_note(kind, degf, p), default_note=default_note, level=level,
@@ -460,7 +490,7 @@ def _cluster_fit(X: np.ndarray, resid: np.ndarray, codes: np.ndarray, var_mu: np
 
 def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
         vcov: Literal["design", "cr0", "cr1", "cr2", "cr3"] | None = None,
-        level: float = 0.95) -> SurveyOlrResult:
+        subset: str | Any = None, level: float = 0.95) -> SurveyOlrResult:
     r"""Design-based proportional-odds model of an ordinal item (R survey's ``svyolr``).
 
     Parameters
@@ -479,6 +509,11 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
         (as :func:`sosstats.panel.ordered_change`), PSUs as clusters; CR2 with Satterthwaite
         df per coefficient, the others ``G - 1``. Default (None): ``"cr2"`` with fewer than
         42 PSUs (linearisation designs), else ``"design"``, as :func:`glm`.
+    subset : str or array_like of bool, optional
+        A domain: a boolean (or 0/1) column of the design's data, or a boolean array with one
+        value per row. The model is fitted to the domain, estimated as a subpopulation (rows
+        outside it keep their PSUs with zero scores; R's ``svyglm(subset = )``); the df are
+        those of the PSUs and strata the domain reaches.
     level : float
         Default interval level.
 
@@ -521,7 +556,8 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
     w = np.asarray(design.weights, dtype=float)
     observed = ycol.notna().to_numpy()
     complete = observed & np.isfinite(X).all(axis=1)
-    pos = complete & (w > 0)
+    inside = _subset(design, subset)
+    pos = complete & (w > 0) & inside
     frame = pd.DataFrame({lhs: ycol[pos]})
     yk, cats = _ordinal_codes(frame, lhs, categories)
     k = len(cats)
@@ -579,7 +615,7 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
     return SurveyOlrResult(
         table=table, vcov=pd.DataFrame(vc, index=names, columns=names), formula=formula,
         categories=tuple(cats), inference=kind, nobs=int(pos.sum()),
-        n_dropped=int((~complete).sum()), n_clusters=_count(psu),
+        n_dropped=int((~complete & inside).sum()), n_clusters=_count(psu),
         n_strata=_count(strata) if _names(getattr(design, "strata", None)) else None,
         design_df=design_df, degf=degf,
         df_note=_df_note(kind, degf, p, ordinal=True) if kind in ("design", "replicate")

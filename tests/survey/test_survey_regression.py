@@ -38,7 +38,9 @@ def _csv(name: str) -> pd.DataFrame:
 
 
 CLUS1 = _csv("apiclus1")
+CLUS1["is_e"] = CLUS1["stype"] == "E"               # the domain of the subset fixtures
 STRAT = _csv("apistrat")
+STRAT["is_e"] = STRAT["stype"] == "E"
 SIM = _csv("sim")
 COEF = _csv("coef")
 TESTS = _csv("tests")
@@ -74,6 +76,8 @@ GLM_CASES = {
     "clus1_na": ("clus1", "api00 ~ avg_ed + ell", "gaussian"),
     "strat_gauss": ("strat", "api00 ~ ell + meals + mobility", "gaussian"),
     "strat_logit": ("strat", "sch_wide ~ ell + meals + mobility", "binomial"),
+    "clus1_sub": ("clus1", "api00 ~ ell + meals", "gaussian", "is_e"),
+    "strat_sub": ("strat", "sch_wide ~ ell + meals", "quasibinomial", "is_e"),
     "cal_gauss": ("cal", "api00 ~ ell + meals + mobility", "gaussian"),
     "cal_logit": ("cal", "sch_wide ~ ell + meals", "quasibinomial"),
     "sim_gauss": ("sim", "y ~ x + z + exper", "gaussian"),
@@ -111,8 +115,9 @@ def _fit(model: str, vcov: str = "design"):
     key = (model, vcov)
     if key not in _FITS:
         if model in GLM_CASES:
-            design, formula, family = GLM_CASES[model]
-            _FITS[key] = glm(DESIGNS[design], formula, family=family, vcov=vcov)
+            design, formula, family, *subset = GLM_CASES[model]
+            _FITS[key] = glm(DESIGNS[design], formula, family=family, vcov=vcov,
+                             subset=subset[0] if subset else None)
         else:
             design, formula = OLR_CASES[model]
             _FITS[key] = olr(DESIGNS[design], formula, vcov=vcov)
@@ -439,6 +444,27 @@ def test_one_stage_with_replacement_design_sandwich_is_cr1():
     for model in ("sim_gauss", "sim_logit", "sim_pois"):
         np.testing.assert_allclose(_fit(model).vcov.to_numpy(),
                                    _fit(model, "cr1").vcov.to_numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_a_domain_is_the_rows_outside_it_with_zero_scores():
+    inside = SIM["exper"] != "1 year"
+    miss_y = SIM.assign(y=SIM["y"].where(inside), ord=SIM["ord"].where(inside))
+    d_all = DESIGNS["sim"]
+    d_miss = SurveyDesign(miss_y, cluster="pilot", weights="pw")
+    for vcov in ("design", "cr2"):
+        a = glm(d_all, "y ~ x + z", vcov=vcov, subset=inside.to_numpy())
+        b = glm(d_miss, "y ~ x + z", vcov=vcov)
+        pd.testing.assert_frame_equal(a.tidy(), b.tidy())
+        assert a.n_dropped == 0 and a.nobs == int(inside.sum())
+        o1 = olr(d_all, "ord ~ x + z", vcov=vcov, subset=inside.to_numpy())
+        o2 = olr(d_miss, "ord ~ x + z", vcov=vcov)
+        pd.testing.assert_frame_equal(o1.tidy(), o2.tidy())
+    with pytest.raises(DataError, match="`subset`"):
+        glm(d_all, "y ~ x", subset="nonesuch")
+    with pytest.raises(DataError, match="`subset`"):
+        glm(d_all, "y ~ x", subset=np.ones(3, bool))
+    with pytest.raises(DataError, match="no row"):
+        glm(d_all, "y ~ x", subset=np.zeros(len(SIM), bool))
 
 
 def test_a_missing_category_is_left_out_not_the_reference_level():
