@@ -269,7 +269,7 @@ def glm(design: Any, formula: str, *,
         family: Literal["gaussian", "binomial", "quasibinomial", "poisson",
                         "quasipoisson"] = "gaussian",
         vcov: Literal["design", "cr0", "cr1", "cr2", "cr3"] | None = None,
-        subset: str | Any = None, level: float = 0.95) -> SurveyGlmResult:
+        subset: str | np.ndarray | pd.Series | None = None, level: float = 0.95) -> SurveyGlmResult:
     r"""Design-based generalised linear model (R survey's ``svyglm``).
 
     Parameters
@@ -490,7 +490,7 @@ def _cluster_fit(X: np.ndarray, resid: np.ndarray, codes: np.ndarray, var_mu: np
 
 def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
         vcov: Literal["design", "cr0", "cr1", "cr2", "cr3"] | None = None,
-        subset: str | Any = None, level: float = 0.95) -> SurveyOlrResult:
+        subset: str | np.ndarray | pd.Series | None = None, level: float = 0.95) -> SurveyOlrResult:
     r"""Design-based proportional-odds model of an ordinal item (R survey's ``svyolr``).
 
     Parameters
