@@ -507,7 +507,7 @@ def test_svyglm_on_calibrated_designs_matches_r(api, name, family, r_est):
                           cluster="dnum", weights="pw", fpc="fpc")
     des = _designs(dclus1)[name]
     formula = "api00 ~ api99" if family == "gaussian" else "yes ~ api99"
-    fit = des.glm(formula, family=family).tidy()
+    fit = des.glm(formula, family=family, vcov="design").tidy()   # svyglm; the default is CR2 here
     stat = "glm" if family == "gaussian" else "glm_logit"
     for term, r_term in (("Intercept", "(Intercept)"), ("api99", "api99")):
         row = fit[fit["term"] == term].iloc[0]
