@@ -260,7 +260,9 @@ class SurveyGlmResult(_SurveyHypotheses, Result):
     Attributes
     ----------
     table : pandas.DataFrame
-        Per term: ``estimate, std_error, statistic, p_value, df``.
+        Per term: ``estimate, std_error, statistic, p_value, df, deff`` (the design effect:
+        the variance over that of a simple random sample of the same size, R's
+        ``svyglm(deff = TRUE)``).
     vcov : pandas.DataFrame
         Covariance of the estimates (the one asked for by ``vcov=``).
     formula, family, link : str

@@ -75,13 +75,13 @@ GLM_CASES = {
     "clus1_logit": ("clus1", "sch_wide ~ ell + meals + mobility + stype", "quasibinomial"),
     "clus1_na": ("clus1", "api00 ~ avg_ed + ell", "gaussian"),
     "strat_gauss": ("strat", "api00 ~ ell + meals + mobility", "gaussian"),
-    "strat_logit": ("strat", "sch_wide ~ ell + meals + mobility", "binomial"),
+    "strat_logit": ("strat", "sch_wide ~ ell + meals + mobility", "quasibinomial"),
     "clus1_sub": ("clus1", "api00 ~ ell + meals", "gaussian", "is_e"),
     "strat_sub": ("strat", "sch_wide ~ ell + meals", "quasibinomial", "is_e"),
     "cal_gauss": ("cal", "api00 ~ ell + meals + mobility", "gaussian"),
     "cal_logit": ("cal", "sch_wide ~ ell + meals", "quasibinomial"),
     "sim_gauss": ("sim", "y ~ x + z + exper", "gaussian"),
-    "sim_logit": ("sim", "b ~ x + z + exper", "binomial"),
+    "sim_logit": ("sim", "b ~ x + z + exper", "quasibinomial"),
     "sim_pois": ("sim", "cnt ~ x + z + exper", "quasipoisson"),
     "jk1_gauss": ("jk1", "api00 ~ ell + meals + mobility", "gaussian"),
     "jk1_logit": ("jk1", "sch_wide ~ ell + meals + mobility", "quasibinomial"),
@@ -141,6 +141,8 @@ def test_coefficients_ses_and_df_match_r_survey(model):
     np.testing.assert_allclose(tidy["estimate"], ref["estimate"], rtol=tol)
     np.testing.assert_allclose(tidy["std_error"], ref["std_error"], rtol=tol)
     np.testing.assert_array_equal(tidy["df"], ref["df"])
+    if ref["deff"].notna().all():                       # svyglm(deff = TRUE)
+        np.testing.assert_allclose(tidy["deff"], ref["deff"], rtol=tol)
 
 
 @pytest.mark.parametrize("row", TESTS.to_dict("records"), ids=lambda r: f"{r['model']}:"
@@ -281,10 +283,16 @@ def test_tidy_summary_and_dict():
     assert res.vcov.shape == (6, 6)
 
 
-def test_binomial_and_quasibinomial_agree():
-    a = glm(DESIGNS["clus1"], "sch_wide ~ ell + meals", family="binomial")
-    b = glm(DESIGNS["clus1"], "sch_wide ~ ell + meals", family="quasibinomial")
-    pd.testing.assert_frame_equal(a.tidy(), b.tidy())
+@pytest.mark.parametrize("vcov", ["design", "cr2"])
+def test_binomial_and_quasibinomial_agree_but_for_the_deff(vcov):
+    # the same fit and design-based SEs; only the SRS variance of the deff uses the
+    # dispersion (1 for binomial, Pearson for quasibinomial), as R's svyglm(deff = TRUE)
+    a = glm(DESIGNS["sim"], "b ~ x + z + exper", family="binomial", vcov=vcov).tidy()
+    b = glm(DESIGNS["sim"], "b ~ x + z + exper", family="quasibinomial", vcov=vcov).tidy()
+    pd.testing.assert_frame_equal(a.drop(columns="deff"), b.drop(columns="deff"))
+    ratio = (b["deff"] / a["deff"]).to_numpy()
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
+    assert ratio[0] != 1.0
 
 
 def test_olr_categories_order_and_labels():
