@@ -118,7 +118,7 @@ print("\nConcerns at T2 (published: 63% fewer, 25% the same, 12% more worried):"
 print(concerns.summary())
 
 both = SurveyDesign(views, cluster="la_code")           # both waves: a family is in one pilot
-helpful = both.compare("contact", "experience", level="helpful", contrast="each vs rest",
+helpful = both.compare("contact", "experience", category="helpful", contrast="each vs rest",
                        alternative="greater", adjust="holm")
 print("\nContact found helpful (published: 48%, 'highest satisfaction in the 2-year grouping, "
       "statistically significant'): each group minus the rest, one-sided, Holm-adjusted:")
@@ -135,7 +135,7 @@ ax = helpful.plot()
 ax.figure.savefig(OUT / "survey_helpful_contrasts.png", dpi=100, bbox_inches="tight")
 plt.close(ax.figure)
 
-cohort = both.compare("contact", "cohort", level="helpful", alternative="greater")
+cohort = both.compare("contact", "cohort", category="helpful", alternative="greater")
 print("\nDid contact found helpful rise from cohort 1 to cohort 2?")
 print(cohort.summary())
 trend = both.trend("helpfulness", by="cohort")

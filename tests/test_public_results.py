@@ -14,7 +14,8 @@ import pytest
 
 from sosstats._results import Result, TableResult
 
-SUBPACKAGES = ("neighbours", "matching", "panel", "weighting", "multilevel", "vfm", "datasets")
+SUBPACKAGES = ("neighbours", "matching", "panel", "weighting", "multilevel", "vfm", "datasets",
+               "survey")
 
 #: Public classes that are not results: fitted models, prior and cost specifications, data.
 NOT_RESULTS = {
@@ -27,6 +28,7 @@ NOT_RESULTS = {
     "BetaProbability": "an input distribution", "GammaCost": "an input distribution",
     "LognormalRatio": "an input distribution", "NormalParameter": "an input distribution",
     "Evaluation": "the simulated data set",
+    "SurveyDesign": "a survey design (the input of every survey estimate and test)",
 }
 
 

@@ -27,7 +27,13 @@ from sosstats.survey.agreement import (
 )
 from sosstats.survey.calibration import calibrate, poststratify, rake
 from sosstats.survey.chisq import ChisqItemsResult, ChisqResult, chisq
-from sosstats.survey.contrasts import DomainContrastResult, TrendResult, compare, trend
+from sosstats.survey.contrasts import (
+    DomainContrastResult,
+    TrendItemsResult,
+    TrendResult,
+    compare,
+    trend,
+)
 from sosstats.survey.design import SurveyDesign
 from sosstats.survey.estimates import mean, proportion, quantile, total
 from sosstats.survey.regression import SurveyGlmResult, SurveyOlrResult, glm, olr
@@ -59,6 +65,7 @@ __all__ = [
     "ChisqItemsResult",
     "DomainContrastResult",
     "TrendResult",
+    "TrendItemsResult",
     "SurveyGlmResult",
     "SurveyOlrResult",
 ]

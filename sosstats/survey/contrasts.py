@@ -64,23 +64,23 @@ def _p_value(t: np.ndarray, df: float, alternative: str) -> np.ndarray:
     return 2 * ref.sf(np.abs(t))
 
 
-def _item_values(data: pd.DataFrame, y: str, level: Any) -> tuple[np.ndarray, str]:
-    """Float values of ``y`` (NaN = missing): a number, a 0/1 flag or the indicator of ``level``."""
+def _item_values(data: pd.DataFrame, y: str, category: Any) -> tuple[np.ndarray, str]:
+    """Float values of ``y`` (NaN = missing): numbers, a 0/1 flag or a category's indicator."""
     s = data[y]
-    if level is not None:
+    if category is not None:
         present = s.notna().to_numpy()
         values = pd.unique(s[present])
-        if not any(v == level for v in values):
-            raise DataError(f"`level` {level!r} is not a value of {y!r} (its values: "
+        if not any(v == category for v in values):
+            raise DataError(f"`category` {category!r} is not a value of {y!r} (its values: "
                             f"{', '.join(map(repr, sorted(map(str, values))[:8]))}).")
-        out = np.where(present, (s == level).to_numpy(dtype=float), np.nan)
-        return out, f"proportion {y} = {level!r}"
+        out = np.where(present, (s == category).to_numpy(dtype=float), np.nan)
+        return out, f"proportion {y} = {category!r}"
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float), f"proportion {y}"
     if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s):
         check_not_mixed(s, f"item {y!r}")
-        raise DataError(f"item {y!r} is categorical ({s.dtype}); pass `level=` to compare the "
-                        f"proportion of one level, or give numeric scores.")
+        raise DataError(f"item {y!r} is categorical ({s.dtype}); pass `category=` to compare the "
+                        f"proportion of one category, or give numeric scores.")
     values = s.to_numpy(dtype=float, na_value=np.nan)
     if np.isinf(values).any():
         raise DataError(f"item {y!r} has infinite values.")
@@ -294,9 +294,9 @@ class DomainContrastResult(Result):
 
 
 def compare(design: SurveyDesign, y: str, by: str, *,
-            contrast: None | str | Mapping[Any, Any] = None, level: Any = None,
+            contrast: None | str | Mapping[Any, Any] = None, category: Any = None,
             reference: Any = None, alternative: Alternative = "two-sided",
-            adjust: str = "none", ci_level: float = 0.95) -> DomainContrastResult:
+            adjust: str = "none", level: float = 0.95) -> DomainContrastResult:
     r"""Design-based contrasts between the domains of ``by`` (R's ``svyby`` + ``svycontrast``).
 
     Parameters
@@ -304,7 +304,7 @@ def compare(design: SurveyDesign, y: str, by: str, *,
     design : SurveyDesign
     y : str
         A numeric item (means), a boolean or 0/1 flag (proportions), or a categorical item
-        with ``level=`` (the proportion of that level).
+        with ``category=`` (the proportion of that category).
     by : str
         The grouping column; a pandas ``Categorical`` keeps its level order.
     contrast : None, "pairwise", "each vs rest" or dict
@@ -313,7 +313,7 @@ def compare(design: SurveyDesign, y: str, by: str, *,
         everyone else pooled (the mean of the complement domain, not the average of the other
         domains' means). A dict ``{level: coefficient}`` is one contrast; ``{name: {level:
         coefficient}}`` several, named.
-    level : scalar, optional
+    category : scalar, optional
         The value of a categorical ``y`` whose proportion is compared.
     reference : scalar, optional
         The reference level for ``contrast=None``.
@@ -322,8 +322,8 @@ def compare(design: SurveyDesign, y: str, by: str, *,
         stay two-sided.
     adjust : {"none", "holm", "BH"}
         Multiplicity adjustment across the contrasts (``p_adjusted``).
-    ci_level : float
-        Interval level (default 0.95).
+    level : float
+        Confidence level of the intervals (default 0.95), as everywhere in sosstats.
 
     Returns
     -------
@@ -336,7 +336,7 @@ def compare(design: SurveyDesign, y: str, by: str, *,
     ------
     DataError
         A missing column, ``by`` with fewer than two levels, a domain with no respondent
-        observed on ``y`` (named), a categorical ``y`` without ``level``, a contrast naming an
+        observed on ``y`` (named), a categorical ``y`` without ``category``, a contrast naming an
         unknown level, a bad option.
     DesignError
         Fewer than two clusters or no design degrees of freedom.
@@ -379,12 +379,12 @@ def compare(design: SurveyDesign, y: str, by: str, *,
     check_option(alternative, _ALTERNATIVES, "alternative")
     adjust_key = str(adjust).lower()
     check_option(adjust_key, tuple(ADJUSTMENTS), "adjust")
-    ci_level = check_level(ci_level)
+    level = check_level(level)
     data = design.data
     check_columns(data, [y, by], what="column")
     if y == by:
         raise DataError(f"`y` and `by` are both {y!r}.")
-    values, what = _item_values(data, y, level)
+    values, what = _item_values(data, y, category)
     codes, levels = _domain_codes(data, by)
     G = len(levels)
     L, labels, vs_rest = _contrast_matrix(contrast, levels, by, reference)
@@ -436,7 +436,7 @@ def compare(design: SurveyDesign, y: str, by: str, *,
                                 omnibus=omnibus, y=y, by=by, what=what,
                                 alternative=alternative, adjust=adjust_key,
                                 nobs=int(obs.any(axis=1).sum()), design_df=df,
-                                design_label=label, level=ci_level)
+                                design_label=label, level=level)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -573,7 +573,7 @@ class TrendItemsResult(Result):
 
 def trend(design: SurveyDesign, item: str | list[str], by: str | None = None,
           scores: Any = None, *, by_scores: Any = None, alternative: Alternative = "two-sided",
-          adjust: str = "holm", ci_level: float = 0.95) -> TrendResult | TrendItemsResult:
+          adjust: str = "holm", level: float = 0.95) -> TrendResult | TrendItemsResult:
     r"""Design-based ordinal trend (linear-by-linear association) test of an item across groups.
 
     Parameters
@@ -595,8 +595,8 @@ def trend(design: SurveyDesign, item: str | list[str], by: str | None = None,
         "greater": the mean score rises with the group score.
     adjust : {"holm", "BH", "none"}
         Multiplicity adjustment across a list of items (ignored for one item).
-    ci_level : float
-        Interval level of the slope.
+    level : float
+        Confidence level of the slope's interval (default 0.95).
 
     Returns
     -------
@@ -658,12 +658,12 @@ def trend(design: SurveyDesign, item: str | list[str], by: str | None = None,
         if not items or len(set(items)) < len(items):
             raise DataError(f"`item` must list distinct columns; got {items!r}.")
         results = {i: trend(design, i, by, scores, by_scores=by_scores,
-                            alternative=alternative, ci_level=ci_level) for i in items}
+                            alternative=alternative, level=level) for i in items}
         return TrendItemsResult(results=results, by=str(by), adjust=adjust_key,
-                                nobs=max(r.nobs for r in results.values()), level=ci_level)
+                                nobs=max(r.nobs for r in results.values()), level=level)
     _check_design(design)
     check_option(alternative, _ALTERNATIVES, "alternative")
-    ci_level = check_level(ci_level)
+    level = check_level(level)
     if by is None:
         raise DataError("trend needs `by`: the ordered grouping (e.g. experience group, "
                         "cohort) across which the item's mean score may rise or fall.")
@@ -735,4 +735,4 @@ def trend(design: SurveyDesign, item: str | list[str], by: str | None = None,
     return TrendResult(slope=float(beta), std_error=se, t=float(t), p_value=p, df=df,
                        domains=domains, naive=naive, item=item, by=by,
                        item_scores=item_scores,
-                       alternative=alternative, nobs=n, design_label=label, level=ci_level)
+                       alternative=alternative, nobs=n, design_label=label, level=level)

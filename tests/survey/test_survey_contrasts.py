@@ -67,7 +67,7 @@ def check_against_r(res: DomainContrastResult, case: str) -> None:
     ("clus1_api00_stype_rest", "clus1", "api00", "stype", {"contrast": "each vs rest"}),
     ("clus1_yes_stype", "clus1", "yes", "stype", {"contrast": "pairwise"}),
     ("clus1_yes_stype", "clus1", "sch.wide", "stype", {"contrast": "pairwise",
-                                                       "level": "Yes"}),
+                                                       "category": "Yes"}),
     ("strat_api00_awards", "strat", "api00", "awards", {}),
     ("sim_helpful_cohort", "sim", "helpful", "cohort", {"contrast": "pairwise"}),
     ("sim_likert_group", "sim", "likert", "group", {"contrast": "pairwise"}),
@@ -263,10 +263,10 @@ def test_trend_bad_input(dz):
 # ---------------------------------------------------------------------------------------------
 def test_compare_bad_input(dz):
     d = dz["clus1"]
-    with pytest.raises(DataError, match="pass `level=`"):
+    with pytest.raises(DataError, match="pass `category=`"):
         compare(d, "sch.wide", "stype")
-    with pytest.raises(DataError, match="`level` 'Maybe' is not a value"):
-        compare(d, "sch.wide", "stype", level="Maybe")
+    with pytest.raises(DataError, match="`category` 'Maybe' is not a value"):
+        compare(d, "sch.wide", "stype", category="Maybe")
     with pytest.raises(DataError, match="not a level of 'stype'"):
         compare(d, "api00", "stype", contrast={"E": 1, "X": -1})
     with pytest.raises(DataError, match="`contrast` must be"):
@@ -408,3 +408,11 @@ def test_trend_over_many_items_adjusts_across_them():
         d.trend(["tool_mapping", "tool_mapping"], "experience")
     with pytest.raises(DataError, match="`adjust` must be one of"):
         d.trend(tools, "experience", adjust="sidak")
+
+
+def test_compare_and_trend_take_level_as_the_confidence_level(dz):
+    """One vocabulary: ``level`` is the confidence level, as in every sosstats call."""
+    d = dz["clus1"]
+    wide = compare(d, "sch.wide", "stype", category="Yes", level=0.99).tidy()
+    narrow = compare(d, "sch.wide", "stype", category="Yes", level=0.80).tidy()
+    assert (wide["ci_upper"] - wide["ci_lower"] > narrow["ci_upper"] - narrow["ci_lower"]).all()
