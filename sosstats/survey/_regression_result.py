@@ -238,7 +238,8 @@ def _notes_common(res: Any, what: str) -> list[str]:
     design = (f"{res.n_clusters} PSUs" + (f" in {res.n_strata} strata" if res.n_strata else "")
               if res.n_clusters else "replicate weights")
     dropped = f", {res.n_dropped} with a missing value left out" if res.n_dropped else ""
-    notes = [f"{what}; {res.nobs} rows used{dropped}; design: {design}.",
+    domain = f" in the domain {res.domain} (a subpopulation)" if res.domain else ""
+    notes = [f"{what}; {res.nobs} rows used{domain}{dropped}; design: {design}.",
              f"Standard errors: {_VCOV_TEXT.get(res.inference, res.inference)}; "
              f"t on {res.df_note}."]
     if res.default_note:
@@ -284,6 +285,8 @@ class SurveyGlmResult(_SurveyHypotheses, Result):
         How the df were obtained (printed).
     default_note : str
         Set when ``vcov`` was chosen by default (fewer than 42 PSUs: CR2), printed.
+    domain : str
+        The ``subset`` the model was fitted to (its column name, or ``"<mask>"``), or "".
     level : float
         Default interval level.
     """
@@ -302,6 +305,7 @@ class SurveyGlmResult(_SurveyHypotheses, Result):
     degf: float
     df_note: str
     default_note: str = ""
+    domain: str = ""
     level: float = 0.95
     _fit: LinearFit | None = field(default=None, repr=False)
 
@@ -343,6 +347,7 @@ class SurveyOlrResult(_SurveyHypotheses, Result):
     degf: float
     df_note: str
     default_note: str = ""
+    domain: str = ""
     level: float = 0.95
     _fit: LinearFit | None = field(default=None, repr=False)
 

@@ -193,6 +193,10 @@ def _subset(design: Any, subset: Any) -> np.ndarray:
     return mask
 
 
+def _domain_label(subset: Any) -> str:
+    return "" if subset is None else repr(subset) if isinstance(subset, str) else "<mask>"
+
+
 def _used_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(complete rows, complete rows with a positive weight)."""
     complete = np.isfinite(y) & np.isfinite(X).all(axis=1)
@@ -427,8 +431,8 @@ def glm(design: Any, formula: str, *,
         n_dropped=int((~complete & inside).sum()), n_clusters=_count(psu),
         n_strata=_count(strata) if _names(getattr(design, "strata", None)) else None,
         design_df=float(df[0]) if kind in ("design", "replicate") else float("nan"),
-        degf=degf, df_note=_df_note(kind, degf, p), default_note=default_note, level=level,
-        _fit=fit)
+        degf=degf, df_note=_df_note(kind, degf, p), default_note=default_note,
+        domain=_domain_label(subset), level=level, _fit=fit)
 
 
 def _fit_checked(X: np.ndarray, y: np.ndarray, w: np.ndarray, fam: Any, terms: list[str],
@@ -641,4 +645,5 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
         n_strata=_count(strata) if _names(getattr(design, "strata", None)) else None,
         design_df=design_df, degf=degf,
         df_note=_df_note(kind, degf, p, ordinal=True) if kind in ("design", "replicate")
-        else _df_note(kind, degf, p), default_note=default_note, level=level, _fit=fit)
+        else _df_note(kind, degf, p), default_note=default_note,
+        domain=_domain_label(subset), level=level, _fit=fit)

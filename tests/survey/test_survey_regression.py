@@ -464,6 +464,7 @@ def test_a_domain_is_the_rows_outside_it_with_zero_scores():
         b = glm(d_miss, "y ~ x + z", vcov=vcov)
         pd.testing.assert_frame_equal(a.tidy(), b.tidy())
         assert a.n_dropped == 0 and a.nobs == int(inside.sum())
+        assert "in the domain <mask>" in str(a)
         o1 = olr(d_all, "ord ~ x + z", vcov=vcov, subset=inside.to_numpy())
         o2 = olr(d_miss, "ord ~ x + z", vcov=vcov)
         pd.testing.assert_frame_equal(o1.tidy(), o2.tidy())
