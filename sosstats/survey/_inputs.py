@@ -14,7 +14,8 @@ import pandas as pd
 from sosstats._validate import as_list, check_columns, check_weights, shown_values
 from sosstats.errors import DataError, DesignError
 
-__all__ = ["factor", "column_codes", "resolve_weights", "fpc_values", "aligned_positions"]
+__all__ = ["factor", "column_codes", "combine", "pair_counts", "resolve_weights",
+           "fpc_values", "aligned_positions"]
 
 
 def factor(values: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -38,14 +39,36 @@ def column_codes(data: pd.DataFrame, column: str, what: str) -> tuple[np.ndarray
 
 
 def combine(*codes: np.ndarray) -> tuple[np.ndarray, int]:
-    """Codes of the interaction of several code vectors (the distinct combinations present)."""
+    """Codes of the interaction of several code vectors (the distinct combinations present).
+
+    The codes are non-negative integers; their combination is one int64 key per row (a 1-D
+    ``unique``, not a row-wise one), in the order of the first vector, then the second, ...
+    """
     if len(codes) == 1:
         c, lev = factor(codes[0])
         return c, len(lev)
-    stacked = np.column_stack([np.asarray(c, dtype=np.int64) for c in codes])
-    _, inv = np.unique(stacked, axis=0, return_inverse=True)
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    span = 1
+    for c in codes:
+        c = np.asarray(c, dtype=np.int64)
+        top = int(c.max()) + 1 if c.size else 1
+        if span * top >= 2 ** 62:           # too many combinations for one key: row-wise
+            stacked = np.column_stack([np.asarray(v, dtype=np.int64) for v in codes])
+            _, inv = np.unique(stacked, axis=0, return_inverse=True)
+            inv = inv.reshape(-1).astype(np.intp)
+            return inv, int(inv.max()) + 1
+        key = key * top + c
+        span *= top
+    _, inv = np.unique(key, return_inverse=True)
     inv = inv.reshape(-1).astype(np.intp)
     return inv, int(inv.max()) + 1
+
+
+def pair_counts(group: np.ndarray, member: np.ndarray, n_groups: int) -> np.ndarray:
+    """Number of distinct ``member`` codes within each ``group`` code (n_groups,)."""
+    key = np.asarray(group, dtype=np.int64) * (int(member.max()) + 1) + member
+    uniq = np.unique(key)
+    return np.bincount(uniq // (int(member.max()) + 1), minlength=n_groups)
 
 
 def aligned_positions(index: pd.Index, target: pd.Index, what: str) -> np.ndarray | None:

@@ -27,6 +27,7 @@ from sosstats.errors import DataError, DesignError
 from sosstats.survey._inputs import (
     column_codes,
     combine,
+    pair_counts,
     fpc_values,
     resolve_weights,
     stage_names,
@@ -223,13 +224,12 @@ class SurveyDesign:
         for s in range(1, S):
             base = strat_raw[s][0] if s < len(stratas) else np.zeros(n, dtype=np.intp)
             stage_strata.append(combine(base, ids[s - 1])[0])
-        n_psu = len(np.unique(ids[0]))
+        n_psu = int(ids[0].max()) + 1
         too_few(n_psu, f"cluster column {clusters[0]!r}" if clusters else "`data`")
         # PSUs nested in strata at the first stage
         if has_strata and not self.nest:
-            pairs = np.unique(np.column_stack([ids[0], st0]), axis=0)
-            if len(pairs) > n_psu:
-                counts = np.bincount(pairs[:, 0])
+            counts = pair_counts(ids[0], st0, int(ids[0].max()) + 1)
+            if (counts > 1).any():
                 bad = np.flatnonzero(counts > 1)[:5]
                 labels = column_codes(data, clusters[0], "cluster column")[1] if clusters else bad
                 raise DesignError(f"cluster column {clusters[0] if clusters else 'rows'!r} has "
@@ -242,8 +242,7 @@ class SurveyDesign:
         for s in range(S):
             H = int(stage_strata[s].max()) + 1
             # PSUs sampled per stratum of this stage
-            pairs = np.unique(np.column_stack([stage_strata[s], ids[s]]), axis=0)
-            samp = np.bincount(pairs[:, 0], minlength=H).astype(float)
+            samp = pair_counts(stage_strata[s], ids[s], H).astype(float)
             sampsizes.append(samp)
             if fvals is None:
                 fractions.append(np.zeros(H))
@@ -330,7 +329,8 @@ class SurveyDesign:
         self.n_clusters = int(n_psu)
         self.n_strata = int(stage_strata[0].max()) + 1
         pos = self.weights > 0
-        self._df = int(len(np.unique(ids[0][pos])) - len(np.unique(stage_strata[0][pos])))
+        self._df = int(np.count_nonzero(np.bincount(ids[0][pos]))
+                       - np.count_nonzero(np.bincount(stage_strata[0][pos])))
 
     def _stratum_names(self, s: int, stage_strata: list[np.ndarray], levels0: np.ndarray,
                        mask: np.ndarray) -> str:

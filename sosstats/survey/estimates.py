@@ -8,6 +8,7 @@ sec. 2.3).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,90 @@ def _domain_stats(design: Any, values: np.ndarray, domains: np.ndarray, n_domain
         cov[bad, :] = np.nan
         cov[:, bad] = np.nan
     return est, cov
+
+
+def _estimate_cells(design: Any, values: np.ndarray, domains: np.ndarray, n_domains: int, *,
+                    total: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                          np.ndarray]:
+    r"""Estimates, covariance and the (K, m) cell counts ``n``, weight sums ``N``, ``s^2``.
+
+    Linearisation designs without calibration take one route through (finest unit x domain)
+    cells: the weighted sums :math:`\sum w`, :math:`\sum w 	ilde y`, :math:`\sum w 	ilde
+    y^2` of every cell (:math:`	ilde y = y - c_j`, a column shift that keeps the sums of
+    squares well conditioned), from which the domain estimates, the unit totals of the
+    linearised scores,
+
+    .. math:: T_{u,kj} = \Big(\sum_{i \in u,k} w_i 	ilde y_{ij}
+              - \hat	heta'_{kj} \sum_{i \in u,k} w_i\Big) / \sum_{i \in k} w_i,
+
+    and the weighted variances follow without forming any ``n x m`` score matrix. Other
+    designs (replicate, calibrated, or too many unit x domain cells) use
+    :func:`_domain_stats` and :func:`_cells`.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    domains = np.asarray(domains, dtype=np.intp)
+    K, m = int(n_domains), values.shape[1]
+    U = design._n_units
+    if (design.kind == "replicate" or design._calibration is not None
+            or U * K * m > DENSE_LIMIT):
+        est, cov = _domain_stats(design, values, domains, K, total=total)
+        n, N, s2 = _cells(design, values, domains, K)
+        return est, cov, n, N, s2
+    n_rows = values.shape[0]
+    w = design.weights
+    unit = np.arange(n_rows, dtype=np.intp) if design._units is None else design._units
+    inside = domains >= 0
+    P = U * K
+    code = np.where(inside, unit * K + np.where(inside, domains, 0), P)
+    step = max(1, n_rows // 2000)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sample = values[::step]
+        shift = np.nan_to_num(np.nanmean(sample, axis=0))   # (m,) a typical value
+        # 0/1 indicators (proportions) are not shifted: 0% and 100% stay exact
+        binary = np.all(np.isnan(sample) | (sample == 0) | (sample == 1), axis=0)
+        shift = np.where(binary, 0.0, shift)
+    obs = ~np.isnan(values)
+    missing = not obs.all()
+    ys = values - shift
+    if missing:
+        ys = np.where(obs, ys, 0.0)
+    wy = ys * w[:, None]
+    Y1 = group_sum(code, P + 1, wy)[:P]
+    np.multiply(wy, ys, out=wy)                      # w y~^2, in place (one n x m buffer)
+    Y2 = group_sum(code, P + 1, wy)[:P]
+    del wy, ys
+    if missing:
+        W1 = group_sum(code, P + 1, obs * w[:, None])[:P]              # (P, m)
+        C1 = group_sum(code, P + 1, (obs & (w > 0)[:, None]).astype(float))[:P]
+    else:
+        W1 = np.repeat(np.bincount(code, w, P + 1)[:P, None], m, axis=1)
+        C1 = np.repeat(np.bincount(code, (w > 0).astype(float), P + 1)[:P, None], m, axis=1)
+    W1 = W1.reshape(U, K, m)
+    Y1 = Y1.reshape(U, K, m)
+    N = W1.sum(axis=0)                                               # (K, m)
+    n = C1.reshape(U, K, m).sum(axis=0)
+    sy = Y1.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        theta_s = sy / N                                             # shifted means
+        if total:
+            est = (sy + shift * N).reshape(-1)
+            T = Y1 + shift * W1
+        else:
+            est = (theta_s + shift).reshape(-1)
+            T = (Y1 - theta_s * W1) / N
+        ss = Y2.reshape(U, K, m).sum(axis=0) - theta_s ** 2 * N
+        s2 = np.maximum(ss, 0.0) / N * n / (n - 1)
+    T = np.nan_to_num(T, nan=0.0, posinf=0.0, neginf=0.0).reshape(U, K * m)
+    cov = design._unit_covariance(T)
+    if not total:
+        bad = ~(N > 0).reshape(-1)
+        if bad.any():
+            cov[bad, :] = np.nan
+            cov[:, bad] = np.nan
+    return est, cov, n, N, s2
 
 
 def _domain_score_covariance(design: Any, e: np.ndarray, domains: np.ndarray, K: int
@@ -261,6 +346,14 @@ def _columns(design: Any, y: Any, kind: str) -> list[tuple[str, Any, np.ndarray]
     return out
 
 
+def _stack(columns: list[np.ndarray]) -> np.ndarray:
+    """Columns (n,) into one C-ordered (n, m) float array."""
+    out = np.empty((len(columns[0]), len(columns)))
+    for j, c in enumerate(columns):
+        out[:, j] = c
+    return out
+
+
 def _cells(design: Any, values: np.ndarray, dom: np.ndarray, K: int
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per (domain, column): rows with the value and positive weight, weight sum, s^2.
@@ -371,9 +464,8 @@ def _mean_or_total(design: Any, y: Any, by: Any, level: float, deff: str, total:
     cols = _columns(design, y, "total" if total else "mean")
     dom, labels, bycols, left = _domains(design, by)
     K = len(labels)
-    values = np.column_stack([c[2] for c in cols])
-    est, cov = _domain_stats(design, values, dom, K, total=total)
-    n, N, s2 = _cells(design, values, dom, K)
+    values = _stack([c[2] for c in cols])
+    est, cov, n, N, s2 = _estimate_cells(design, values, dom, K, total=total)
     d = _deff(np.diag(cov).reshape(K, -1), n, N, s2, total, rule)
     note = _design_note(design, rule, left)
     return _assemble(design, "total" if total else "mean", cols, est, cov, labels, bycols, n,
@@ -525,9 +617,8 @@ def proportion(design: Any, y: str | list[str], by: str | list[str] | None = Non
     cols = _columns(design, y, "proportion")
     dom, labels, bycols, left = _domains(design, by)
     K = len(labels)
-    values = np.column_stack([c[2] for c in cols])
-    est, cov = _domain_stats(design, values, dom, K, total=False)
-    n, N, s2 = _cells(design, values, dom, K)
+    values = _stack([c[2] for c in cols])
+    est, cov, n, N, s2 = _estimate_cells(design, values, dom, K, total=False)
     d = _deff(np.diag(cov).reshape(K, -1), n, N, s2, False, rule)
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
     # n of the domain for the variable (rows with the variable observed, positive weight)
@@ -618,8 +709,7 @@ def quantile(design: Any, y: str | list[str], q: float | list[float] = 0.5,
             base.append(v)
     est = np.column_stack(qvals).reshape(-1)                    # (K * m,) domain-major
     U = np.column_stack(ind)
-    pest, pcov = _domain_stats(design, U, dom, K, total=False)
-    n, N, s2 = _cells(design, U, dom, K)
+    pest, pcov, n, N, s2 = _estimate_cells(design, U, dom, K, total=False)
     d = _deff(np.diag(pcov).reshape(K, -1), n, N, s2, False, "noreplace"
               if _deff_rule(design, "auto") == "noreplace" else "replace")
     pse = np.sqrt(np.maximum(np.diag(pcov), 0.0))

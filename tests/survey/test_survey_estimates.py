@@ -385,3 +385,29 @@ def test_inputs_never_modified():
     design.quantile("api00", 0.5, by="stype")
     pd.testing.assert_frame_equal(d, before)
     pd.testing.assert_frame_equal(design.data, before)
+
+
+# ----------------------------------------------------------------------------- code paths
+
+@pytest.mark.parametrize("case", ["clus1", "strat", "clus2", "lonely_average"])
+def test_cell_path_equals_row_score_path(case, designs, monkeypatch):
+    """The (unit x domain) cell route equals the row-level scores, blockwise or not."""
+    import sosstats.survey.estimates as est_mod
+
+    d = designs[case]
+    data = d.data.copy()
+    data.loc[data.index[::7], "api00"] = np.nan           # missing values in one column
+    design = SurveyDesign(data, cluster=d.cluster, strata=d.strata,
+                          weights=None if case == "clus2" else "pw", fpc=d.fpc,
+                          nest=d.nest, lonely_psu=d.lonely_psu)
+    fast = [design.mean(["api00", "meals"], by="stype"), design.total(["api00"], by="stype"),
+            design.proportion("sch.wide", by="stype")]
+    monkeypatch.setattr(est_mod, "DENSE_LIMIT", 50)       # rows, then blocks of domains
+    slow = [design.mean(["api00", "meals"], by="stype"), design.total(["api00"], by="stype"),
+            design.proportion("sch.wide", by="stype")]
+    for a, b in zip(fast, slow):
+        ta, tb = a.tidy(), b.tidy()
+        for col in ["estimate", "std_error", "deff", "ci_lower", "ci_upper", "n"]:
+            np.testing.assert_allclose(ta[col], tb[col], rtol=1e-10)
+        ca, cb = a.cov.to_numpy(), b.cov.to_numpy()
+        np.testing.assert_allclose(ca, cb, rtol=1e-9, atol=1e-12 * np.nanmax(np.abs(cb)))
