@@ -364,10 +364,19 @@ def glm(design: Any, formula: str, *,
 
     Examples
     --------
-    >>> from sosstats.survey import SurveyDesign                       # doctest: +SKIP
-    >>> design = SurveyDesign(apiclus1, cluster="dnum", weights="pw", fpc="fpc")
-    >>> fit = glm(design, "api00 ~ ell + meals + C(stype)")           # doctest: +SKIP
-    >>> fit.wald_test("C(stype)")                                     # doctest: +SKIP
+    >>> from sosstats.datasets import simulate_evaluation
+    >>> from sosstats.survey import SurveyDesign
+    >>> workers = simulate_evaluation(rng=2017).worker_survey
+    >>> design = SurveyDesign(workers, cluster="la_code")
+    >>> fit = glm(design, "confidence ~ C(experience)")      # 10 PSUs: CR2 by default
+    >>> fit.inference
+    'cr2'
+    >>> test = fit.wald_test("C(experience)")                 # HTZ joint test
+    >>> round(test.p_value, 3)
+    0.483
+    >>> svyglm = glm(design, "confidence ~ C(experience)", vcov="design")
+    >>> round(svyglm.wald_test("C(experience)").p_value, 3)  # regTermTest
+    0.237
     """
     _check_design(design)
     family = check_option(family, tuple(FAMILIES), "family")
