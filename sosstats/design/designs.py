@@ -170,9 +170,14 @@ class _ClusterMeansTTest:
     cluster: str = "cluster"
 
     def __call__(self, data: pd.DataFrame) -> MeanDifferenceResult:
-        means = data.groupby([self.cluster, self.arm], observed=True)[self.outcome].mean()
-        arm = means.index.get_level_values(self.arm).to_numpy()
-        y = means.to_numpy(float)
+        codes, _ = pd.factorize(data[self.cluster], sort=False)
+        k = int(codes.max()) + 1 if codes.size else 0
+        size = np.bincount(codes, minlength=k)
+        y = np.bincount(codes, weights=data[self.outcome].to_numpy(float), minlength=k) / size
+        arm = np.bincount(codes, weights=data[self.arm].to_numpy(float), minlength=k) / size
+        if not np.isin(arm, (0.0, 1.0)).all():
+            raise DesignError(f"`{self.arm}` must be 0 or 1 and constant within each "
+                              f"`{self.cluster}`.")
         y1, y0 = y[arm == 1], y[arm == 0]
         n1, n0 = y1.size, y0.size
         if n1 < 1 or n0 < 1 or n1 + n0 < 3:
