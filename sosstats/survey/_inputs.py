@@ -65,7 +65,7 @@ def combine(*codes: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def pair_counts(group: np.ndarray, member: np.ndarray, n_groups: int) -> np.ndarray:
-    """Number of distinct ``member`` codes within each ``group`` code (n_groups,)."""
+    """Count the distinct ``member`` codes within each ``group`` code (n_groups,)."""
     key = np.asarray(group, dtype=np.int64) * (int(member.max()) + 1) + member
     uniq = np.unique(key)
     return np.bincount(uniq // (int(member.max()) + 1), minlength=n_groups)

@@ -27,8 +27,8 @@ from sosstats.errors import DataError, DesignError
 from sosstats.survey._inputs import (
     column_codes,
     combine,
-    pair_counts,
     fpc_values,
+    pair_counts,
     resolve_weights,
     stage_names,
     too_few,
@@ -370,24 +370,33 @@ class SurveyDesign:
         K, m = int(n_domains), present.shape[1]
         if self.kind == "replicate":
             return np.full((K, m), float(self.df))
-        out = np.empty((K, m))
-        for j in range(m):          # one pass per column
-            sel = present[:, j] & (domains >= 0)
-            d = domains[sel].astype(np.int64)
-            n_psu = np.bincount(np.unique(self._psu_rows[sel] * K + d) % K, minlength=K)
-            n_str = np.bincount(np.unique(self._strata_rows[sel] * K + d) % K, minlength=K)
-            out[:, j] = n_psu - n_str
-        return out
+        C = int(self._psu_rows.max()) + 1
+        H = int(self._strata_rows.max()) + 1
+        inside = domains >= 0
+        d = np.where(inside, domains, 0)
+
+        def one(mask: np.ndarray) -> np.ndarray:
+            sel = mask & inside
+            psu = np.bincount(self._psu_rows[sel] * K + d[sel], minlength=C * K)
+            st = np.bincount(self._strata_rows[sel] * K + d[sel], minlength=H * K)
+            return (np.count_nonzero(psu.reshape(C, K), axis=0)
+                    - np.count_nonzero(st.reshape(H, K), axis=0)).astype(float)
+
+        if m == 1 or (present == present[:, :1]).all():       # one pattern for all columns
+            return np.repeat(one(present[:, 0])[:, None], m, axis=1)
+        return np.column_stack([one(present[:, j]) for j in range(m)])   # one per column
 
     def __repr__(self) -> str:
         if self.kind == "replicate":
-            return (f"SurveyDesign (replicate): {self.nobs} rows, weights {self._weights_label}, "
+            return (f"SurveyDesign (replicate): {self.nobs} rows, {self._weights_label}, "
                     f"df = {self.df}")
         stages = len(self._stages)
         parts = [f"{self.nobs} rows", f"{self.n_clusters} PSUs"
                  + (f" of {self.cluster!r}" if self.cluster is not None else " (rows)"),
-                 f"{self.n_strata} strata" + (f" of {self.strata!r}" if self.strata else ""),
-                 f"weights {self._weights_label}",
+                 (f"{self.n_strata} strata of {self.strata!r}" if self.strata
+                  else "1 stratum"),
+                 "unweighted" if self._weights_label == "unweighted"
+                 else f"weights {self._weights_label}",
                  f"fpc {self.fpc!r}" if self.fpc else "with replacement",
                  f"df = {self.df}"]
         if stages > 1:

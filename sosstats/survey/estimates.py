@@ -420,9 +420,10 @@ def _design_note(design: Any, deff_rule: str, left_out: int) -> tuple[str, tuple
 def _assemble(design: Any, kind: str, cols: list, est: np.ndarray, cov: np.ndarray,
               labels: list, by: tuple[str, ...], n: np.ndarray, N: np.ndarray,
               deff: np.ndarray, level: float, interval: str, notes: tuple[str, ...],
-              ci: Any = None, quantiles: list | None = None) -> SurveyEstimate:
+              dfs: tuple[np.ndarray, np.ndarray], ci: Any = None,
+              quantiles: list | None = None) -> SurveyEstimate:
     rows = []
-    df = float(design.df)
+    df, ddf = dfs
     for k, dom in enumerate(labels):
         for j, (var, lev, *rest) in enumerate(cols):
             q = quantiles[j] if quantiles is not None else None
@@ -432,7 +433,8 @@ def _assemble(design: Any, kind: str, cols: list, est: np.ndarray, cov: np.ndarr
     se = np.where(np.isnan(np.diag(cov)), np.nan, se) if cov.size else se
     with np.errstate(invalid="ignore", divide="ignore"):
         stat = est / se
-        p = 2 * stats.t.sf(np.abs(stat), df) if df >= 1 else np.full(est.shape, np.nan)
+        p = np.where(df >= 1, 2 * stats.t.sf(np.abs(stat), np.where(df >= 1, df, 1.0)),
+                     np.nan)
     if kind in ("proportion", "quantile"):
         stat = np.full(est.shape, np.nan)
         p = np.full(est.shape, np.nan)
@@ -443,7 +445,7 @@ def _assemble(design: Any, kind: str, cols: list, est: np.ndarray, cov: np.ndarr
                           "df": df, "variable": [r[1] for r in rows],
                           "level": [r[2] for r in rows], "domain": [r[4] for r in rows],
                           "n": nn.astype(np.int64), "sum_weights": NN, "deff": dd,
-                          "ess": ess}, index=pd.Index(terms, name="term"))
+                          "ess": ess, "domain_df": ddf}, index=pd.Index(terms, name="term"))
     if kind == "quantile":
         table.insert(6, "quantile", [r[3] for r in rows])
     if kind != "proportion":
@@ -456,8 +458,24 @@ def _assemble(design: Any, kind: str, cols: list, est: np.ndarray, cov: np.ndarr
                           notes=notes[1], _ci=ci)
 
 
-def _mean_or_total(design: Any, y: Any, by: Any, level: float, deff: str, total: bool
-                   ) -> SurveyEstimate:
+def _dfs(design: Any, values: np.ndarray, dom: np.ndarray, K: int, rule: str
+         ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[str, ...]]:
+    """(df used, domain df) per estimate, and a note when domains rest on fewer PSUs."""
+    check_option(rule, ("design", "domain"), "df")
+    present = ~np.isnan(values) & (design.weights > 0)[:, None]
+    ddf = design._domain_df(present, dom, K).reshape(-1)
+    full = np.full(ddf.shape, float(design.df))
+    notes: tuple[str, ...] = ()
+    if rule == "design" and (ddf < full).any():
+        notes = (f"domain_df (PSUs - strata with data in the domain) is below the design's "
+                 f"{design.df} for some estimates (down to {int(np.nanmin(ddf))}): a domain "
+                 "that lives in few clusters has a variance on few df; df='domain' uses "
+                 "them for the intervals.",)
+    return ((full if rule == "design" else ddf), ddf), notes
+
+
+def _mean_or_total(design: Any, y: Any, by: Any, level: float, deff: str, total: bool,
+                   df: str = "design") -> SurveyEstimate:
     _check_design(design)
     level = check_level(level)
     rule = _deff_rule(design, deff)
@@ -467,13 +485,14 @@ def _mean_or_total(design: Any, y: Any, by: Any, level: float, deff: str, total:
     values = _stack([c[2] for c in cols])
     est, cov, n, N, s2 = _estimate_cells(design, values, dom, K, total=total)
     d = _deff(np.diag(cov).reshape(K, -1), n, N, s2, total, rule)
+    dfs, more = _dfs(design, values, dom, K, df)
     note = _design_note(design, rule, left)
     return _assemble(design, "total" if total else "mean", cols, est, cov, labels, bycols, n,
-                     N, d, level, "t", note)
+                     N, d, level, "t", (note[0], note[1] + more), dfs)
 
 
 def mean(design: Any, y: str | list[str], by: str | list[str] | None = None, *,
-         level: float = 0.95, deff: str = "auto") -> SurveyEstimate:
+         level: float = 0.95, deff: str = "auto", df: str = "design") -> SurveyEstimate:
     r"""Design-based means of ``y``, overall or by domain (R ``svymean`` / ``svyby``).
 
     Parameters
@@ -492,6 +511,12 @@ def mean(design: Any, y: str | list[str], by: str | list[str] | None = None, *,
         population of :math:`\sum w` (R ``deff=TRUE``), or with replacement (R
         ``deff="replace"``); ``"auto"`` uses the first unless the weights sum to no more than
         the sample (weights scaled to the sample size).
+    df : {"design", "domain"}
+        Degrees of freedom of the t intervals and tests: the design's (clusters - strata,
+        default, as the issue and Lumley 2010 sec. 2.3 use) or each domain's own (its PSUs -
+        its strata: R ``svyciprop`` on a subset design), smaller when a domain lives in few
+        clusters (an experience group of three pilots). Both are in ``tidy()`` (``df``,
+        ``domain_df``).
 
     Returns
     -------
@@ -533,16 +558,16 @@ def mean(design: Any, y: str | list[str], by: str | list[str] | None = None, *,
     >>> round(float(res.params["y"]), 3), round(float(res.std_errors["y"]), 3)
     (3.667, 1.302)
     """
-    return _mean_or_total(design, y, by, level, deff, total=False)
+    return _mean_or_total(design, y, by, level, deff, total=False, df=df)
 
 
 def total(design: Any, y: str | list[str], by: str | list[str] | None = None, *,
-          level: float = 0.95, deff: str = "auto") -> SurveyEstimate:
+          level: float = 0.95, deff: str = "auto", df: str = "design") -> SurveyEstimate:
     r"""Design-based population totals of ``y``, overall or by domain (R ``svytotal``).
 
     Parameters
     ----------
-    design, y, by, level, deff
+    design, y, by, level, deff, df
         As :func:`mean`.
 
     Returns
@@ -559,12 +584,12 @@ def total(design: Any, y: str | list[str], by: str | list[str] | None = None, *,
     :math:`\hat t_k = \sum_i w_i d_{ik} y_i`, scores :math:`w_i d_{ik} y_i`; design effect
     against :math:`N^2 s^2 (N - n)/(N n)` (R ``svytotal(deff=TRUE)``). Lumley (2010), ch. 2.
     """
-    return _mean_or_total(design, y, by, level, deff, total=True)
+    return _mean_or_total(design, y, by, level, deff, total=True, df=df)
 
 
 def proportion(design: Any, y: str | list[str], by: str | list[str] | None = None, *,
-               method: str = "logit", level: float = 0.95, deff: str = "auto"
-               ) -> SurveyEstimate:
+               method: str = "logit", level: float = 0.95, deff: str = "auto",
+               df: str = "design") -> SurveyEstimate:
     r"""Design-based proportions of every level of ``y``, with intervals that stay in [0, 1].
 
     Parameters
@@ -585,6 +610,9 @@ def proportion(design: Any, y: str | list[str], by: str | list[str] | None = Non
         Confidence level.
     deff : {"auto", "noreplace", "replace"}
         As :func:`mean`.
+    df : {"design", "domain"}
+        As :func:`mean` (the t of the logit, Wilson and mean intervals; the beta interval's
+        effective-n adjustment always uses the domain's df, as R ``svyciprop``).
 
     Returns
     -------
@@ -623,18 +651,16 @@ def proportion(design: Any, y: str | list[str], by: str | list[str] | None = Non
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
     # n of the domain for the variable (rows with the variable observed, positive weight)
     nd = n.reshape(-1).astype(float)
-    present = ~np.isnan(values) & (design.weights > 0)[:, None]
-    ddf = design._domain_df(present, dom, K).reshape(-1)
-    df = float(design.df)
+    dfs, more = _dfs(design, values, dom, K, df)
+    tdf, ddf = dfs
 
     def ci(lev: float) -> pd.DataFrame:
-        lo, hi = proportion_interval(est, se, df, nd, lev, method, beta_df=ddf)
+        lo, hi = proportion_interval(est, se, tdf, nd, lev, method, beta_df=ddf)
         return pd.DataFrame({"lower": lo, "upper": hi}, index=terms)
 
     note = _design_note(design, rule, left)
     res = _assemble(design, "proportion", cols, est, cov, labels, bycols, n, N, d, level,
-                    method, note)
-    res.table["domain_df"] = ddf
+                    method, (note[0], note[1] + more), dfs)
     terms = res.table.index
     object.__setattr__(res, "_ci", ci)
     return res
@@ -642,7 +668,7 @@ def proportion(design: Any, y: str | list[str], by: str | list[str] | None = Non
 
 def quantile(design: Any, y: str | list[str], q: float | list[float] = 0.5,
              by: str | list[str] | None = None, *, level: float = 0.95,
-             interval_type: str = "mean") -> SurveyEstimate:
+             interval_type: str = "mean", df: str = "design") -> SurveyEstimate:
     r"""Design-based quantiles with Woodruff intervals (R ``svyquantile``'s defaults).
 
     Parameters
@@ -659,6 +685,8 @@ def quantile(design: Any, y: str | list[str], q: float | list[float] = 0.5,
     interval_type : {"mean", "beta", "xlogit"}
         Interval of the proportion below the estimate (``svyquantile``'s ``interval.type``;
         default ``"mean"``, a t interval).
+    df : {"design", "domain"}
+        As :func:`mean`.
 
     Returns
     -------
@@ -713,13 +741,13 @@ def quantile(design: Any, y: str | list[str], q: float | list[float] = 0.5,
     d = _deff(np.diag(pcov).reshape(K, -1), n, N, s2, False, "noreplace"
               if _deff_rule(design, "auto") == "noreplace" else "replace")
     pse = np.sqrt(np.maximum(np.diag(pcov), 0.0))
-    ddf = design._domain_df(~np.isnan(U) & (w > 0)[:, None], dom, K).reshape(-1)
-    df = float(design.df)
+    dfs, more = _dfs(design, U, dom, K, df)
+    tdf, ddf = dfs
     nd = n.reshape(-1).astype(float)
     m = len(qcols)
 
     def bounds(lev: float) -> tuple[np.ndarray, np.ndarray]:
-        lo_p, hi_p = proportion_interval(pest, pse, df, nd, lev, interval_type, beta_df=ddf)
+        lo_p, hi_p = proportion_interval(pest, pse, tdf, nd, lev, interval_type, beta_df=ddf)
         lo_p = np.where(lo_p < 0, np.nan, lo_p).reshape(K, m)
         hi_p = np.where(hi_p > 1, np.nan, hi_p).reshape(K, m)
         lo, hi = np.empty((K, m)), np.empty((K, m))
@@ -730,7 +758,7 @@ def quantile(design: Any, y: str | list[str], q: float | list[float] = 0.5,
 
     lo, hi = bounds(level)
     with np.errstate(invalid="ignore"):
-        se = (hi - lo) / (2 * t_quantile(level, df))
+        se = (hi - lo) / (2 * t_quantile(level, tdf))
     cov = np.diag(se ** 2)
 
     def ci(lev: float) -> pd.DataFrame:
@@ -739,7 +767,7 @@ def quantile(design: Any, y: str | list[str], q: float | list[float] = 0.5,
 
     note = _design_note(design, _deff_rule(design, "auto"), left)
     res = _assemble(design, "quantile", qcols, est, cov, labels, bycols, n, N, d, level,
-                    "woodruff", note, quantiles=qs * len(cols))
+                    "woodruff", (note[0], note[1] + more), dfs, quantiles=qs * len(cols))
     terms = res.table.index
     object.__setattr__(res, "_ci", ci)
     return res

@@ -411,3 +411,35 @@ def test_cell_path_equals_row_score_path(case, designs, monkeypatch):
             np.testing.assert_allclose(ta[col], tb[col], rtol=1e-10)
         ca, cb = a.cov.to_numpy(), b.cov.to_numpy()
         np.testing.assert_allclose(ca, cb, rtol=1e-9, atol=1e-12 * np.nanmax(np.abs(cb)))
+
+
+def test_domain_df_option():
+    design = DESIGNS["clus1"]()
+    data = design.data
+    per = data.groupby("stype")["dnum"].nunique()
+    a = design.mean("api00", by="stype").tidy().set_index("domain")
+    b = design.mean("api00", by="stype", df="domain").tidy().set_index("domain")
+    assert (a["df"] == 14).all()
+    np.testing.assert_array_equal(a["domain_df"], per.loc[a.index] - 1)
+    np.testing.assert_array_equal(b["df"], per.loc[b.index] - 1)
+    assert (b["std_error"] == a["std_error"]).all()
+    half = stats.t.ppf(0.975, b["df"]) * b["std_error"]
+    np.testing.assert_allclose(b["ci_upper"] - b["estimate"], half, rtol=1e-12)
+    assert "domain_df" in str(design.mean("api00", by="stype"))
+    with pytest.raises(DataError, match="`df`"):
+        design.mean("api00", df=3)
+
+
+def test_group_that_lives_in_few_pilots():
+    from sosstats.datasets import simulate_evaluation
+
+    ws = simulate_evaluation(rng=0).worker_survey
+    design = SurveyDesign(ws, cluster="la_code")
+    assert design.df == 9 and "1 stratum" in repr(design) and "unweighted" in repr(design)
+    res = design.proportion("tool_mapping", by="experience", method="beta", df="domain")
+    t = res.tidy()
+    pilots = ws.groupby("experience", observed=True)["la_code"].nunique()
+    np.testing.assert_array_equal(t.groupby("domain", observed=True, sort=False)
+                                  ["domain_df"].first(), (pilots - 1).loc[
+                                      list(dict.fromkeys(t["domain"]))])
+    assert (t["df"] < 9).all()
