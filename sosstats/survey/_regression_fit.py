@@ -165,6 +165,14 @@ def fit_glm(X: np.ndarray, y: np.ndarray, W: np.ndarray, family: Family, *,
         wv = W * v0
         rhs = np.einsum("nb,np->bp", wv * z, X) if B > 1 else ((wv * z)[:, 0] @ X)[None]
         beta = _solve(_information(X, wv), rhs)
+    if family.base == "gaussian":
+        # weighted least squares: the start is the solution up to rounding; one refinement
+        # step (the exact score, the same information) removes that
+        info = _information(X, W)
+        resid = W * (y[:, None] - X @ beta.T)
+        score = resid.T @ X if B > 1 else (resid[:, 0] @ X)[None]
+        beta = beta + _solve(info, score)
+        return beta, X @ beta.T
     eta = X @ beta.T
     ll = family.loglik(y, eta, W)
     active = np.ones(B, bool)

@@ -404,7 +404,8 @@ def glm(design: Any, formula: str, *,
     resid = yp - mu
     kind = "replicate" if design.kind != "linearization" and vcov == "design" else vcov
     if vcov == "design":
-        info = (xp * (wp * var_mu)[:, None]).T @ xp
+        xs = xp * np.sqrt(wp * var_mu)[:, None]
+        info = xs.T @ xs                                   # one syrk
         ainv = np.linalg.inv(info)
         ainv = 0.5 * (ainv + ainv.T)
         z = (xp * (wp * resid)[:, None]) @ ainv
@@ -433,7 +434,8 @@ def glm(design: Any, formula: str, *,
         fit = _cluster_fit(xp, resid, codes, var_mu, wp, beta, terms, vc, vcov)
     vc = 0.5 * (vc + vc.T)
     table = estimate_table(beta, vc, list(terms), df)
-    table["deff"] = _deff(vc, xp, yp, wp, mu, var_mu, fam, float(w[inside].mean()))
+    table["deff"] = _deff(vc, xp, yp, wp, mu, var_mu, fam, float(w[inside].mean()),
+                          info if vcov == "design" else None)
     return SurveyGlmResult(
         table=table, vcov=pd.DataFrame(vc, index=terms, columns=terms), formula=formula,
         family=family, link=fam.link, inference=kind, nobs=int(pos.sum()),
@@ -477,21 +479,26 @@ def _fit_checked(X: np.ndarray, y: np.ndarray, w: np.ndarray, fam: Any, terms: l
 
 
 def _deff(vc: np.ndarray, X: np.ndarray, y: np.ndarray, w: np.ndarray, mu: np.ndarray,
-          var_mu: np.ndarray, fam: Any, w_mean: float) -> np.ndarray:
+          var_mu: np.ndarray, fam: Any, w_mean: float,
+          info: np.ndarray | None = None) -> np.ndarray:
     r"""Design effects: the variance over a simple random sample's (``svyglm(deff = TRUE)``).
 
     :math:`V_{srs} = \phi\, (X' \operatorname{diag}(\tilde w V(\mu)) X)^{-1}` with the
     weights rescaled to mean 1 over the design's rows (``\tilde w = w / \bar w``) and the
     dispersion :math:`\phi = 1` (binomial, Poisson) or the Pearson
     :math:`\sum \tilde w (y - \mu)^2 / V(\mu) / (n - p)` (gaussian, quasi-families):
-    R's ``summary(glm)$cov.scaled``. ``deff = diag(V) / diag(V_srs)``.
+    R's ``summary(glm)$cov.scaled``. ``deff = diag(V) / diag(V_srs)``. ``info`` is
+    :math:`X' \operatorname{diag}(w V(\mu)) X` when the caller has it.
     """
     wt = w / w_mean
     n, p = X.shape
     phi = 1.0
     if fam.base == "gaussian" or fam.quasi:
         phi = float(np.sum(wt * (y - mu) ** 2 / var_mu) / (n - p))
-    info = (X * (wt * var_mu)[:, None]).T @ X
+    if info is None:                   # X' diag(w V) X; here with the rescaled weights
+        xs = X * np.sqrt(w * var_mu)[:, None]
+        info = xs.T @ xs
+    info = info / w_mean
     v_srs = phi * np.diag(np.linalg.inv(info))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.diag(vc) / v_srs
