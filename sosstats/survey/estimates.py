@@ -421,7 +421,7 @@ def _assemble(design: Any, kind: str, cols: list, est: np.ndarray, cov: np.ndarr
               labels: list, by: tuple[str, ...], n: np.ndarray, N: np.ndarray,
               deff: np.ndarray, level: float, interval: str, notes: tuple[str, ...],
               dfs: tuple[np.ndarray, np.ndarray], ci: Any = None,
-              quantiles: list | None = None) -> SurveyEstimate:
+              quantiles: list | None = None, df_rule: str = "design") -> SurveyEstimate:
     rows = []
     df, ddf = dfs
     for k, dom in enumerate(labels):
@@ -455,7 +455,7 @@ def _assemble(design: Any, kind: str, cols: list, est: np.ndarray, cov: np.ndarr
     covf = pd.DataFrame(cov, index=terms, columns=terms)
     return SurveyEstimate(statistic_kind=kind, interval=interval, table=table, covariance=covf,
                           design_note=notes[0], by=by, nobs=design.nobs, level=level,
-                          notes=notes[1], _ci=ci)
+                          notes=notes[1], df_rule=df_rule, _ci=ci)
 
 
 def _dfs(design: Any, values: np.ndarray, dom: np.ndarray, K: int, rule: str
@@ -488,7 +488,7 @@ def _mean_or_total(design: Any, y: Any, by: Any, level: float, deff: str, total:
     dfs, more = _dfs(design, values, dom, K, df)
     note = _design_note(design, rule, left)
     return _assemble(design, "total" if total else "mean", cols, est, cov, labels, bycols, n,
-                     N, d, level, "t", (note[0], note[1] + more), dfs)
+                     N, d, level, "t", (note[0], note[1] + more), dfs, df_rule=df)
 
 
 def mean(design: Any, y: str | list[str], by: str | list[str] | None = None, *,
@@ -660,7 +660,7 @@ def proportion(design: Any, y: str | list[str], by: str | list[str] | None = Non
 
     note = _design_note(design, rule, left)
     res = _assemble(design, "proportion", cols, est, cov, labels, bycols, n, N, d, level,
-                    method, (note[0], note[1] + more), dfs)
+                    method, (note[0], note[1] + more), dfs, df_rule=df)
     terms = res.table.index
     object.__setattr__(res, "_ci", ci)
     return res
@@ -767,7 +767,8 @@ def quantile(design: Any, y: str | list[str], q: float | list[float] = 0.5,
 
     note = _design_note(design, _deff_rule(design, "auto"), left)
     res = _assemble(design, "quantile", qcols, est, cov, labels, bycols, n, N, d, level,
-                    "woodruff", (note[0], note[1] + more), dfs, quantiles=qs * len(cols))
+                    "woodruff", (note[0], note[1] + more), dfs, quantiles=qs * len(cols),
+                    df_rule=df)
     terms = res.table.index
     object.__setattr__(res, "_ci", ci)
     return res

@@ -60,6 +60,7 @@ class SurveyEstimate(Result):
     nobs: int
     level: float = 0.95
     notes: tuple[str, ...] = ()
+    df_rule: str = "design"
     _ci: Callable[[float], pd.DataFrame] | None = field(default=None, repr=False)
 
     @property
@@ -81,22 +82,27 @@ class SurveyEstimate(Result):
         return self.covariance.copy()
 
     def _notes(self) -> list[str]:
-        what = {"t": "t intervals on the design df",
+        on = "the design df" if self.df_rule == "design" else "each domain's df (domain_df)"
+        what = {"t": f"t intervals on {on}",
                 "woodruff": "Woodruff intervals (the interval of the proportion below the "
                             "estimate, mapped back through the quantile rule); SE = interval "
                             "width / (2 t)",
-                "logit": "logit-scale intervals (t on the design df)",
-                "xlogit": "logit-scale intervals (t on the design df)",
-                "mean": "symmetric intervals on the proportion scale (t on the design df)",
+                "logit": f"logit-scale intervals (t on {on})",
+                "xlogit": f"logit-scale intervals (t on {on})",
+                "mean": f"symmetric intervals on the proportion scale (t on {on})",
                 "beta": "Korn-Graubard (beta) intervals with the design-effect-adjusted "
                         "effective n (design effect 1 at 0% and 100%)",
                 "wilson": "Wilson score intervals at the design-effect-adjusted effective n "
-                          "(t on the design df)"}[self.interval]
+                          f"(t on {on})"}[self.interval]
         notes = [self.design_note, f"{what}; level {self.level:g}."]
         if self.statistic_kind in ("mean", "total"):
-            notes.append("statistic, p_value: t test of 0 on the design df.")
+            notes.append(f"statistic, p_value: t test of 0 on {on}.")
         notes.append("deff: design variance / simple-random-sampling variance of the same "
                      "size (R survey's deff); ess = n / deff.")
+        t = self.table
+        if (t["ess"] > t["n"] * 1.5).any():
+            notes.append("some deff are well below 1 (ess > n): with few PSUs in a domain the "
+                         "design variance is itself imprecise; read those ess with care.")
         if self.by:
             notes.append(f"domains of {', '.join(self.by)} estimated as subpopulations "
                          "(every PSU kept in the variance).")

@@ -143,7 +143,7 @@ def test_proportions_of_every_level(case, ref, designs):
 def test_ciprop_intervals(case, method, ref, designs):
     d = designs[case]
     # R's "logit" comes from an iterated svyglm fit: agreement to its convergence
-    tol = 1e-7 if method == "logit" else 1e-10
+    tol = 1e-9 if method == "logit" else 1e-10   # logit: 4.5e-11 reached
     res = d.proportion("sch.wide", method=method)
     r = r_rows(ref, case, f"ciprop_{method}").iloc[0]
     check(ours(res, "sch.wide", level="Yes"), r, est=tol, ci=tol)
