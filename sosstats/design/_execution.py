@@ -74,20 +74,45 @@ class Chunk:
     seconds: float = 0.0
 
 
+def _base_interval(est: pd.DataFrame, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """``Result._interval`` on arrays: t with the ``df`` column (NaN below 1), else normal.
+
+    The same quantile functions scipy.stats uses (``special.stdtrit``, ``special.ndtri``),
+    so the bounds equal ``result.conf_int(level)`` to the last bit, without its frames.
+    """
+    from scipy import special
+
+    x = est["estimate"].to_numpy(dtype=float)
+    se = est["std_error"].to_numpy(dtype=float)
+    if "df" in est.columns:
+        df = est["df"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            q = np.where(df >= 1, special.stdtrit(np.where(df >= 1, df, 1.0), 0.5 + level / 2),
+                         np.nan)
+    else:
+        q = special.ndtri(0.5 + level / 2)
+    half = q * se
+    return x - half, x + half
+
+
 def _table_arrays(result: Any, level: float) -> tuple[np.ndarray, np.ndarray]:
     """The estimator's per-term table as (terms, values (k, 5)) without per-row pandas work."""
     from sosstats._results import Result
 
     if isinstance(result, Result):
-        # the two frames tidy() would join, without its copies and reordering
+        # the frames tidy() would join, without its copies and reordering; a result with its
+        # own interval (bootstrap, test inversion, logit scale) is asked for it
         est = result._estimates()
-        ci = result.conf_int(level)
+        if type(result)._interval is Result._interval:
+            lower, upper = _base_interval(est, level)
+        else:
+            ci = result.conf_int(level)
+            lower, upper = ci["lower"].to_numpy(dtype=float), ci["upper"].to_numpy(dtype=float)
         terms = np.asarray(est.index, dtype=object)
         k = len(terms)
         cols = [est[c].to_numpy(dtype=float) if c in est.columns else np.full(k, np.nan)
                 for c in ("estimate", "std_error", "p_value")]
-        cols += [ci["lower"].to_numpy(dtype=float), ci["upper"].to_numpy(dtype=float)]
-        return terms, np.column_stack(cols)
+        return terms, np.column_stack(cols + [lower, upper])
     if isinstance(result, pd.DataFrame):
         table = result
     elif callable(getattr(result, "tidy", None)):
@@ -170,8 +195,13 @@ class StudyTask:
 
 
 def chunk_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
-    """``[(0, b), (b, 2b), ...]`` covering ``0 .. n - 1``."""
-    return [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+    """``[(0, b0), (b0, b0 + b), ...]`` covering ``0 .. n - 1``.
+
+    The first chunk holds at least :data:`EARLY_STOP` replicates, so that it alone can tell
+    an estimator that fails on every one of them (and stop the study).
+    """
+    first = min(n, max(batch_size, EARLY_STOP))
+    return [(0, first)] + [(s, min(s + batch_size, n)) for s in range(first, n, batch_size)]
 
 
 def _failed_chunk(start: int, stop: int, exc: BaseException) -> Chunk:
