@@ -200,7 +200,8 @@ class PowerCurveResult(TableResult):
         tab = self.table[self.table["term"] == term]
         if tab.empty:
             raise DataError(f"`term` {term!r} is not in the table; terms: {list(self.terms)}.")
-        by = [c for c in cols if c != x] + (["method"] if "method" in tab.columns else [])
+        by = [c for c in cols + (["method"] if "method" in tab.columns else [])
+              if c != x and tab[c].nunique(dropna=False) > 1]      # constant factors: no lines
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
         z = stats.norm.ppf(0.5 + self.level / 2)
@@ -353,8 +354,8 @@ def power_curve(design_factory: Callable[..., Any], estimator: Any = None,
     n = check_int(n_replicates, "n_replicates", minimum=1)
     level = check_level(level)
     terms = None if term is None else ([term] if isinstance(term, str) else list(term))
-    combined = isinstance(estimator, Mapping)
-    est = combine_estimators(estimator) if combined else estimator
+    est = combine_estimators(estimator) if isinstance(estimator, Mapping) else estimator
+    combined = isinstance(est, _Combined)
     if est is not None and not callable(est):
         raise DataError("`estimator` must be a callable estimator(data) -> result, a dict of "
                         f"them, or None (the design's own); got {type(estimator).__name__}.")
@@ -374,7 +375,12 @@ def power_curve(design_factory: Callable[..., Any], estimator: Any = None,
                 raise DataError("`estimator` is None but the design has no estimator() "
                                 "method; pass an estimator.")
             point_est = make()
-        res = simulate_study(design, point_est, n, level=level, alpha=alpha,
+        truth = None
+        design_truth = getattr(design, "truth", None)
+        if combined and isinstance(design_truth, Mapping):    # the truth of every method's term
+            truth = {f"{name}: {t}": v for name, _ in est.estimators
+                     for t, v in design_truth.items()}
+        res = simulate_study(design, point_est, n, truth=truth, level=level, alpha=alpha,
                              rng=_point_seed(root, i), n_jobs=n_jobs, client=client,
                              batch_size=batch_size, progress=progress)
         results.append(res)
@@ -392,6 +398,8 @@ def power_curve(design_factory: Callable[..., Any], estimator: Any = None,
                 continue
             rows.append({**rec, **point, **({"method": method} if combined else {}),
                          "term": plain_term, "_point": i})
+    if not rows:
+        raise DataError("the estimator reported no terms (its tidy() table was empty).")
     table = pd.DataFrame(rows)
     z = stats.norm.ppf(0.5 + level / 2)
     table = table.rename(columns={"rejection_rate": "power",

@@ -141,10 +141,14 @@ def test_several_estimators_on_the_same_replicates():
     tab = res.tidy()
     assert list(tab["method"]) == ["t", "shifted"] and list(tab["term"]) == ["effect"] * 2
     assert tab["power"].iloc[0] < 0.15 and tab["power"].iloc[1] > 0.95
+    assert tab["truth"].tolist() == [0.0, 0.0] and tab["coverage"].iloc[0] > 0.85
     reps = res.results[0].replicates
     a = reps[reps["term"] == "t: effect"]["estimate"].to_numpy()
     b = reps[reps["term"] == "shifted: effect"]["estimate"].to_numpy()
     np.testing.assert_allclose(b - a, 1.5)              # the same data sets
+    direct = power_curve(two_arm, combine_estimators({"t": est, "shifted": shifted}),
+                         {"effect": [0.0]}, 100, rng=9, term="effect")
+    pd.testing.assert_frame_equal(direct.tidy(), tab)
     with pytest.raises(DataError, match="non-empty dict"):
         combine_estimators({})
 
