@@ -382,7 +382,9 @@ class SurveyDesign:
             return (np.count_nonzero(psu.reshape(C, K), axis=0)
                     - np.count_nonzero(st.reshape(H, K), axis=0)).astype(float)
 
-        if m == 1 or (present == present[:, :1]).all():       # one pattern for all columns
+        same = (m == 1 or (present.strides[1] == 0 if present.ndim == 2 else False)
+                or (present == present[:, :1]).all())
+        if same:                                              # one pattern for all columns
             return np.repeat(one(present[:, 0])[:, None], m, axis=1)
         return np.column_stack([one(present[:, j]) for j in range(m)])   # one per column
 

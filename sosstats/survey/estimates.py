@@ -175,9 +175,12 @@ def _estimate_cells(design: Any, values: np.ndarray, domains: np.ndarray, n_doma
         # 0/1 indicators (proportions) are not shifted: 0% and 100% stay exact
         binary = np.all(np.isnan(sample) | (sample == 0) | (sample == 1), axis=0)
         shift = np.where(binary, 0.0, shift)
-    obs = ~np.isnan(values)
-    missing = not obs.all()
-    ys = values - shift
+    nan = np.isnan(values)
+    missing = bool(nan.any())
+    obs = ~nan if missing else None
+    del nan
+    ys = np.empty(values.shape)                    # C order whatever the layout of values
+    np.subtract(values, shift, out=ys)
     if missing:
         ys = np.where(obs, ys, 0.0)
     wy = ys * w[:, None]
@@ -288,7 +291,8 @@ def _domains(design: Any, by: Any) -> tuple[np.ndarray, list, tuple[str, ...], i
             parts.append((codes, list(levels)))
     if len(cols) == 1:
         codes, levels = parts[0]
-        present = np.unique(codes[~missing])
+        present = np.flatnonzero(np.bincount(codes[~missing & (codes >= 0)],
+                                             minlength=len(levels)))
         remap = np.full(len(levels) + 1, -1, dtype=np.intp)
         remap[present] = np.arange(len(present))
         labels = [levels[i] for i in present]
@@ -308,6 +312,32 @@ def _levels(s: pd.Series) -> list:
         return list(s.cat.categories)
     levels = list(factor(s.dropna())[1])
     return [v.item() if isinstance(v, np.generic) else v for v in levels]
+
+
+def _numeric_block(design: Any, y: Any, kind: str) -> tuple[list, np.ndarray] | None:
+    """All-numeric (non-boolean) columns for a mean / total / quantile: one (n, m) block.
+
+    Read in one call (for a frame whose columns share one float block this is a view, not a
+    copy); None when a column needs the per-level treatment of :func:`_columns`.
+    """
+    cols = as_list(y)
+    if kind == "proportion" or not cols or not all(isinstance(c, str) for c in cols):
+        return None
+    data = design.data
+    check_columns(data, cols, what="variable")
+    if len(set(cols)) != len(cols):
+        return None
+    for c in cols:
+        s = data[c]
+        if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+                and not isinstance(s.dtype, pd.CategoricalDtype)):
+            return None
+    values = data[cols].to_numpy(dtype=float, na_value=np.nan)
+    inf = np.isinf(values)
+    if inf.any():
+        c = cols[int(np.flatnonzero(inf.any(axis=0))[0])]
+        raise DataError(f"variable {c!r} has {int(np.isinf(data[c]).sum())} infinite value(s).")
+    return [(c, None, None) for c in cols], values
 
 
 def _columns(design: Any, y: Any, kind: str) -> list[tuple[str, Any, np.ndarray]]:
@@ -462,7 +492,12 @@ def _dfs(design: Any, values: np.ndarray, dom: np.ndarray, K: int, rule: str
          ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[str, ...]]:
     """(df used, domain df) per estimate, and a note when domains rest on fewer PSUs."""
     check_option(rule, ("design", "domain"), "df")
-    present = ~np.isnan(values) & (design.weights > 0)[:, None]
+    positive = (design.weights > 0)[:, None]
+    nan = np.isnan(values)
+    if nan.any():
+        present = ~nan & positive
+    else:                                         # one pattern: every column observed
+        present = np.broadcast_to(positive, values.shape)
     ddf = design._domain_df(present, dom, K).reshape(-1)
     full = np.full(ddf.shape, float(design.df))
     notes: tuple[str, ...] = ()
@@ -479,10 +514,14 @@ def _mean_or_total(design: Any, y: Any, by: Any, level: float, deff: str, total:
     _check_design(design)
     level = check_level(level)
     rule = _deff_rule(design, deff)
-    cols = _columns(design, y, "total" if total else "mean")
+    block = _numeric_block(design, y, "total" if total else "mean")
+    if block is None:
+        cols = _columns(design, y, "total" if total else "mean")
+        values = _stack([c[2] for c in cols])
+    else:
+        cols, values = block
     dom, labels, bycols, left = _domains(design, by)
     K = len(labels)
-    values = _stack([c[2] for c in cols])
     est, cov, n, N, s2 = _estimate_cells(design, values, dom, K, total=total)
     d = _deff(np.diag(cov).reshape(K, -1), n, N, s2, total, rule)
     dfs, more = _dfs(design, values, dom, K, df)
