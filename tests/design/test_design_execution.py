@@ -324,3 +324,18 @@ def test_unpicklable_design_for_the_pool_is_a_clear_error(monkeypatch):
     lock = threading.Lock()
     with pytest.raises(DataError, match="picklable.*cloudpickle"):
         simulate_study(lambda rng: lock, mean_test, 4, n_jobs=2)
+
+
+def blas_threads(data):
+    from threadpoolctl import threadpool_info
+
+    n = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
+            default=1)
+    return pd.DataFrame({"term": ["threads"], "estimate": [float(n)]})
+
+
+def test_pool_workers_run_one_blas_thread_each():
+    # two workers with a multi-threaded BLAS each oversubscribe the cores (0.8x here)
+    pytest.importorskip("threadpoolctl")
+    res = simulate_study(normal, blas_threads, 4, rng=1, n_jobs=2)
+    assert (res.replicates["estimate"] == 1.0).all()
