@@ -339,3 +339,16 @@ def test_pool_workers_run_one_blas_thread_each():
     pytest.importorskip("threadpoolctl")
     res = simulate_study(normal, blas_threads, 4, rng=1, n_jobs=2)
     assert (res.replicates["estimate"] == 1.0).all()
+
+
+def test_in_process_runs_one_blas_thread_and_restores_the_callers_setting():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+
+    before = blas()
+    res = simulate_study(normal, blas_threads, 3, rng=1)
+    assert (res.replicates["estimate"] == 1.0).all()
+    assert blas() == before
