@@ -31,6 +31,8 @@ __all__ = ["mean", "total", "proportion", "quantile"]
 
 #: largest number of (unit x domain x column) PSU totals held as one dense array
 DENSE_LIMIT = 40_000_000
+#: rows per batch of the cell sums (buffers of CHUNK x m floats, reused)
+CHUNK = 65_536
 
 
 def _domain_sums(codes: np.ndarray, K: int, values: np.ndarray) -> np.ndarray:
@@ -175,25 +177,36 @@ def _estimate_cells(design: Any, values: np.ndarray, domains: np.ndarray, n_doma
         # 0/1 indicators (proportions) are not shifted: 0% and 100% stay exact
         binary = np.all(np.isnan(sample) | (sample == 0) | (sample == 1), axis=0)
         shift = np.where(binary, 0.0, shift)
-    nan = np.isnan(values)
-    missing = bool(nan.any())
-    obs = ~nan if missing else None
-    del nan
-    ys = np.empty(values.shape)                    # C order whatever the layout of values
-    np.subtract(values, shift, out=ys)
-    if missing:
-        ys = np.where(obs, ys, 0.0)
-    wy = ys * w[:, None]
-    Y1 = group_sum(code, P + 1, wy)[:P]
-    np.multiply(wy, ys, out=wy)                      # w y~^2, in place (one n x m buffer)
-    Y2 = group_sum(code, P + 1, wy)[:P]
-    del wy, ys
-    if missing:
-        W1 = group_sum(code, P + 1, obs * w[:, None])[:P]              # (P, m)
-        C1 = group_sum(code, P + 1, (obs & (w > 0)[:, None]).astype(float))[:P]
-    else:
-        W1 = np.repeat(np.bincount(code, w, P + 1)[:P, None], m, axis=1)
-        C1 = np.repeat(np.bincount(code, (w > 0).astype(float), P + 1)[:P, None], m, axis=1)
+    # row batches of CHUNK rows: two reused (CHUNK, m) buffers instead of n x m temporaries
+    Y1 = np.zeros((P + 1, m))
+    Y2 = np.zeros((P + 1, m))
+    W1 = np.zeros((P + 1, m))
+    C1 = np.zeros((P + 1, m))
+    rows = min(CHUNK, n_rows)
+    ys_buf, wy_buf = np.empty((rows, m)), np.empty((rows, m))
+    positive = (w > 0).astype(float)
+    any_missing = False
+    for a in range(0, n_rows, CHUNK):           # a loop over batches of rows, not rows
+        b = min(a + CHUNK, n_rows)
+        ys, wy = ys_buf[: b - a], wy_buf[: b - a]
+        np.subtract(values[a:b], shift, out=ys)     # C order whatever the layout of values
+        wa, ca = w[a:b, None], code[a:b]
+        nan = np.isnan(ys)
+        if nan.any():
+            any_missing = True
+            ys[nan] = 0.0
+            obs = ~nan
+            W1 += group_sum(ca, P + 1, obs * wa)
+            C1 += group_sum(ca, P + 1, obs * positive[a:b, None])
+        else:
+            W1 += np.bincount(ca, w[a:b], P + 1)[:, None]
+            C1 += np.bincount(ca, positive[a:b], P + 1)[:, None]
+        np.multiply(ys, wa, out=wy)
+        Y1 += group_sum(ca, P + 1, wy)
+        np.multiply(wy, ys, out=wy)                 # w y~^2
+        Y2 += group_sum(ca, P + 1, wy)
+    del any_missing
+    Y1, Y2, W1, C1 = Y1[:P], Y2[:P], W1[:P], C1[:P]
     W1 = W1.reshape(U, K, m)
     Y1 = Y1.reshape(U, K, m)
     N = W1.sum(axis=0)                                               # (K, m)
