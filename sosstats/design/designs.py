@@ -67,7 +67,7 @@ _STRUCTURES = ("redraw", "fixed")
 # -- small checks --------------------------------------------------------------------------------
 def _number(value: Any, name: str, *, low: float | None = None, high: float | None = None,
             low_open: bool = False, high_open: bool = False) -> float:
-    """A finite real number in a range; the message names the argument."""
+    """Return a finite real number in a range; the message names the argument."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise DataError(f"`{name}` must be a number; got {value!r}.")
     out = float(value)
@@ -82,7 +82,7 @@ def _number(value: Any, name: str, *, low: float | None = None, high: float | No
 
 
 def _clusters(value: Any, name: str, minimum: int = 2) -> int:
-    """A number of clusters: an integer, at least ``minimum`` (two: a variance needs two)."""
+    """Return a number of clusters: an integer, at least ``minimum`` (a variance needs two)."""
     out = check_int(value, name)
     if out < minimum:
         raise DesignError(f"`{name}` must be at least {minimum} (a between-cluster variance needs "
@@ -91,7 +91,7 @@ def _clusters(value: Any, name: str, minimum: int = 2) -> int:
 
 
 def _solve_intercept(offset: np.ndarray, target: float) -> float:
-    """``a`` with ``mean(expit(a + offset)) == target`` (Newton on a monotone function)."""
+    """Solve ``mean(expit(a + offset)) == target`` for ``a`` (Newton; monotone in ``a``)."""
     a = float(special.logit(target) - offset.mean())
     for _ in range(50):
         p = special.expit(a + offset)
@@ -207,7 +207,7 @@ class TwoArm(_Design):
 
     @property
     def design_effect(self) -> float:
-        """:math:`1 + (m - 1)\rho`."""
+        r"""Design effect :math:`1 + (m - 1)\rho`."""
         return 1 + (self.cluster_size - 1) * self.icc
 
     def analytic_power(self, alpha: float = 0.05) -> float:
@@ -236,7 +236,7 @@ class TwoArm(_Design):
         return pd.DataFrame({"cluster": cl, "arm": arm, "y": self.effect * arm + u[cl] + e})
 
     def estimator(self) -> _ClusterMeansTTest:
-        """The t test of arm means of cluster means (the two-sample t test when ``m = 1``)."""
+        """Return the t test of arm means of cluster means (two-sample t when ``m = 1``)."""
         return _ClusterMeansTTest()
 
 
@@ -409,7 +409,7 @@ class Study2017(_Design):
             return np.ones(n, bool)
         if self.attrition_mechanism == "mcar":
             offset = np.zeros(n)
-        elif self.attrition_mechanism == "mar":      # the study's response model (docs/simulator.md)
+        elif self.attrition_mechanism == "mar":   # the study's response model (simulator.md)
             offset = (-0.5 * fam["previous_referral"].to_numpy(float)
                       - 0.6 * fam["agency_worker"].to_numpy(float)
                       + 0.35 * fam["feelings_t1"].to_numpy(float))
@@ -448,7 +448,7 @@ def study_2017(*, n_pilots: int = 10, families_per_pilot: int = 27, workers_per_
                worker_icc: float = 0.02, attrition: float = 0.3,
                attrition_mechanism: str = "mar", mnar_slope: float = -1.0,
                structure: str = "redraw", structure_seed: int = 2017) -> Study2017:
-    r"""The 2017 evaluation's family design, with the T1 to T2 change in SDQ as the outcome.
+    r"""Build the 2017 evaluation's family design, the T1 to T2 change in SDQ as outcome.
 
     Parameters
     ----------
@@ -594,8 +594,11 @@ class MatchedDiD(_Design):
         return out
 
     def simulate(self, rng: int | np.random.Generator | None = None) -> pd.DataFrame:
-        """Long frame of ``indicator``: ``la_code, year, indicator, value, flag`` with each LA's
-        ``pilot``, ``experience``, ``sos_start_year`` and covariates."""
+        """Simulate one replicate: the long frame of ``indicator``.
+
+        Columns ``la_code, year, indicator, value, flag`` with each LA's ``pilot``,
+        ``experience``, ``sos_start_year`` and covariates.
+        """
         from sosstats.datasets import simulate_evaluation
 
         gen = check_rng(rng)
@@ -926,15 +929,17 @@ class SteppedWedge(_Design):
 
     def allocations(self, las: pd.DataFrame,
                     rng: int | np.random.Generator | None = None) -> AllocationSet:
-        """The allowed allocations of these LAs (``la_code`` and ``balance_on`` columns)."""
+        """Return the allowed allocations of these LAs (``la_code``, ``balance_on`` columns)."""
         return restricted_allocations(las, self.n_sequences, balance_on=self.balance_on,
                                       max_imbalance=self.max_imbalance, id="la_code",
                                       n_candidates=self.n_candidates, rng=rng)
 
     def simulate(self, rng: int | np.random.Generator | None = None) -> pd.DataFrame:
-        """Long frame ``la_code, year, value, sequence, crossing_year, treated`` plus the
-        ``balance_on`` covariates: new LAs each replicate, one allowed allocation drawn
-        uniformly, ``effect`` added from each LA's crossing year on."""
+        """Simulate one replicate: new LAs, one allowed allocation drawn uniformly.
+
+        Long frame ``la_code, year, value, sequence, crossing_year, treated`` plus the
+        ``balance_on`` covariates; ``effect`` is added from each LA's crossing year on.
+        """
         from sosstats.datasets import simulate_evaluation
 
         gen = check_rng(rng)
@@ -965,7 +970,7 @@ def stepped_wedge(*, n_las: int = 40, n_sequences: int = 4, years: Iterable[int]
                   2018), indicator: str = "icpc_rate_per_10k", effect: float = -10.0,
                   balance_on: Sequence[str] = ("deprivation_score", "child_population"),
                   max_imbalance: float = 0.5, n_candidates: int = 2_000) -> SteppedWedge:
-    r"""A stepped wedge across LAs, with restricted randomisation of the sequences.
+    r"""Build a stepped wedge across LAs, with restricted randomisation of the sequences.
 
     Parameters
     ----------

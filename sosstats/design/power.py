@@ -493,7 +493,7 @@ def minimum_detectable_effect(design_factory: Callable[..., Any] | PowerCurveRes
                               n_jobs: int | None = None, client: Any = None,
                               batch_size: int | None = None,
                               progress: bool | None = None) -> MDEResult:
-    r"""The smallest effect whose simulated power reaches ``target``.
+    r"""Find the smallest effect whose simulated power reaches ``target``.
 
     Parameters
     ----------

@@ -188,17 +188,17 @@ def _run_pool(task: _Task, n: int, n_jobs: int) -> list[tuple[int, Any, str]]:
 # -- result --------------------------------------------------------------------------------------
 @dataclass(frozen=True, repr=False)
 class SBCResult(TableResult):
-    """Ranks of prior draws among posterior draws and their uniformity tests.
+    r"""Ranks of prior draws among posterior draws and their uniformity tests.
 
     Attributes
     ----------
     ranks : pandas.DataFrame
         One row per successful simulation, one integer column per parameter: the rank
-        :math:`r \\in \\{0, ..., L\\}`.
+        :math:`r \in \{0, ..., L\}`.
     n_draws : pandas.DataFrame
         :math:`L`, the thinned posterior draws behind each rank (same shape).
     uniform : pandas.DataFrame
-        Jittered normalised ranks :math:`u = (r + V)/(L + 1)`, :math:`V \\sim U(0, 1)`: exactly
+        Jittered normalised ranks :math:`u = (r + V)/(L + 1)`, :math:`V \sim U(0, 1)`: exactly
         uniform on (0, 1) under calibration, whatever :math:`L`.
     failures : pandas.DataFrame
         ``simulation, error`` of simulations whose prior, simulator or fit failed.
@@ -318,7 +318,9 @@ def sbc(prior: Callable[[np.random.Generator], Mapping[str, Any]],
         parameters: Sequence[str] | None = None, thin: int = 1, bins: int | None = None,
         rng: int | np.random.SeedSequence | np.random.Generator | None = None,
         n_jobs: int | None = None, max_failures: float = 0.2) -> SBCResult:
-    r"""Simulation-based calibration of a Bayesian model: are its posterior ranks uniform?
+    r"""Check a Bayesian model by simulation-based calibration.
+
+    Are the ranks of prior draws among posterior draws uniform?
 
     Parameters
     ----------

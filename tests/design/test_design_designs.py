@@ -1,5 +1,8 @@
-"""Ready-made designs of sosstats.design.designs: truths recovered on large samples, the
-known-answer two-arm design against statsmodels, restricted randomisation, bad input."""
+"""Ready-made designs of sosstats.design.designs.
+
+Truths recovered on large samples, the known-answer two-arm design against statsmodels,
+restricted randomisation, bad input.
+"""
 
 from __future__ import annotations
 

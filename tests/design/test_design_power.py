@@ -1,5 +1,8 @@
-"""power_curve and minimum_detectable_effect: against the analytic power and MDE of t tests
-(statsmodels TTestIndPower), monotonicity, seeds per grid point, methods, plots, bad input."""
+"""power_curve and minimum_detectable_effect.
+
+Against the analytic power and MDE of t tests (statsmodels TTestIndPower), monotonicity, seeds
+per grid point, methods, plots, bad input.
+"""
 
 from __future__ import annotations
 

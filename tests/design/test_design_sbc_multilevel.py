@@ -1,5 +1,6 @@
-r"""Simulation-based calibration of MultilevelModel's hierarchical logit as ONE call of
-:func:`sosstats.design.sbc.sbc` (slow: about 3 minutes on two cores).
+r"""Simulation-based calibration of MultilevelModel's hierarchical logit as one sbc() call.
+
+Slow: 413 s on two shared cores (about 3 minutes on an idle pair).
 
 The same check as tests/multilevel/test_multilevel_sbc.py (Talts et al. 2018): model
 :math:`\mathrm{logit}\,P(y_{ij} = 1) = \alpha + \beta x_{ij} + u_j`, :math:`u_j \sim N(0,
