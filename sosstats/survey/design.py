@@ -496,6 +496,10 @@ class SurveyDesign:
         out = copy.copy(self)
         out.weights = new_weights
         out._calibration = calibration
+        if self.kind == "linearization":        # df counts PSUs and strata of positive weight
+            pos = new_weights > 0
+            out._df = int(np.count_nonzero(np.bincount(self._psu_rows[pos]))
+                          - np.count_nonzero(np.bincount(self._strata_rows[pos])))
         return out
 
     # ------------------------------------------------------------------ estimators

@@ -356,7 +356,7 @@ def _numeric_block(design: Any, y: Any, kind: str) -> tuple[list, np.ndarray] | 
 def _columns(design: Any, y: Any, kind: str) -> list[tuple[str, Any, np.ndarray]]:
     """(variable, level or None, float values with NaN) per estimated column.
 
-    Numeric columns give one column (booleans as 0/1); a text, categorical or boolean column
+    Numeric columns give one column; a text, categorical or boolean column
     gives one 0/1 indicator per level (``kind="proportion"``: every column is split by level).
     """
     cols = as_list(y)
@@ -491,8 +491,8 @@ def _assemble(design: Any, kind: str, cols: list, est: np.ndarray, cov: np.ndarr
                           "ess": ess, "domain_df": ddf}, index=pd.Index(terms, name="term"))
     if kind == "quantile":
         table.insert(6, "quantile", [r[3] for r in rows])
-    if kind != "proportion":
-        table = table.drop(columns="level")
+    if kind != "proportion" and all(r[2] is None for r in rows):
+        table = table.drop(columns="level")         # no categorical variable among them
     if not by:
         table = table.drop(columns="domain").assign(domain=None)
     covf = pd.DataFrame(cov, index=terms, columns=terms)
@@ -551,7 +551,7 @@ def mean(design: Any, y: str | list[str], by: str | list[str] | None = None, *,
     ----------
     design : SurveyDesign
     y : str or list of str
-        Numeric columns (booleans count as 0/1); a text or categorical column gives the
+        Numeric columns; a text, categorical or boolean column gives the
         proportion of each of its levels, as ``svymean`` on a factor. A missing value leaves the
         row out of that variable's estimate only (R's ``na.rm = TRUE``).
     by : str or list of str, optional

@@ -135,8 +135,8 @@ class SurveyEstimate(Result):
 
             raise DataError(f"`value` must be a column of tidy(); got {value!r}.")
         col = tab["variable"].astype(str)
-        if self.statistic_kind == "proportion":
-            col = col + "=" + tab["level"].astype(str)
+        if "level" in tab.columns:
+            col = col.where(tab["level"].isna(), col + "=" + tab["level"].astype(str))
         elif self.statistic_kind == "quantile":
             col = col + "@" + tab["quantile"].map(lambda q: f"{q:g}")
         dom = tab["domain"].map(lambda d: "all" if d is None else d)

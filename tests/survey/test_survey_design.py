@@ -398,3 +398,26 @@ def test_delegating_methods_forward():
         else:
             sys.modules["sosstats.survey.chisq"] = saved
     assert got == (design, ("a", "b"), {"statistic": "F"})
+
+
+def test_with_weights_recounts_df():
+    design = DESIGNS["clus1"]()
+    w = design.weights.copy()
+    w[design.data["dnum"].to_numpy() == design.data["dnum"].iloc[0]] = 0.0
+    assert design._with_weights(w).df == design.df - 1
+    assert design.df == 14
+
+
+def test_kernel_average_rescales_each_group_separately():
+    rng = np.random.default_rng(5)
+    # two independent groups of strata (later-stage strata within two parent PSUs)
+    psu = np.repeat(np.arange(7), 3)
+    stratum_of_psu = np.array([0, 0, 1, 2, 2, 3, 3])       # stratum 1 is lonely
+    strata = stratum_of_psu[psu]
+    group = np.array([0, 0, 1, 1])
+    x = rng.normal(size=(len(psu), 2))
+    V = design_covariance(x, strata, psu, None, "average", stratum_group=group)
+    g0 = strata <= 1
+    a = onestage_loop(x[g0], strata[g0], psu[g0], np.zeros(4), "average")
+    b = onestage_loop(x[~g0], strata[~g0], psu[~g0], np.zeros(4), "average")
+    np.testing.assert_allclose(V, a + b, rtol=1e-12)

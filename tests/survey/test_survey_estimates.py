@@ -458,3 +458,37 @@ def test_row_batches_give_the_same_numbers(designs, monkeypatch):
     many = design.mean(["api00", "meals"], by="sch.wide").tidy()
     for col in ["estimate", "std_error", "deff", "n", "sum_weights"]:
         np.testing.assert_allclose(many[col], one[col], rtol=1e-12)
+
+
+def test_replicate_design_proportion_total_and_quantile():
+    from sosstats.datasets import simulate_evaluation
+    from sosstats.weighting import replicate_weights
+
+    f = simulate_evaluation(rng=0).families
+    rw = replicate_weights(f, responded="responded_t2", covariates=["previous_referral"],
+                           cluster="la_code", n_replicates=20, rng=2)
+    design = SurveyDesign(f, weights=rw)
+    w, reps = rw.weights.to_numpy(), rw.replicates.to_numpy()
+    y = f["previous_referral"].to_numpy(float)
+    tot = design.total("previous_referral").tidy().set_index("level").loc[True]
+    th = (reps * y[:, None]).sum(axis=0)
+    assert tot["estimate"] == pytest.approx(np.sum(w * y), rel=1e-12)
+    assert tot["std_error"] == pytest.approx(np.sqrt(np.mean((th - np.sum(w * y)) ** 2)),
+                                             rel=1e-10)
+    prop = design.proportion("previous_referral", method="beta").tidy()
+    assert (prop["df"] == design.df).all() and prop["ci_lower"].notna().all()
+    q = design.quantile("sdq_t2", 0.5).tidy().iloc[0]
+    assert np.isfinite(q["estimate"]) and q["ci_lower"] <= q["estimate"] <= q["ci_upper"]
+
+
+def test_mean_of_numeric_and_categorical_columns_together():
+    design = DESIGNS["clus1"]()
+    res = design.mean(["api00", "sch.wide"], by="stype")
+    t = res.tidy()
+    assert list(t["term"][:3]) == ["api00[stype=E]", "sch.wide=No[stype=E]",
+                                   "sch.wide=Yes[stype=E]"]
+    assert t["level"].isna().sum() == 3
+    assert list(res.wide().columns) == ["api00", "sch.wide=No", "sch.wide=Yes"]
+    prop = design.proportion("sch.wide", by="stype").tidy()
+    np.testing.assert_allclose(t.dropna(subset=["level"])["std_error"], prop["std_error"],
+                               rtol=1e-14)
