@@ -255,7 +255,7 @@ def _domain_score_covariance(design: Any, e: np.ndarray, domains: np.ndarray, K:
         T = group_sum(code, U * K + 1, e)[: U * K].reshape(U, K * m)
         return design._unit_covariance(T)
     # many units and domains: sum the columns block by block of domains
-    step = max(1, DENSE_LIMIT // (U * m))
+    step = max(1, DENSE_LIMIT // (2 * U * m))     # two blocks of domains at a time
     V = np.empty((K * m, K * m))
     blocks = [np.arange(a, min(a + step, K)) for a in range(0, K, step)]
     # the design covariance is bilinear in the scores: V[a, b] from the stacked pair of blocks
@@ -323,8 +323,10 @@ def _domains(design: Any, by: Any) -> tuple[np.ndarray, list, tuple[str, ...], i
 def _levels(s: pd.Series) -> list:
     if isinstance(s.dtype, pd.CategoricalDtype):
         return list(s.cat.categories)
-    levels = list(factor(s.dropna())[1])
-    return [v.item() if isinstance(v, np.generic) else v for v in levels]
+    levels = [v.item() if isinstance(v, np.generic) else v for v in factor(s.dropna())[1]]
+    if levels and all(isinstance(v, float) and v.is_integer() for v in levels):
+        levels = [int(v) for v in levels]          # a 0/1 float column: levels 0 and 1
+    return levels
 
 
 def _numeric_block(design: Any, y: Any, kind: str) -> tuple[list, np.ndarray] | None:

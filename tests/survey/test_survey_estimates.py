@@ -492,3 +492,16 @@ def test_mean_of_numeric_and_categorical_columns_together():
     prop = design.proportion("sch.wide", by="stype").tidy()
     np.testing.assert_allclose(t.dropna(subset=["level"])["std_error"], prop["std_error"],
                                rtol=1e-14)
+
+
+def test_numeric_flag_proportion():
+    d = api("apiclus1")
+    d["flag"] = np.where(d["api00"] > 700, 1.0, 0.0)
+    d.loc[:4, "flag"] = np.nan
+    design = SurveyDesign(d, cluster="dnum", weights="pw", fpc="fpc")
+    t = design.proportion("flag", method="beta").tidy().set_index("term")
+    assert list(t.index) == ["flag=0", "flag=1"]
+    m = design.mean("flag").tidy().iloc[0]
+    assert t.loc["flag=1", "estimate"] == pytest.approx(m["estimate"], rel=1e-14)
+    assert t.loc["flag=1", "std_error"] == pytest.approx(m["std_error"], rel=1e-12)
+    assert t.loc["flag=1", "n"] == len(d) - 5
