@@ -13,7 +13,7 @@ script answers with sosstats.design:
 3. power of the CR2 test of "2 years plus" vs "new" with 10 and 20 pilots over a grid of
    effects, and the minimum detectable effect (80% power) of each, with its uncertainty.
 
-Run: ``python examples/design.py`` (about a minute and a half on two cores). It writes
+Run: ``python examples/design.py`` (20 to 50 s on two shared cores). It writes
 ``design_size.png`` and ``design_power.png`` to ``$SOSSTATS_EXAMPLE_OUT`` (default: the current
 folder) and prints their paths.
 """

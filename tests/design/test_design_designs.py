@@ -246,3 +246,43 @@ def test_two_arm_estimator_is_the_pooled_t_test():
 def test_bad_input_names_the_argument(call, error, text):
     with pytest.raises(error, match=text):
         call()
+
+
+# -- properties --------------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(4, 7), k=st.integers(2, 3),
+       limit=st.floats(0.2, 1.5), scale=st.floats(0.1, 100.0))
+def test_allowed_set_does_not_depend_on_row_order_or_units(seed, n, k, limit, scale):
+    """Enumerated allowed sets do not depend on the row order or the covariates' units.
+
+    The same label -> sequence maps whatever the row order, and the same after an affine change
+    of units (the covariates are standardised).
+    """
+    rng = np.random.default_rng(seed)
+    units = pd.DataFrame({"code": [f"u{i}" for i in range(n)], "x": rng.normal(size=n),
+                          "y": rng.gamma(2.0, size=n)})
+
+    def as_set(frame):
+        res = restricted_allocations(frame, k, balance_on=["x", "y"], max_imbalance=limit,
+                                     id="code") if _feasible(frame, k, limit) else None
+        if res is None:
+            return None
+        assert res.enumerated
+        return {tuple(sorted(zip(res.units, a.tolist()))) for a in res.allocations}
+
+    base = as_set(units)
+    perm = units.iloc[rng.permutation(n)].reset_index(drop=True)
+    assert as_set(perm) == base
+    assert as_set(units.assign(x=units["x"] * scale + 3.0, y=units["y"] / scale)) == base
+
+
+def _feasible(frame, k, limit):
+    try:
+        restricted_allocations(frame, k, balance_on=["x", "y"], max_imbalance=limit)
+        return True
+    except DesignError:
+        return False

@@ -214,3 +214,22 @@ def test_power_curve_rejects_a_factory_that_is_not_callable():
 def test_mde_bad_input(kwargs, error, text):
     with pytest.raises(error, match=text):
         minimum_detectable_effect(two_arm, n_replicates=20, rng=1, **kwargs)
+
+
+@pytest.mark.slow
+def test_study_2017_size_of_cr1_cr2_and_wild_with_ten_pilots():
+    """docs/panel.md: CR1's 95% intervals cover 81-83% with ten pilots, CR2's about 95%."""
+    from sosstats.design.designs import study_2017
+
+    design = study_2017(structure="fixed")
+    methods = {k: design.estimator(k) for k in ("cr1", "cr2", "wild")}
+    res = power_curve(study_2017, methods, {"structure": ["fixed"]}, 1000,
+                      term="C(experience)[T.2 years plus]", rng=2017)
+    tab = res.tidy().set_index("method")
+    assert (tab["n_failed"] == 0).all()
+    # CR1 over-rejects a true null by far more than Monte Carlo error; CR2 is near nominal
+    assert tab.loc["cr1", "power"] > 0.05 + 4 * tab.loc["cr1", "power_mcse"], tab
+    assert tab.loc["cr1", "coverage"] < 0.9, tab
+    assert abs(tab.loc["cr2", "power"] - 0.05) < 3.5 * math.sqrt(0.05 * 0.95 / 1000), tab
+    assert abs(tab.loc["cr2", "coverage"] - 0.95) < 3.5 * math.sqrt(0.05 * 0.95 / 1000), tab
+    assert tab.loc["wild", "power"] < tab.loc["cr1", "power"]

@@ -194,3 +194,21 @@ def test_bad_input(kwargs, error, text):
     args = dict(prior=prior, simulate=simulate, fit=fit, n_simulations=10, rng=1) | kwargs
     with pytest.raises(error, match=text):
         sbc(**args)
+
+
+def test_ranks_are_invariant_to_a_monotone_reparameterisation():
+    """Ranking exp(mu) instead of mu (prior draw and posterior draws alike) changes nothing."""
+    def prior_exp(rng):
+        return {"mu": np.exp(rng.normal(M0, S0)), "z": rng.normal(0.0, 1.0, size=2)}
+
+    def simulate_exp(theta, rng):
+        return rng.normal(np.log(theta["mu"]), 1.0, size=N_OBS)
+
+    def fit_exp(y, rng):
+        out = fit(y, rng)
+        return {"mu": np.exp(out["mu"]), "z": out["z"]}
+
+    a = sbc(prior, simulate, fit, 100, rng=6)
+    b = sbc(prior_exp, simulate_exp, fit_exp, 100, rng=6)
+    pd.testing.assert_frame_equal(a.ranks, b.ranks)
+    pd.testing.assert_frame_equal(a.tidy(), b.tidy())
