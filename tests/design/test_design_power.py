@@ -233,3 +233,23 @@ def test_study_2017_size_of_cr1_cr2_and_wild_with_ten_pilots():
     assert abs(tab.loc["cr2", "power"] - 0.05) < 3.5 * math.sqrt(0.05 * 0.95 / 1000), tab
     assert abs(tab.loc["cr2", "coverage"] - 0.95) < 3.5 * math.sqrt(0.05 * 0.95 / 1000), tab
     assert tab.loc["wild", "power"] < tab.loc["cr1", "power"]
+
+
+def test_power_curve_and_study_2017_on_a_dask_cluster_equal_in_process():
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    from sosstats.design import simulate_study
+    from sosstats.design.designs import study_2017
+
+    study = study_2017(structure="fixed")
+    here_curve = power_curve(two_arm, None, {"effect": [0.4, 0.8]}, 30, rng=8)
+    here_study = simulate_study(study, study.estimator("cr2"), 6, rng=1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        dask_curve = power_curve(two_arm, None, {"effect": [0.4, 0.8]}, 30, rng=8,
+                                 client=client)
+        dask_study = simulate_study(study, study.estimator("cr2"), 6, rng=1, client=client)
+    pd.testing.assert_frame_equal(dask_curve.tidy(), here_curve.tidy())
+    pd.testing.assert_frame_equal(dask_study.replicates, here_study.replicates)
+    assert dask_study.settings["backend"] == "dask"
