@@ -39,7 +39,7 @@ import numpy as np
 from sosstats._kernels.cluster_cr2 import group_sum
 from sosstats.errors import DesignError
 
-__all__ = ["design_covariance", "LONELY_PSU", "CERTAINTY_TOL"]
+__all__ = ["design_covariance", "unit_domain_covariance", "LONELY_PSU", "CERTAINTY_TOL"]
 
 #: the lonely-PSU rules (R ``survey``'s ``"fail"`` is ``"error"`` here)
 LONELY_PSU = ("error", "remove", "adjust", "average", "certainty")
@@ -151,3 +151,65 @@ def design_covariance(scores: np.ndarray, strata_codes: np.ndarray, psu_codes: n
                 w = np.where(n_h > 1, scale_g, 0.0) * missing
                 V = V + (mean * w[:, None]).T @ mean
     return V
+
+
+def unit_domain_covariance(scores: np.ndarray, domains: np.ndarray, n_domains: int,
+                           strata_codes: np.ndarray, fpc_fraction: np.ndarray | None,
+                           lonely: str, *, stratum_labels: np.ndarray | None = None
+                           ) -> np.ndarray:
+    r"""Design covariance (K m, K m) of domain means when every row is its own PSU.
+
+    Row ``i`` scores ``scores[i]`` (m,) in the block of its domain ``domains[i]`` (-1: in
+    none) and zero elsewhere, so a PSU total is non-zero in one block only. Expanding the
+    stratum sums of :func:`design_covariance`,
+
+    .. math::
+
+        \hat V = \sum_i s_{h(i)} T_i T_i^\top - \sum_h c_h\, s_h\, S_h S_h^\top / n_h,
+
+    with :math:`S_h` the stratum totals, :math:`s_h` the stratum factor of
+    :func:`design_covariance` and :math:`c_h = 0` for a lonely stratum under ``"adjust"``
+    (centred at zero) else 1, the first term is block diagonal: one ``m x m`` cross product
+    per domain (:func:`~sosstats._kernels.cluster_cr2.group_gram`), so no ``n x K m`` matrix is
+    formed; the second is an ``H x K m`` product. Equal to :func:`design_covariance` on the
+    expanded scores.
+    """
+    from sosstats._kernels.cluster_cr2 import group_gram
+
+    scores = np.asarray(scores, dtype=float)
+    n, m = scores.shape
+    K = int(n_domains)
+    strata_codes = np.asarray(strata_codes, dtype=np.intp)
+    H = int(strata_codes.max()) + 1
+    n_h = np.bincount(strata_codes, minlength=H).astype(float)
+    f = np.zeros(H) if fpc_fraction is None else np.asarray(fpc_fraction, dtype=float)
+    one_minus_f = 1.0 - f
+    certain = one_minus_f < CERTAINTY_TOL
+    lone = (n_h == 1) & ~certain
+    if lonely == "error" and lone.any():
+        shown = (np.asarray(stratum_labels, dtype=object)[lone] if stratum_labels is not None
+                 else np.flatnonzero(lone))
+        raise DesignError(f"stratum {', '.join(map(str, shown[:10]))} has only one PSU; "
+                          "choose lonely_psu='remove', 'adjust', 'average' or 'certainty'.")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(n_h > 1, one_minus_f * n_h / (n_h - 1), one_minus_f)
+    scale = np.where(certain, 0.0, scale)
+    centred = ~((lonely == "adjust") & lone)
+    if lonely == "average":
+        scale = np.where(lone, 0.0, scale)
+        if lone.any():
+            has = n_h > 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scale = scale * (has.sum() / (has & ~lone).sum())
+    inside = domains >= 0
+    d = domains[inside]
+    z = scores[inside] * np.sqrt(scale[strata_codes[inside]])[:, None]
+    gram = group_gram(d, K, z)                                    # (K, m, m)
+    gram[np.bincount(d, minlength=K) == 0] = 0.0                  # empty domains
+    V = np.zeros((K * m, K * m))
+    idx = np.arange(K)[:, None] * m + np.arange(m)[None, :]
+    V[idx[:, :, None], idx[:, None, :]] = gram
+    S = group_sum(strata_codes[inside] * K + d, H * K, scores[inside]).reshape(H, K * m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wgt = np.where(centred & (n_h > 0), scale / np.where(n_h > 0, n_h, 1.0), 0.0)
+    return V - S.T @ (S * wgt[:, None])

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from sosstats._kernels.cluster_cr2 import group_sum
+from sosstats._kernels.survey_variance import unit_domain_covariance
 from sosstats._validate import as_list, check_columns, check_level, check_not_mixed, check_option
 from sosstats.errors import DataError
 from sosstats.survey._inputs import factor
@@ -254,6 +255,11 @@ def _domain_score_covariance(design: Any, e: np.ndarray, domains: np.ndarray, K:
         code = np.where(inside, unit * K + np.where(inside, domains, 0), U * K)
         T = group_sum(code, U * K + 1, e)[: U * K].reshape(U, K * m)
         return design._unit_covariance(T)
+    if units is None and len(design._stages) == 1:
+        # every row its own PSU: block-diagonal cross products, no (n, K m) array
+        st = design._stages[0]
+        return unit_domain_covariance(e, domains, K, st.strata, st.fraction,
+                                      design.lonely_psu, stratum_labels=st.labels)
     # many units and domains: sum the columns block by block of domains
     step = max(1, DENSE_LIMIT // (2 * U * m))     # two blocks of domains at a time
     V = np.empty((K * m, K * m))

@@ -421,3 +421,27 @@ def test_kernel_average_rescales_each_group_separately():
     a = onestage_loop(x[g0], strata[g0], psu[g0], np.zeros(4), "average")
     b = onestage_loop(x[~g0], strata[~g0], psu[~g0], np.zeros(4), "average")
     np.testing.assert_allclose(V, a + b, rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(["remove", "adjust", "average", "certainty"]),
+       st.booleans())
+def test_unit_domain_kernel_equals_expanded_scores(seed, lonely, with_fpc):
+    from sosstats._kernels.survey_variance import unit_domain_covariance
+
+    rng = np.random.default_rng(seed)
+    n, K, m, H = int(rng.integers(5, 40)), int(rng.integers(1, 4)), 2, int(rng.integers(1, 4))
+    strata = rng.integers(0, H, n)
+    strata[:H] = np.arange(H)                       # every stratum present
+    if H > 1 and rng.random() < 0.5:
+        strata[strata == H - 1] = 0
+        strata[n - 1] = H - 1                       # a lonely stratum
+    dom = rng.integers(-1, K, n)
+    e = rng.normal(size=(n, m))
+    frac = rng.uniform(0, 0.8, H) if with_fpc else None
+    Z = np.zeros((n, K * m))
+    rows = np.flatnonzero(dom >= 0)
+    Z[rows[:, None], dom[rows][:, None] * m + np.arange(m)] = e[rows]
+    ref = design_covariance(Z, strata, np.arange(n), frac, lonely)
+    got = unit_domain_covariance(e, dom, K, strata, frac, lonely)
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12 * max(1, np.abs(ref).max()))
