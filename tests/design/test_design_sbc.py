@@ -212,3 +212,10 @@ def test_ranks_are_invariant_to_a_monotone_reparameterisation():
     b = sbc(prior_exp, simulate_exp, fit_exp, 100, rng=6)
     pd.testing.assert_frame_equal(a.ranks, b.ranks)
     pd.testing.assert_frame_equal(a.tidy(), b.tidy())
+
+
+def test_a_process_pool_gives_the_same_ranks():
+    here = sbc(prior, simulate, fit, 12, rng=7)
+    pool = sbc(prior, simulate, fit, 12, rng=7, n_jobs=2)
+    pd.testing.assert_frame_equal(here.ranks, pool.ranks)
+    pd.testing.assert_frame_equal(here.uniform, pool.uniform)
