@@ -204,8 +204,12 @@ def unit_domain_covariance(scores: np.ndarray, domains: np.ndarray, n_domains: i
     inside = domains >= 0
     d = domains[inside]
     z = scores[inside] * np.sqrt(scale[strata_codes[inside]])[:, None]
-    gram = group_gram(d, K, z)                                    # (K, m, m)
-    gram[np.bincount(d, minlength=K) == 0] = 0.0                  # empty domains
+    present = np.flatnonzero(np.bincount(d, minlength=K))       # domains with rows
+    compact = np.full(K, -1, dtype=np.intp)
+    compact[present] = np.arange(len(present))
+    gram = np.zeros((K, m, m))
+    if len(present):
+        gram[present] = group_gram(compact[d], len(present), z)   # (K, m, m)
     V = np.zeros((K * m, K * m))
     idx = np.arange(K)[:, None] * m + np.arange(m)[None, :]
     V[idx[:, :, None], idx[:, None, :]] = gram

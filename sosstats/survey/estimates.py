@@ -136,8 +136,8 @@ def _domain_stats(design: Any, values: np.ndarray, domains: np.ndarray, n_domain
 
 
 def _estimate_cells(design: Any, values: np.ndarray, domains: np.ndarray, n_domains: int, *,
-                    total: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                          np.ndarray]:
+                    total: bool, nan_free: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""Estimates, covariance and the (K, m) cell counts ``n``, weight sums ``N``, ``s^2``.
 
     Linearisation designs without calibration take one route through (finest unit x domain)
@@ -192,8 +192,8 @@ def _estimate_cells(design: Any, values: np.ndarray, domains: np.ndarray, n_doma
         ys, wy = ys_buf[: b - a], wy_buf[: b - a]
         np.subtract(values[a:b], shift, out=ys)     # C order whatever the layout of values
         wa, ca = w[a:b, None], code[a:b]
-        nan = np.isnan(ys)
-        if nan.any():
+        nan = None if nan_free else np.isnan(ys)
+        if nan is not None and nan.any():
             any_missing = True
             ys[nan] = 0.0
             obs = ~nan
@@ -335,11 +335,12 @@ def _levels(s: pd.Series) -> list:
     return levels
 
 
-def _numeric_block(design: Any, y: Any, kind: str) -> tuple[list, np.ndarray] | None:
+def _numeric_block(design: Any, y: Any, kind: str) -> tuple[list, np.ndarray, bool] | None:
     """All-numeric (non-boolean) columns for a mean / total / quantile: one (n, m) block.
 
     Read in one call (for a frame whose columns share one float block this is a view, not a
-    copy); None when a column needs the per-level treatment of :func:`_columns`.
+    copy), with whether it is free of NaN; None when a column needs the per-level treatment of
+    :func:`_columns`.
     """
     cols = as_list(y)
     if kind == "proportion" or not cols or not all(isinstance(c, str) for c in cols):
@@ -354,11 +355,14 @@ def _numeric_block(design: Any, y: Any, kind: str) -> tuple[list, np.ndarray] | 
                 and not isinstance(s.dtype, pd.CategoricalDtype)):
             return None
     values = data[cols].to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(values)
+    if finite.all():                               # one pass: no inf and no NaN
+        return [(c, None, None) for c in cols], values, True
     inf = np.isinf(values)
     if inf.any():
         c = cols[int(np.flatnonzero(inf.any(axis=0))[0])]
         raise DataError(f"variable {c!r} has {int(np.isinf(data[c]).sum())} infinite value(s).")
-    return [(c, None, None) for c in cols], values
+    return [(c, None, None) for c in cols], values, False
 
 
 def _columns(design: Any, y: Any, kind: str) -> list[tuple[str, Any, np.ndarray]]:
@@ -509,13 +513,13 @@ def _assemble(design: Any, kind: str, cols: list, est: np.ndarray, cov: np.ndarr
                           notes=notes[1], df_rule=df_rule, _ci=ci)
 
 
-def _dfs(design: Any, values: np.ndarray, dom: np.ndarray, K: int, rule: str
-         ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[str, ...]]:
+def _dfs(design: Any, values: np.ndarray, dom: np.ndarray, K: int, rule: str,
+         nan_free: bool = False) -> tuple[tuple[np.ndarray, np.ndarray], tuple[str, ...]]:
     """(df used, domain df) per estimate, and a note when domains rest on fewer PSUs."""
     check_option(rule, ("design", "domain"), "df")
     positive = (design.weights > 0)[:, None]
-    nan = np.isnan(values)
-    if nan.any():
+    nan = None if nan_free else np.isnan(values)
+    if nan is not None and nan.any():
         present = ~nan & positive
     else:                                         # one pattern: every column observed
         present = np.broadcast_to(positive, values.shape)
@@ -539,13 +543,15 @@ def _mean_or_total(design: Any, y: Any, by: Any, level: float, deff: str, total:
     if block is None:
         cols = _columns(design, y, "total" if total else "mean")
         values = _stack([c[2] for c in cols])
+        nan_free = False
     else:
-        cols, values = block
+        cols, values, nan_free = block
     dom, labels, bycols, left = _domains(design, by)
     K = len(labels)
-    est, cov, n, N, s2 = _estimate_cells(design, values, dom, K, total=total)
+    est, cov, n, N, s2 = _estimate_cells(design, values, dom, K, total=total,
+                                         nan_free=nan_free)
     d = _deff(np.diag(cov).reshape(K, -1), n, N, s2, total, rule)
-    dfs, more = _dfs(design, values, dom, K, df)
+    dfs, more = _dfs(design, values, dom, K, df, nan_free=nan_free)
     note = _design_note(design, rule, left)
     return _assemble(design, "total" if total else "mean", cols, est, cov, labels, bycols, n,
                      N, d, level, "t", (note[0], note[1] + more), dfs, df_rule=df)
