@@ -96,7 +96,7 @@ def _base_interval(est: pd.DataFrame, level: float) -> tuple[np.ndarray, np.ndar
 
 
 def _table_arrays(result: Any, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """The estimator's per-term table as (terms, values (k, 5)) without per-row pandas work."""
+    """Return the estimator's per-term table as (terms, values (k, 5)), no per-row pandas work."""
     from sosstats._results import Result
 
     if isinstance(result, Result):
@@ -205,7 +205,7 @@ def chunk_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
 
 
 def _failed_chunk(start: int, stop: int, exc: BaseException) -> Chunk:
-    """A chunk whose task failed as a whole: every replicate in it is a failure."""
+    """Make the chunk of a task that failed as a whole: every replicate in it is a failure."""
     tb = "".join(traceback.format_exception(exc))
     fails = [(i, type(exc).__name__, str(exc), tb if i == start else "")
              for i in range(start, stop)]
@@ -215,8 +215,11 @@ def _failed_chunk(start: int, stop: int, exc: BaseException) -> Chunk:
 
 # -- progress -----------------------------------------------------------------------------------
 class ProgressBar:
-    """tqdm when it is installed (an optional import: not a sosstats dependency), else sosstats'
-    own stderr counter. ``show=None`` shows it only when stderr is a terminal."""
+    """Progress of the replicates: tqdm when installed, else sosstats' stderr counter.
+
+    tqdm is an optional import, not a sosstats dependency. ``show=None`` shows the bar only
+    when stderr is a terminal.
+    """
 
     def __init__(self, total: int, show: bool | None, label: str = "simulate_study") -> None:
         isatty = getattr(sys.stderr, "isatty", None)
@@ -339,7 +342,7 @@ def _dask_chunk(task: StudyTask, start: int, stop: int) -> Chunk:
 
 
 def check_client(client: Any) -> None:
-    """A usable ``dask.distributed.Client``, or a clear error."""
+    """Check that ``client`` is a usable ``dask.distributed.Client`` (else a clear error)."""
     if not (callable(getattr(client, "map", None)) and callable(getattr(client, "scatter", None))
             and hasattr(client, "status")):
         raise DataError("`client` must be a dask.distributed.Client; got "

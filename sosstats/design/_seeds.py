@@ -40,7 +40,7 @@ class RootSeed:
     pool_size: int = 4
 
     def sequence(self) -> np.random.SeedSequence:
-        """The root as a numpy ``SeedSequence``."""
+        """Return the root as a numpy ``SeedSequence``."""
         return np.random.SeedSequence(self.entropy, spawn_key=self.spawn_key,
                                       pool_size=self.pool_size)
 
@@ -55,7 +55,7 @@ class RootSeed:
 
 
 def _as_int(entropy: int | np.ndarray | list[int] | None) -> int:
-    """A SeedSequence entropy (int or array of 32-bit words, least significant first) as one int."""
+    """Return a SeedSequence entropy (int, or 32-bit words least significant first) as an int."""
     if entropy is None:  # pragma: no cover - numpy always fills entropy in
         raise DataError("the root SeedSequence has no entropy.")
     if isinstance(entropy, (int, np.integer)):

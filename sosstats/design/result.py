@@ -4,17 +4,17 @@ For a term with true value :math:`\theta` and :math:`n` replicates whose estimat
 finite estimate :math:`\hat\theta_i` (standard error :math:`s_i`, interval
 :math:`[l_i, u_i]`, p-value :math:`p_i`), following Morris, White & Crowther (2019, Table 6):
 
-=====================  ==============================================  =======================================================
-figure                 estimate                                        Monte Carlo standard error
-=====================  ==============================================  =======================================================
-mean estimate          :math:`\bar\theta = \frac1n\sum\hat\theta_i`
-empirical SD           :math:`S = \sqrt{\frac{1}{n-1}\sum(\hat\theta_i-\bar\theta)^2}`  :math:`S/\sqrt{2(n-1)}`
-bias                   :math:`\bar\theta - \theta`                     :math:`S/\sqrt n`
-RMSE                   :math:`\sqrt{\frac1n\sum(\hat\theta_i-\theta)^2}`  jackknife: :math:`\sqrt{\frac{n-1}{n}\sum_i(R_{(-i)}-\bar R_{(\cdot)})^2}`
-coverage               :math:`\hat c = \frac1n\sum 1[l_i\le\theta\le u_i]`   :math:`\sqrt{\hat c(1-\hat c)/n}`
-rejection rate         :math:`\hat r = \frac1n\sum 1[p_i \le \alpha]`  :math:`\sqrt{\hat r(1-\hat r)/n}`
-mean model SE          :math:`\frac1n\sum s_i`
-=====================  ==============================================  =======================================================
+- mean estimate :math:`\bar\theta = \frac1n\sum\hat\theta_i`;
+- empirical SD :math:`S = \sqrt{\frac{1}{n-1}\sum(\hat\theta_i-\bar\theta)^2}`, MCSE
+  :math:`S/\sqrt{2(n-1)}`;
+- bias :math:`\bar\theta - \theta`, MCSE :math:`S/\sqrt n`;
+- RMSE :math:`R = \sqrt{\frac1n\sum(\hat\theta_i-\theta)^2}`, jackknife MCSE
+  :math:`\sqrt{\frac{n-1}{n}\sum_i(R_{(-i)}-\bar R_{(\cdot)})^2}`;
+- coverage :math:`\hat c = \frac1n\sum 1[l_i\le\theta\le u_i]`, MCSE
+  :math:`\sqrt{\hat c(1-\hat c)/n}`;
+- rejection rate :math:`\hat r = \frac1n\sum 1[p_i \le \alpha]`, MCSE
+  :math:`\sqrt{\hat r(1-\hat r)/n}`;
+- mean model SE :math:`\frac1n\sum s_i`;
 
 where :math:`R_{(-i)} = \sqrt{(n\,\mathrm{MSE} - (\hat\theta_i-\theta)^2)/(n-1)}` is the RMSE
 without replicate :math:`i` (all :math:`n` leave-one-out values in one vectorised pass). The

@@ -1,4 +1,4 @@
-"""``simulate_study``: run a design and an estimator many times and report how the estimator does."""
+"""``simulate_study``: run a design and an estimator many times; report how the estimator does."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ __all__ = ["simulate_study"]
 
 
 def _name(obj: Any) -> str:
-    """A short printable name of a design or estimator."""
+    """Return a short printable name of a design or estimator."""
     name = getattr(obj, "name", None)
     if isinstance(name, str):
         return name
