@@ -145,7 +145,7 @@ def dask_client():
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     client = Client(cluster)
     yield client
     client.close()
@@ -167,6 +167,17 @@ def test_dask_is_bit_for_bit_identical_and_counts_failures(dask_client, referenc
         same(f_here, other)
         pd.testing.assert_frame_equal(f_here.failures[["replicate", "error", "message"]],
                                       other.failures[["replicate", "error", "message"]])
+
+
+def test_early_stop_on_dask(dask_client):
+    def broken(data):
+        raise RuntimeError("boom on a worker")
+
+    with pytest.raises(DesignError, match="first 5 replicates.*RuntimeError: boom on a worker"):
+        simulate_study(normal, broken, 400, rng=1, client=dask_client, batch_size=10)
+    # the cluster is still usable afterwards (the other tasks were cancelled, not left running)
+    res = simulate_study(normal, mean_test, 6, rng=1, client=dask_client)
+    assert res.tidy().loc[0, "n_ok"] == 6
 
 
 def test_closed_client_is_refused():
