@@ -553,3 +553,13 @@ class SurveyDesign:
         """Design-based regression: :func:`sosstats.survey.regression.glm`."""
         from sosstats.survey.regression import glm
         return glm(self, *args, **kwargs)
+
+    def olr(self, *args: Any, **kwargs: Any) -> Any:
+        """Design-based proportional-odds regression: :func:`sosstats.survey.regression.olr`."""
+        from sosstats.survey.regression import olr
+        return olr(self, *args, **kwargs)
+
+    def poststratify(self, *args: Any, **kwargs: Any) -> Any:
+        """Post-stratified design: :func:`sosstats.survey.calibration.poststratify`."""
+        from sosstats.survey.calibration import poststratify
+        return poststratify(self, *args, **kwargs)

@@ -235,7 +235,9 @@ def _resolve_vcov(vcov: str | None, psu: np.ndarray | None, pos: np.ndarray
         return "design", ""
     return "cr2", (f"vcov='cr2' by default: {g} PSUs, fewer than {FEW_CLUSTERS} (with ten "
                    "pilots design-based intervals of a pilot-level term under-cover: 89% for "
-                   "95%); vcov='design' gives R survey's svyglm / svyolr errors.")
+                   "95%); CR2 uses the PSUs only (strata, fpc and any calibration are left "
+                   "out, which errs on the wide side); vcov='design' gives R survey's svyglm "
+                   "/ svyolr errors.")
 
 
 def _clusters_used(psu: np.ndarray | None, pos: np.ndarray, vcov: str) -> np.ndarray:

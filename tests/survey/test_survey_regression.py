@@ -517,3 +517,21 @@ def test_relabelled_categories_leave_the_joint_test_unchanged(order):
     oa = olr(DESIGNS["sim"], "ord ~ x + z + exper", vcov="design").wald_test("exper")
     ob = olr(relabelled, "ord ~ x + z + exper", vcov="design").wald_test("exper")
     np.testing.assert_allclose(ob.statistic, oa.statistic, rtol=1e-7)
+
+
+def test_design_methods_delegate_olr_and_poststratify():
+    """design.olr / design.poststratify are the module functions (one call, two spellings)."""
+    from sosstats.survey import SurveyDesign, olr, poststratify
+
+    rng = np.random.default_rng(5)
+    d = pd.DataFrame({"c": np.repeat(np.arange(12), 15), "g": rng.integers(0, 2, 180),
+                      "x": rng.normal(size=180)})
+    d["y"] = pd.Categorical(np.digitize(d["x"] + rng.normal(size=180), [-0.5, 0.5]),
+                            ordered=True)
+    design = SurveyDesign(d, cluster="c")
+    a, b = design.olr("y ~ x"), olr(design, "y ~ x")
+    np.testing.assert_allclose(a.tidy()["std_error"], b.tidy()["std_error"])
+    pop = {0: 900, 1: 1100}
+    p1 = design.poststratify("g", pop).mean("x").tidy()
+    p2 = poststratify(design, "g", pop).mean("x").tidy()
+    np.testing.assert_allclose(p1["std_error"], p2["std_error"])
