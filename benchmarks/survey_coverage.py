@@ -44,7 +44,7 @@ def population_share(mu: float, sd: float) -> float:
 
 
 def location_for(target: float, sd: float) -> float:
-    """The logit-scale mean whose population share is ``target``."""
+    """Return the logit-scale mean whose population share is ``target``."""
     from scipy.optimize import brentq
 
     return brentq(lambda m: population_share(m, sd) - target, -15, 15)
