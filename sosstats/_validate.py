@@ -16,6 +16,7 @@ import pandas as pd
 from sosstats.errors import DataError, DesignError
 
 __all__ = [
+    "aligned_positions",
     "check_frame",
     "check_columns",
     "check_numeric_columns",
@@ -314,3 +315,22 @@ def check_not_mixed(values: pd.Series, what: str) -> None:
                         f"{int(is_text.sum())} row(s)): convert it with "
                         "pd.to_numeric(..., errors='coerce') if it is a number, or with "
                         ".astype(str) if it is a category.")
+
+
+def aligned_positions(index: pd.Index, target: pd.Index, what: str) -> np.ndarray | None:
+    """Positions of ``target``'s labels in ``index`` (None when they are identical).
+
+    For weights (a Series or a weights result) aligned to ``data`` by index label; a mismatch
+    is a :class:`DataError` naming ``what`` and some absent labels.
+    """
+    if index.equals(target):
+        return None
+    if index.is_unique and target.is_unique and len(index) == len(target):
+        pos = index.get_indexer(target)
+        if (pos >= 0).all():
+            return pos
+    absent = target.difference(index) if target.is_unique and index.is_unique else target[:0]
+    raise DataError(f"the index of {what} does not match the rows of `data` ({len(index)} vs "
+                    f"{len(target)} labels"
+                    + (f"; e.g. {', '.join(map(str, absent[:5]))} absent" if len(absent) else "")
+                    + "): make the weights from the same data frame.")

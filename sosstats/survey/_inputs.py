@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import as_list, check_columns, check_weights, shown_values
+from sosstats._validate import (
+    aligned_positions,
+    as_list,
+    check_columns,
+    check_weights,
+    shown_values,
+)
 from sosstats.errors import DataError, DesignError
 
 __all__ = ["factor", "column_codes", "combine", "pair_counts", "resolve_weights",
@@ -69,18 +75,6 @@ def pair_counts(group: np.ndarray, member: np.ndarray, n_groups: int) -> np.ndar
     key = np.asarray(group, dtype=np.int64) * (int(member.max()) + 1) + member
     uniq = np.unique(key)
     return np.bincount(uniq // (int(member.max()) + 1), minlength=n_groups)
-
-
-def aligned_positions(index: pd.Index, target: pd.Index, what: str) -> np.ndarray | None:
-    """Positions of ``target``'s labels in ``index`` (None when they are identical)."""
-    if index.equals(target):
-        return None
-    if index.is_unique and target.is_unique and len(index) == len(target):
-        pos = index.get_indexer(target)
-        if (pos >= 0).all():
-            return pos
-    raise DataError(f"the index of {what} does not match the rows of `data` ({len(index)} vs "
-                    f"{len(target)} labels): make the weights from the same data frame.")
 
 
 def resolve_weights(data: pd.DataFrame, weights: Any

@@ -19,7 +19,14 @@ from scipy.special import expit, logit
 
 from sosstats._kernels.cluster_cr2 import group_sum
 from sosstats._results import Result
-from sosstats._validate import as_list, check_columns, check_frame, check_level, check_weights
+from sosstats._validate import (
+    aligned_positions,
+    as_list,
+    check_columns,
+    check_frame,
+    check_level,
+    check_weights,
+)
 from sosstats.errors import DataError, DesignError
 from sosstats.weighting.attrition import AttritionWeights
 from sosstats.weighting.replicates import ReplicateWeights
@@ -104,21 +111,6 @@ class WeightedMeanResult(Result):
 
 # ----------------------------------------------------------------------------- inputs
 
-def _indexer(index: pd.Index, target: pd.Index, what: str) -> np.ndarray | None:
-    """Positions of ``target``'s labels in ``index`` (None when they are identical)."""
-    if index.equals(target):
-        return None
-    if index.is_unique and target.is_unique and len(index) == len(target):
-        pos = index.get_indexer(target)
-        if (pos >= 0).all():
-            return pos
-    absent = target.difference(index) if target.is_unique and index.is_unique else target[:0]
-    raise DataError(f"the index of {what} does not match the rows of `data` ({len(index)} vs "
-                    f"{len(target)} labels"
-                    + (f"; e.g. {', '.join(map(str, absent[:5]))} absent" if len(absent) else "")
-                    + "): make the weights from the same data frame.")
-
-
 def _weights(data: pd.DataFrame, weights: Any) -> tuple[np.ndarray, Any, str]:
     """Full weights (NaN allowed), the replicate object or None, and a label."""
     if weights is None:
@@ -131,7 +123,7 @@ def _weights(data: pd.DataFrame, weights: Any) -> tuple[np.ndarray, Any, str]:
     if isinstance(weights, (AttritionWeights, ReplicateWeights)):
         series = weights.full.weights if isinstance(weights, ReplicateWeights) else weights.weights
         what = f"`weights` ({type(weights).__name__})"
-        pos = _indexer(series.index, data.index, what)
+        pos = aligned_positions(series.index, data.index, what)
         w = np.nan_to_num(check_weights(series, f"{what}.weights", allow_nan=True,
                                         require_positive_sum=False), nan=0.0)
         w = w if pos is None else w[pos]
