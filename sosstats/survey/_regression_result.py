@@ -354,7 +354,7 @@ class SurveyOlrResult(_SurveyHypotheses, Result):
     method = "survey proportional-odds (ordered logit) regression"
 
     def _own_tests(self) -> bool:
-        return True
+        return self._linear_fit().htz is None     # CR2: the score-form HTZ of _hypotheses
 
     def _reference_df(self) -> float:
         if self.inference in ("design", "replicate"):
@@ -368,10 +368,14 @@ class SurveyOlrResult(_SurveyHypotheses, Result):
 
     def contrast(self, weights: Mapping[str, float] | pd.Series, *, value: float = 0.0,
                  level: float | None = None) -> ContrastResult:
-        """Estimate, SE, t test and interval of a combination (design df, or ``G - 1``)."""
+        """Estimate, SE, t test and interval of a combination.
+
+        On the design df (design-based), Satterthwaite df of the score-form CR2 (``cr2``), or
+        ``G - 1`` (other CR kinds).
+        """
         res = super().contrast(weights, value=value, level=level)
         df = self._reference_df()
-        if res.df == df:
+        if not self._own_tests() or res.df == df:
             return res
         t = res.statistic
         p = float(2 * stats.t.sf(abs(t), df)) if df > 0 else float("nan")
@@ -380,8 +384,8 @@ class SurveyOlrResult(_SurveyHypotheses, Result):
     def _contrast_df_note(self) -> str:
         if self.inference in ("design", "replicate"):
             return self.df_note
-        return ("G - 1 df: the score-form CR variance has Satterthwaite df per coefficient "
-                "only")
+        return ("G - 1 df (CR1 / CR3; with CR2 the contrast takes the score-form Satterthwaite "
+                "df)")
 
     def _estimates(self) -> pd.DataFrame:
         return self.table.copy()

@@ -625,6 +625,7 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
     labels = [_label(c) for c in cats]
     names = list(terms) + [f"{labels[j]}|{labels[j + 1]}" for j in range(k - 1)]
     kind = "replicate" if design.kind != "linearization" and vcov == "design" else vcov
+    hooks: dict[str, Any] = {}
     if vcov == "design":
         ws, info = model.information(theta)
         hinv = np.linalg.inv(info)
@@ -651,11 +652,14 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
         cv = score_cluster_vcov(group_sum(codes, g, ws), info_g, kind=vcov)
         vc, df = cv.vcov, np.asarray(cv.df, dtype=float)
         degf, design_df = float(g - 1), float("nan")
+        if vcov == "cr2":                        # HTZ / Satterthwaite in score form
+            hooks = {**_score_hooks(theta, 0.5 * (cv.vcov + cv.vcov.T), info_g, g),
+                     "clusters": codes}
     vc = 0.5 * (vc + vc.T)
     table = estimate_table(theta, vc, names, df)
     fit = DesignFit(X=np.column_stack([xp, np.zeros((xp.shape[0], k - 1))]),
                     resid=np.zeros(xp.shape[0]), beta=theta, terms=names, vcov=vc,
-                    kind=kind, weights=wp, design_df=design_df)
+                    kind=kind, weights=wp, design_df=design_df, **hooks)
     return SurveyOlrResult(
         table=table, vcov=pd.DataFrame(vc, index=names, columns=names), formula=formula,
         categories=tuple(cats), inference=kind, nobs=int(pos.sum()),
@@ -665,3 +669,18 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
         df_note=_df_note(kind, degf, p, ordinal=True) if kind in ("design", "replicate")
         else _df_note(kind, degf, p), default_note=default_note,
         domain=_domain_label(subset), level=level, _fit=fit)
+
+
+def _score_hooks(theta: np.ndarray, vcov: np.ndarray, info: np.ndarray, g: int
+                 ) -> dict[str, Any]:
+    """``htz`` and ``contrast_df`` of a score-form CR2 fit (:mod:`sosstats._kernels.score_wald`)."""
+    from sosstats._kernels.score_wald import score_htz_nu, score_wald_htz
+
+    def htz(R: np.ndarray, r: np.ndarray) -> tuple[float, float, float, float]:
+        res = score_wald_htz(np.zeros((g, theta.size)), info, theta, vcov, R, r)
+        return res.statistic, res.df_denom, res.p_value, res.wald
+
+    def contrast_df(c: np.ndarray) -> float:
+        return score_htz_nu(info, np.asarray(c, dtype=float)[None, :])
+
+    return {"htz": htz, "contrast_df": contrast_df}

@@ -228,11 +228,13 @@ def test_cr1_is_cr0_times_g_over_g_minus_1():
 def test_olr_cluster_kinds():
     res = _fit("sim_olr", "cr2")
     assert (res.tidy()["df"] < 9).all()                  # Satterthwaite, per coefficient
-    w = res.wald_test("exper")
-    assert w.df_denom == 9 and w.test == "f"
-    assert "G - 1 = 9" in str(w) and "CR2" in str(w) and "regTermTest" not in str(w)
+    w = res.wald_test("exper")                         # CR2: score-form HTZ (was F(q, G-1))
+    assert 1 < w.df_denom < 9 and w.test == "htz"
+    assert "HTZ" in str(w) and "CR2" in str(w) and "regTermTest" not in str(w)
     c = res.contrast({"exper[T.2 years]": 1, "exper[T.2 years plus]": -1})
-    assert c.df == 9 and "G - 1" in str(c)
+    assert 1 < c.df < 9                                # Satterthwaite, score form
+    w1 = _fit("sim_olr", "cr1").wald_test("exper")
+    assert w1.df_denom == 9 and w1.test == "f" and "G - 1 = 9" in str(w1)
 
 
 def test_method_on_the_design_delegates():
@@ -535,3 +537,23 @@ def test_design_methods_delegate_olr_and_poststratify():
     p1 = design.poststratify("g", pop).mean("x").tidy()
     p2 = poststratify(design, "g", pop).mean("x").tidy()
     np.testing.assert_allclose(p1["std_error"], p2["std_error"])
+
+
+def test_olr_cr2_joint_tests_are_score_form_htz():
+    """With CR2 the ordinal model's joint test is HTZ (score form); one term equals its t row."""
+    from sosstats.datasets import simulate_evaluation
+    from sosstats.survey import SurveyDesign
+
+    workers = simulate_evaluation(rng=2017).worker_survey
+    fit = SurveyDesign(workers, cluster="la_code").olr(
+        "tool_safety_planning ~ C(experience) + confidence")
+    assert fit.inference == "cr2"
+    joint = fit.wald_test("C(experience)").tidy().iloc[0]
+    assert joint["test"] == "htz" and 1 < joint["df_denom"] < 9
+    row = fit.tidy().set_index("term").loc["confidence"]
+    one = fit.wald_test("confidence").tidy().iloc[0]
+    np.testing.assert_allclose([one["statistic"], one["df_denom"]],
+                               [row["statistic"] ** 2, row["df"]], rtol=1e-10)
+    c = fit.contrast({"confidence": 1}).tidy().iloc[0]
+    np.testing.assert_allclose([c["std_error"], c["df"]], [row["std_error"], row["df"]],
+                               rtol=1e-10)
