@@ -124,7 +124,7 @@ def main() -> None:
 
         t0 = time.perf_counter()
         cluster2 = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                dashboard_address=None)
+                                dashboard_address=":0")
         client = Client(cluster2)
         print(f"Dask LocalCluster(n_workers=2, threads_per_worker=1) started in "
               f"{time.perf_counter() - t0:.1f} s (not counted below)")
@@ -154,7 +154,7 @@ def main() -> None:
         from distributed import Client, LocalCluster
 
         cluster1 = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                dashboard_address=None)
+                                dashboard_address=":0")
         with Client(cluster1) as c1:
             name = args.estimators.split(",")[0]
             one = simulate_study(study_design, ESTIMATORS[name], n, truth=TRUTH, rng=SEED,
@@ -163,9 +163,21 @@ def main() -> None:
                   f"in-process {results[name].timing['wall_s']:.2f} s")
         cluster1.close()
 
-    # the estimator step alone, on the same pre-drawn data sets
+    # the estimator step alone, on the same pre-drawn data sets, with one BLAS thread for all
+    # (as simulate_study's runner; a 2-thread BLAS slows these small fits 1.5-3x here)
+    from sosstats.design._execution import one_blas_thread
+
+    with one_blas_thread():
+        timings, sim, k = estimator_step(n, args.skip_peer)
+    print(f"\n== estimator step alone, {k} pre-drawn data sets, one BLAS thread ==")
+    print(f"  simulate_evaluation + long frame     {1e3 * sim:8.1f} ms / replicate")
+    for name, s in timings.items():
+        print(f"  {name:<36} {1e3 * s:8.1f} ms / fit")
+    peer_summary(n, args.skip_peer, results, timings)
+
+
+def estimator_step(n: int, skip_peer: bool) -> tuple[dict[str, float], float, int]:
     k = min(n, 100)
-    print(f"\n== estimator step alone, {k} pre-drawn data sets ==")
     fams = [simulate_evaluation(rng=np.random.default_rng([SEED, r])).families for r in range(k)]
     t0 = time.perf_counter()
     for _ in range(k):
@@ -178,16 +190,16 @@ def main() -> None:
         for d in longs:
             est(d)
         timings[name] = (time.perf_counter() - t0) / k
-    if not args.skip_peer:
+    if not skip_peer:
         t0 = time.perf_counter()
         for f in fams:
             peer_fit(f)
         timings["peer (statsmodels OLS, cluster SE)"] = (time.perf_counter() - t0) / k
-    print(f"  simulate_evaluation + long frame     {1e3 * sim:8.1f} ms / replicate")
-    for name, s in timings.items():
-        print(f"  {name:<36} {1e3 * s:8.1f} ms / fit")
+    return timings, sim, k
 
-    if not args.skip_peer:
+
+def peer_summary(n: int, skip_peer: bool, results: dict, timings: dict[str, float]) -> None:
+    if not skip_peer:
         m = min(n, 400)
         t0 = time.perf_counter()
         cov = peer_loop(m)
