@@ -164,8 +164,7 @@ def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, l
     with np.errstate(divide="ignore", invalid="ignore"):
         tstat = beta / se
     p = 2 * stats.t.sf(np.abs(tstat), np.where(df >= 1, df, np.nan))
-    table = pd.DataFrame({"estimate": beta, "std_error": se, "statistic": tstat, "p_value": p,
-                          "df": df}, index=pd.Index(design.terms, name="term"))
+    columns = {"estimate": beta, "std_error": se, "statistic": tstat, "p_value": p, "df": df}
     if inference in ("cr0", "cr1"):
         few_cluster_warning(G, inference, stacklevel=3)   # points at the caller of change_model
     if inference == "wild":
@@ -173,9 +172,10 @@ def infer(design: Any, beta: np.ndarray, resid: np.ndarray, *, inference: str, l
             raise DesignError("inference='wild' needs one-way clusters; two-way and "
                               "multiple-membership clustering take 'cr0' or 'cr1'.")
         boots = _wild_terms(design, beta, resid, wild_weights, n_resamples, rng, level)
-        table["p_value"] = [b.p_value for b in boots]
-        table["ci_lower"] = [b.ci_lower for b in boots]
-        table["ci_upper"] = [b.ci_upper for b in boots]
-        table["n_resamples"] = [int(b.n_resamples) for b in boots]
-        table["enumerated"] = [bool(b.enumerated) for b in boots]
+        columns.update(p_value=[b.p_value for b in boots],     # one frame, no inserts
+                       ci_lower=[b.ci_lower for b in boots],
+                       ci_upper=[b.ci_upper for b in boots],
+                       n_resamples=[int(b.n_resamples) for b in boots],
+                       enumerated=[bool(b.enumerated) for b in boots])
+    table = pd.DataFrame(columns, index=pd.Index(design.terms, name="term"))
     return table, vcov, G

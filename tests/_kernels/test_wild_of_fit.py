@@ -42,3 +42,23 @@ def test_exact_fit_is_refused():
     with pytest.raises(DesignError, match="exactly"):
         wild_terms_of_fit(X, np.zeros(X.shape[0]), beta, X.T @ X, codes, 10,
                           weight_type="rademacher", n_resamples=99, rng=0, level=0.95)
+
+
+def test_fused_and_clipped_p_values_agree():
+    """The one-product p-value (Q >= 0 for every replicate) equals the clipped two-product one."""
+    from sosstats._kernels.wild import _Fit, _WildSetup
+    from sosstats._kernels.wild_invert import _Crossings
+    from sosstats._kernels.wild_weights import weight_enumeration
+
+    X, y, codes = _data(10, seed=4)
+    setup = _WildSetup(_Fit(X, y, codes, 10), 1)
+    comp = setup.components(weight_enumeration("rademacher", 10), 4096)
+    fused = _Crossings(comp, setup)
+    assert fused.fused
+    clipped = _Crossings(comp, setup)
+    object.__setattr__(clipped, "fused", False)
+    n0, n1, q0, q1, q2 = comp
+    clipped.coef = np.vstack([np.column_stack([n0 * n0, 2 * n0 * n1, n1 * n1]),
+                              np.column_stack([q0, 2 * q1, q2])])
+    for d in np.linspace(-3, 3, 41) * setup.std_error:
+        assert fused.p_value(d) == clipped.p_value(d)
