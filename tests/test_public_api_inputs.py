@@ -36,7 +36,8 @@ import pytest
 
 from sosstats.errors import SosstatsError
 
-SUBPACKAGES = ["datasets", "neighbours", "matching", "panel", "weighting", "multilevel", "vfm"]
+SUBPACKAGES = ["datasets", "neighbours", "matching", "panel", "weighting", "multilevel", "vfm",
+               "survey", "design"]
 
 
 # ----------------------------------------------------------------------------- shared data
@@ -415,6 +416,166 @@ CASES: dict[str, Case] = {
 
 #: Public names not driven by the table above, and why.
 EXEMPT: dict[str, str] = {}
+
+# ----------------------------------------------------------------------------- survey / design
+# Every survey estimate goes through SurveyDesign(data, cluster=..., weights=...), so the sweep
+# tests the seam from the user's frame: the design validates the columns it reads, and the
+# estimator those it is asked for.
+_POP_COHORT = {1: 3000.0, 2: 3500.0}
+_POP_EXPERIENCE = {"new": 2000.0, "2 years": 2500.0, "2 years plus": 2000.0}
+
+
+def _svy(data, cluster="la_code", weights="w"):
+    from sosstats.survey import SurveyDesign
+
+    return SurveyDesign(data, cluster=cluster, weights=weights)
+
+
+def _svy_call(method: str, *args, **fixed):
+    def call(data, **kw):
+        import sosstats.survey as survey
+
+        return getattr(survey, method)(_svy(data), *args, **fixed, **kw)
+    return call
+
+
+def _svy_then_mean(method: str, *args, **fixed):
+    def call(data, **kw):
+        import sosstats.survey as survey
+
+        return getattr(survey, method)(_svy(data), *args, **fixed).mean("sdq_t1", **kw)
+    return call
+
+
+def _agree(method: str, raters, **fixed):
+    def call(data, **kw):
+        import sosstats.survey as survey
+
+        kw.setdefault("n_resamples", 50)
+        kw.setdefault("rng", 1)
+        return getattr(survey, method)(data, raters, cluster="la_code", **fixed, **kw)
+    return call
+
+
+def case_records() -> pd.DataFrame:
+    return _evaluation().case_records.iloc[:200].copy()
+
+
+def _kappa(data, **kw):
+    from sosstats.survey import cohens_kappa
+
+    kw.setdefault("n_resamples", 50)
+    kw.setdefault("rng", 1)
+    return cohens_kappa(data, "coder_1", "coder_2", cluster="la_code", **kw)
+
+
+def _allocations(data, **kw):
+    from sosstats.design import restricted_allocations
+
+    kw.setdefault("rng", 1)
+    return restricted_allocations(data, 3, balance_on=["deprivation_score", "child_population"],
+                                  id="la_code", **kw)
+
+
+def _params_sorted(r):
+    return r.params.sort_index().to_numpy(dtype=float)
+
+
+def _first_statistic(r):
+    return np.array([r.tidy()["statistic"].iloc[0]], dtype=float)
+
+
+_SVY = dict(weights="w", cluster="la_code", options=("level",))
+_AGREE = dict(required=["coder_1", "coder_2", "la_code"], cluster="la_code",
+              options=("level", "rng"), params=lambda r: r.params.to_numpy(dtype=float))
+
+CASES.update({
+    "survey.mean": Case(families, _svy_call("mean", "sdq_t1", by="cohort"),
+                        numeric=["sdq_t1", "w"], required=["sdq_t1", "cohort", "w", "la_code"],
+                        params=_params_sorted, **_SVY),
+    "survey.total": Case(families, _svy_call("total", "sdq_t1"), numeric=["sdq_t1", "w"],
+                         required=["sdq_t1", "w", "la_code"], params=_params_sorted, **_SVY),
+    "survey.proportion": Case(families, _svy_call("proportion", "shared_understanding_t1",
+                                                  by="cohort"),
+                              numeric=["w"], required=["shared_understanding_t1", "cohort"],
+                              params=_params_sorted, **_SVY),
+    "survey.quantile": Case(families, _svy_call("quantile", "score", q=0.5),
+                            numeric=["score", "w"], required=["score"],
+                            params=_params_sorted, **_SVY),
+    "survey.chisq": Case(families, _svy_call("chisq", "feelings_t1", "experience"),
+                         numeric=["w"], required=["feelings_t1", "experience"],
+                         weights="w", cluster="la_code", params=_first_statistic),
+    "survey.compare": Case(families, _svy_call("compare", "sdq_t1", "cohort"),
+                           numeric=["sdq_t1", "w"], required=["sdq_t1", "cohort"],
+                           params=_params_sorted, **_SVY),
+    "survey.trend": Case(families, _svy_call("trend", "feelings_t1", by="cohort"),
+                         numeric=["feelings_t1", "w"], required=["feelings_t1", "cohort"],
+                         params=_params_sorted, **_SVY),
+    "survey.calibrate": Case(families, _svy_then_mean("calibrate", "~ cohort2",
+                                                      {"(Intercept)": 6500.0,
+                                                       "cohort2": 3500.0}),
+                             numeric=["sdq_t1", "cohort2", "w"], required=["cohort2", "w"],
+                             params=_params_sorted, **_SVY),
+    "survey.rake": Case(families, _svy_then_mean("rake", {"cohort": _POP_COHORT,
+                                                          "experience": _POP_EXPERIENCE}),
+                        numeric=["w"], required=["cohort", "experience", "w"],
+                        params=_params_sorted, **_SVY),
+    "survey.poststratify": Case(families, _svy_then_mean("poststratify", "cohort",
+                                                         _POP_COHORT),
+                                numeric=["w"], required=["cohort", "w"],
+                                params=_params_sorted, **_SVY),
+    "survey.glm": Case(families, _svy_call("glm", "sdq_t1 ~ cohort2"),
+                       numeric=["sdq_t1", "cohort2", "w"], required=["sdq_t1", "cohort2"],
+                       params=_params_sorted, **_SVY),
+    "survey.olr": Case(families, _svy_call("olr", "feelings_t1 ~ score"),
+                       numeric=["score", "w"], required=["feelings_t1", "score"],
+                       params=_params_sorted, **_SVY),
+    "survey.cohens_kappa": Case(case_records, _kappa, **_AGREE),
+    "survey.fleiss_kappa": Case(case_records, _agree("fleiss_kappa", ["coder_1", "coder_2"]),
+                                **_AGREE),
+    "survey.krippendorff_alpha": Case(case_records, _agree("krippendorff_alpha",
+                                                           ["coder_1", "coder_2"]), **_AGREE),
+    "survey.gwet_ac1": Case(case_records, _agree("gwet_ac1", ["coder_1", "coder_2"]),
+                            **_AGREE),
+    "survey.percent_agreement": Case(case_records, _agree("percent_agreement",
+                                                          ["coder_1", "coder_2"]), **_AGREE),
+    "survey.agreement": Case(case_records, _agree("agreement", ["coder_1", "coder_2"]),
+                             required=["coder_1", "coder_2", "la_code"], cluster="la_code",
+                             options=("level", "rng"), params=_tidy_numbers),
+    "design.restricted_allocations": Case(
+        lambda: _evaluation().las.iloc[:12].copy(), _allocations,
+        numeric=["deprivation_score", "child_population"],
+        required=["deprivation_score", "child_population", "la_code"], options=("rng",),
+        params=lambda r: np.sort(np.asarray(r.imbalance, dtype=float))),
+})
+
+EXEMPT.update({
+    "survey.SurveyDesign": "entered through every survey case above: each builds "
+                           "SurveyDesign(data, cluster=, weights=) from the mutated frame",
+    "design.simulate_study": "takes callables (design, estimator), not a frame; its bad inputs "
+                             "are tested in tests/design/test_design_simulate.py",
+    "design.power_curve": "takes a design factory and an estimator; tested in tests/design",
+    "design.minimum_detectable_effect": "takes a design factory or a PowerCurveResult; tested "
+                                        "in tests/design",
+    "design.combine_estimators": "takes a mapping of callables; tested in tests/design",
+    "design.sbc": "takes prior / simulate / fit callables; tested in tests/design",
+    "design.posterior_draws": "takes a fitted model object; tested in tests/design",
+    "design.study_2017": "a design factory of keyword numbers, no frame; tested in tests/design",
+    "design.matched_la_did": "a design factory of keyword numbers, no frame; tested in "
+                             "tests/design",
+    "design.stepped_wedge": "a design factory of keyword numbers, no frame; tested in "
+                            "tests/design",
+    "design.two_arm": "a design factory of keyword numbers, no frame; tested in tests/design",
+    "design.Study2017": "a design object made by study_2017 (input to simulate_study)",
+    "design.MatchedDiD": "a design object made by matched_la_did (input to simulate_study)",
+    "design.SteppedWedge": "a design object made by stepped_wedge (input to simulate_study)",
+    "design.TwoArm": "a design object made by two_arm (input to simulate_study)",
+    "survey.AgreementTable": "a result class (a TableResult) built by agreement()",
+    "design.AllocationSet": "the allocations made by restricted_allocations (entered above)",
+    "design.MeanDifferenceResult": "the result of the ready-made designs' estimator, built by "
+                                   "simulate_study's replicates, not by users from data",
+})
+
 _RESULTS = ("Result", "Comparison", "Sensitivity", "Balance", "Overlap", "Ranking", "Bounds", "Rates", "Tests",
             "Point", "Weights", "Imputations", "Costs", "Cost", "View", "Amount", "Even",
             "OneWay", "Evaluation", "Check", "Prior", "Priors", "Ratio", "Probability",

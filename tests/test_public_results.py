@@ -15,7 +15,7 @@ import pytest
 from sosstats._results import Result, TableResult
 
 SUBPACKAGES = ("neighbours", "matching", "panel", "weighting", "multilevel", "vfm", "datasets",
-               "survey")
+               "survey", "design")
 
 #: Public classes that are not results: fitted models, prior and cost specifications, data.
 NOT_RESULTS = {
@@ -29,6 +29,11 @@ NOT_RESULTS = {
     "LognormalRatio": "an input distribution", "NormalParameter": "an input distribution",
     "Evaluation": "the simulated data set",
     "SurveyDesign": "a survey design (the input of every survey estimate and test)",
+    "Study2017": "a simulation design (input to simulate_study)",
+    "MatchedDiD": "a simulation design (input to simulate_study)",
+    "SteppedWedge": "a simulation design (input to simulate_study)",
+    "TwoArm": "a simulation design (input to simulate_study)",
+    "AllocationSet": "a set of restricted randomisation allocations (input to a design)",
 }
 
 

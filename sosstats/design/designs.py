@@ -814,7 +814,8 @@ def restricted_allocations(units: pd.DataFrame, n_sequences: int, *, balance_on:
     Raises
     ------
     DataError
-        Missing or non-numeric ``balance_on`` columns, NaN in them.
+        Missing or non-numeric ``balance_on`` columns, NaN or infinite values in them, an
+        ``id`` that is not a column.
     DesignError
         Fewer than two units or sequences, sizes that do not add up, no allocation meeting the
         constraint (the message gives the smallest imbalance seen).
@@ -848,6 +849,11 @@ def restricted_allocations(units: pd.DataFrame, n_sequences: int, *, balance_on:
     if np.isnan(x).any():
         raise DataError(f"`balance_on` columns have missing values: "
                         f"{[c for c, bad in zip(cols, np.isnan(x).any(0)) if bad]}.")
+    if not np.isfinite(x).all():
+        raise DataError(f"`balance_on` columns have infinite values: "
+                        f"{[c for c, bad in zip(cols, ~np.isfinite(x).all(0)) if bad]}.")
+    if id is not None and id not in units.columns:
+        raise DataError(f"`id` {id!r} is not a column of `units`.")
     sd = x.std(axis=0)
     z = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
     if sizes is None:

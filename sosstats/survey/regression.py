@@ -129,11 +129,30 @@ def _formula_parts(design: Any, formula: str, *, intercept: bool = True
                         "data.")
     used = formula_variables(rhs, data)              # names any term not in the data
     X, terms, _ = model_matrix(rhs, data, na_action="ignore", intercept=intercept)
+    _refuse_infinite(data, [lhs, *used])
     missing = data[used].isna().any(axis=1).to_numpy() if used else np.zeros(len(data), bool)
     if missing.any():
         X = X.copy()
         X[missing] = np.nan
     return lhs, X, terms, data[lhs]
+
+
+def _refuse_infinite(data: pd.DataFrame, columns: list[str]) -> None:
+    """Raise naming the formula's numeric columns with +-inf (NaN is missing; inf is an error).
+
+    Without this an infinite value fell through ``np.isfinite`` in the complete-case mask and
+    the row was silently dropped as if missing.
+    """
+    bad = []
+    for c in dict.fromkeys(columns):
+        s = data[c]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            v = s.to_numpy(dtype=float, na_value=np.nan)
+            if np.isinf(v).any():
+                bad.append(c)
+    if bad:
+        raise DataError(f"the formula's columns {bad} have infinite values; replace them "
+                        "(or set them to NaN to leave those rows out).")
 
 
 def _outcome(y: pd.Series, name: str, family: str) -> np.ndarray:
