@@ -297,7 +297,8 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
         dummies]`` (clubSandwich's ``vcovCR`` on an ``lm`` with the dummies). Equal without
         weights or with weights constant within entity; with weights varying within entity
         the SEs differ slightly (0.2% on MortalityRates). ``"dummies"`` builds a dense
-        ``n x (p + N)`` matrix (refused above 5e7 cells).
+        ``n x (p + N)`` matrix (refused above 5e7 cells) and implies ``inference="cr2"`` unless
+        ``"cr3"`` is named.
 
     Returns
     -------
@@ -343,7 +344,7 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
     design = build_design(formula, data, entity=entity, time=time, method=method,
                           cluster=cluster, weights=weights, membership=membership,
                           missing=missing, time_effects=bool(time_effects))
-    chosen = inference or default_inference(design)
+    chosen = inference or ("cr2" if fe_form == "dummies" else default_inference(design))
     check_fe_form(fe_form, method, chosen)
     check_option(wild_weights, WILD_WEIGHTS, "wild_weights")
     fitted = design if fe_form == "absorbed" else dummy_design(design)
@@ -359,7 +360,7 @@ def change_model(formula: str, data: pd.DataFrame, *, entity: str, time: str,
             if k not in ("entity_codes", "undemeaned_X", "undemeaned_y")}
     info["fe_form"] = fe_form
     info["cluster_by"] = as_list(info.get("cluster_by"))
-    info["inference_default"] = inference is None
+    info["inference_default"] = inference is None and fe_form == "absorbed"
     info["wild_weights"] = wild_weights
     return ChangeResult(method=method, inference=chosen, formula=formula, table=table,
                         vcov=pd.DataFrame(vcov, index=design.terms, columns=design.terms),

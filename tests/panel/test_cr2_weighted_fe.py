@@ -119,3 +119,12 @@ def test_dummy_form_is_refused_where_it_does_not_apply(mortality, monkeypatch):
     monkeypatch.setattr(_dummy_form, "MAX_CELLS", 1000)
     with pytest.raises(DesignError, match="dense"):
         _fit(d, "pop", fe_form="dummies")
+
+
+def test_dummy_form_without_inference_named_is_cr2(mortality):
+    d, _ = mortality
+    fit = change_model("mrate ~ legal + beertaxa", d, entity="state", time="year",
+                       method="fixed_effects", cluster="state", weights="pop",
+                       fe_form="dummies")                 # 50 states: the default would be CR1
+    assert fit.inference == "cr2"
+    assert "the default below 42" not in str(fit.summary())   # chosen by fe_form, not G
