@@ -6,11 +6,11 @@ Python transcription of survey's ``onestrat`` / ``onestage`` (a loop over strata
 the kernel; invariances (row order, relabelling, weight scale) and each bad input of issue 15.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _api_designs import DESIGNS, FIX, api, clus1_regions  # this folder: the shared api designs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,41 +19,11 @@ from sosstats.errors import DataError, DesignError
 from sosstats.survey import SurveyDesign
 from sosstats.survey.estimates import _domain_means
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def api(name):
-    return pd.read_csv(FIX / f"survey_estimates_reference_{name}.csv")
-
 
 @pytest.fixture(scope="module")
 def ref():
     return pd.read_csv(FIX / "survey_estimates_reference_r.csv", keep_default_na=False,
                        na_values=[""])
-
-
-def clus1_regions():
-    d = api("apiclus1")
-    reg = pd.read_csv(FIX / "survey_estimates_reference_regions.csv")
-    return d.assign(region=reg["region"].to_numpy())
-
-
-DESIGNS = {
-    "clus1": lambda: SurveyDesign(api("apiclus1"), cluster="dnum", weights="pw", fpc="fpc"),
-    "clus1_nofpc": lambda: SurveyDesign(api("apiclus1"), cluster="dnum", weights="pw"),
-    "strat": lambda: SurveyDesign(api("apistrat"), strata="stype", weights="pw", fpc="fpc"),
-    "strat_nofpc": lambda: SurveyDesign(api("apistrat"), strata="stype", weights="pw"),
-    "stratclus": lambda: SurveyDesign(api("apistrat"), cluster="dnum", strata="stype",
-                                      weights="pw", nest=True),
-    "clus2": lambda: SurveyDesign(api("apiclus2"), cluster=["dnum", "snum"],
-                                  fpc=["fpc1", "fpc2"]),
-    "clus2_nofpc": lambda: SurveyDesign(api("apiclus2"), cluster=["dnum", "snum"],
-                                        weights="pw"),
-    **{f"lonely_{rule}": (lambda rule=rule: SurveyDesign(clus1_regions(), cluster="dnum",
-                                                          strata="region", weights="pw",
-                                                          lonely_psu=rule))
-       for rule in ("remove", "adjust", "average", "certainty")},
-}
 
 
 # ----------------------------------------------------------------------------- R survey

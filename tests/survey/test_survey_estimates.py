@@ -7,11 +7,11 @@ Korn-Graubard interval at 0%; invariances (row order, relabelled categories, wei
 bad input.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _api_designs import DESIGNS, FIX, api  # this folder: the shared api designs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -20,35 +20,6 @@ from sosstats._results import Result
 from sosstats.errors import DataError
 from sosstats.survey import SurveyDesign
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def api(name):
-    return pd.read_csv(FIX / f"survey_estimates_reference_{name}.csv")
-
-
-def clus1_regions():
-    d = api("apiclus1")
-    reg = pd.read_csv(FIX / "survey_estimates_reference_regions.csv")
-    return d.assign(region=reg["region"].to_numpy())
-
-
-DESIGNS = {
-    "clus1": lambda: SurveyDesign(api("apiclus1"), cluster="dnum", weights="pw", fpc="fpc"),
-    "clus1_nofpc": lambda: SurveyDesign(api("apiclus1"), cluster="dnum", weights="pw"),
-    "strat": lambda: SurveyDesign(api("apistrat"), strata="stype", weights="pw", fpc="fpc"),
-    "strat_nofpc": lambda: SurveyDesign(api("apistrat"), strata="stype", weights="pw"),
-    "stratclus": lambda: SurveyDesign(api("apistrat"), cluster="dnum", strata="stype",
-                                      weights="pw", nest=True),
-    "clus2": lambda: SurveyDesign(api("apiclus2"), cluster=["dnum", "snum"],
-                                  fpc=["fpc1", "fpc2"]),
-    "clus2_nofpc": lambda: SurveyDesign(api("apiclus2"), cluster=["dnum", "snum"],
-                                        weights="pw"),
-    **{f"lonely_{rule}": (lambda rule=rule: SurveyDesign(clus1_regions(), cluster="dnum",
-                                                          strata="region", weights="pw",
-                                                          lonely_psu=rule))
-       for rule in ("remove", "adjust", "average", "certainty")},
-}
 CASES = list(DESIGNS)
 
 
