@@ -570,8 +570,9 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
         ``df.residual``); replicate designs refit per replicate. CR kinds: the score-form
         few-cluster sandwich of :func:`sosstats._kernels.cluster_glm.score_cluster_vcov`
         (as :func:`sosstats.panel.ordered_change`), PSUs as clusters; CR2 with Satterthwaite
-        df per coefficient and contrast and HTZ joint tests (score form), the others ``G - 1``. Default (None): ``"cr2"`` with fewer than
-        42 PSUs (linearisation designs), else ``"design"``, as :func:`glm`.
+        df per coefficient and contrast and HTZ joint tests (score form), the others
+        ``G - 1``. Default (None): ``"cr2"`` with fewer than 42 PSUs (linearisation designs),
+        else ``"design"``, as :func:`glm`.
     subset : str or array_like of bool, optional
         A domain: a boolean (or 0/1) column of the design's data, or a boolean array with one
         value per row. The model is fitted to the domain, estimated as a subpopulation (rows
