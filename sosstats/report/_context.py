@@ -1,0 +1,67 @@
+"""The inputs every strand receives: seed, quick mode, the user's frames, one shared simulation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["StrandContext"]
+
+
+@dataclass
+class StrandContext:
+    """What a strand function is given.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed. A strand draws its own generator with :meth:`rng` so that strands do not
+        depend on the order they run in.
+    quick : bool
+        Short chains, fewer draws and replicates (``sosstats reproduce --quick``); the report
+        says which numbers are quick.
+    frames : mapping of str to DataFrame
+        Frames the user supplied in place of the simulated or shipped ones, by table name
+        (``"families"``, ``"memberships"``, ``"la_indicators"``, ...). A strand that uses a
+        frame checks its required columns with :func:`sosstats._validate.check_columns`-style
+        errors naming the frame and the column.
+    progress : callable or None
+        ``progress(fraction, text)`` with fraction in [0, 1]: the strand's own progress, shown
+        under the strand's bar.
+    """
+
+    seed: int = 0
+    quick: bool = False
+    frames: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    progress: Any = None
+    _evaluation: Any = field(default=None, repr=False)
+
+    def rng(self, key: str) -> Any:
+        """A numpy Generator for strand ``key``, from the run's seed and the key alone."""
+        import zlib
+
+        import numpy as np
+
+        return np.random.default_rng([self.seed, zlib.crc32(key.encode())])
+
+    def evaluation(self) -> Any:
+        """The simulated evaluation the simulated strands share (made once, from ``seed``)."""
+        if self._evaluation is None:
+            from sosstats.datasets import simulate_evaluation
+
+            self._evaluation = simulate_evaluation(rng=self.seed)
+        return self._evaluation
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """The user's frame ``name`` if given, else the shared simulation's table of that name."""
+        if name in self.frames:
+            return self.frames[name]
+        return getattr(self.evaluation(), name)
+
+    def step(self, fraction: float, text: str = "") -> None:
+        """Report the strand's progress (a no-op without a progress callback)."""
+        if self.progress is not None:
+            self.progress(min(max(float(fraction), 0.0), 1.0), text)
