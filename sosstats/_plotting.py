@@ -405,7 +405,7 @@ def label_points(ax: Any, x: Sequence[float], y: Sequence[float], labels: Sequen
 
 
 def _text_only(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments that change a label's size (font properties)."""
+    """Keep the keyword arguments that change a label's size (font properties)."""
     keep = ("fontweight", "weight", "fontfamily", "family", "fontstyle", "style", "fontsize",
             "size", "fontproperties")
     return {k: v for k, v in kwargs.items() if k in keep}
