@@ -59,12 +59,86 @@ def new_axes(ax: Any = None, *, figsize: tuple[float, float] = (6.0, 4.0)) -> An
     return new
 
 
-def new_figure(nrows: int, ncols: int, *, figsize: tuple[float, float],
+def _panel_figure_class() -> type:
+    from matplotlib.figure import Figure
+
+    class PanelFigure(Figure):
+        """A :class:`~matplotlib.figure.Figure` of several panels that also indexes like them.
+
+        Multi-panel ``plot()`` methods used to return a numpy array of Axes; they now return the
+        Figure. So that code written against the array keeps working, ``fig[i, j]``,
+        ``fig.flat``, ``fig.shape``, ``fig.size``, ``len(fig)`` and iteration give the panels
+        as the array did (``fig.panels`` is the array itself).
+        """
+
+        panels: np.ndarray = np.empty(0, dtype=object)
+
+        def __bool__(self) -> bool:                   # matplotlib tests figures for truth
+            return True
+
+        def __getitem__(self, key: Any) -> Any:
+            return self.panels[key]
+
+        def __len__(self) -> int:
+            return len(self.panels)
+
+        def __iter__(self) -> Any:
+            return iter(self.panels)
+
+        @property
+        def flat(self) -> Any:
+            return self.panels.flat
+
+        @property
+        def shape(self) -> tuple[int, ...]:
+            return self.panels.shape
+
+        @property
+        def size(self) -> int:
+            return self.panels.size
+
+        def ravel(self) -> np.ndarray:
+            return self.panels.ravel()
+
+    return PanelFigure
+
+
+_PANEL_FIGURE: type | None = None
+
+
+def new_figure(nrows: int, ncols: int, *, figsize: tuple[float, float], ravel: bool = False,
                **kwargs: Any) -> tuple[Any, np.ndarray]:
-    """Return a new figure and a 2-D array of its Axes (``squeeze=False``) for multi-panel plots."""
+    """Return a new multi-panel figure and its array of Axes (2-D, or 1-D with ``ravel``).
+
+    The figure is a ``PanelFigure``: a :class:`matplotlib.figure.Figure` whose ``panels``
+    attribute is the returned array and which indexes like it (``fig[0, 1]``, ``fig.flat``,
+    ``len(fig)``), for code written when these plots returned the array.
+
+    Parameters
+    ----------
+    nrows, ncols : int
+        Grid of panels.
+    figsize : tuple of float
+        Figure size in inches.
+    ravel : bool
+        Flatten the array of Axes to 1-D.
+    **kwargs
+        Passed to :func:`matplotlib.pyplot.subplots`.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : numpy.ndarray of matplotlib.axes.Axes
+    """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kwargs)
+    global _PANEL_FIGURE
+    if _PANEL_FIGURE is None:
+        _PANEL_FIGURE = _panel_figure_class()
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False,
+                             FigureClass=_PANEL_FIGURE, **kwargs)
+    axes = axes.ravel() if ravel else axes
+    fig.panels = axes
     return fig, axes
 
 
