@@ -1,7 +1,13 @@
 """The strands of the evaluation, in the order the report runs them.
 
-Each strand is a module here with ``KEY``, ``TITLE`` and ``run(ctx: StrandContext) -> Section``.
+Each strand is a module here with ``KEY``, ``TITLE``, ``FRAMES`` (the user frames it accepts,
+each with its required columns) and ``run(ctx: StrandContext) -> Section``.
 """
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
 
 #: strand key -> module under sosstats.report.strands, in report order
 STRANDS = {
@@ -13,4 +19,17 @@ STRANDS = {
     "survey": "sosstats.report.strands.survey",
 }
 
-__all__ = ["STRANDS"]
+__all__ = ["STRANDS", "load_strand"]
+
+
+def load_strand(key: str) -> ModuleType:
+    """Import and return the module of strand ``key`` (as registered in :data:`STRANDS`).
+
+    Raises
+    ------
+    KeyError
+        ``key`` is not a registered strand.
+    ImportError
+        The strand's module could not be imported (the runner reports it as a failed strand).
+    """
+    return importlib.import_module(STRANDS[key])
