@@ -83,6 +83,21 @@ def test_neighbours_other_year_is_labelled_by_that_year_without_published_figure
     assert "shown only for that year" in out
 
 
+def test_neighbours_headline_is_one_named_model(capsys):
+    # before: the table's rows used the 2025, 2021 and 2025 lists, in a column "SN model"
+    assert main(["neighbours", "--draws", "0"]) == 0
+    out = capsys.readouterr().out
+    _lines_fit(out)
+    assert "DfE April 2021 SN model" in out.splitlines()[0]
+    headline = out[:out.index("Sensitivity")]
+    assert "SN model" not in headline.split("\n", 1)[1]   # no per-row model column
+    assert "2025" not in headline
+    sens = out[out.index("Sensitivity"):]
+    assert "closest (2025 list)" in sens and "closest (2021 list)" in sens
+    assert main(["neighbours", "--model", "2025", "--draws", "0"]) == 0
+    assert "DfE May 2025 SN model" in capsys.readouterr().out.splitlines()[0]
+
+
 def test_neighbours_2016_shows_published_figures(capsys):
     assert main(["neighbours", "--draws", "0"]) == 0
     out = capsys.readouterr().out

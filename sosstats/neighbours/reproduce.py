@@ -3,13 +3,12 @@
 :func:`reproduce_2016` recomputes each published figure of the evaluation's comparison of its ten
 pilot LAs with their DfE statistical nearest neighbours (SNNs) from the real DfE data shipped with
 sosstats, with :func:`sosstats.neighbours.compare`, and prints the published figure beside the
-recomputed one. Two recomputations are shown per row:
-
-- *standard*: what :func:`compare` reports (the mean of the pilots' values; the mean over pilots
-  of each pilot's SNN mean), with its paired t, Wilcoxon and randomization p-values;
-- *closest*: the aggregation found, in ``docs/reproducing_2016.md``, to bring the figures closest
-  to the published ones (for example the pilots' pooled rate, or the mean over all pilot x
-  neighbour pairs), recomputed here from the same per-LA figures.
+recomputed one. The headline is one analysis: one DfE neighbour list for every row (by default
+the April 2021 list, named in the title), one aggregation and one treatment of other pilots,
+with paired t, Wilcoxon and randomization p-values Holm-adjusted across the rows. The
+combination closest to the published figures, searched per indicator in
+``docs/reproducing_2016.md`` (it mixes lists and aggregations by row), is shown only as a
+labelled sensitivity (``model="closest-per-indicator"``, or the sensitivity block).
 
 :func:`simulated_comparison` runs the same comparison on :func:`simulate_evaluation` data, with
 the true pilot effects beside the estimates.
@@ -27,11 +26,12 @@ import pandas as pd
 
 from sosstats._multiplicity import ADJUSTMENTS
 from sosstats._results import TableResult
-from sosstats.errors import SosstatsWarning
-from sosstats.neighbours.compare import ComparisonResult, compare
+from sosstats._validate import check_codes, check_option
+from sosstats.errors import DataError, DesignError, SosstatsWarning
+from sosstats.neighbours.compare import P_FAMILIES, ComparisonResult, compare
 
 __all__ = ["Reproduction", "reproduce_2016", "simulated_comparison", "SimulatedComparison",
-           "dfe_recovery", "LAIT_CONTEXT"]
+           "dfe_recovery", "LAIT_CONTEXT", "MODELS", "DEFAULT_MODEL", "DEFINITIONS"]
 
 #: LAIT context measures (child poverty, free school meals, English as an additional language)
 #: on which a fitted model recovers the most of DfE's published neighbours
@@ -40,6 +40,44 @@ LAIT_CONTEXT = ("lait_ChildPov", "lait_PriFSM", "lait_SecFSM", "lait_Ever6_FSM_P
                 "lait_Ever6_FSM_Sec", "lait_EALPri", "lait_EALSec")
 
 _CIN_SUFFIXES = ("_rate_per_10k", "_pct", "_wd")
+
+
+#: the neighbour models :func:`reproduce_2016` accepts: DfE's two shipped lists, and the
+#: per-indicator search result (a sensitivity: it mixes lists and aggregations by row)
+MODELS = ("2021", "2025", "closest-per-indicator")
+
+#: the default: one DfE list for every row, the April 2021 refresh (the shipped list closest in
+#: time to 2015/16 and the direct successor of the list the study used; docs/reproducing_2016.md)
+DEFAULT_MODEL = "2021"
+
+#: the model used for the whole table: label printed in titles
+MODEL_LABELS = {"2021": "DfE April 2021 SN model", "2025": "DfE May 2025 SN model",
+                "closest-per-indicator": "closest DfE SN model per indicator (sensitivity)"}
+
+#: plain-words definitions of the indicators the headline recomputes
+DEFINITIONS = {
+    "icpc_children_rate_per_10k": "children subject to an initial child protection conference "
+                                  "in the year per 10,000 children aged 0-17 (DfE CIN table C4 "
+                                  "/ ONS mid-year population)",
+    "icpc_rate_per_10k": "initial child protection conferences in the year per 10,000 "
+                         "children aged 0-17 (= LAIT ISCP_Conf)",
+    "s47_to_icpc_median_wd": "the LA's median working days from the start of a section 47 "
+                             "enquiry to the ICPC (DfE CIN table D3)",
+    "s47_to_icpc_p25_wd": "25th percentile of working days from S47 start to ICPC",
+    "s47_to_icpc_p75_wd": "75th percentile of working days from S47 start to ICPC",
+    "cpp_at_31_march_rate_per_10k": "children subject of a child protection plan at 31 March "
+                                    "per 10,000 children aged 0-17 (the stock; DfE CIN D5)",
+    "cpp_started_rate_per_10k": "child protection plans starting in the year per 10,000 "
+                                "children aged 0-17 (the flow; = LAIT CPP_Abuse_Rate)",
+}
+
+#: how the headline's figures are made, the same for every row
+HEADLINE_RULE = ("every row: year ending 31 March, one DfE list, each pilot's first k listed "
+                 "neighbours with data that year (other pilots excluded), pilots = mean of the "
+                 "pilots' values, SNNs = mean over pilots of each pilot's SNN mean, "
+                 "difference = pilots - SNNs (sosstats.neighbours.compare); indicator: the "
+                 "definition whose pilots' figure, which no neighbour choice affects, matches "
+                 "the published pilots' figure")
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,76 +90,118 @@ class Reproduction(TableResult):
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per published indicator: ``label, published_pilots, published_snn,
-        pilots, snn, difference, p_value, p_wilcoxon, p_randomization, closest_pilots,
-        closest_snn, indicator, model, n_pilots, note``. ``pilots``/``snn`` are the standard
-        recomputation; ``closest_*`` the closest aggregation; rows that cannot be recomputed
-        carry NaN and the reason in ``note``.
+        The headline, one row per published indicator: ``label, short_label,
+        published_pilots, published_snn, reported, pilots, snn, difference, ci_lower,
+        ci_upper, p_value, p_adjusted, p_wilcoxon, p_wilcoxon_adjusted, p_randomization,
+        p_randomization_adjusted, indicator, model, other_pilots, n_pilots, note``. With a
+        single DfE list (the default) every row uses that list, the same aggregation and the
+        same treatment of other pilots; each ``*_adjusted`` column is Holm's adjustment of its
+        family across the recomputed rows. Rows that cannot be recomputed carry NaN and the
+        reason in ``note``.
+    sensitivity : pandas.DataFrame or None
+        For 2015/16: per recomputed row, the figures when one choice changes (``variant``):
+        the other DfE list, other pilots kept in SNN groups, each alternative definition, and
+        the combination closest to the published figures found per indicator by the search of
+        ``docs/reproducing_2016.md`` (which mixes lists and aggregations by row). Columns
+        ``label, short_label, variant, indicator, model, other_pilots, pilots, snn,
+        difference, note``.
     comparisons : dict
         The :class:`ComparisonResult` behind each recomputed row, keyed by indicator.
     all_indicators : ComparisonResult or None
         Every rate, percentage and duration indicator of the year, when asked for.
     year : int
         Year ending 31 March (2016 = 2015/16).
+    model : str
+        ``"2021"``, ``"2025"`` or ``"closest-per-indicator"`` (or the label of a user's list).
     """
 
     table: pd.DataFrame
     comparisons: dict[str, ComparisonResult]
     all_indicators: ComparisonResult | None
     year: int
-    model: str | None
+    model: str
     n_draws: int
     recovery: pd.DataFrame | None = None
+    sensitivity: pd.DataFrame | None = None
+
+    @property
+    def model_label(self) -> str:
+        """The neighbour model in words, as the title prints it."""
+        return MODEL_LABELS.get(self.model, self.model)
+
+    @property
+    def mixed(self) -> bool:
+        """True when the rows use different neighbour lists (``closest-per-indicator``)."""
+        return self.model == "closest-per-indicator"
 
     def report(self, width: int = 100) -> str:
         """Return the printed tables of ``sosstats neighbours``, wrapped to ``width`` columns.
 
-        Labelled by the year analysed; the published figures (and the aggregation closest to
-        them) are shown only for 2015/16, the year they describe.
+        Labelled by the year analysed and the neighbour model; the published figures (and the
+        sensitivity block) are shown only for 2015/16, the year they describe.
         """
         t = self.table
         published = self.year == 2016
         label = year_label(self.year)
         short = t["short_label"] if "short_label" in t else t["label"]
-        lines = [f"Signs of Safety pilots vs their DfE statistical nearest neighbours, {label}"]
+        lines = _wrap([f"Signs of Safety pilots vs their statistical nearest neighbours, "
+                       f"{label}: {self.model_label}"], width)
+        if self.mixed:
+            lines += _wrap(["SENSITIVITY, NOT ONE ANALYSIS: each row uses the neighbour list "
+                            "and aggregation closest to the published figures for that row "
+                            "(column 'SN model'); the default uses one list for every row."],
+                           width)
         if published:
             lines += _wrap(["Published figures (Baginsky et al. 2017) beside those recomputed "
                             "from the shipped DfE data."], width)
             figures = pd.DataFrame({
                 "indicator": short, "pub. pilots": t["published_pilots"],
                 "pub. SNNs": t["published_snn"], "pilots": t["pilots"].round(1),
-                "SNNs": t["snn"].round(1), "closest pilots": t["closest_pilots"].round(1),
-                "closest SNNs": t["closest_snn"].round(1), "SN model": t["model"]})
+                "SNNs": t["snn"].round(1), "difference": t["difference"].round(2),
+                "published call": t["reported"]})
         else:
             lines += _wrap([f"Recomputed from the shipped DfE data for {label}; the published "
                             "figures describe 2015/16 and are shown only for that year "
                             "(2016)."], width)
             figures = pd.DataFrame({"indicator": short, "pilots": t["pilots"].round(1),
-                                    "SNNs": t["snn"].round(1), "SN model": t["model"]})
-        tests = pd.DataFrame({"indicator": short, "difference": t["difference"].round(2),
-                              "p (t)": t["p_value"].round(3),
+                                    "SNNs": t["snn"].round(1),
+                                    "difference": t["difference"].round(2)})
+        tests = pd.DataFrame({"indicator": short, "p (t)": t["p_value"].round(3),
+                              "adj.": t["p_adjusted"].round(3),
                               "p (Wilcoxon)": t["p_wilcoxon"].round(3),
+                              "adj. ": t["p_wilcoxon_adjusted"].round(3),
                               "p (rand.)": t["p_randomization"].round(3),
-                              "SN model": t["model"]})
+                              "adj.  ": t["p_randomization_adjusted"].round(3)})
+        if self.mixed:
+            figures["SN model"] = t["model"]
+            tests["SN model"] = t["model"]
         rand = (f"p (rand.): randomization inference, {self.n_draws:,} pseudo-pilot sets."
                 if self.n_draws else self._skipped)
         lines += ["", figures.to_string(index=False, na_rep="-"), "",
                   tests.to_string(index=False, na_rep="-"), ""]
-        foot = ["pilots / SNNs: mean of the 10 pilots' values / mean over pilots of each "
-                "pilot's SNN mean (sosstats.neighbours.compare); difference = pilots - SNNs; "
-                "SN model: the DfE statistical-neighbour model (April 2021 or May 2025)."]
-        if published:
-            foot.append("closest: the aggregation closest to the published figures "
-                        "(docs/reproducing_2016.md).")
-        foot.append(rand)
+        n_rec = int(t["indicator"].notna().sum())
+        foot = [f"{HEADLINE_RULE}." if not self.mixed else
+                "pilots / SNNs: as compare gives them, with each row's closest list and "
+                "treatment of other pilots.",
+                f"adj.: Holm (family-wise error rate) across the {n_rec} recomputed rows, each "
+                "p-value family separately.", rand]
         lines += _wrap(foot, width)
         lines.append("")
         for _, row in t.iterrows():
-            text = (row["note"] if published or not isinstance(row["indicator"], str)
-                    else f"{row['indicator']}, DfE {row['model']} model (the definition found "
-                         "closest to the published 2015/16 figure)")
             lines += _wrap([f"- {row['short_label'] if 'short_label' in row else row['label']}"
-                            f": {text}"], width, indent="  ")
+                            f": {row['note']}"], width, indent="  ")
+        if published and self.sensitivity is not None and len(self.sensitivity):
+            s = self.sensitivity
+            sens = pd.DataFrame({"indicator": s["short_label"], "variant": s["variant"],
+                                 "pilots": s["pilots"].round(1), "SNNs": s["snn"].round(1),
+                                 "difference": s["difference"].round(2)})
+            lines += [""] + _wrap([
+                "Sensitivity (labelled variants, not the headline): each line changes one "
+                "choice of the headline; 'closest' is the combination closest to the "
+                "published figures, searched per indicator (docs/reproducing_2016.md): it "
+                "mixes neighbour lists and aggregations across rows and fits the published "
+                "numbers by construction."], width)
+            lines.append(sens.to_string(index=False, na_rep="-"))
         if self.all_indicators is not None:
             res = self.all_indicators
             pooled = res.pooled
@@ -213,17 +293,32 @@ class _noted:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
+def _row_stats(res: ComparisonResult, ind: str) -> dict[str, Any]:
+    pooled = res.pooled.loc[ind]
+    return {"pilots": pooled["treated_mean"], "snn": pooled["neighbour_mean"],
+            "difference": pooled["estimate"], "ci_lower": pooled["ci_lower"],
+            "ci_upper": pooled["ci_upper"], "p_value": pooled["p_value"],
+            "p_wilcoxon": pooled["p_wilcoxon"], "p_randomization": pooled["p_randomization"],
+            "n_pilots": pooled["n_treated"]}
+
+
 def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
                    n_draws: int = 10_000, rng: int | np.random.Generator | None = 0,
-                   all_indicators: bool = False, recovery: bool = True) -> Reproduction:
-    """Recompute the evaluation's 2015/16 pilots-vs-SNNs table from the shipped DfE data.
+                   all_indicators: bool = False, recovery: bool = True,
+                   sensitivity: bool = True, indicators: pd.DataFrame | None = None,
+                   neighbours: pd.DataFrame | None = None,
+                   pilots: Any = None) -> Reproduction:
+    r"""Recompute the evaluation's 2015/16 pilots-vs-SNNs table from the shipped DfE data.
 
     Parameters
     ----------
-    model : {"2021", "2025"}, optional
-        DfE statistical-neighbour model. Default: per indicator, the model that brings the
-        figures closest to the published ones (the pre-2021 model the study used is not
-        available).
+    model : {"2021", "2025", "closest-per-indicator"}, optional
+        Neighbour model for the whole table. Default ``"2021"``: DfE's April 2021 list for
+        every row (the shipped list closest in time to 2015/16; the pre-2021 list the study
+        used is not available). ``"closest-per-indicator"`` gives each row the list and the
+        treatment of other pilots that bring it closest to the published figures: a
+        sensitivity, labelled as such, not one analysis. With ``neighbours`` given, a label
+        for that list (default "user-supplied neighbour list").
     year : int
         Year ending 31 March (2016 = 2015/16, the published year).
     k : int
@@ -234,10 +329,20 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
         Seed for the randomization inference and the bootstrap.
     all_indicators : bool
         Also compare the pilots with their SNNs on every rate, percentage and duration
-        indicator of the children-in-need tables (2021 model unless ``model`` is given).
+        indicator of the children-in-need tables (with the table's list; the 2021 list under
+        ``closest-per-indicator``).
     recovery : bool
         Also fit :class:`StatisticalNeighbours` on LAIT context measures and report how many of
         DfE's published neighbours it recovers (:func:`dfe_recovery`).
+    sensitivity : bool
+        For 2015/16, also compute :attr:`Reproduction.sensitivity` (no randomization draws).
+    indicators : pandas.DataFrame, optional
+        Long indicator table (``la_code, year, indicator, value``) in place of the shipped
+        :func:`~sosstats.datasets.loaders.load_la_indicators`; not modified.
+    neighbours : pandas.DataFrame, optional
+        Neighbour table (``la_code, neighbour, rank``) in place of DfE's shipped lists.
+    pilots : sequence of str, optional
+        Pilot LA codes (default the ten Signs of Safety pilots).
 
     Returns
     -------
@@ -245,64 +350,185 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
 
     Notes
     -----
-    Per published row, the pilots' comparison group is the first ``k`` LAs of their DfE list
-    that have data that year (LAs created after 2016 have none); whether other pilots are kept
-    in a pilot's group follows the closest combination of ``docs/reproducing_2016.md``. The
-    estimate, tests and randomization inference are those of :func:`compare`.
+    With one list (the default), every recomputed row is the same analysis: the pilots'
+    comparison group is the first ``k`` LAs of their DfE list that have data that year (LAs
+    created after 2016 have none), other pilots excluded; the estimate
+    :math:`\bar d = n^{-1}\sum_i (y_i - \bar y_{N_i})`, the paired t, Wilcoxon and
+    randomization tests are those of :func:`compare`, run once over the recomputed
+    indicators so that each p-value family is Holm-adjusted across them (Holm 1979). Each
+    row's indicator is the definition whose pilots' figure (which does not depend on any
+    neighbour choice) reproduces the published pilots' figure: for "children becoming subject
+    of a plan" that is the stock at 31 March, not plans starting (``docs/reproducing_2016.md``).
 
     References
     ----------
     Baginsky, M., Moriarty, J., Manthorpe, J., et al. (2017). *Evaluation of Signs of Safety in
     10 pilots*. Department for Education, Children's Social Care Innovation Programme.
+
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure. *Scandinavian
+    Journal of Statistics* 6, 65-70.
     """
+    from sosstats._multiplicity import adjust_pvalues
+    from sosstats._validate import check_columns, check_frame
     from sosstats.datasets.loaders import load_la_indicators, load_statistical_neighbours
     from sosstats.datasets.published import published_2016
 
-    pilots = _pilot_codes()
+    if neighbours is None:
+        model = check_option(DEFAULT_MODEL if model is None else str(model), MODELS, "model")
+        lists = {m: load_statistical_neighbours(m) for m in ("2021", "2025")}
+    else:
+        neighbours = check_frame(neighbours, "neighbours")
+        check_columns(neighbours, ["la_code", "neighbour", "rank"], what="column of `neighbours`")
+        if model == "closest-per-indicator":
+            raise DesignError("model='closest-per-indicator' chooses among DfE's shipped lists; "
+                              "it cannot be used with a user-supplied `neighbours` table.")
+        model = "user-supplied neighbour list" if model is None else str(model)
+        lists = {model: neighbours}
+    pilots = _pilot_codes() if pilots is None else check_codes(pilots, "pilots")
     published = published_2016()
     needed = sorted({str(i) for i in published["indicator"].dropna()}
+                    | {str(a) for alts in published["alternatives"] for a in alts}
                     | {"child_population_0_17", "icpc"})
-    wide = load_la_indicators(indicators=needed, years=year, wide=True).set_index("la_code")
+    if indicators is None:
+        long = load_la_indicators(indicators=needed, years=year)
+    else:
+        long = check_frame(indicators, "indicators")
+        check_columns(long, ["la_code", "year", "indicator", "value"],
+                      what="column of `indicators`")
+        long = long.loc[pd.to_numeric(long["year"], errors="coerce") == year]
+        if long.empty:
+            raise DataError(f"`indicators` has no rows for year {year}.")
+    wide = (long.pivot_table(index="la_code", columns="indicator", values="value",
+                             aggfunc="first", dropna=False)
+            .rename_axis(columns=None))
+    present = set(wide.columns)
+
+    def run(ind: str | list[str], use: str, excl: bool, draws: int,
+            noted: bool = True) -> ComparisonResult:
+        names = [ind] if isinstance(ind, str) else ind
+        if not noted:   # sensitivity: means only, so the tests' warnings do not apply
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="ties or zero",
+                                        category=SosstatsWarning)
+                return compare(wide.reset_index(), pilots, lists[use], indicator=ind, k=k,
+                               exclude_treated=excl, n_draws=draws, n_resamples=0, rng=rng)
+        what = (names[0] if len(names) == 1
+                else f"{year_label(year)} headline ({len(names)} indicators)")
+        with _noted(f"{what}, {MODEL_LABELS.get(use, use)}"):
+            return compare(wide.reset_index(), pilots, lists[use], indicator=ind, k=k,
+                           exclude_treated=excl, n_draws=draws, rng=rng)
+
     rows, comparisons = [], {}
+    todo = []
     for _, pub in published.iterrows():
         base = {"label": pub["label"], "short_label": pub["short_label"],
-                "published_pilots": pub["pilots"],
-                "published_snn": pub["snn"]}
-        if not isinstance(pub["indicator"], str):
-            rows.append({**base, "indicator": None, "model": None,
-                         "note": f"cannot be recomputed: {pub['reason']}."})
-            continue
+                "published_pilots": pub["pilots"], "published_snn": pub["snn"],
+                "reported": pub["reported"]}
         ind = pub["indicator"]
-        use_model = model or str(pub["best_model"])
-        with _noted(f"{ind}, DfE {use_model} model"):
-            res = compare(wide.reset_index(), pilots, load_statistical_neighbours(use_model),
-                          indicator=ind, k=k,
-                          exclude_treated=pub["best_other_pilots"] == "exclude",
-                          n_draws=n_draws, rng=rng)
+        if not isinstance(ind, str):
+            rows.append({**base, "indicator": None, "model": None, "other_pilots": None,
+                         "note": f"cannot be recomputed: {pub['reason']}."})
+        elif ind not in present:
+            rows.append({**base, "indicator": ind, "model": None, "other_pilots": None,
+                         "note": f"cannot be recomputed: {ind} is not in `indicators` for "
+                                 f"{year_label(year)}."})
+        else:
+            rows.append(base)
+            todo.append((len(rows) - 1, pub))
+    if todo and not model == "closest-per-indicator":
+        res = run([str(p["indicator"]) for _, p in todo], model, True, n_draws)
+    for i, pub in todo:
+        ind = str(pub["indicator"])
+        if model == "closest-per-indicator":
+            use, excl = str(pub["best_model"]), pub["best_other_pilots"] == "exclude"
+            res = run(ind, use, excl, n_draws)
+        else:
+            use, excl = model, True
         comparisons[ind] = res
-        pooled = res.pooled.loc[ind]
-        weight = "icpc" if pub["unit"] == "working days" else "child_population_0_17"
-        closest = _closest(res, wide, ind, str(pub["best_pilot_agg"]),
-                           str(pub["best_snn_agg"]), weight)
-        rows.append({**base, "pilots": pooled["treated_mean"], "snn": pooled["neighbour_mean"],
-                     "difference": pooled["estimate"], "p_value": pooled["p_value"],
-                     "p_wilcoxon": pooled["p_wilcoxon"],
-                     "p_randomization": pooled["p_randomization"],
-                     "closest_pilots": closest[0], "closest_snn": closest[1],
-                     "indicator": ind, "model": use_model, "n_pilots": pooled["n_treated"],
-                     "note": f"{ind}; {pub['best_definition']}"})
+        definition = DEFINITIONS.get(ind, ind)
+        note = (f"{ind}: {definition}." if not model == "closest-per-indicator" else
+                f"{ind}; {pub['best_definition']}.")
+        rows[i] = {**rows[i], **_row_stats(res, ind), "indicator": ind, "model": use,
+                   "other_pilots": "excluded" if excl else "kept", "note": note}
     table = pd.DataFrame(rows)
+    for col in ("pilots", "snn", "difference", "ci_lower", "ci_upper", "p_value",
+                "p_wilcoxon", "p_randomization", "n_pilots"):
+        if col not in table:
+            table[col] = np.nan
+    for raw, adjusted in P_FAMILIES.items():
+        table[adjusted] = adjust_pvalues(table[raw].to_numpy(dtype=float), "holm")
+    order = ["label", "short_label", "published_pilots", "published_snn", "reported",
+             "pilots", "snn", "difference", "ci_lower", "ci_upper", "p_value", "p_adjusted",
+             "p_wilcoxon", "p_wilcoxon_adjusted", "p_randomization",
+             "p_randomization_adjusted", "indicator", "model", "other_pilots", "n_pilots",
+             "note"]
+    table = table[order]
+
+    sens = None
+    if sensitivity and year == 2016 and todo:
+        with _noted(f"{year_label(year)} sensitivity variants (other indicators, DfE SN models)"):
+            sens = _sensitivity(todo, lambda *a: run(*a, noted=False), wide, model, lists,
+                                present)
     extra = None
     if all_indicators:
-        long = load_la_indicators(years=year)
-        names = sorted(n for n in long["indicator"].unique()
-                       if not n.startswith("lait_") and n.endswith(_CIN_SUFFIXES))
-        with _noted(f"every indicator of {year_label(year)}, DfE {model or '2021'} model"):
-            extra = compare(long, pilots, load_statistical_neighbours(model or "2021"),
-                            indicator=names, year=year, k=k, n_draws=n_draws, rng=rng)
+        if indicators is None:
+            long_all = load_la_indicators(years=year)
+        else:
+            long_all = long
+        names = sorted(n for n in long_all["indicator"].unique()
+                       if not str(n).startswith("lait_") and str(n).endswith(_CIN_SUFFIXES))
+        use = DEFAULT_MODEL if model == "closest-per-indicator" else model
+        with _noted(f"every indicator of {year_label(year)}, {MODEL_LABELS.get(use, use)}"):
+            extra = compare(long_all, pilots, lists[use], indicator=names, year=year, k=k,
+                            n_draws=n_draws, rng=rng)
     return Reproduction(table=table, comparisons=comparisons, all_indicators=extra, year=year,
                         model=model, n_draws=n_draws,
-                        recovery=dfe_recovery() if recovery else None)
+                        recovery=dfe_recovery() if recovery else None, sensitivity=sens)
+
+
+def _sensitivity(todo: list, run: Any, wide: pd.DataFrame, model: str, lists: dict,
+                 present: set) -> pd.DataFrame:
+    """Recompute the headline with one choice changed at a time (no randomization draws)."""
+    rows = []
+    main = model if model in lists else DEFAULT_MODEL
+    others = [m for m in lists if m != main]
+
+    def add(pub: Any, variant: str, ind: str, use: str, excl: bool, note: str,
+            closest: tuple[float, float] | None = None) -> None:
+        res = run(ind, use, excl, 0)
+        stats = _row_stats(res, ind)
+        pilots, snn = closest if closest else (stats["pilots"], stats["snn"])
+        rows.append({"label": pub["label"], "short_label": pub["short_label"],
+                     "variant": variant, "indicator": ind, "model": use,
+                     "other_pilots": "excluded" if excl else "kept", "pilots": pilots,
+                     "snn": snn, "difference": pilots - snn, "note": note})
+
+    for _, pub in todo:
+        ind = str(pub["indicator"])
+        add(pub, f"headline ({main} list)", ind, main, True, "the headline's rule")
+        for other in others:
+            add(pub, f"{other} list", ind, other, True, "the other DfE list")
+        add(pub, "other pilots kept", ind, main, False,
+            "other pilots allowed in a pilot's SNN group")
+        for alt in pub["alternatives"]:
+            if alt in present:
+                add(pub, alt, str(alt), main, True, DEFINITIONS.get(str(alt), str(alt)))
+        if "2021" in lists and "2025" in lists:
+            use, excl = str(pub["best_model"]), pub["best_other_pilots"] == "exclude"
+            res = run(ind, use, excl, 0)
+            weight = "icpc" if pub["unit"] == "working days" else "child_population_0_17"
+            closest = (_closest(res, wide, ind, str(pub["best_pilot_agg"]),
+                                str(pub["best_snn_agg"]), weight)
+                       if weight in wide.columns else None)
+            if closest is not None:
+                agg = f"pilots {pub['best_pilot_agg']}, SNNs {pub['best_snn_agg']}"
+                rows.append({"label": pub["label"], "short_label": pub["short_label"],
+                             "variant": f"closest ({use} list)", "indicator": ind,
+                             "model": use, "other_pilots": "excluded" if excl else "kept",
+                             "pilots": closest[0], "snn": closest[1],
+                             "difference": closest[0] - closest[1],
+                             "note": f"closest to the published figures per indicator: {agg}"})
+    return pd.DataFrame(rows)
 
 
 def dfe_recovery(pairs: tuple[tuple[int, str], ...] = ((2019, "2021"), (2020, "2025")), *,

@@ -26,14 +26,76 @@ def test_unrecomputable_rows_say_why(reproduction):
 
 def test_closest_aggregation_matches_independent_pandas_search(reproduction):
     # published_2016() records what a separate plain-pandas search found; compare's per-LA
-    # figures, re-aggregated, must give the same numbers, and they round to the published ones
-    t = reproduction.table.dropna(subset=["indicator"]).set_index("indicator")
+    # figures, re-aggregated, must give the same numbers, and they round to the published ones.
+    # They are a labelled sensitivity now, not the headline.
+    s = reproduction.sensitivity
+    closest = s[s["variant"].str.startswith("closest")].set_index("indicator")
     pub = published_2016().dropna(subset=["indicator"]).set_index("indicator")
+    assert set(closest.index) == set(pub.index)
     for ind, row in pub.iterrows():
-        assert t.loc[ind, "closest_pilots"] == pytest.approx(row["recomputed_pilots"], abs=0.005)
-        assert t.loc[ind, "closest_snn"] == pytest.approx(row["recomputed_snn"], abs=0.005)
-        assert np.floor(t.loc[ind, "closest_pilots"] + 0.5) == row["pilots"]
-        assert np.floor(t.loc[ind, "closest_snn"] + 0.5) == row["snn"]
+        assert closest.loc[ind, "model"] == row["best_model"]
+        assert closest.loc[ind, "pilots"] == pytest.approx(row["recomputed_pilots"], abs=0.005)
+        assert closest.loc[ind, "snn"] == pytest.approx(row["recomputed_snn"], abs=0.005)
+        assert np.floor(closest.loc[ind, "pilots"] + 0.5) == row["pilots"]
+        assert np.floor(closest.loc[ind, "snn"] + 0.5) == row["snn"]
+
+
+def test_every_headline_row_uses_one_model_and_one_rule(reproduction):
+    # before: ICPC and CPP rows used the 2025 list and S47 the 2021 list, with other pilots
+    # excluded for one row and kept for the others
+    t = reproduction.table.dropna(subset=["indicator"])
+    assert reproduction.model == "2021"
+    assert set(t["model"]) == {"2021"}
+    assert set(t["other_pilots"]) == {"excluded"}
+    assert "DfE April 2021 SN model" in reproduction.report().splitlines()[0]
+    # one compare call behind every row, so one set of neighbours and pseudo-pilot draws
+    assert len({id(r) for r in reproduction.comparisons.values()}) == 1
+
+
+def test_headline_pvalues_are_holm_adjusted_across_rows(reproduction):
+    from sosstats._multiplicity import holm
+
+    t = reproduction.table.dropna(subset=["indicator"])
+    for raw, adj in [("p_value", "p_adjusted"), ("p_wilcoxon", "p_wilcoxon_adjusted"),
+                     ("p_randomization", "p_randomization_adjusted")]:
+        np.testing.assert_allclose(t[adj], holm(t[raw].to_numpy()))
+        assert (t[adj] >= t[raw]).all()
+    assert "Holm" in reproduction.report()
+
+
+def test_closest_per_indicator_is_explicit_and_labelled_a_sensitivity():
+    with pytest.warns(UserWarning, match="fewer than k"):
+        res = reproduce_2016(model="closest-per-indicator", n_draws=0, recovery=False,
+                             sensitivity=False)
+    t = res.table.dropna(subset=["indicator"]).set_index("indicator")
+    pub = published_2016().dropna(subset=["indicator"]).set_index("indicator")
+    assert (t["model"] == pub["best_model"].reindex(t.index)).all()
+    assert t["model"].nunique() == 2   # it does mix lists: hence the label
+    text = res.report()
+    assert "NOT ONE ANALYSIS" in text and "SN model" in text
+    assert "sensitivity" in text.splitlines()[0] + text.splitlines()[1]
+
+
+def test_unknown_model_is_a_clear_error():
+    from sosstats.errors import DataError
+
+    with pytest.raises(DataError, match="`model` must be one of .*closest-per-indicator"):
+        reproduce_2016(model="2016", n_draws=0, recovery=False)
+
+
+def test_user_frames_replace_the_shipped_data():
+    from sosstats.datasets.loaders import load_la_indicators, load_statistical_neighbours
+
+    long = load_la_indicators(years=2016)
+    nb = load_statistical_neighbours("2021")
+    before = long.copy()
+    with pytest.warns(UserWarning, match="fewer than k"):
+        own = reproduce_2016(indicators=long, neighbours=nb.drop(columns="model"), n_draws=0,
+                             recovery=False, sensitivity=False)
+        shipped = reproduce_2016(n_draws=0, recovery=False, sensitivity=False)
+    assert own.model == "user-supplied neighbour list"
+    np.testing.assert_allclose(own.table["snn"], shipped.table["snn"])
+    assert long.equals(before)
 
 
 def test_standard_figures_are_compare_means(reproduction):
@@ -50,7 +112,8 @@ def test_standard_figures_are_compare_means(reproduction):
 
 def test_report_prints_published_beside_recomputed(reproduction):
     text = reproduction.report()
-    assert "pub. pilots" in text and "closest SNNs" in text
+    assert "pub. pilots" in text and "closest (2025 list)" in text
+    assert "Sensitivity (labelled variants, not the headline)" in text
     assert "cannot be recomputed" in text
     assert "44" in text and "61" in text
 
@@ -72,7 +135,7 @@ def test_fit_on_lait_context_recovers_far_more_than_chance(reproduction):
 
 
 def test_results_are_table_results(reproduction):
-    """Reproduction, SimulatedComparison, NeighbourRanking and NeighbourOverlap share TableResult."""
+    """Reproduction, SimulatedComparison, NeighbourRanking, NeighbourOverlap: TableResults."""
     from sosstats._results import TableResult
     from sosstats.neighbours.reproduce import simulated_comparison
 
