@@ -1,5 +1,7 @@
 """The ``sosstats`` command.
 
+``sosstats reproduce`` runs every strand of the evaluation and writes one report (HTML and
+Markdown, tables as CSV, figures as PNG, a run log); see :func:`sosstats.report.reproduce`.
 ``sosstats neighbours`` reproduces the Signs of Safety evaluation's 2015/16 table of pilots
 against their statistical nearest neighbours from the real DfE data shipped with the package
 (``--data simulated`` runs the same comparison on a simulated evaluation instead).
@@ -43,6 +45,26 @@ def _build_parser() -> argparse.ArgumentParser:
     nb.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     nb.add_argument("--all-indicators", action="store_true",
                     help="also print the comparison on every rate and duration indicator")
+    rp = sub.add_parser(
+        "reproduce",
+        help="run the whole evaluation and write one report",
+        description="Run every strand of the evaluation in order (pilots vs neighbours on the "
+                    "real DfE data; change, attrition, multilevel, value for money and survey "
+                    "on a simulated evaluation, beside the simulator's truth) and write one "
+                    "self-contained report: report.html, report.md, tables/*.csv, "
+                    "figures/*.png and run.log.")
+    rp.add_argument("--output", default="sosstats-report", metavar="DIR",
+                    help="report folder (default ./sosstats-report); replaced only if it is a "
+                         "previous sosstats report")
+    rp.add_argument("--quick", action="store_true",
+                    help="short chains, fewer draws and replicates (a few minutes in all)")
+    rp.add_argument("--seed", default="0", metavar="N", help="random seed (default 0)")
+    rp.add_argument("--format", default="html,md", metavar="FORMATS",
+                    help="html, md or html,md (default)")
+    rp.add_argument("--strands", default=None, metavar="LIST",
+                    help="comma-separated strands to run (default all: "
+                         "neighbours,change,attrition,multilevel,vfm,survey)")
+    rp.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -119,6 +141,43 @@ def _run_neighbours(args: argparse.Namespace) -> int:
     return 0
 
 
+#: reproduce()'s argument names -> the flags of `sosstats reproduce`
+_REPRODUCE_FLAGS = {"`seed`": "--seed", "`strands`": "--strands", "`formats`": "--format",
+                    "`output`": "--output"}
+
+
+def _run_reproduce(args: argparse.Namespace) -> int:
+    from sosstats.errors import SosstatsError
+    from sosstats.report import reproduce
+
+    try:
+        seed = int(args.seed.strip())
+    except ValueError:
+        _error(f"--seed must be a whole number (an integer); got {args.seed!r}.")
+        return 2
+    try:
+        report = reproduce(args.output, strands=args.strands, quick=args.quick, seed=seed,
+                           formats=args.format, quiet=True if args.quiet else None)
+    except SosstatsError as exc:
+        text = str(exc)
+        for name, flag in _REPRODUCE_FLAGS.items():
+            text = text.replace(name, flag)
+        _error(text)
+        return 2
+    from sosstats.report._write import check_output
+
+    folder = check_output(args.output)
+    files = [f for f, fmt in (("report.html", "html"), ("report.md", "md"))
+             if fmt in args.format]
+    print(f"Report written to {folder}{' (' + ', '.join(files) + ')' if files else ''}: "
+          f"{len(report.sections)} strands, {len(report.tables)} tables, "
+          f"{len(report.figures)} figures, {report.total_seconds:.0f} s.")
+    for key, failure in report.failures.items():
+        _error(f"strand {key!r} failed: {failure.error}: {failure.message} (traceback in "
+               f"{folder / 'run.log'}; the other strands were written).")
+    return 1 if report.failures else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sosstats`` console script."""
     parser = _build_parser()
@@ -131,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SosstatsError as exc:
             _error(_as_flags(str(exc)))
             return 2
+    if args.command == "reproduce":
+        return _run_reproduce(args)
     parser.print_help()
     return 0
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from sosstats._results import format_number
 
-__all__ = ["format_cell", "display_frame", "markdown_table", "markdown_to_html", "figure_png",
+__all__ = ["format_cell", "display_frame", "markdown_table", "markdown_to_html", "markdown_inline", "figure_png",
            "as_figure"]
 
 #: columns whose whole numbers are labels (years, codes), printed without thousands separators
@@ -74,6 +74,13 @@ def _markdown_it() -> Any:
 def markdown_to_html(text: str) -> str:
     """Render Section text (Markdown) to HTML with markdown-it-py; raw HTML is escaped."""
     return _markdown_it().render(text or "")
+
+
+def markdown_inline(text: str) -> str:
+    """Render one line of Section text (a caveat, a note, a caption) without a paragraph."""
+    if "\n\n" in (text or ""):
+        return markdown_to_html(text)
+    return _markdown_it().renderInline(text or "")
 
 
 def as_figure(obj: Any) -> Any:

@@ -6,7 +6,7 @@ import base64
 from functools import lru_cache
 from typing import Any
 
-from sosstats.report._format import display_frame, markdown_to_html
+from sosstats.report._format import display_frame, markdown_inline, markdown_to_html
 from sosstats.report._report import SIMULATED_BANNER, Report
 from sosstats.report._section import Section
 
@@ -30,11 +30,17 @@ def _md(text: str) -> Any:
     return Markup(markdown_to_html(text))
 
 
+def _inline(text: str) -> Any:
+    from markupsafe import Markup
+
+    return Markup(markdown_inline(text))
+
+
 def _table(frame: Any, caption: str = "", ident: str = "") -> dict[str, Any]:
     header, rows = display_frame(frame)
     numeric = [[_looks_numeric(c) for c in row] for row in rows]
     return {"header": header, "rows": [list(zip(r, n)) for r, n in zip(rows, numeric)],
-            "caption": _md(caption) if caption else "", "id": ident}
+            "caption": _inline(caption) if caption else "", "id": ident}
 
 
 def _looks_numeric(text: str) -> bool:
@@ -64,12 +70,12 @@ def section_context(report: Report, key: str) -> dict[str, Any]:
         "tables": [(name, _table(frame, caption(name, ""), f"table-{key}-{name}"))
                    for name, frame in s.tables.items()],
         "figures": [{"name": name, "id": f"figure-{key}-{name}",
-                     "caption": _md(caption(name, "")), "alt": caption(name, name),
+                     "caption": _inline(caption(name, "")), "alt": caption(name, name),
                      "src": "data:image/png;base64,"
                             + base64.b64encode(report.png(key, name)).decode("ascii")}
                     for name in s.figures],
         "naive": _md(s.naive) if s.naive else "",
-        "caveats": [_md(c) for c in s.caveats], "notes": [_md(n) for n in s.notes],
+        "caveats": [_inline(c) for c in s.caveats], "notes": [_inline(n) for n in s.notes],
     }
 
 

@@ -65,7 +65,7 @@ def render_markdown(report: Report | Section, *, only: str | None = None) -> str
     """
     if isinstance(report, Section):
         report = Report(sections={report.key: report}, order=[report.key])
-        only = report.key if only is None else only
+        only = report.order[0]
     keys = report.keys
     if only is not None:
         if only not in keys:
