@@ -103,7 +103,8 @@ def fill(report: Report, folder: Path, formats: tuple[str, ...]) -> None:
     (folder / MARKER).write_text(json.dumps(
         {"sosstats": report.version, "seed": report.seed, "quick": report.quick,
          "started": report.started.isoformat(timespec="seconds"),
-         "strands": report.keys, "failed": list(report.failures)}, indent=1) + "\n")
+         "strands": report.keys, "failed": list(report.failures),
+         "tables": list(report.tables), "figures": list(report.figures)}, indent=1) + "\n")
 
 
 def commit(temp: Path, target: Path) -> Path:
