@@ -161,8 +161,9 @@ class Report:
         return "\n".join(lines).rstrip() + "\n"
 
     def __str__(self) -> str:
-        lines = [f"sosstats report: {len(self.sections)} strands ran, {len(self.failures)} "
-                 f"failed (seed {self.seed}{', quick' if self.quick else ''})"]
+        ran = len(self.sections)
+        lines = [f"sosstats report: {ran} strand{'' if ran == 1 else 's'} ran, "
+                 f"{len(self.failures)} failed (seed {self.seed}{', quick' if self.quick else ''})"]
         for key in self.keys:
             if key in self.failures:
                 f = self.failures[key]
