@@ -7,6 +7,7 @@ diary activities).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -21,6 +22,9 @@ __all__ = [
     "ACTIVITIES",
     "OUTCOMES",
     "ATTRITION",
+    "FamilyDraws",
+    "draw_worker_allocation",
+    "draw_families",
     "simulate_workers",
     "simulate_families",
     "simulate_diaries",
@@ -101,6 +105,23 @@ _DIARY_MINUTES = (2250.0, 300.0)     # mean and sd of minutes recorded in a diar
 _DIARY_CONCENTRATION = 50.0          # Dirichlet concentration of a worker's activity shares
 
 
+def draw_worker_allocation(rng: np.random.Generator, pilot_pop: np.ndarray,
+                           n_workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw what :func:`simulate_workers` draws first: workers per pilot and agency status.
+
+    Returns ``counts`` (workers per pilot: one each, the rest multinomial in proportion to
+    ``pilot_pop``), ``la_idx`` (pilot index of each worker, contiguous in pilot order) and
+    ``agency`` (bool per worker). :func:`simulate_workers` starts with exactly these draws, so a
+    caller that needs only the families (``sosstats.design``) can stop here and get the same
+    workers' pilots and agency as ``simulate_evaluation`` for the same stream.
+    """
+    n_pilots = pilot_pop.size
+    counts = 1 + rng.multinomial(n_workers - n_pilots, pilot_pop / pilot_pop.sum())
+    la_idx = np.repeat(np.arange(n_pilots), counts)
+    agency = rng.random(n_workers) < _AGENCY_SHARE
+    return counts, la_idx, agency
+
+
 def simulate_workers(rng: np.random.Generator, pilot_codes: np.ndarray,
                      pilot_pop: np.ndarray, pilot_exp: np.ndarray,
                      n_workers: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict]:
@@ -109,10 +130,7 @@ def simulate_workers(rng: np.random.Generator, pilot_codes: np.ndarray,
     Returns the frame, ``counts`` (workers per pilot), ``la_idx`` (pilot index per worker)
     and the truth about workers.
     """
-    n_pilots = pilot_codes.size
-    counts = 1 + rng.multinomial(n_workers - n_pilots, pilot_pop / pilot_pop.sum())
-    la_idx = np.repeat(np.arange(n_pilots), counts)
-    agency = rng.random(n_workers) < _AGENCY_SHARE
+    counts, la_idx, agency = draw_worker_allocation(rng, pilot_pop, n_workers)
     engagement = rng.standard_normal(n_workers)
     train_latent = (0.6 * engagement + 0.8 * rng.standard_normal(n_workers)
                     + _TRAINING_SHIFT[pilot_exp[la_idx]] - 0.5 * agency)
@@ -179,11 +197,42 @@ def _draw(rng: np.random.Generator, spec: dict, eta: np.ndarray) -> np.ndarray:
     return np.searchsorted(np.asarray(spec["cuts"]), latent).astype(float)
 
 
-def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndarray,
-                      la_idx: np.ndarray, pilot_codes: np.ndarray, pilot_exp: np.ndarray,
-                      agency: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Draw families and memberships; return both frames and the truth about them."""
-    n, n_workers, n_pilots = n_families, la_idx.size, pilot_codes.size
+@dataclass(frozen=True, eq=False)
+class FamilyDraws:
+    """The random draws of :func:`simulate_families`, as arrays (no frames, no truth).
+
+    ``columns`` holds every outcome's T1 / T2 values before attrition is applied (``feelings``
+    on 1..5, ``concerns_t2`` as the latent improvement code 0..2); ``responded`` is the T2
+    response. :func:`simulate_families` builds its frames and truth from these.
+    """
+
+    workers: np.ndarray        # (n, 3) worker indices (column 0: main worker)
+    valid: np.ndarray          # (n, 3) membership mask
+    weights: np.ndarray        # (n, 3) contact shares (0 where not valid)
+    fam_la: np.ndarray         # (n,) pilot index
+    exp: np.ndarray            # (n,) experience code 0..2
+    cohort2: np.ndarray        # (n,) bool
+    prev: np.ndarray           # (n,) previous referral
+    reason: np.ndarray         # (n,) referral reason code
+    agency_worker: np.ndarray  # (n,) main worker is agency staff
+    z_family: np.ndarray
+    z_worker: np.ndarray
+    z_pilot: np.ndarray
+    columns: dict[str, np.ndarray]
+    responded: np.ndarray      # (n,) bool
+
+
+def draw_families(rng: np.random.Generator, n_families: int, counts: np.ndarray,
+                  la_idx: np.ndarray, pilot_exp: np.ndarray, agency: np.ndarray,
+                  n_pilots: int) -> FamilyDraws:
+    """Every random draw of :func:`simulate_families`, in its order, as arrays.
+
+    The families, their memberships, covariates, random effects, all outcomes at T1 and T2 and
+    the T2 response, without building frames or the truth dictionaries: what
+    ``sosstats.design`` needs to simulate ``simulate_evaluation``'s families table (bit for
+    bit the same values for the same stream) at a fraction of the cost.
+    """
+    n, n_workers = n_families, la_idx.size
     workers, valid, weights = _memberships(rng, n, counts, la_idx)
     fam_la = la_idx[workers[:, 0]]
     exp = pilot_exp[fam_la]
@@ -197,10 +246,7 @@ def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndar
     worker_mix = np.einsum("ij,ij->i", weights, z_worker[workers])    # invalid weights are 0
     design = np.column_stack([np.ones(n), cohort2, exp == 1, exp == 2, np.zeros(n), prev,
                               agency_worker]).astype(float)
-
     columns: dict[str, np.ndarray] = {}
-    out_truth: dict[str, dict] = {}
-    worker_ids = np.arange(1, n_workers + 1).tolist()
     for name, spec in OUTCOMES.items():
         coef = np.asarray(spec["coef"])
         s = spec["sign"]
@@ -210,6 +256,31 @@ def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndar
         if spec["waves"] == "both":
             columns[f"{name}_t1"] = _draw(rng, spec, eta1)
         columns[f"{name}_t2"] = _draw(rng, spec, eta1 + coef[4])
+    columns["feelings_t1"] += 1.0           # ordinal codes 0..4 -> 1..5
+    columns["feelings_t2"] += 1.0
+    a = ATTRITION
+    eta_r = (a["intercept"] + a["previous_referral"] * prev + a["agency_worker"] * agency_worker
+             + a["feelings_t1"] * columns["feelings_t1"] + a["cohort_2"] * cohort2)
+    responded = rng.random(n) < 1.0 / (1.0 + np.exp(-eta_r))
+    return FamilyDraws(workers, valid, weights, fam_la, exp, cohort2, prev, reason,
+                       agency_worker, z_family, z_worker, z_pilot, columns, responded)
+
+
+def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndarray,
+                      la_idx: np.ndarray, pilot_codes: np.ndarray, pilot_exp: np.ndarray,
+                      agency: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Draw families and memberships; return both frames and the truth about them."""
+    d = draw_families(rng, n_families, counts, la_idx, pilot_exp, agency, pilot_codes.size)
+    n, n_workers = n_families, la_idx.size
+    workers, valid, weights, fam_la, exp = d.workers, d.valid, d.weights, d.fam_la, d.exp
+    cohort2, prev, reason, agency_worker = d.cohort2, d.prev, d.reason, d.agency_worker
+    z_worker, z_pilot, columns, responded = d.z_worker, d.z_pilot, d.columns, d.responded
+
+    out_truth: dict[str, dict] = {}
+    worker_ids = np.arange(1, n_workers + 1).tolist()
+    for name, spec in OUTCOMES.items():
+        coef = np.asarray(spec["coef"])
+        s = spec["sign"]
         entry = dict(zip(_TERMS, coef.tolist()))
         if spec["waves"] == "t2":
             del entry["time_t2"]
@@ -224,13 +295,6 @@ def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndar
         entry["pilot_effect"] = dict(zip(pilot_codes.tolist(),
                                          (s * spec["sd_pilot"] * z_pilot).tolist()))
         out_truth[name] = entry
-    columns["feelings_t1"] += 1.0           # ordinal codes 0..4 -> 1..5
-    columns["feelings_t2"] += 1.0
-
-    a = ATTRITION
-    eta_r = (a["intercept"] + a["previous_referral"] * prev + a["agency_worker"] * agency_worker
-             + a["feelings_t1"] * columns["feelings_t1"] + a["cohort_2"] * cohort2)
-    responded = rng.random(n) < 1.0 / (1.0 + np.exp(-eta_r))
     # all-family T2 means before attrition (binary means are shares; concerns: share "fewer")
     t2_all_means = {name: float(columns[f"{name}_t2"].mean()) if n else float("nan")
                     for name in ("sdq", "shared_understanding", "knows_goals", "feelings")}

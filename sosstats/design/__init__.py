@@ -8,12 +8,15 @@ them. It returns a :class:`SimulationResult`: per term bias, RMSE, coverage and 
 with Monte Carlo standard errors (Morris, White & Crowther 2019).
 
 Ready-made designs over ``simulate_evaluation`` (:func:`study_2017`, :func:`matched_la_did`,
-:func:`stepped_wedge`, :func:`two_arm`, :func:`restricted_allocations`), power curves and
+:func:`stepped_wedge`, :func:`two_arm`, :func:`restricted_allocations`,
+:func:`evaluation_families`) and their analysis (:func:`change_estimator`, which fits a chunk of
+replicates at once where the design can simulate one as arrays), power curves and
 minimum detectable effects (:func:`power_curve`, :func:`minimum_detectable_effect`,
 :func:`combine_estimators`) and simulation-based calibration of Bayesian models (:func:`sbc`,
 :func:`posterior_draws`) build on it.
 """
 
+from sosstats.design._study_designs import EvaluationFamilies, evaluation_families
 from sosstats.design.designs import (
     AllocationSet,
     MatchedDiD,
@@ -27,6 +30,7 @@ from sosstats.design.designs import (
     study_2017,
     two_arm,
 )
+from sosstats.design.estimators import ChangeEstimator, change_estimator
 from sosstats.design.power import (
     MDEResult,
     PowerCurveResult,
@@ -41,7 +45,9 @@ from sosstats.design.simulate import simulate_study
 __all__ = [
     "simulate_study", "SimulationResult",
     "study_2017", "matched_la_did", "stepped_wedge", "two_arm", "restricted_allocations",
+    "evaluation_families", "change_estimator",
     "Study2017", "MatchedDiD", "SteppedWedge", "TwoArm", "AllocationSet",
+    "EvaluationFamilies", "ChangeEstimator",
     "MeanDifferenceResult",
     "power_curve", "minimum_detectable_effect", "combine_estimators", "PowerCurveResult",
     "MDEResult",

@@ -39,6 +39,7 @@ from scipy import special, stats
 
 from sosstats._results import Result
 from sosstats._validate import check_int, check_option, check_rng
+from sosstats.design.estimators import ChangeEstimator as _ChangeEstimator
 from sosstats.errors import DataError, DesignError
 
 __all__ = [
@@ -284,31 +285,6 @@ def two_arm(n_clusters: int = 20, cluster_size: int = 1, *, effect: float = 0.5,
 
 
 # -- the 2017 study ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _ChangeEstimator:
-    """``change_model`` of the T1 to T2 change on the respondents (picklable)."""
-
-    formula: str = "sdq ~ C(experience) + C(cohort)"
-    inference: str = "cr2"
-    n_resamples: int = 9999
-    wild_weights: str = "rademacher"
-    seed: int = 0
-
-    def __call__(self, data: pd.DataFrame) -> Result:
-        import warnings
-
-        from sosstats.errors import SosstatsWarning
-        from sosstats.panel import change_model
-
-        rows = data[data["responded"].to_numpy(bool)]
-        with warnings.catch_warnings():      # CR1 / wild warn about few clusters every time
-            warnings.simplefilter("ignore", SosstatsWarning)
-            return change_model(self.formula, rows, entity="family_id", time="wave",
-                                cluster="la_code", inference=self.inference,
-                                n_resamples=self.n_resamples, wild_weights=self.wild_weights,
-                                rng=self.seed)
-
-
 @dataclass(frozen=True, repr=False)
 class Study2017(_Design):
     """The 2017 evaluation's family design; see :func:`study_2017`."""

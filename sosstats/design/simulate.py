@@ -221,9 +221,11 @@ def simulate_study(design: Callable[[np.random.Generator], pd.DataFrame] | Any,
     else:
         backend = "process pool" if workers > 1 else "in-process"
     root = root_seed(rng)
-    batch = batch_size or ex.default_batch_size(n, workers if backend != "in-process" else 1)
+    sim_batch, fit_batch = _batch_functions(design, estimator)
+    batch = batch_size or ex.default_batch_size(n, workers if backend != "in-process" else 1,
+                                                fit_batch is not None)
     bounds = ex.chunk_bounds(n, batch)
-    task = ex.StudyTask(simulate, estimator, level, root, n)
+    task = ex.StudyTask(simulate, estimator, level, root, n, sim_batch, fit_batch)
 
     if backend == "in-process":
         chunks_iter = ex.iter_inprocess(task, bounds)
@@ -250,11 +252,26 @@ def simulate_study(design: Callable[[np.random.Generator], pd.DataFrame] | Any,
         "seed": root.entropy if not root.spawn_key else (root.entropy, root.spawn_key),
         "backend": backend, "workers": workers, "batch_size": batch, "n_tasks": len(bounds),
         "design": _name(design), "estimator": _name(estimator),
+        "batched": int(sum(c.batched for c in chunks)),
         "design_settings": dict(getattr(design, "settings", {}) or {})
         if isinstance(getattr(design, "settings", None), Mapping) else {},
     }, wall=time.perf_counter() - t_start)
     _warn(result)
     return result
+
+
+def _batch_functions(design: Any, estimator: Any) -> tuple[Any, Any]:
+    """Return the design's ``simulate_batch`` and the estimator's ``fit_batch`` when both exist.
+
+    An estimator may say it cannot batch (a ``batched`` attribute that is False: e.g. a
+    formula the batched model matrix does not read); then neither is used.
+    """
+    sim_batch = getattr(design, "simulate_batch", None)
+    fit_batch = getattr(estimator, "fit_batch", None)
+    if not (callable(sim_batch) and callable(fit_batch)) \
+            or getattr(estimator, "batched", True) is False:
+        return None, None
+    return sim_batch, fit_batch
 
 
 def _raise_early(chunk: ex.Chunk) -> None:
