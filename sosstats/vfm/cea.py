@@ -5,6 +5,8 @@ mean cost and effect of each, incremental cost and effect and the ICER against a
 net monetary benefit over a range of willingness to pay, the acceptability curve and frontier,
 dominance and extended dominance, and the expected value of perfect information, all from one
 non-parametric bootstrap (stratified by option; clusters resampled when ``cluster=`` is given).
+``cea(draws=idata)`` computes the same from draws of each option's mean cost and effect (a
+posterior, or a probabilistic model's draws) instead of resampling units.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sosstats._kernels.bootstrap_cea import bootstrap_cea
+from sosstats._kernels.bootstrap_cea import bootstrap_cea, cea_summaries
 from sosstats._validate import (
     check_columns,
     check_frame,
@@ -29,7 +31,7 @@ from sosstats._validate import (
 from sosstats.errors import DataError, DesignError, SosstatsWarning
 from sosstats.vfm.cea_result import CEAResult
 
-__all__ = ["cea", "DEFAULT_WTP", "FEW_CLUSTERS"]
+__all__ = ["cea", "cea_from_draws", "DEFAULT_WTP", "FEW_CLUSTERS"]
 
 #: Default willingness-to-pay grid: 0 to 50,000 in steps of 500 (101 thresholds).
 DEFAULT_WTP = np.linspace(0, 50_000, 101)
@@ -95,23 +97,33 @@ def _check_values(values: np.ndarray, rows: pd.Index, columns: list[str],
                         "avoided-cost analysis, not in negative costs).")
 
 
-def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str | None = None,
-        weights: str | None = None, n_resamples: int = 5000,
+def cea(data: pd.DataFrame | None = None, *, cost: str | None = None,
+        effect: str | None = None, group: str | None = None, cluster: str | None = None,
+        weights: str | None = None, n_resamples: int | None = None,
         rng: int | np.random.Generator | None = None, wtp: Any = DEFAULT_WTP,
-        level: float = 0.95, reference: Any = None) -> CEAResult:
+        level: float = 0.95, reference: Any = None, draws: Any = None,
+        draw_id: str | list[str] = "draw", point: pd.DataFrame | None = None) -> CEAResult:
     r"""Compare the costs and effects of two or more options, with bootstrap uncertainty.
+
+    Two inputs: unit-level ``data`` (resampled by a non-parametric bootstrap), or ``draws`` of
+    each option's mean cost and effect (posterior draws of a Bayesian model, Monte Carlo draws
+    of a decision model, or bootstrap replicates made elsewhere), which are used as they are.
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per unit (patient, family, child); not modified.
+    data : pandas.DataFrame, optional
+        One row per unit (patient, family, child); not modified. Give ``data`` or ``draws``.
     cost, effect : str
-        Columns of cost (money, >= 0) and effect (any scale where more is better: an outcome
-        gain, a QALY, a case avoided). No NaN in the rows used: handle missing values with the
-        weights (a row with weight 0 may hold NaN: it is left out) or imputations of
-        :mod:`sosstats.weighting` first.
+        With ``data``: columns of cost (money, >= 0) and effect (any scale where more is
+        better: an outcome gain, a QALY, a case avoided); required. No NaN in the rows used:
+        handle missing values with the weights (a row with weight 0 may hold NaN: it is left
+        out) or imputations of :mod:`sosstats.weighting` first. With ``draws``: the names of
+        the cost and effect variables (columns, or wide-frame quantities); default ``"cost"``
+        and ``"effect"``.
     group : str
-        Column naming each row's option (arm, pilot / comparison...).
+        With ``data``: column naming each row's option (arm, pilot / comparison...); required.
+        With ``draws``: the option column of a long frame, or the option dimension of an
+        InferenceData; default ``"option"``.
     cluster : str, optional
         Column of clusters (worker, pilot LA) nested in options: clusters are resampled within
         each option, not rows. Warns when an option has fewer than :data:`FEW_CLUSTERS` (20).
@@ -122,9 +134,11 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
         observed for a non-respondent); the result counts them (``n_dropped``,
         ``n_dropped_missing``).
     n_resamples : int, default 5000
-        Bootstrap replicates.
+        Bootstrap replicates (unit-level ``data`` only: with ``draws`` the draws are the
+        replicates).
     rng : int, numpy.random.Generator or None
-        Randomness (see :mod:`sosstats._kernels.bootstrap_cea` for exactly how it is used).
+        Randomness (see :mod:`sosstats._kernels.bootstrap_cea` for exactly how it is used);
+        not used with ``draws``.
     wtp : array-like, default ``0, 500, ..., 50,000``
         Willingness-to-pay thresholds (money per unit of effect).
     level : float, default 0.95
@@ -132,6 +146,30 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     reference : optional
         The comparator option (default: the first in sorted order); increments are "option
         minus reference".
+    draws : arviz.InferenceData, xarray.Dataset or pandas.DataFrame, optional
+        Draws of every option's mean cost and effect, one joint draw per row (or per
+        ``(chain, draw)``), in one of three layouts (:mod:`sosstats.vfm._draws`):
+
+        * an ``InferenceData`` (its ``posterior``) or a ``Dataset`` (e.g.
+          ``idata.posterior_predictive``) with variables ``cost`` and ``effect`` of dims
+          ``(chain, draw, option)`` (``chain`` optional), the option labels as the
+          ``option`` coordinate;
+        * a long frame, one row per draw and option: columns ``draw`` (see ``draw_id``),
+          ``option``, ``cost``, ``effect``;
+        * a wide frame with column levels ``(quantity, option)``, quantities ``cost`` and
+          ``effect``, one row per draw (the layout of :attr:`CEAResult.replicates`).
+
+        Costs may be negative here (e.g. net costs of a parametric model). ``cluster``,
+        ``weights``, ``n_resamples`` and ``rng`` do not apply.
+    draw_id : str or list of str, default "draw"
+        The column(s) identifying a draw in a long ``draws`` frame (e.g. ``["chain",
+        "draw"]``); draws are taken in the order their ids first appear.
+    point : pandas.DataFrame, optional
+        With ``draws``: point estimates of each option's mean cost and effect, indexed by
+        option with columns named as ``cost`` and ``effect`` (e.g. ``means`` of a unit-level
+        result); default the means of the draws (posterior means). The ICER, NMB and frontier
+        are computed at the point estimates; SEs, intervals, CEAC, CEAF and EVPI from the
+        draws.
 
     Returns
     -------
@@ -147,10 +185,14 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
         Missing columns, non-numeric cost / effect / weights, NaN or infinite cost / effect in
         a row used (with a positive weight), NaN weights, negative costs or weights, missing
         group labels or missing cluster labels in a row used, an unknown reference, bad
-        ``wtp``.
+        ``wtp``. With ``draws``: both or neither of ``data`` and ``draws``; ``cluster``,
+        ``weights``, ``n_resamples`` or ``rng`` given; missing cost / effect variables or
+        columns; draws with mismatched options (cost and effect over different options, or a
+        draw without a row for every option); duplicated (draw, option) rows; non-numeric or
+        non-finite draws; a ``point`` frame without every option or column.
     DesignError
         Fewer than two options; an option with one unit (or one cluster); clusters spanning
-        options; ``n_resamples`` below 2.
+        options; ``n_resamples`` below 2; fewer than two draws.
 
     Warns
     -----
@@ -189,6 +231,15 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     analysis of the point estimates with dominance and extended dominance
     (:func:`sosstats.vfm.incremental_analysis`).
 
+    With ``draws`` :math:`(\bar C_{sg}, \bar E_{sg})`, :math:`s = 1, \dots, S`, the same
+    summaries are computed from the draws instead of bootstrap replicates (the same kernel,
+    :func:`sosstats._kernels.bootstrap_cea.cea_summaries`), so a posterior gives the Bayesian
+    CEAC, :math:`P(\mathrm{NMB}_g = \max_j \mathrm{NMB}_j \mid y)`, and EVPI
+    (O'Hagan & Stevens 2001; Baio 2012); the point estimates are the posterior means (ICER:
+    ratio of posterior mean increments). Feeding a unit-level result's own ``replicates``
+    (with ``point=`` its ``means``) reproduces it exactly. For the value of learning
+    particular parameters, see :func:`sosstats.vfm.evppi`.
+
     References
     ----------
     Briggs, A. H., Wonderling, D. E. & Mooney, C. Z. (1997). Pulling cost-effectiveness
@@ -202,7 +253,35 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
     Davison, A. C. & Hinkley, D. V. (1997). *Bootstrap Methods and their Application*. CUP.
     Cameron, A. C., Gelbach, J. B. & Miller, D. L. (2008). Bootstrap-based improvements for
     inference with clustered errors. *Review of Economics and Statistics* 90, 414-427.
+    O'Hagan, A. & Stevens, J. W. (2001). A framework for cost-effectiveness analysis from
+    clinical trial data. *Health Economics* 10, 303-315.
+    Baio, G. (2012). *Bayesian Methods in Health Economics*. Chapman & Hall/CRC.
     """
+    if draws is not None or data is None:
+        if data is not None:
+            raise DataError("give `data` (unit-level rows) or `draws` (draws of each option's "
+                            "mean cost and effect), not both.")
+        if draws is None:
+            raise DataError("`cea` needs `data` (unit-level rows) or `draws` (draws of each "
+                            "option's mean cost and effect).")
+        given = [name for name, v in (("cluster", cluster), ("weights", weights),
+                                      ("n_resamples", n_resamples), ("rng", rng))
+                 if v is not None]
+        if given:
+            raise DataError(f"{', '.join(f'`{g}`' for g in given)} apply to unit-level `data` "
+                            "only; with `draws` the draws are used as they are.")
+        return cea_from_draws(draws, cost=cost or "cost", effect=effect or "effect",
+                              group=group or "option", draw_id=draw_id, wtp=wtp, level=level,
+                              reference=reference, point=point)
+    if point is not None:
+        raise DataError("`point` applies to `draws` only; with `data` the point estimates are "
+                        "the (weighted) means of the rows.")
+    missing = [name for name, v in (("cost", cost), ("effect", effect), ("group", group))
+               if v is None]
+    if missing:
+        raise DataError(f"with `data`, {', '.join(f'`{m}`' for m in missing)} must name "
+                        "column(s) of `data`.")
+    n_resamples = 5000 if n_resamples is None else n_resamples
     data = check_frame(data)
     cols = [cost, effect, group] + [c for c in (cluster, weights) if c is not None]
     check_columns(data, cols)
@@ -271,6 +350,53 @@ def cea(data: pd.DataFrame, *, cost: str, effect: str, group: str, cluster: str 
                        _reps=reps)
     _warn(result)
     return result
+
+
+def cea_from_draws(draws: Any, *, cost: str = "cost", effect: str = "effect",
+                   group: str = "option", draw_id: str | list[str] = "draw",
+                   wtp: Any = DEFAULT_WTP, level: float = 0.95, reference: Any = None,
+                   point: pd.DataFrame | None = None) -> CEAResult:
+    """Run the ``draws=`` path of :func:`cea` (see there); return a ``DrawsCEAResult``."""
+    from sosstats.vfm._draws import DrawsCEAResult, read_draws
+
+    level = check_level(level)
+    wtp = _check_wtp(wtp)
+    got = read_draws(draws, cost=cost, effect=effect, option=group, draw_id=draw_id)
+    options = _options(pd.Series(got.options, name=group, dtype=object), reference)
+    where = {repr(o): j for j, o in enumerate(got.options)}
+    order = [where[repr(o)] for o in options]
+    c, e = got.cost[:, order], got.effect[:, order]
+    if point is None:
+        point_cost, point_effect, point_source = c.mean(axis=0), e.mean(axis=0), "mean of the draws"
+    else:
+        point_cost, point_effect = _point(point, options, cost, effect)
+        point_source = "given (point=)"
+    probs = np.array([0.5 - level / 2, 0.5 + level / 2])
+    reps = cea_summaries(c, e, wtp, reference=0, probs=probs)
+    n = c.shape[0]
+    result = DrawsCEAResult(options=tuple(options), reference=options[0], cost_column=cost,
+                            effect_column=effect, group_column=group, cluster=None,
+                            weights=None, wtp=wtp, n_resamples=n, level=level, nobs=n,
+                            n_dropped=0, n_units=np.full(len(options), n), n_clusters=None,
+                            point_cost=point_cost, point_effect=point_effect, seed=None,
+                            rng_state={}, _reps=reps, source=got.source,
+                            point_source=point_source)
+    _warn(result)
+    return result
+
+
+def _point(point: Any, options: list[Any], cost: str, effect: str
+           ) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(point, pd.DataFrame):
+        raise DataError(f"`point` must be a DataFrame indexed by option with columns {cost!r} "
+                        f"and {effect!r}; got {type(point).__name__}.")
+    check_columns(point, [cost, effect], name="point")
+    missing = [o for o in options if o not in point.index]
+    if missing:
+        raise DataError(f"`point` has no row for option(s) {missing}; its index is "
+                        f"{list(point.index[:20])}.")
+    vals = check_numeric_columns(point.loc[options], [cost, effect], name="point")
+    return vals[:, 0].copy(), vals[:, 1].copy()
 
 
 def _check_sizes(sizes: np.ndarray, options: list[Any], what: str, weights: str | None) -> None:
