@@ -364,12 +364,12 @@ def label_points(ax: Any, x: Sequence[float], y: Sequence[float], labels: Sequen
     Each label is tried at candidate positions around its point, nearest first: the four
     diagonal corners, then right/left/above/below, then the same at growing distances
     (steps of the label height). It takes the first position whose box, padded by ``pad``
-    points, meets neither an already placed label nor any labelled point, preferring positions
-    inside the axes. Labels are placed from the most crowded point outwards in a fixed order,
-    so the result is the same on every run. A label moved away from its point gets a thin
-    leader line. The boxes are measured on the figure's renderer, so draw the axis limits
-    first; resizing the figure afterwards (``tight_layout`` on a very different size) can
-    bring labels back together.
+    points, meets neither an already placed label nor any labelled point (nor the legend, if
+    drawn already), preferring positions inside the axes. Labels are placed from the most
+    crowded point outwards in a fixed order, so the result is the same on every run. A label
+    moved away from its point gets a thin leader line. The boxes are measured on the figure's
+    renderer, so set the axis limits first; resizing the figure afterwards (``tight_layout``
+    on a very different size) can bring labels back together.
 
     Parameters
     ----------
@@ -408,6 +408,10 @@ def label_points(ax: Any, x: Sequence[float], y: Sequence[float], labels: Sequen
     dot = 2.5 * px_per_pt
     points = np.column_stack([anchors - dot, anchors + dot]) if xs.size else np.empty((0, 4))
     finite = np.isfinite(anchors).all(axis=1) if xs.size else np.zeros(0, bool)
+    legend = ax.get_legend()
+    if legend is not None:                            # keep labels off the legend too
+        lb = legend.get_window_extent(renderer)
+        points = np.vstack([points, [[lb.x0, lb.y0, lb.x1, lb.y1]]])
 
     sizes = []
     for lab in labels:                                # measure each label, then remove it

@@ -127,42 +127,61 @@ class ComparisonResult(Result):
                        table[[c for c in _SUMMARY_COLUMNS if c in table.columns]],
                        self._notes())
 
-    def plot(self, indicator: str | None = None, ax: Any = None) -> Any:
+    def plot(self, indicator: str | None = None, ax: Any = None, *, names: Any = None,
+             show_names: bool = True) -> Any:
         """Forest plot of per-LA differences with the pooled estimate and its t interval.
 
-        With several indicators and ``indicator=None``, draws one panel per indicator on a new
-        figure and returns the array of axes.
+        LAs are labelled by name ("Bristol", not "E06000023"), falling back to the code.
+
+        Parameters
+        ----------
+        indicator : str, optional
+            The indicator to draw; needed when ``ax`` is given and the result has several.
+        ax : matplotlib Axes, optional
+            Axes to draw one indicator into.
+        names : mapping or DataFrame, optional
+            Extra code -> name pairs (or a frame with ``la_code`` and ``la_name``).
+        show_names : bool
+            Label by name (default) or by code.
+
+        Returns
+        -------
+        matplotlib.axes.Axes or matplotlib.figure.Figure
+            The Axes for one indicator (``indicator`` given, or a one-indicator result).
+            With several indicators and ``indicator=None``: the Figure, one panel per
+            indicator; it indexes like the array of Axes this used to return
+            (``fig[0, 1]``, ``fig.flat``, ``fig.panels``).
         """
+        from sosstats._plotting import new_figure
         from sosstats.neighbours.plots import forest_plot
 
-        names = list(self.indicators) if indicator is None else [indicator]
-        unknown = [n for n in names if n not in self.indicators]
+        names_ = list(self.indicators) if indicator is None else [indicator]
+        unknown = [n for n in names_ if n not in self.indicators]
         if unknown:
             raise DataError(f"indicator {unknown[0]!r} is not in this result; it has "
                             f"{', '.join(map(repr, self.indicators))}.")
         pooled = self.pooled
-        if len(names) == 1:
-            row = pooled.loc[names[0]]
-            return forest_plot(self.per_la[self.per_la["indicator"] == names[0]],
+        if len(names_) == 1:
+            row = pooled.loc[names_[0]]
+            return forest_plot(self.per_la[self.per_la["indicator"] == names_[0]],
                                estimate=row["estimate"], lower=row["ci_lower"],
-                               upper=row["ci_upper"], title=names[0], ax=ax)
+                               upper=row["ci_upper"], title=names_[0], ax=ax, names=names,
+                               show_names=show_names)
         if ax is not None:
             raise DataError("pass indicator= to draw one indicator on a given `ax`.")
-        import matplotlib.pyplot as plt
-
-        ncol = min(3, len(names))
-        nrow = -(-len(names) // ncol)
-        fig, axes = plt.subplots(nrow, ncol, figsize=(4.5 * ncol, 0.35 * self.nobs * nrow + 2),
-                                 squeeze=False)
-        for a, name in zip(axes.flat, names):
+        ncol = min(3, len(names_))
+        nrow = -(-len(names_) // ncol)
+        fig, axes = new_figure(nrow, ncol, figsize=(4.5 * ncol, 0.35 * self.nobs * nrow + 2))
+        for a, name in zip(axes.flat, names_):
             row = pooled.loc[name]
             forest_plot(self.per_la[self.per_la["indicator"] == name],
                         estimate=row["estimate"], lower=row["ci_lower"],
-                        upper=row["ci_upper"], title=name, ax=a)
-        for a in list(axes.flat)[len(names):]:
+                        upper=row["ci_upper"], title=name, ax=a, names=names,
+                        show_names=show_names)
+        for a in list(axes.flat)[len(names_):]:
             a.set_visible(False)
         fig.tight_layout()
-        return axes
+        return fig
 
 
 def _neighbour_weights(nd: np.ndarray, nb: np.ndarray, weighting: str, ids: np.ndarray,

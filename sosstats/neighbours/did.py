@@ -109,11 +109,22 @@ class DiDResult(Result):
                 f"{n_drop} cell(s) dropped (missing or suppressed); see `.dropped`."]
 
     def plot(self, ax: Any = None) -> Any:
-        """Event-study plot: estimates with t intervals, a zero line and the adoption line."""
-        import matplotlib.pyplot as plt
+        """Event-study plot: estimates with t intervals, a zero line and the adoption line.
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+        Event times are ticked at whole years only (no ``-0.5``).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from sosstats._plotting import integer_year_axis, new_axes
+
+        ax = new_axes(ax, figsize=(6, 4))
         ev = self.event_study
         x = ev["event_time"].to_numpy()
         y = ev["estimate"].to_numpy()
@@ -126,6 +137,7 @@ class DiDResult(Result):
                     label=f"estimate, {self.level:.0%} CI")
         ref = ev["event_time"] == self.reference_event
         ax.plot(x[ref], y[ref], "o", mfc="white", color="C0", label="reference")
+        integer_year_axis(ax, "x", years=x)
         ax.set_xlabel("event time (years since the LA's first treated year)")
         ax.set_ylabel(f"{self.indicator}: LA minus neighbour mean")
         ax.set_title("Event study: treated LAs vs statistical neighbours")

@@ -280,30 +280,54 @@ class FittedNeighbours:
         """How many of a published list's first ``k`` neighbours this fit's ``k`` contain."""
         return neighbour_recovery(self, published, k=k)
 
-    def plot(self, la: str | None = None, *, kind: str = "bar", ax: Any = None) -> Any:
+    def plot(self, la: str | None = None, *, kind: str = "bar", ax: Any = None,
+             names: Any = None, show_names: bool = True) -> Any:
         """Draw one LA's neighbours.
 
         ``kind="bar"``: the LA's neighbours' distances, coloured by closeness band.
         ``kind="map"``: all LAs on a 2-D classical-MDS map of :attr:`distances_`, with ``la``
-        and its neighbours highlighted. Returns the matplotlib Axes.
+        and its neighbours highlighted. LAs are named ("Bristol", not "E06000023"), falling
+        back to the code.
+
+        Parameters
+        ----------
+        la : str, optional
+            The LA's code (needed for ``kind="bar"``).
+        kind : {"bar", "map"}
+            What to draw.
+        ax : matplotlib Axes, optional
+            Axes to draw into; by default a new figure.
+        names : mapping or DataFrame, optional
+            Extra code -> name pairs (or a frame with ``la_code`` and ``la_name``).
+        show_names : bool
+            Label LAs by name (default) or by code.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
         """
         import matplotlib.pyplot as plt
 
+        from sosstats._plotting import la_names, new_axes
+
+        def label(codes: Any) -> list[str]:
+            codes = [str(c) for c in codes]
+            return la_names(codes, names=names) if show_names else codes
+
         check_option(kind, ("bar", "map"), "kind")
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.5))
+        if kind == "bar" and la is None:
+            raise DataError("`la` is needed for kind='bar'.")
+        if kind == "map" and self.distances_ is None:
+            raise DataError("a published list has no distances to map; use kind='bar'.")
+        ax = new_axes(ax, figsize=(7, 4.5))
         if kind == "bar":
-            if la is None:
-                raise DataError("`la` is needed for kind='bar'.")
             rows = self.neighbours_of(la)
             colours = dict(zip(CLOSENESS_BANDS, plt.cm.viridis(np.linspace(0, 0.9, 5))))
-            ax.barh(rows["neighbour"].astype(str)[::-1], rows["distance"][::-1],
+            ax.barh(label(rows["neighbour"])[::-1], rows["distance"][::-1],
                     color=[colours.get(c, "grey") for c in rows["closeness"][::-1]])
             ax.set_xlabel("distance (weighted, standardised units)")
-            ax.set_title(f"Statistical neighbours of {la}")
+            ax.set_title(f"Statistical neighbours of {label([la])[0]}")
             return ax
-        if self.distances_ is None:
-            raise DataError("a published list has no distances to map; use kind='bar'.")
         d2 = self.distances_.to_numpy() ** 2
         n = d2.shape[0]
         j = np.eye(n) - 1.0 / n
@@ -315,7 +339,7 @@ class FittedNeighbours:
             nb = codes.isin(self.neighbours_of(la)["neighbour"])
             me = codes == str(la)
             ax.scatter(xy[nb, 0], xy[nb, 1], s=25, color="tab:blue", label="neighbours")
-            ax.scatter(xy[me, 0], xy[me, 1], s=60, color="tab:red", label=str(la))
+            ax.scatter(xy[me, 0], xy[me, 1], s=60, color="tab:red", label=label([la])[0])
             ax.legend()
         ax.set_xlabel("MDS 1")
         ax.set_ylabel("MDS 2")

@@ -150,8 +150,12 @@ def funnel_limits(population: Any, rate: float, *, levels: tuple[float, ...] = (
 
 def funnel_plot(data: pd.DataFrame, *, count: str, population: str, label: str = "la_code",
                 target: float | None = None, highlight: Any = None, per: float = 10_000,
-                max_labels: int = 10, ax: Any = None) -> Any:
+                max_labels: int = 10, ax: Any = None, names: Any = None,
+                show_names: bool = True) -> Any:
     """Funnel plot of rates per ``per`` against population, with 95% and 99.8% exact limits.
+
+    Labelled points carry the LA's name ("Bristol", not "E06000023"), placed so that no two
+    labels overlap.
 
     Parameters
     ----------
@@ -170,6 +174,12 @@ def funnel_plot(data: pd.DataFrame, *, count: str, population: str, label: str =
         At most this many points outside the 99.8% limits are labelled, the furthest out first
         (highlighted LAs are always labelled).
     ax : matplotlib Axes, optional
+        Axes to draw into; by default a new figure.
+    names : mapping or DataFrame, optional
+        Extra code -> name pairs (or a frame with ``la_code`` and ``la_name``) used before the
+        shipped DfE names; a ``la_name`` column of ``data`` is used too.
+    show_names : bool
+        Label by LA name (default); False labels with ``data[label]`` as it is.
 
     Returns
     -------
@@ -208,4 +218,9 @@ def funnel_plot(data: pd.DataFrame, *, count: str, population: str, label: str =
     furthest = np.argsort(-np.where(outside, excess, -np.inf), kind="stable")[:max_labels]
     outside = np.isin(np.arange(len(rates)), furthest) & outside
     hl = np.isin(labels.astype(str), [str(h) for h in (highlight or [])])
+    if show_names:
+        from sosstats.neighbours.plots import _labels
+
+        labels = np.asarray(_labels(data.iloc[np.flatnonzero(keep)], label, names, True),
+                            dtype=object)
     return draw_funnel(n, rates, labels, limits, target, outside, hl, per=per, ax=ax)

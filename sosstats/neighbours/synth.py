@@ -100,29 +100,52 @@ class SyntheticControlResult(Result):
                 "p-value = its rank among the donors' placebo ratios.",
                 "No standard errors or intervals: inference is by placebos only."]
 
-    def plot(self, la: str | None = None, ax: Any = None, *, kind: str = "paths") -> Any:
+    def plot(self, la: str | None = None, ax: Any = None, *, kind: str = "paths",
+             names: Any = None, show_names: bool = True) -> Any:
         """Plot treated vs synthetic paths, or gaps over the placebo gaps in grey.
 
         With ``la`` a treated LA code: its treated and synthetic paths (``kind='paths'``) or its
         gap with its placebo gaps in grey (``kind='gaps'``). With ``la=None``: every treated
-        LA's gap and their mean by event time, over all placebo gaps in grey.
+        LA's gap and their mean by event time, over all placebo gaps in grey. Years and event
+        times are ticked at whole years; LAs are named ("Bristol", not "E06000023"), falling
+        back to the code.
+
+        Parameters
+        ----------
+        la : str, optional
+            A treated LA's code.
+        ax : matplotlib Axes, optional
+            Axes to draw into; by default a new figure.
+        kind : {"paths", "gaps"}
+            What to draw for one LA.
+        names : mapping or DataFrame, optional
+            Extra code -> name pairs (or a frame with ``la_code`` and ``la_name``).
+        show_names : bool
+            Label LAs by name (default) or by code.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
         """
-        import matplotlib.pyplot as plt
+        from sosstats._plotting import integer_year_axis, la_names, new_axes
+
+        def name(code: Any) -> str:
+            return la_names([code], names=names)[0] if show_names else str(code)
 
         if kind not in ("paths", "gaps"):
             raise DataError(f"`kind` must be 'paths' or 'gaps'; got {kind!r}.")
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+        ax = new_axes(ax, figsize=(6, 4))
         pg = self.placebo_gaps
         if la is None:
             for (_, _), g in pg.groupby(["la_code", "placebo"], sort=False):
                 ax.plot(g["event_time"], g["gap"], color="0.8", lw=0.5)
             for code, g in self.paths.groupby("la_code", sort=False):
-                ax.plot(g["event_time"], g["gap"], lw=1, alpha=0.7, label=str(code))
+                ax.plot(g["event_time"], g["gap"], lw=1, alpha=0.7, label=name(code))
             ax.plot(self.event_study["event_time"], self.event_study["estimate"], color="k",
                     lw=2.5, label="mean")
             ax.axvline(-0.5, color="0.3", ls="--", lw=0.8)
             ax.axhline(0.0, color="0.5", lw=0.8)
+            integer_year_axis(ax, "x", years=self.paths["event_time"])
             ax.set_xlabel("event time (years since first treated year)")
             ax.set_ylabel(f"{self.indicator}: LA minus synthetic")
             ax.legend(frameon=False, fontsize="x-small", ncol=2)
@@ -134,16 +157,17 @@ class SyntheticControlResult(Result):
                             f"{', '.join(self.by_la['la_code'])}.")
         start = int(self.by_la.loc[self.by_la["la_code"] == la, "start_year"].iloc[0])
         if kind == "paths":
-            ax.plot(path["year"], path["value"], "o-", color="C0", label=la)
+            ax.plot(path["year"], path["value"], "o-", color="C0", label=name(la))
             ax.plot(path["year"], path["synthetic"], "s--", color="C1", label="synthetic")
             ax.set_ylabel(self.indicator)
         else:
             for _, g in pg.loc[pg["la_code"] == la].groupby("placebo", sort=False):
                 ax.plot(g["year"], g["gap"], color="0.8", lw=0.6)
-            ax.plot(path["year"], path["gap"], "o-", color="C0", label=f"{la} gap")
+            ax.plot(path["year"], path["gap"], "o-", color="C0", label=f"{name(la)} gap")
             ax.axhline(0.0, color="0.5", lw=0.8)
             ax.set_ylabel(f"{self.indicator}: LA minus synthetic")
         ax.axvline(start - 0.5, color="0.3", ls="--", lw=0.8, label="adoption")
+        integer_year_axis(ax, "x", years=path["year"])
         ax.set_xlabel("year")
         ax.legend(frameon=False, fontsize="small")
         return ax
