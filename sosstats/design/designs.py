@@ -285,6 +285,23 @@ def two_arm(n_clusters: int = 20, cluster_size: int = 1, *, effect: float = 0.5,
 
 
 # -- the 2017 study ----------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class _FamilyStructure:
+    """A replicate's (or the fixed) families: pilot, covariates, T1 SDQ, memberships."""
+
+    la: np.ndarray              # pilot code of each family
+    la_labels: tuple[str, ...]  # the pilots' LA codes
+    exp: np.ndarray
+    cohort: np.ndarray
+    prev: np.ndarray
+    agency: np.ndarray
+    feelings: np.ndarray
+    sdq_t1: np.ndarray
+    fam_idx: np.ndarray         # memberships: family index, worker index, contact share
+    w_ids: np.ndarray
+    weight: np.ndarray
+
+
 @dataclass(frozen=True, repr=False)
 class Study2017(_Design):
     """The 2017 evaluation's family design; see :func:`study_2017`."""
@@ -320,19 +337,54 @@ class Study2017(_Design):
                 "C(experience)[T.2 years plus]": self.effects["2 years plus"],
                 "C(cohort)[T.2]": self.cohort_effect}
 
-    def _structure(self, seed: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-        from sosstats.datasets import simulate_evaluation
+    def _structure(self, seed: Any) -> _FamilyStructure:
+        """Families and memberships of ``simulate_evaluation(rng=seed, n_las=p + 1, ...)``.
+
+        Drawn by :func:`sosstats.design._families.evaluation_family_draws`: the same values,
+        bit for bit, as that call's ``families`` and ``memberships`` (its LA indicators,
+        workers' tools and survey parts are not simulated; the tests compare the two).
+        """
+        from sosstats.design._families import evaluation_family_draws, la_codes
 
         p = self.n_pilots
-        ev = simulate_evaluation(rng=seed, n_las=p + 1, n_pilots=p, years=[2016],
-                                 n_workers=self.workers_per_pilot * p,
-                                 n_families=self.families_per_pilot * p, n_diarists=0,
-                                 suppression_share=0.0, n_survey=0, n_case_records=0)
-        fam = ev.families
-        if fam["experience"].nunique() < 3 or fam["la_code"].nunique() < 2:
+        pilots, d = evaluation_family_draws(np.random.default_rng(seed), n_las=p + 1,
+                                            n_pilots=p, n_workers=self.workers_per_pilot * p,
+                                            n_families=self.families_per_pilot * p)
+        if np.unique(d.exp).size < 3 or np.unique(d.fam_la).size < 2:
             raise DesignError(f"`n_pilots` = {p} left an experience group without families; "
                               "give at least 3 pilots and more families per pilot.")
-        return fam, ev.memberships
+        n = d.exp.size
+        return _FamilyStructure(
+            la=d.fam_la.astype(np.int64), la_labels=tuple(la_codes(p + 1)[pilots]),
+            exp=d.exp.astype(np.int64), cohort=np.where(d.cohort2, 2, 1).astype(np.int64),
+            prev=d.prev, agency=d.agency_worker,
+            feelings=d.columns["feelings_t1"].astype(np.int64),
+            sdq_t1=d.columns["sdq_t1"].astype(np.int64).astype(float),
+            fam_idx=np.broadcast_to(np.arange(n)[:, None], d.valid.shape)[d.valid],
+            w_ids=d.workers[d.valid], weight=d.weights[d.valid])
+
+    def _arrays(self, gen: np.random.Generator) -> tuple[_FamilyStructure, np.ndarray,
+                                                          np.ndarray]:
+        """One replicate's structure, T1 to T2 change and T2 response (draws in order)."""
+        if self.structure == "fixed":
+            if self._fixed is None:      # built once, on first use, from structure_seed
+                object.__setattr__(self, "_fixed", self._structure(self.structure_seed))
+            st = self._fixed
+        else:
+            st = self._structure(int(gen.integers(0, 2**63)))
+        n = st.la.size
+        z_worker = gen.standard_normal(int(st.w_ids.max()) + 1)
+        worker_mix = np.bincount(st.fam_idx, weights=st.weight * z_worker[st.w_ids],
+                                 minlength=n)
+        v = gen.standard_normal(len(st.la_labels))
+        e = gen.standard_normal(n)
+        shift = np.array([0.0, self.effects["2 years"], self.effects["2 years plus"]])
+        change = (self.time_effect + shift[st.exp]
+                  + self.cohort_effect * (st.cohort == 2)
+                  + self.sd * (math.sqrt(self.icc) * v[st.la] + math.sqrt(self.worker_icc)
+                               * worker_mix + math.sqrt(1 - self.icc - self.worker_icc) * e))
+        responded = self._respond(gen, st, change)
+        return st, change, responded
 
     def simulate(self, rng: int | np.random.Generator | None = None) -> pd.DataFrame:
         """One replicate: a LONG frame, one row per family x wave (1, 2).
@@ -341,54 +393,53 @@ class Study2017(_Design):
         agency_worker, feelings_t1, responded``; ``sdq`` is missing at wave 2 for families who
         did not respond at T2 (``responded`` is False on both of their rows).
         """
-        gen = check_rng(rng)
-        if self.structure == "fixed":
-            if self._fixed is None:      # built once, on first use, from structure_seed
-                object.__setattr__(self, "_fixed", self._structure(self.structure_seed))
-            fam, members = self._fixed
-        else:
-            fam, members = self._structure(int(gen.integers(0, 2**63)))
-        n = len(fam)
-        la = fam["la_code"].cat.codes.to_numpy()
-        n_la = len(fam["la_code"].cat.categories)
-        w_ids = members["worker_id"].to_numpy() - 1
-        z_worker = gen.standard_normal(int(w_ids.max()) + 1)
-        fam_idx = members["family_id"].to_numpy() - 1
-        worker_mix = np.bincount(fam_idx, weights=members["weight"].to_numpy() * z_worker[w_ids],
-                                 minlength=n)
-        v = gen.standard_normal(n_la)
-        e = gen.standard_normal(n)
-        exp_codes = fam["experience"].cat.codes.to_numpy()
-        shift = np.array([0.0, self.effects["2 years"], self.effects["2 years plus"]])
-        change = (self.time_effect + shift[exp_codes]
-                  + self.cohort_effect * (fam["cohort"].to_numpy() == 2)
-                  + self.sd * (math.sqrt(self.icc) * v[la] + math.sqrt(self.worker_icc)
-                               * worker_mix + math.sqrt(1 - self.icc - self.worker_icc) * e))
-        t1 = fam["sdq_t1"].to_numpy(float)
-        responded = self._respond(gen, fam, change)
+        st, change, responded = self._arrays(check_rng(rng))
+        n = st.la.size
+        t1 = st.sdq_t1
         t2 = np.where(responded, t1 + change, np.nan)
-        base = fam[["family_id", "la_code", "experience", "cohort", "previous_referral",
-                    "agency_worker", "feelings_t1"]]
-        long = pd.concat([base.assign(wave=1, sdq=t1), base.assign(wave=2, sdq=t2)],
-                         ignore_index=True)
-        long["responded"] = np.r_[responded, responded]
-        cols = ["family_id", "wave", "sdq", "la_code", "experience", "cohort",
-                "previous_referral", "agency_worker", "feelings_t1", "responded"]
-        return long[cols].sort_values(["family_id", "wave"], kind="stable").reset_index(
-            drop=True)
+        two = np.repeat(np.arange(n), 2)
+        return pd.DataFrame({
+            "family_id": (two + 1).astype(np.int64),
+            "wave": np.tile(np.array([1, 2], dtype=np.int64), n),
+            "sdq": np.column_stack([t1, t2]).ravel(),
+            "la_code": pd.Categorical.from_codes(st.la[two], categories=list(st.la_labels)),
+            "experience": pd.Categorical.from_codes(st.exp[two], categories=list(_GROUPS),
+                                                    ordered=True),
+            "cohort": st.cohort[two], "previous_referral": st.prev[two],
+            "agency_worker": st.agency[two], "feelings_t1": st.feelings[two],
+            "responded": responded[two]})
 
-    def _respond(self, gen: np.random.Generator, fam: pd.DataFrame,
+    def simulate_batch(self, generators: Sequence[np.random.Generator]) -> Any:
+        """Replicates as stacked arrays (each generator consumed as :meth:`simulate` does).
+
+        The batched path of :func:`~sosstats.design.simulate_study` (see
+        :mod:`sosstats.design._batched`): with :meth:`estimator`'s ``"cr2"`` or ``"wild"``,
+        a chunk of replicates is fitted at once.
+        """
+        from sosstats.design._batched import stack_families
+        from sosstats.design._study_designs import FAMILY_LEVELS
+
+        parts = []
+        for gen in generators:
+            st, change, responded = self._arrays(gen)
+            parts.append({"cluster": st.la, "t1": st.sdq_t1,
+                          "t2": np.where(responded, st.sdq_t1 + change, np.nan),
+                          "responded": responded, "experience": st.exp, "cohort": st.cohort,
+                          "previous_referral": st.prev, "agency_worker": st.agency,
+                          "feelings_t1": st.feelings})
+        return stack_families(parts, self.n_pilots, FAMILY_LEVELS)
+
+    def _respond(self, gen: np.random.Generator, st: _FamilyStructure,
                  change: np.ndarray) -> np.ndarray:
-        n = len(fam)
+        n = st.la.size
         target = 1.0 - self.attrition
         if self.attrition == 0:
             return np.ones(n, bool)
         if self.attrition_mechanism == "mcar":
             offset = np.zeros(n)
         elif self.attrition_mechanism == "mar":   # the study's response model (simulator.md)
-            offset = (-0.5 * fam["previous_referral"].to_numpy(float)
-                      - 0.6 * fam["agency_worker"].to_numpy(float)
-                      + 0.35 * fam["feelings_t1"].to_numpy(float))
+            offset = (-0.5 * st.prev.astype(float) - 0.6 * st.agency.astype(float)
+                      + 0.35 * st.feelings.astype(float))
         else:                                         # depends on the unseen change itself
             offset = self.mnar_slope * (change - self.time_effect) / self.sd
         a = _solve_intercept(offset, target)

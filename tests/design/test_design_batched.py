@@ -21,6 +21,7 @@ from sosstats.design import (
     change_estimator,
     evaluation_families,
     simulate_study,
+    study_2017,
 )
 from sosstats.design._batched import parse_formula
 from sosstats.errors import DataError, DesignError, SosstatsWarning
@@ -291,3 +292,49 @@ def test_change_estimator_bad_input():
         change_estimator(formula=3)
     with pytest.raises(DesignError, match="n_resamples"):
         change_estimator(n_resamples=0)
+
+
+# -- study_2017 on the batched path -------------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 3, 2017])
+def test_study_2017_structure_is_simulate_evaluations_families_and_memberships(seed):
+    design = study_2017(n_pilots=6, families_per_pilot=15, workers_per_pilot=4)
+    st = design._structure(seed)
+    ev = simulate_evaluation(rng=seed, n_las=7, n_pilots=6, years=[2016], n_workers=24,
+                             n_families=90, n_diarists=0, suppression_share=0.0, n_survey=0,
+                             n_case_records=0)
+    fam, mem = ev.families, ev.memberships
+    assert list(st.la_labels) == list(fam["la_code"].cat.categories)
+    np.testing.assert_array_equal(st.la, fam["la_code"].cat.codes)
+    np.testing.assert_array_equal(st.exp, fam["experience"].cat.codes)
+    for mine, theirs in [(st.cohort, "cohort"), (st.prev, "previous_referral"),
+                         (st.agency, "agency_worker"), (st.feelings, "feelings_t1")]:
+        np.testing.assert_array_equal(mine, fam[theirs].to_numpy())
+    assert np.array_equal(st.sdq_t1, fam["sdq_t1"].to_numpy(float))
+    assert np.array_equal(st.fam_idx + 1, mem["family_id"].to_numpy())
+    assert np.array_equal(st.w_ids + 1, mem["worker_id"].to_numpy())
+    assert np.array_equal(st.weight, mem["weight"].to_numpy())
+
+
+def test_study_2017_replicates_unchanged_by_the_fast_structure():
+    """Frozen sums of two replicates, from before the structure stopped calling simulate_evaluation.
+
+    20 design x seed cases were compared frame for frame when the change was made.
+    """
+    x = study_2017().simulate(0)
+    assert float(np.nansum(x["sdq"])) == FROZEN_2017[0] and int(x["responded"].sum()) == 382
+    x = study_2017(structure="fixed", attrition_mechanism="mnar").simulate(1)
+    assert float(np.nansum(x["sdq"])) == FROZEN_2017[1] and int(x["responded"].sum()) == 386
+
+
+FROZEN_2017 = (6595.560424400328, 6329.764969231736)
+
+
+@pytest.mark.parametrize("structure", ["redraw", "fixed"])
+def test_study_2017_batched_equals_per_replicate(structure):
+    design = study_2017(effect=-3.0, structure=structure, attrition_mechanism="mcar")
+    for inference, exact in (("cr2", False), ("wild", True)):
+        est = design.estimator(inference)
+        batched = simulate_study(design, est, 16, rng=12, batch_size=6)
+        per_rep = simulate_study(design.simulate, est, 16, rng=12, truth=design.truth)
+        assert batched.settings["batched"] == 16
+        _compare(batched, per_rep, exact=exact)
