@@ -1,4 +1,9 @@
-"""Pictures of a cost-effectiveness result (matplotlib is imported here, lazily)."""
+"""Pictures of a cost-effectiveness result (matplotlib is imported here, lazily).
+
+Money is shown in pounds with thousands separators and no offset (``£20,000``); each option
+keeps one colour on every picture (option ``i`` of ``result.options`` is ``C{i}``), so the
+plane's clouds, the CEAC's curves and their legends agree.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plane", "ceac", "evpi"]
+from sosstats._plotting import money_axis, money_label, new_axes
+
+__all__ = ["plane", "ceac", "evpi", "option_colour"]
 
 
 def _axes(ax: Any) -> Any:
-    if ax is None:
-        import matplotlib.pyplot as plt
+    return new_axes(ax, figsize=(6, 4.5))
 
-        _, ax = plt.subplots(figsize=(6, 4.5))
-    return ax
+
+def option_colour(result: Any, option: Any) -> str:
+    """Return the colour of ``option`` on every picture of ``result``: ``C{i}``, i its place."""
+    options = [str(o) for o in result.options]
+    return f"C{options.index(str(option)) % 10}" if str(option) in options else "C9"
 
 
 def plane(result: Any, ax: Any = None, wtp: float | None = None, max_points: int = 5000
@@ -31,7 +40,7 @@ def plane(result: Any, ax: Any = None, wtp: float | None = None, max_points: int
     step = max(1, reps.d_cost.shape[0] // max_points)
     for j, option in enumerate(result.options[1:], start=1):
         ax.scatter(reps.d_effect[::step, j], reps.d_cost[::step, j], s=4, alpha=0.25,
-                   label=f"{option} vs {result.reference}")
+                   color=option_colour(result, option), label=f"{option} vs {result.reference}")
         ax.plot(result.point_effect[j] - result.point_effect[0],
                 result.point_cost[j] - result.point_cost[0], marker="X", color="black",
                 markersize=8, linestyle="none")
@@ -39,10 +48,12 @@ def plane(result: Any, ax: Any = None, wtp: float | None = None, max_points: int
     ax.axvline(0, color="grey", linewidth=0.8)
     lo, hi = ax.get_xlim()
     xs = np.array([lo, hi])
-    ax.plot(xs, lam * xs, color="firebrick", linestyle="--", label=f"WTP {lam:,.0f}")
+    ax.plot(xs, lam * xs, color="firebrick", linestyle="--",
+            label=f"WTP {money_label(lam)} per unit")
     ax.set_xlim(lo, hi)
     ax.set_xlabel(f"incremental effect ({result.effect_column})")
-    ax.set_ylabel(f"incremental cost ({result.cost_column})")
+    ax.set_ylabel(f"incremental cost ({result.cost_column}, £)")
+    money_axis(ax, "y")
     ax.set_title("Cost-effectiveness plane")
     ax.legend(loc="best", fontsize="small")
     return ax
@@ -53,13 +64,15 @@ def ceac(result: Any, ax: Any = None) -> Any:
     ax = _axes(ax)
     curves = result.ceac
     for option in curves.columns:
-        ax.plot(curves.index, curves[option], label=str(option))
+        ax.plot(curves.index, curves[option], color=option_colour(result, option),
+                label=str(option))
     if len(result.options) > 2:
         front = result.ceaf
         ax.plot(front.index, front["probability"], color="black", linewidth=2.5, alpha=0.4,
                 label="frontier (CEAF)")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("willingness to pay per unit of effect")
+    money_axis(ax, "x")
+    ax.set_xlabel("willingness to pay per unit of effect (£)")
     ax.set_ylabel("probability cost-effective")
     ax.set_title("Cost-effectiveness acceptability")
     ax.legend(loc="best", fontsize="small")
@@ -71,7 +84,8 @@ def evpi(result: Any, ax: Any = None) -> Any:
     ax = _axes(ax)
     curve = result.evpi
     ax.plot(curve.index, curve.to_numpy())
-    ax.set_xlabel("willingness to pay per unit of effect")
-    ax.set_ylabel("EVPI per person")
+    money_axis(ax, "both")
+    ax.set_xlabel("willingness to pay per unit of effect (£)")
+    ax.set_ylabel("EVPI per person (£)")
     ax.set_title("Expected value of perfect information")
     return ax

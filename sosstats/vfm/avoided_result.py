@@ -140,19 +140,37 @@ class AvoidedCosts(Result):
                          "unit costs.")
         return notes
 
-    def plot(self, ax: Any = None) -> Any:
-        """Bars of the total cost avoided per pilot and pooled, with their intervals."""
-        if ax is None:
-            import matplotlib.pyplot as plt
+    def plot(self, ax: Any = None, *, names: Any = None, show_names: bool = True) -> Any:
+        """Bars of the total cost avoided per pilot and pooled, with their intervals.
 
-            _, ax = plt.subplots(figsize=(6, 1 + 0.4 * (self.nobs + 1)))
+        Money in pounds with thousands separators (``£250,000``, no offset); pilots by LA name
+        where their code is known (``sosstats._plotting.la_names``).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into; by default a new figure.
+        names : mapping or DataFrame, optional
+            Extra code -> name pairs (or a frame with ``la_code`` and ``la_name``).
+        show_names : bool
+            Label pilots by name (default) or by code.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from sosstats._plotting import la_names, money_axis, new_axes
+
+        ax = new_axes(ax, figsize=(6, 1 + 0.4 * (self.nobs + 1)))
         t = self.costs.loc["total"]
         y = np.arange(len(t))
         err = np.vstack([t["estimate"] - t["ci_lower"], t["ci_upper"] - t["estimate"]])
         ax.barh(y, t["estimate"], xerr=err, color=["C0"] * (len(t) - 1) + ["C3"], capsize=3)
-        ax.set_yticks(y, [str(c) for c in t.index])
+        codes = [str(c) for c in t.index]
+        ax.set_yticks(y, la_names(codes, names=names) if show_names else codes)
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.invert_yaxis()
-        ax.set_xlabel("cost avoided (positive) or added (negative)")
+        money_axis(ax, "x")
+        ax.set_xlabel("cost avoided (positive) or added (negative), £")
         ax.set_title("Process costs against statistical neighbours")
         return ax

@@ -227,11 +227,22 @@ class BudgetView(Result):
         return str(FormattedSummary(title, self.table, self._notes(), formats=formats))
 
     def plot(self, ax: Any = None) -> Any:
-        """Cumulative discounted net flow by year, with its interval and the payback year."""
-        if ax is None:
-            import matplotlib.pyplot as plt
+        """Cumulative discounted net flow by year, with its interval and the payback year.
 
-            _, ax = plt.subplots(figsize=(6.5, 4))
+        The money axis reads in pounds with thousands separators (``£1,250,000``, no offset).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from sosstats._plotting import money_axis, money_label, new_axes
+
+        ax = new_axes(ax, figsize=(6.5, 4))
         t = self.table
         pos = np.arange(len(t))
         ax.plot(pos, t["cumulative_discounted_net"], marker="o", color="navy",
@@ -250,7 +261,9 @@ class BudgetView(Result):
         ax.set_xticks(pos)
         ax.set_xticklabels([str(y) for y in self.years])
         ax.set_xlabel("year")
-        ax.set_ylabel(f"money{f' ({self.price_year} prices)' if self.price_year else ''}")
-        ax.set_title(f"Cumulative net flow: NPV {format_money(self._estimates()['estimate']['npv'])}")
+        ax.set_ylabel(f"£{f' ({self.price_year} prices)' if self.price_year else ''}")
+        money_axis(ax, "y")
+        npv = money_label(self._estimates()["estimate"]["npv"])
+        ax.set_title(f"Cumulative net flow: NPV {npv}")
         ax.legend(loc="best", fontsize="small")
         return ax

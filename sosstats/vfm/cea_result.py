@@ -244,8 +244,23 @@ class CEAResult(Result):
     def plot(self, ax: Any = None, *, kind: str = "plane", wtp: float | None = None) -> Any:
         """Draw the cost-effectiveness plane, the CEAC with its frontier, or the EVPI curve.
 
-        ``kind`` is ``"plane"``, ``"ceac"`` or ``"evpi"``; returns the matplotlib Axes.
-        ``wtp`` sets the threshold line on the plane (default: the middle of the grid).
+        ``kind`` is ``"plane"``, ``"ceac"`` or ``"evpi"``. ``wtp`` sets the threshold line on
+        the plane (default: the middle of the grid). Money axes read in pounds with thousands
+        separators (``£20,000``); each option has the same colour on every kind, matching
+        the legend.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into; by default a new figure.
+        kind : {"plane", "ceac", "evpi"}
+            Which picture.
+        wtp : float, optional
+            Threshold of the plane's line.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
         """
         from sosstats.vfm import _plots
 

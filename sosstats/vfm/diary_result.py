@@ -235,11 +235,22 @@ class DiaryCosts(Result):
         return text if self.comparison is None else text + "\n\n" + str(self.comparison)
 
     def plot(self, ax: Any = None) -> Any:
-        """Stacked horizontal bars of the time shares by group; returns the Axes."""
-        if ax is None:
-            import matplotlib.pyplot as plt
+        """Stacked horizontal bars of the time shares by group, the axis in per cent.
 
-            _, ax = plt.subplots(figsize=(7, 1.2 + 0.5 * len(self.groups)))
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from matplotlib.ticker import PercentFormatter
+
+        from sosstats._plotting import new_axes
+
+        ax = new_axes(ax, figsize=(7, 1.2 + 0.5 * len(self.groups)))
         n_act = len(self.activities)
         left = np.zeros(len(self.groups))
         labels = [str(g) for g in self.groups]
@@ -247,6 +258,7 @@ class DiaryCosts(Result):
             ax.barh(labels, self.point[:, j], left=left, label=str(act))
             left += self.point[:, j]
         ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_xlabel("share of recorded time")
         ax.set_title("Time use by activity")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small",

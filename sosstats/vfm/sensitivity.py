@@ -83,12 +83,25 @@ class OneWay(TableResult):
                          f"{', '.join(map(str, flips))}.")
         return notes
 
-    def plot(self, ax: Any = None) -> Any:
-        """Tornado plot: bars from the base outcome to the outcome at each end of the range."""
-        if ax is None:
-            import matplotlib.pyplot as plt
+    def plot(self, ax: Any = None, *, money: bool = True) -> Any:
+        """Tornado plot: bars from the base outcome to the outcome at each end of the range.
 
-            _, ax = plt.subplots(figsize=(6, 0.5 * len(self.table) + 1.5))
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into; by default a new figure.
+        money : bool
+            The outcome is money (the default: NPV, cost, net benefit): its axis and the base
+            value read in pounds with thousands separators (``£1,250,000``, no offset). False
+            shows plain numbers with separators.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from sosstats._plotting import money_axis, money_label, new_axes, plain_axis
+
+        ax = new_axes(ax, figsize=(6, 0.5 * len(self.table) + 1.5))
         t = self.table.iloc[::-1]  # largest swing at the top
         pos = np.arange(len(t))
         b = self.base_outcome
@@ -99,8 +112,10 @@ class OneWay(TableResult):
         ax.set_yticks(pos)
         ax.set_yticklabels([f"{p} ({lo:,.4g} to {hi:,.4g})"
                             for p, lo, hi in zip(t.index, t["low"], t["high"])])
-        ax.set_xlabel(self.name)
-        ax.set_title(f"One-way sensitivity of {self.name} (base {b:,.4g})")
+        (money_axis if money else plain_axis)(ax, "x")
+        base = money_label(b) if money else f"{b:,.4g}"
+        ax.set_xlabel(f"{self.name}{' (£)' if money else ''}")
+        ax.set_title(f"One-way sensitivity of {self.name} (base {base})")
         ax.legend(loc="best", fontsize="small")
         return ax
 
