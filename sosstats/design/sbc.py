@@ -267,11 +267,24 @@ class SBCResult(TableResult):
         of the normalised ranks with the pointwise ``level`` band of a Binomial(n, x)/n ECDF
         (Säilynoja, Bürkner & Vehtari 2022 give simultaneous bands, which are wider).
 
+        Parameters
+        ----------
+        kind : {"hist", "ecdf"}
+            Which picture.
+        parameters : sequence of str, optional
+            Parameters to draw (default all), one panel each.
+        axes : array of matplotlib Axes, optional
+            Axes to draw into, one per parameter; by default a new figure.
+        level : float
+            Level of the grey band.
+
         Returns
         -------
-        numpy.ndarray of matplotlib Axes
+        matplotlib.figure.Figure or numpy.ndarray of matplotlib Axes
+            The new Figure (it indexes like the array of Axes this used to return:
+            ``fig[0, 0]``, ``fig.shape``, ``fig.panels``); with ``axes`` given, those ``axes``.
         """
-        import matplotlib.pyplot as plt
+        from sosstats._plotting import new_figure
 
         if kind not in ("hist", "ecdf"):
             raise DataError(f"`kind` must be 'hist' or 'ecdf'; got {kind!r}.")
@@ -280,10 +293,11 @@ class SBCResult(TableResult):
         if unknown:
             raise DataError(f"`parameters` {unknown} are not in the result: "
                             f"{list(self.ranks.columns)}.")
+        fig = None
         if axes is None:
             cols = min(4, len(names))
             rows = math.ceil(len(names) / cols)
-            _, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+            fig, axes = new_figure(rows, cols, figsize=(3.2 * cols, 2.6 * rows))
         axes_flat = np.asarray(axes).ravel()
         for ax, name in zip(axes_flat, names):
             u = self.uniform[name].to_numpy(float)
@@ -308,7 +322,7 @@ class SBCResult(TableResult):
             ax.set_title(name, fontsize=9)
         for ax in axes_flat[len(names):]:
             ax.set_visible(False)
-        return axes
+        return axes if fig is None else fig
 
 
 # -- the function --------------------------------------------------------------------------------

@@ -164,16 +164,30 @@ class Imputations:
         """Observed against imputed distribution, one panel per imputed column.
 
         Numeric columns: density histograms of the observed values and of all imputed values
-        (every imputation) overlaid; binary columns: the share of 1s in each. Returns the
-        array of axes.
+        (every imputation) overlaid; binary columns: the share of 1s in each.
+
+        Parameters
+        ----------
+        columns : str or list of str, optional
+            Imputed columns to draw (default all), one panel each.
+        axes : array of matplotlib Axes, optional
+            Axes to draw into, one per column; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure or numpy.ndarray of matplotlib Axes
+            The new Figure (it indexes like the 1-D array of Axes this used to return:
+            ``fig[0]``, ``len(fig)``, ``fig.panels``); with ``axes`` given, those axes as a
+            1-D array.
         """
-        import matplotlib.pyplot as plt
+        from sosstats._plotting import new_figure
 
         cols = as_list(columns) or list(self.imputed_columns)
         for c in cols:
             self.imputed_values(c)  # raises for a column that was not imputed
+        fig = None
         if axes is None:
-            _, axes = plt.subplots(1, len(cols), figsize=(4 * len(cols), 3), squeeze=False)
+            fig, axes = new_figure(1, len(cols), figsize=(4 * len(cols), 3), ravel=True)
         axes = np.asarray(axes).ravel()
         for ax, c in zip(axes, cols):
             enc = self._encoded[c]
@@ -191,7 +205,7 @@ class Imputations:
                         label=f"imputed ({self.n_imputations} x {enc.missing.sum()})")
                 ax.legend(loc="best", fontsize="small")
             ax.set_title(f"{c} ({self.methods[c]})")
-        return axes
+        return axes if fig is None else fig
 
 
 def impute_chained(data: pd.DataFrame, columns: str | list[str], *,
