@@ -35,7 +35,8 @@ def test_contract(section: Section) -> None:
         assert isinstance(table, pd.DataFrame) and len(table), name
         assert name == name.lower() and " " not in name
     from matplotlib.figure import Figure
-    assert set(section.figures) == {"coefficients", "intervals", "change_by_group"}
+    assert set(section.figures) == {"coefficient_plot", "intervals", "change_by_group"}
+    assert not set(section.tables) & set(section.figures)   # captions are keyed by name
     for fig in section.figures.values():
         assert isinstance(fig, Figure) and fig.axes
     assert "$" not in section.method + section.naive   # no LaTeX: the HTML has no MathJax

@@ -173,7 +173,7 @@ def run(ctx: StrandContext) -> Section:
     Section
         Tables ``coefficients`` (the first-difference model under CR1, CR2 and the wild
         bootstrap, and with families treated as independent), ``joint_tests``, ``contrasts``,
-        ``binary_change`` and ``mean_change``; figures ``coefficients``, ``intervals`` and
+        ``binary_change`` and ``mean_change``; figures ``coefficient_plot``, ``intervals`` and
         ``change_by_group``; the simulator's truth beside the estimates.
 
     Notes
@@ -320,7 +320,7 @@ def run(ctx: StrandContext) -> Section:
     ctx.step(0.8, "figures")
     with _captured(notes):
         figures = {
-            "coefficients": _coefficient_figure(fits["cr2"], truths),
+            "coefficient_plot": _coefficient_figure(fits["cr2"], truths),
             "intervals": _interval_figure({k: tidy[k] for k in fits}, truths),
             "change_by_group": _change_figure(long),
         }
@@ -396,6 +396,10 @@ def run(ctx: StrandContext) -> Section:
         "mean_change": "Mean T2 - T1 change in SDQ over the families seen twice.",
         "joint_tests": "Does experience group matter at all? Both experience dummies, one test.",
         "contrasts": "2 years minus 2 years plus, CR2 standard error and Satterthwaite df.",
+        "coefficient_plot": "CR2 coefficient plot (library `fit.plot()`), truth marked x.",
+        "intervals": "Each coefficient's 95% interval under the four kinds of inference.",
+        "change_by_group": "Mean SDQ at T1 and T2 by experience group, the same families at "
+                           "both waves, CR2 intervals by pilot.",
         "binary_change": "Conditional logit of the T2 answer (time = T2 vs T1 log-odds in new "
                          "pilots; time:experience = how the change differs by group).",
     }
