@@ -215,6 +215,12 @@ class PowerCurveResult(TableResult):
         ax.axhline(self.alpha, color="grey", ls=":", lw=1, label=f"alpha = {self.alpha:g}")
         if target is not None:
             ax.axhline(target, color="grey", ls="--", lw=1, label=f"target {target:g}")
+        values = pd.to_numeric(tab[x], errors="coerce").to_numpy(dtype=float)
+        if x != "effect" and values.size and np.all(np.isfinite(values)) \
+                and np.allclose(values, np.round(values)):
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # counts: whole ticks
         ax.set_xlabel(x)
         ax.set_ylabel(f"power (rejection rate), {term}")
         ax.set_ylim(-0.02, 1.02)
