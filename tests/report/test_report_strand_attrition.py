@@ -109,3 +109,12 @@ def test_user_frame_without_optional_outcomes(ctx: StrandContext) -> None:
     assert set(sec.tables["t2_estimates"]["column"]) == {"sdq_t2", "sdq_change"}
     assert set(sec.figures) == {"love_plot", "weighted_vs_unweighted", "sensitivity"}
     assert list(user.columns) == list(attrition.FRAMES["families"])   # caller's frame intact
+
+
+@pytest.mark.slow
+def test_full_run(ctx: StrandContext) -> None:
+    """Without quick: 400 replicates of the pilots; the weighted T2 intervals still cover."""
+    sec = attrition.run(StrandContext(seed=SEED, quick=False))
+    assert "400 Rao-Wu bootstrap resamples" in sec.method
+    weighted = sec.truth[sec.truth["quantity"].str.endswith("attrition-weighted")]
+    assert weighted["covered"].all()

@@ -421,10 +421,10 @@ def _published(families: pd.DataFrame, user: bool, seed: int) -> pd.DataFrame | 
         concerns = families["concerns_t2"].dropna().astype(str)
         if len(concerns):
             share = concerns.value_counts(normalize=True)
-            for level, text, pub in (("fewer", "fewer concerns than at T1", 63.0),
-                                     ("same", "the same concerns", 25.0),
-                                     ("more", "more worried", 12.0)):
-                rows.append({"quantity": f"families at T2 with {text}, % (recomputed on "
+            for level, text, pub in (("fewer", "with fewer concerns than at T1", 63.0),
+                                     ("same", "with the same concerns as at T1", 25.0),
+                                     ("more", "more worried than at T1", 12.0)):
+                rows.append({"quantity": f"families at T2 {text}, % (recomputed on "
                                          f"{where})",
                              "published": pub,
                              "recomputed": 100.0 * float(share.get(level, 0.0)),
