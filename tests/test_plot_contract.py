@@ -518,3 +518,14 @@ def test_a_plot_that_refuses_its_arguments_leaves_no_figure(ev):
     with pytest.raises(DataError, match="`la` is needed"):
         fit.plot()                                # kind="bar" needs an LA
     assert plt.get_fignums() == []
+
+
+def test_caterpillar_labels_las_by_name():
+    from sosstats.multilevel._plots import caterpillar
+
+    table = pd.DataFrame({"estimate": [0.1, -0.2], "lower": [-0.5, -0.6],
+                          "upper": [0.5, 0.3]}, index=["E06000023", "E06900001"])
+    ax = caterpillar(table, "la_code")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["E06900001", "Bristol"]
+    named = caterpillar(table, "la_code", names={"E06900001": "Oakford"})
+    assert [t.get_text() for t in named.get_yticklabels()] == ["Oakford", "Bristol"]

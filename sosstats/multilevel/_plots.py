@@ -14,15 +14,19 @@ __all__ = ["caterpillar", "shrinkage_plot", "ppc_plot"]
 
 
 def _axes(ax: Any) -> Any:
-    if ax is None:
-        import matplotlib.pyplot as plt
+    from sosstats._plotting import new_axes
 
-        _, ax = plt.subplots(figsize=(6, 4))
-    return ax
+    return new_axes(ax, figsize=(6, 4))
 
 
-def caterpillar(table: pd.DataFrame, level: str, ax: Any = None) -> Any:
-    """Group effects sorted by posterior mean with their credible intervals."""
+def caterpillar(table: pd.DataFrame, level: str, ax: Any = None, *, names: Any = None) -> Any:
+    """Group effects sorted by posterior mean with their credible intervals.
+
+    Groups of an ``la_code`` level, or any level with ``names`` given, are labelled by name
+    (:func:`sosstats._plotting.la_names`, falling back to the code); returns the Axes.
+    """
+    from sosstats._plotting import la_names
+
     ax = _axes(ax)
     t = table.sort_values("estimate")
     pos = np.arange(t.shape[0])
@@ -31,7 +35,10 @@ def caterpillar(table: pd.DataFrame, level: str, ax: Any = None) -> Any:
     ax.axvline(0.0, color="grey", lw=0.8, ls="--")
     if t.shape[0] <= 40:
         ax.set_yticks(pos)
-        ax.set_yticklabels([str(i) for i in t.index], fontsize=7)
+        labels = [str(i) for i in t.index]
+        if names is not None or level == "la_code":
+            labels = la_names(labels, names=names)
+        ax.set_yticklabels(labels, fontsize=7)
     else:
         ax.set_yticks([])
     ax.set_xlabel(f"{level} effect (link scale)")

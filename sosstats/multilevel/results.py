@@ -360,8 +360,28 @@ class MultilevelResult(Result):
         return pd.DataFrame.from_records(records)
 
     def plot(self, ax: Any = None, *, kind: str = "caterpillar", level: str | None = None,
-             stat: str = "mean") -> Any:
-        """Draw ``"caterpillar"`` / ``"shrinkage"`` of a grouping ``level``, or ``"ppc"``."""
+             stat: str = "mean", names: Any = None) -> Any:
+        """Draw ``"caterpillar"`` / ``"shrinkage"`` of a grouping ``level``, or ``"ppc"``.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into; by default a new figure.
+        kind : {"caterpillar", "shrinkage", "ppc"}
+            Which picture.
+        level : str, optional
+            Grouping level (default: the first).
+        stat : str
+            Statistic of the posterior predictive check (``kind="ppc"``).
+        names : mapping or DataFrame, optional
+            Labels for the groups on the caterpillar plot: code -> name pairs, or a frame with
+            ``la_code`` and ``la_name``. An ``la_code`` level is labelled by LA name
+            (``sosstats._plotting.la_names``) even without it, falling back to the code.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
         from sosstats.multilevel import _plots
 
         check_option(kind, ("caterpillar", "shrinkage", "ppc"), "kind")
@@ -370,5 +390,5 @@ class MultilevelResult(Result):
         name = self._level_name(level)
         table = self.group_effects(name)
         if kind == "caterpillar":
-            return _plots.caterpillar(table, name, ax=ax)
+            return _plots.caterpillar(table, name, ax=ax, names=names)
         return _plots.shrinkage_plot(table, name, ax=ax)
