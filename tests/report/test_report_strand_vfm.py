@@ -1,0 +1,141 @@
+"""The value-for-money strand (5) of `sosstats reproduce`, run once under --quick."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sosstats.errors import DataError
+from sosstats.report._context import StrandContext
+from sosstats.report._section import Section
+from sosstats.report.strands import vfm
+
+SEED = 0
+
+
+@pytest.fixture(scope="module")
+def ctx() -> StrandContext:
+    return StrandContext(seed=SEED, quick=True)
+
+
+@pytest.fixture(scope="module")
+def section(ctx: StrandContext) -> Section:
+    return vfm.run(ctx)
+
+
+def test_contract(section: Section, capsys: pytest.CaptureFixture[str]) -> None:
+    from matplotlib.figure import Figure
+
+    assert vfm.KEY == "vfm" == section.key
+    assert section.title == vfm.TITLE
+    assert section.simulated is True
+    assert section.question and section.method and section.naive and section.caveats
+    assert set(section.tables) == {"unit_cost", "unit_cost_items", "time_shares", "diary_costs",
+                                   "diary_comparison", "avoided_costs", "budget", "one_way",
+                                   "psa", "cea", "frontier", "acceptability", "nmb"}
+    for name, table in section.tables.items():
+        assert isinstance(table, pd.DataFrame) and len(table), name
+        assert name == name.lower() and " " not in name
+    assert set(section.figures) == {"ceac", "ce_plane", "tornado"}
+    for fig in section.figures.values():
+        assert isinstance(fig, Figure) and fig.axes
+    assert len(section.figures["ceac"].axes) == 2
+    assert "$" not in section.method + section.naive + " ".join(section.caveats)
+    assert all(isinstance(n, str) for n in section.notes)
+    assert {"cea", "budget", "psa", "avoided_costs", "unit_cost"} <= set(section.results)
+
+
+def test_quiet(ctx: StrandContext, capfd: pytest.CaptureFixture[str]) -> None:
+    vfm.run(ctx)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_truth_frame(section: Section) -> None:
+    truth = section.truth
+    assert list(truth.columns) == ["quantity", "truth", "estimate", "ci_lower", "ci_upper",
+                                   "covered"]
+    assert truth["quantity"].is_unique
+    covered = (truth["ci_lower"] <= truth["truth"]) & (truth["truth"] <= truth["ci_upper"])
+    assert (covered == truth["covered"]).all()
+    assert truth["covered"].mean() >= 0.8
+    t = truth.set_index("quantity")
+    # the diaries: six shares, each within 0.02 of the simulator's
+    shares = truth[truth["quantity"].str.startswith("share of diary time")]
+    assert len(shares) == 6 and shares["truth"].sum() == pytest.approx(1.0)
+    assert ((shares["estimate"] - shares["truth"]).abs() < 0.02).all()
+    assert t.loc["direct-contact share, 2 years plus - new", "truth"] == 0.0
+    # the neighbour gaps: the simulator's pilot effects, estimated below 0
+    assert t.loc["gap per 10,000: assessments", "truth"] == -100.0
+    assert t.loc["gap per 10,000: ICPCs", "truth"] == -15.0
+    assert t.loc["gap per 10,000: assessments", "estimate"] < 0
+    cost = t.loc["process costs avoided a year (£, mean unit costs)"]
+    assert 0.5 < cost["estimate"] / cost["truth"] < 1.5
+    # the CEA increments against their expected values given the families
+    inc = truth[truth["quantity"].str.startswith("delta")]
+    assert len(inc) == 4 and np.isfinite(inc["truth"]).all()
+    assert (inc["ci_lower"] < inc["ci_upper"]).all()
+
+
+def test_published_beside(section: Section) -> None:
+    pub = section.published
+    assert {"quantity", "published", "recomputed", "source"} <= set(pub.columns)
+    p = pub.set_index("quantity")
+    row = p.loc["assessments per 10,000, pilots - neighbours (2015/16)"]
+    assert row["published"] == 362 - 497 and "simulated" in row["source"]
+    assert p.loc["social workers keeping time diaries", "recomputed"] == 121
+    hour = p.loc["social worker cost per working hour (£)"]
+    assert hour["published"] == 40 and 35 < hour["recomputed"] < 45
+    assert (pub["difference"] == pub["recomputed"] - pub["published"]).all()
+
+
+def test_cea_tables(section: Section) -> None:
+    acc = section.tables["acceptability"].set_index("wtp")
+    options = ["new", "2 years", "2 years plus"]
+    assert np.allclose(acc[options].sum(axis=1), 1.0)
+    assert (acc["evpi"] >= 0).all()
+    assert set(acc["option"]) <= set(options)
+    cea = section.tables["cea"].set_index("term")
+    icer = cea.loc["icer[2 years vs new]", "estimate"]
+    dc = cea.loc["delta_cost[2 years vs new]", "estimate"]
+    de = cea.loc["delta_effect[2 years vs new]", "estimate"]
+    assert icer == pytest.approx(dc / de)
+    # the naive point ICER is in the text, beside the CEAC and EVPI that qualify it
+    assert f"£{abs(icer):,.0f}" in section.naive and "perfect information" in section.naive
+    nmb = section.tables["nmb"]
+    assert set(nmb["wtp"]) == set(acc.index)
+
+
+def test_budget_and_sensitivity(section: Section) -> None:
+    b = section.tables["budget"].set_index("term")["estimate"]
+    assert b["npv"] == pytest.approx(b["pv_avoided"] - b["pv_investment"], rel=1e-9)
+    ow = section.tables["one_way"]
+    assert (ow["swing"].diff().dropna() <= 0).all()          # sorted largest first
+    psa = section.tables["psa"].set_index("term")
+    assert psa.loc["NPV", "ci_lower"] < psa.loc["NPV", "estimate"] < psa.loc["NPV", "ci_upper"]
+
+
+def test_user_frame_missing_column(ctx: StrandContext) -> None:
+    d = ctx.evaluation().diaries.drop(columns="minutes")
+    with pytest.raises(DataError, match=r"'minutes'.*frames\['diaries'\]"):
+        vfm.run(StrandContext(seed=SEED, quick=True, frames={"diaries": d}))
+    las = ctx.evaluation().las.drop(columns="child_population")
+    with pytest.raises(DataError, match=r"'child_population'.*frames\['las'\]"):
+        vfm.run(StrandContext(seed=SEED, quick=True, frames={"las": las}))
+
+
+def test_user_frame_replaces_simulation(ctx: StrandContext, section: Section) -> None:
+    diaries = ctx.evaluation().diaries
+    before = diaries.copy()
+    doubled = diaries.assign(minutes=diaries["minutes"] * 2)
+    sec = vfm.run(StrandContext(seed=SEED, quick=True, frames={"diaries": doubled}))
+    assert sec.simulated is False and sec.truth is None
+    assert "your data" in " ".join(sec.published["source"])
+    # shares are ratios of sums: doubling every minute leaves them; the cost per worker doubles
+    pd.testing.assert_series_equal(sec.tables["time_shares"]["share"],
+                                   section.tables["time_shares"]["share"])
+    cost = sec.tables["diary_costs"].set_index("group")["cost_per_worker"]
+    base = section.tables["diary_costs"].set_index("group")["cost_per_worker"]
+    assert cost["all diarists"] == pytest.approx(2 * base["all diarists"], rel=1e-9)
+    pd.testing.assert_frame_equal(diaries, before)
