@@ -134,3 +134,18 @@ def test_user_frame_replaces_simulation(ctx: StrandContext) -> None:
     assert "C(experience)[T.2 years plus]" in set(sec.tables["coefficients"]["term"])
     pd.testing.assert_frame_equal(fam, before)      # the caller's data untouched
     assert np.isfinite(sec.tables["coefficients"]["estimate"]).all()
+
+
+def test_separation_falls_back_and_is_noted() -> None:
+    """Seed 2: every discordant '2 years plus' family changes one way on knowing the goals.
+
+    The conditional logit by experience is then not estimable (DesignError); the strand fits
+    the time effect alone, says so in the notes and labels the truth row accordingly (before,
+    the whole strand failed).
+    """
+    sec = change.run(StrandContext(seed=2, quick=True))
+    assert any("knows the goals by experience group not estimable" in n for n in sec.notes)
+    b = sec.tables["binary_change"]
+    assert list(b.loc[b["outcome"] == "knows the goals", "term"]) == ["time"]
+    row = sec.truth[sec.truth["quantity"].str.startswith("knows the goals")].iloc[0]
+    assert "without experience" in row["quantity"] and row["truth"] == 0.3

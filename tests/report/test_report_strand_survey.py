@@ -106,3 +106,17 @@ def test_user_frame_text_experience(ctx: StrandContext) -> None:
     assert list(dict.fromkeys(sec.tables["tools_by_experience"]["domain"].astype(str))) == [
         "new", "2 years", "2 years plus"]
     pd.testing.assert_frame_equal(ws, before)
+
+
+def test_unused_answer_level() -> None:
+    """Seed 5: no worker answers 'not at all' for danger statements (an unused category).
+
+    The share is 0% with an upper bound; the Rao-Scott test, which refuses an empty row, runs
+    on the levels that occur (before, the strand failed with a DataError).
+    """
+    sec = survey.run(StrandContext(seed=5, quick=True))
+    use = sec.tables["tool_use"].set_index(["tool", "use"])
+    row = use.loc[("danger_statements", "not at all")]
+    assert row["percent"] == 0 and 0 < row["ci_upper"] < 10
+    tests = sec.tables["tool_tests"].set_index("item")
+    assert 0 < tests.loc["tool_danger_statements", "rao_scott_p"] <= 1

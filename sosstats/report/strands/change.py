@@ -92,6 +92,26 @@ def _term_truth(term: str, time_t2: float) -> float:
     return float(time_t2) if term == "Intercept" else 0.0
 
 
+def _binary_change(conditional_logit: Any, families: pd.DataFrame, stub: str,
+                   notes: list[str]) -> Any:
+    """Fit the conditional logit of ``stub`` by experience; without it if that separates.
+
+    With a few hundred families a small experience group can have every discordant family
+    change the same way (separation: an infinite estimate), which the library refuses with a
+    DesignError; the strand then reports the time effect alone, or nothing, and says so.
+    """
+    from sosstats.errors import DesignError
+
+    for covariates in (["experience"], None):
+        try:
+            return conditional_logit(families, f"{stub}_t1", f"{stub}_t2",
+                                     covariates=covariates, cluster="la_code")
+        except DesignError as exc:
+            what = "by experience group" if covariates else "without covariates"
+            notes.append(f"conditional logit of {BINARY[stub]} {what} not estimable: {exc}")
+    return None
+
+
 def _interval_row(quantity: str, truth: float | None, estimate: float, lower: float,
                   upper: float, method: str) -> dict[str, Any]:
     covered = (bool(lower <= truth <= upper) if truth is not None and np.isfinite(lower)
@@ -224,8 +244,8 @@ def run(ctx: StrandContext) -> Section:
         ctx.step(0.6, "binary change: conditional logit")
         binary = {}
         for stub in BINARY:
-            binary[stub] = conditional_logit(families, f"{stub}_t1", f"{stub}_t2",
-                                             covariates=["experience"], cluster="la_code")
+            binary[stub] = _binary_change(conditional_logit, families, stub, notes)
+        binary = {k: v for k, v in binary.items() if v is not None}
 
     # ---------------------------------------------------------------- tables
     time_t2 = None if ev_truth is None else ev_truth["sdq"]["time_t2"]
@@ -285,7 +305,8 @@ def run(ctx: StrandContext) -> Section:
         if truths is not None:
             ctab["truth"] = 0.0
         tables["contrasts"] = ctab
-    tables["binary_change"] = binary_change
+    if len(binary_change):
+        tables["binary_change"] = binary_change
 
     # ---------------------------------------------------------------- truth
     truth = None
@@ -307,8 +328,11 @@ def run(ctx: StrandContext) -> Section:
             rows.append(_interval_row(f"contrast {c['contrast']}", 0.0, c["estimate"],
                                       c["ci_lower"], c["ci_upper"], "CR2 contrast"))
         for stub, res in binary.items():
-            r = res.tidy().set_index("term").loc["time"]
-            rows.append(_interval_row(f"{BINARY[stub]}: T2 vs T1 log-odds, new pilots",
+            tab = res.tidy().set_index("term")
+            r = tab.loc["time"]
+            who = ("new pilots" if any(str(t).startswith("time:") for t in tab.index)
+                   else "all families (fitted without experience)")
+            rows.append(_interval_row(f"{BINARY[stub]}: T2 vs T1 log-odds, {who}",
                                       ev_truth[stub]["time_t2"], r["estimate"],
                                       r["ci_lower"], r["ci_upper"], "conditional logit, CR2"))
         truth = pd.DataFrame(rows)

@@ -210,7 +210,13 @@ def run(ctx: StrandContext) -> Section:
         use_naive = srs.proportion(tools, method="beta")
         by_group = design.proportion(list(TRUTH_TOOLS), by="experience", method="beta")
         by_group_naive = srs.proportion(list(TRUTH_TOOLS), by="experience", method="beta")
-        tool_tests = design.chisq(tools, "experience", adjust="holm")
+        # an answer nobody gave (an unused level of a Categorical, e.g. 'not at all' for a
+        # tool used by every worker) is a 0% share, but an empty row to the Rao-Scott test,
+        # which refuses it: the test gets the levels that occur
+        tested = ws.assign(**{t: ws[t].cat.remove_unused_categories() for t in tools
+                              if isinstance(ws[t].dtype, pd.CategoricalDtype)})
+        tool_tests = SurveyDesign(tested, cluster="la_code").chisq(tools, "experience",
+                                                                   adjust="holm")
         supervision = (design.proportion("sos_supervision", method="beta")
                        if "sos_supervision" in ws.columns else None)
 
