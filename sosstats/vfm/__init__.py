@@ -3,7 +3,8 @@
 ``unit_cost`` (PSSRU-style unit costs of staff time), ``discount`` / ``present_value`` /
 ``annuity`` (HM Treasury Green Book), ``reprice`` (a price index the user supplies), ``cea``
 (incremental analysis, ICER, net monetary benefit, CEAC / CEAF and EVPI by a stratified or
-cluster bootstrap), ``budget`` (NPV, benefit-cost ratio, payback year), ``one_way`` /
+cluster bootstrap, or from posterior draws: ``cea(draws=...)``), ``evppi`` (partial EVPI per
+parameter group by regression), ``budget`` (NPV, benefit-cost ratio, payback year), ``one_way`` /
 ``break_even`` (deterministic sensitivity) and ``psa`` with its input distributions
 (probabilistic sensitivity analysis), ``diary_costs`` (time diaries: shares and costs by
 group, worker bootstrap) and ``avoided_costs`` (processes avoided against statistical
@@ -39,6 +40,7 @@ from sosstats.vfm.distributions import (
                                    normal,
 )
 from sosstats.vfm.dominance import QUADRANTS, incremental_analysis, quadrant
+from sosstats.vfm.evppi import EVPPIResult, evppi
 from sosstats.vfm.prices import reprice
 from sosstats.vfm.psa import PSAResult, psa
 from sosstats.vfm.sensitivity import BreakEven, OneWay, break_even, one_way
@@ -54,6 +56,7 @@ __all__ = [
     "DEFAULT_WTP",
     "DiaryComparison",
     "DiaryCosts",
+    "EVPPIResult",
     "GREEN_BOOK",
     "GammaCost",
     "LognormalRatio",
@@ -72,6 +75,7 @@ __all__ = [
     "discount",
     "discount_factors",
     "discount_rates",
+    "evppi",
     "gamma_cost",
     "incremental_analysis",
     "lognormal_ratio",

@@ -41,7 +41,7 @@ class Draws:
 
 
 def _plain(value: Any) -> Any:
-    """A numpy scalar as a Python one (so that messages read ``3``, not ``np.int64(3)``)."""
+    """Return a numpy scalar as a Python one (messages read ``3``, not ``np.int64(3)``)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -154,14 +154,15 @@ def _from_long(frame: pd.DataFrame, cost: str, effect: str, option: str,
     if (counts > 1).any():
         d, o = np.argwhere(counts > 1)[0]
         raise DataError(f"`draws` has {int((counts > 1).sum())} duplicated (draw, option) "
-                        f"pair(s), e.g. draw {_plain(dlabels[d])!r} option {_plain(olabels[o])!r}: one row per "
-                        "draw and option.")
+                        f"pair(s), e.g. draw {_plain(dlabels[d])!r} option "
+                        f"{_plain(olabels[o])!r}: one row per draw and option.")
     if (counts == 0).any():
         gaps = np.argwhere(counts == 0)
-        shown = ", ".join(f"draw {_plain(dlabels[d])!r} lacks {_plain(olabels[o])!r}" for d, o in gaps[:5])
+        shown = ", ".join(f"draw {_plain(dlabels[d])!r} lacks {_plain(olabels[o])!r}"
+                          for d, o in gaps[:5])
         raise DataError(f"draws with mismatched options: every draw needs a row for every "
-                        f"option ({[_plain(o) for o in olabels]}); {len(gaps)} (draw, option) pair(s) are "
-                        f"missing ({shown}).")
+                        f"option ({[_plain(o) for o in olabels]}); {len(gaps)} (draw, option) "
+                        f"pair(s) are missing ({shown}).")
     cm = np.empty((n_d, n_o))
     em = np.empty((n_d, n_o))
     cm[dcode, ocode] = c
