@@ -19,6 +19,7 @@ from scipy import stats
 from sosstats._results import Result
 from sosstats._validate import check_finite, check_int, check_level, check_rng
 from sosstats.errors import DataError
+from sosstats.vfm._draws import dataset_columns, is_dataset
 from sosstats.vfm._inputs import is_distribution, realise
 from sosstats.vfm.distributions import (
     BetaProbability,
@@ -149,12 +150,15 @@ class PSAResult(Result):
                                                  self.constants.items()) + ".")
         return notes
 
-    def plot(self, ax: Any = None, *, bins: int = 50) -> Any:
-        """Histogram of the outcome with its mean, percentile interval and the threshold."""
-        if ax is None:
-            import matplotlib.pyplot as plt
+    def plot(self, ax: Any = None, *, bins: int = 50, money: bool = True) -> Any:
+        """Histogram of the outcome with its mean, percentile interval and the threshold.
 
-            _, ax = plt.subplots(figsize=(6, 4))
+        ``money`` (default True: the outcome is an NPV or a net benefit) labels the outcome
+        axis in pounds (:func:`sosstats._plotting.money_axis`); False gives plain numbers.
+        """
+        from sosstats._plotting import money_axis, new_axes, plain_axis
+
+        ax = new_axes(ax, figsize=(6, 4))
         lo, hi = self.interval()
         ax.hist(self.outcome, bins=check_int(bins, "bins", minimum=1), color="steelblue",
                 alpha=0.8)
@@ -165,6 +169,7 @@ class PSAResult(Result):
         ax.set_xlabel(self.name)
         ax.set_ylabel("draws")
         ax.set_title(f"P({self.name} > {self.threshold:g}) = {self.prob_positive:.2f}")
+        (money_axis if money else plain_axis)(ax, "x")
         ax.legend(loc="best", fontsize="small")
         return ax
 
@@ -192,6 +197,22 @@ def _draw_inputs(inputs: Mapping[str, Any], n: int | None, gen: np.random.Genera
         else:
             fixed[k] = float(realise(v, f"inputs['{k}']", None, None, minimum=-np.inf))
     return n, varying, fixed
+
+
+def _joint_draws(inputs: Any) -> Any:
+    """Turn a frame or an InferenceData of draws into a mapping of input name -> draws."""
+    if is_dataset(inputs):
+        inputs = dataset_columns(inputs, "inputs")
+    if isinstance(inputs, pd.DataFrame):
+        bad = [c for c in inputs.columns
+               if not (pd.api.types.is_numeric_dtype(inputs[c])
+                       and not pd.api.types.is_bool_dtype(inputs[c]))]
+        if bad:
+            raise DataError(f"column(s) {bad} of `inputs` must be numeric draws.")
+        if inputs.shape[0] == 0:
+            raise DataError("`inputs` has no rows (draws).")
+        return {str(c): inputs[c].to_numpy(dtype=float) for c in inputs.columns}
+    return inputs
 
 
 def _outcome(raw: Any, n: int, vectorised: bool) -> np.ndarray:
@@ -223,10 +244,14 @@ def psa(model: Callable[..., Any], inputs: Mapping[str, Any], *, n: int | None =
         Called with the inputs as keyword arguments; returns the outcome (e.g. net present
         value or net monetary benefit). When ``vectorised`` (default) it is called once with
         arrays of ``n`` draws (fixed inputs as floats) and must return ``n`` values (or one).
-    inputs : mapping of str to distribution, array of draws or number
-        A distribution (from :func:`gamma_cost`, :func:`beta_probability`,
-        :func:`lognormal_ratio`, :func:`normal`, or any scipy.stats frozen distribution), a
-        1-D array of ``n`` draws made elsewhere, or a number held fixed.
+    inputs : mapping, pandas.DataFrame, arviz.InferenceData or xarray.Dataset
+        A mapping of name to a distribution (from :func:`gamma_cost`,
+        :func:`beta_probability`, :func:`lognormal_ratio`, :func:`normal`, or any scipy.stats
+        frozen distribution), a 1-D array of ``n`` draws made elsewhere, or a number held
+        fixed. Or draws made elsewhere, jointly: a DataFrame (one row per draw, each column an
+        input), or an InferenceData / Dataset (posterior draws: each variable of dims
+        ``(chain, draw)`` an input, one with a further dimension an input per coordinate,
+        ``name[coord]``, draws chain by chain), so that a posterior's correlations are kept.
     n : int, optional
         Number of draws (default 1,000, or the length of the arrays of draws).
     rng : int, Generator or None
@@ -250,7 +275,8 @@ def psa(model: Callable[..., Any], inputs: Mapping[str, Any], *, n: int | None =
     Raises
     ------
     DataError
-        ``model`` not callable, empty or non-mapping ``inputs``, NaN or infinite inputs, arrays
+        ``model`` not callable, empty or non-mapping ``inputs`` (nor a frame or InferenceData),
+        non-numeric columns of an ``inputs`` frame, NaN or infinite inputs, arrays
         of draws of different lengths, a model returning the wrong shape or non-finite values.
 
     Notes
@@ -281,6 +307,7 @@ def psa(model: Callable[..., Any], inputs: Mapping[str, Any], *, n: int | None =
     """
     if not callable(model):
         raise DataError(f"`model` must be callable; got {type(model).__name__}.")
+    inputs = _joint_draws(inputs)
     if not isinstance(inputs, Mapping) or not inputs:
         raise DataError("`inputs` must be a non-empty mapping of name -> distribution, array "
                         "of draws or number.")

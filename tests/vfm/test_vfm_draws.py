@@ -240,3 +240,31 @@ def test_duplicated_pairs_sizes_and_conflicting_arguments():
         cea(draws=np.ones((3, 4)))
     with pytest.raises(DataError, match="reference"):
         cea(draws=_wide(), reference="zzz")
+
+
+# ---------------------------------------------------------------------------- psa(draws)
+def test_psa_takes_a_frame_or_inference_data_of_joint_draws():
+    from sosstats.vfm import psa
+
+    rng = np.random.default_rng(8)
+    z = rng.multivariate_normal([1_000.0, 0.3], [[100.0**2, -0.9 * 100 * 0.05],
+                                                [-0.9 * 100 * 0.05, 0.05**2]], size=400)
+    frame = pd.DataFrame({"cost": z[:, 0], "p": z[:, 1]})
+    before = frame.copy()
+    res = psa(lambda cost, p, value: p * value - cost, frame.assign(value=10_000.0))
+    np.testing.assert_allclose(res.outcome, z[:, 1] * 10_000 - z[:, 0])
+    assert list(res.inputs.columns) == ["cost", "p", "value"]   # a frame column is draws
+    pd.testing.assert_frame_equal(frame, before)
+    az = pytest.importorskip("arviz")
+    theta = np.stack([z[:, 1], 2 * z[:, 1]], -1).reshape(2, 200, 2)
+    idata = az.from_dict(posterior={"cost": z[:, 0].reshape(2, 200), "theta": theta},
+                         coords={"k": ["p", "q"]}, dims={"theta": ["k"]})
+    by_id = psa(lambda cost, **kw: kw["theta[p]"] * 10_000 - cost, idata)
+    np.testing.assert_allclose(by_id.outcome, res.outcome)
+    with pytest.raises(DataError, match=r"\['p'\] of `inputs` must be numeric"):
+        psa(lambda cost, p: p - cost, frame.assign(p="x"))
+    import matplotlib.pyplot as plt
+
+    ax = res.plot()
+    assert ax.xaxis.get_major_formatter()(1000.0, 0).startswith("£")
+    plt.close(ax.figure)
