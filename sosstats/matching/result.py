@@ -237,7 +237,13 @@ class MatchResult(TableResult):
                              estimand=self.estimand, **kwargs)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Love plot of standardised mean differences before and after matching."""
+        """Love plot of standardised mean differences before and after matching.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         return self.balance(**kwargs).plot(ax=ax)
 
     def estimate_effect(self, outcome: str, **kwargs: Any) -> Any:

@@ -197,7 +197,13 @@ class RosenbaumResult(TableResult):
         return out
 
     def plot(self, ax: Any = None) -> Any:
-        """Upper and lower p-value bounds against Gamma, with alpha and the critical Gamma."""
+        """Upper and lower p-value bounds against Gamma, with alpha and the critical Gamma.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         if ax is None:
             import matplotlib.pyplot as plt
 

@@ -24,6 +24,11 @@ def caterpillar(table: pd.DataFrame, level: str, ax: Any = None, *, names: Any =
 
     Groups of an ``la_code`` level, or any level with ``names`` given, are labelled by name
     (:func:`sosstats._plotting.la_names`, falling back to the code); returns the Axes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into: ``ax`` when given, else a new figure's.
     """
     from sosstats._plotting import la_names
 
@@ -48,7 +53,13 @@ def caterpillar(table: pd.DataFrame, level: str, ax: Any = None, *, names: Any =
 
 
 def shrinkage_plot(table: pd.DataFrame, level: str, ax: Any = None) -> Any:
-    """Raw (no-pooling) group deviations against the partially pooled estimates."""
+    """Raw (no-pooling) group deviations against the partially pooled estimates.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into: ``ax`` when given, else a new figure's.
+    """
     ax = _axes(ax)
     ok = np.isfinite(table["raw_effect"].to_numpy())
     t = table[ok]
@@ -65,7 +76,13 @@ def shrinkage_plot(table: pd.DataFrame, level: str, ax: Any = None) -> Any:
 
 
 def ppc_plot(check: Any, ax: Any = None) -> Any:
-    """Histogram of a replicated statistic with the observed value marked."""
+    """Histogram of a replicated statistic with the observed value marked.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into: ``ax`` when given, else a new figure's.
+    """
     ax = _axes(ax)
     ax.hist(check.replicated, bins=30, color="C0", alpha=0.7)
     ax.axvline(check.observed, color="C3", lw=2, label=f"observed ({check.observed:.3g})")

@@ -77,7 +77,13 @@ class PosteriorPredictiveCheck(TableResult):
                 "p_value = P(T(y_rep) >= T(y) | y); near 0 or 1 flags a misfit"]
 
     def plot(self, ax: Any = None) -> Any:
-        """Histogram of the replicated statistic with the observed value marked."""
+        """Histogram of the replicated statistic with the observed value marked.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         from sosstats.multilevel._plots import ppc_plot
 
         return ppc_plot(self, ax=ax)

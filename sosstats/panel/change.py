@@ -217,7 +217,13 @@ class ChangeResult(LinearHypotheses, Result):
         return out
 
     def plot(self, ax: Any = None, *, terms: list[str] | None = None) -> Any:
-        """Coefficient plot: estimates with intervals at the fit's level (intercept left out)."""
+        """Coefficient plot: estimates with intervals at the fit's level (intercept left out).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         from sosstats.panel.plots import coefficient_plot
 
         return coefficient_plot(self, ax=ax, terms=terms)

@@ -60,7 +60,13 @@ class OrderedChangeResult(LinearHypotheses, LogitResult):
         return self._fit
 
     def plot(self, ax: Any = None) -> Any:
-        """Coefficient plot of the slopes with their confidence intervals."""
+        """Coefficient plot of the slopes with their confidence intervals.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         import matplotlib.pyplot as plt
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 0.4 * len(self.estimates) + 1))

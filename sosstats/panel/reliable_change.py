@@ -201,7 +201,13 @@ class ReliableChangeResult(Result):
                 "intervals (units treated as independent)."]
 
     def plot(self, ax: Any = None) -> Any:
-        """Jacobson-Truax plot: before against after, with the reliable-change band."""
+        """Jacobson-Truax plot: before against after, with the reliable-change band.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:

@@ -275,7 +275,13 @@ class DomainContrastResult(Result):
         return notes
 
     def plot(self, ax: Any = None, *, level: float | None = None) -> Any:
-        """Forest plot of the contrasts with their intervals (a line at zero)."""
+        """Forest plot of the contrasts with their intervals (a line at zero).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         import matplotlib.pyplot as plt
 
         tidy = self.tidy(level)

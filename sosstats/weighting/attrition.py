@@ -204,7 +204,13 @@ class AttritionWeights(TableResult):
                 "the usual guide to balance."]
 
     def plot(self, ax: Any = None) -> Any:
-        """Love plot: absolute SMD per covariate, unweighted and weighted, with 0.1 guide."""
+        """Love plot: absolute SMD per covariate, unweighted and weighted, with 0.1 guide.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         import matplotlib.pyplot as plt
 
         d = self.diagnostics()

@@ -108,7 +108,13 @@ class ResponseRates(TableResult):
         return notes
 
     def plot(self, ax: Any = None) -> Any:
-        """Horizontal bar chart of the rates with their intervals and the overall rate."""
+        """Horizontal bar chart of the rates with their intervals and the overall rate.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         import matplotlib.pyplot as plt
 
         t = self.table.iloc[1:] if len(self.table) > 1 else self.table
@@ -258,7 +264,13 @@ class NonresponseTests(TableResult):
                 "Holm-adjusted over the covariates."]
 
     def plot(self, ax: Any = None) -> Any:
-        """Dot plot of the SMD of each covariate (level), with +/-0.1 guides."""
+        """Dot plot of the SMD of each covariate (level), with +/-0.1 guides.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         import matplotlib.pyplot as plt
 
         t = self.table

@@ -51,7 +51,13 @@ class _Bounded(TableResult):
         return t
 
     def plot(self, ax: Any = None) -> Any:
-        """Draw the identified sets (thick) and Imbens-Manski intervals (thin), one per row."""
+        """Draw the identified sets (thick) and Imbens-Manski intervals (thin), one per row.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         import matplotlib.pyplot as plt
 
         t = self.table

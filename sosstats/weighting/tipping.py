@@ -105,7 +105,13 @@ class TippingPoint(TableResult):
                 "as fixed."]
 
     def plot(self, ax: Any = None) -> Any:
-        """Estimate and interval band against delta, the threshold and the tipping point."""
+        """Estimate and interval band against delta, the threshold and the tipping point.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn into: ``ax`` when given, else a new figure's.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
