@@ -68,6 +68,8 @@ def test_contract(section: Section) -> None:
     assert set(section.figures) == {"pilots"}
     fig = section.figures["pilots"]
     assert isinstance(fig, Figure) and len(fig.axes) == 2
+    labels = {t.get_text() for t in fig.axes[0].get_yticklabels()}
+    assert labels == set(section.tables["pilot_effects"]["la_name"])      # names, not codes
     assert "$" not in section.method + section.naive + " ".join(section.caveats)
     assert all(isinstance(n, str) and n for n in section.notes)
     assert "2 chains x (300 tuning + 300 draws)" in section.method

@@ -139,3 +139,26 @@ def test_user_frame_replaces_simulation(ctx: StrandContext, section: Section) ->
     base = section.tables["diary_costs"].set_index("group")["cost_per_worker"]
     assert cost["all diarists"] == pytest.approx(2 * base["all diarists"], rel=1e-9)
     pd.testing.assert_frame_equal(diaries, before)
+
+
+def test_cea_truth_is_the_simulators_expectation() -> None:
+    """The truth of the CEA rows: P(re-referred), P(removed) integrated over the family effect.
+
+    On 100,000 simulated families the observed shares by experience group match the mean of
+    the computed probabilities within 4 binomial SEs (a wrong sign, a missing pilot or worker
+    effect, or not integrating the family effect moves them by 10+ SEs).
+    """
+    from sosstats.datasets import simulate_evaluation
+    from sosstats.report.strands.vfm import _expected
+
+    ev = simulate_evaluation(rng=3, n_families=100_000)
+    fam, m = ev.families, ev.memberships
+    for name in ("rereferred", "removed"):
+        spec = ev.truth["families"]["outcomes"][name]
+        mix = (m["weight"] * m["worker_id"].map(spec["worker_effect"])).groupby(
+            m["family_id"]).sum()
+        p = _expected(spec, fam, mix)
+        d = pd.DataFrame({"g": fam["experience"].astype(str), "y": fam[f"{name}_t2"], "p": p})
+        g = d.groupby("g").agg(y=("y", "mean"), p=("p", "mean"), n=("y", "size"))
+        se = np.sqrt(g["y"] * (1 - g["y"]) / g["n"])
+        assert ((g["y"] - g["p"]).abs() < 4 * se).all(), (name, g)

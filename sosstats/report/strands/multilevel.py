@@ -137,10 +137,9 @@ def _figure(res: Any, pilots: pd.DataFrame, names: pd.Series, truth: dict | None
 
     fig = Figure(figsize=(11.5, 4.6), layout="constrained")
     ax_cat, ax_shr = fig.subplots(1, 2)
-    res.plot(ax=ax_cat, kind="caterpillar", level="la_code")
+    res.plot(ax=ax_cat, kind="caterpillar", level="la_code",
+             names={str(k): str(v) for k, v in names.items()} or None)
     order = pilots.sort_values("estimate")        # the caterpillar's own order
-    ax_cat.set_yticks(np.arange(order.shape[0]))
-    ax_cat.set_yticklabels([str(names.get(c, c)) for c in order.index], fontsize=8)
     ax_cat.set_ylabel("pilot")
     ax_cat.set_xlabel("pilot effect on SDQ (points; lower is better)")
     ax_cat.set_title("Pilot effects, 95% credible intervals")
