@@ -108,10 +108,13 @@ class EVPPIResult(TableResult):
         if evpi:
             ax.plot(self.evpi.index, self.evpi.to_numpy(), color="black", linestyle="--",
                     linewidth=1.2, label="EVPI (all parameters)")
-        ax.set_xlabel("willingness to pay per unit of effect")
-        ax.set_ylabel("EVPPI per person")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.set_xlabel("willingness to pay per unit of effect (£)")
+        ax.set_ylabel("EVPPI per person (£)")
         ax.set_title("Expected value of partial perfect information")
         ax.set_ylim(bottom=0)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))     # room for "£20,000" labels
         money_axis(ax, "both")
         ax.legend(loc="best", fontsize="small")
         return ax
