@@ -110,7 +110,7 @@ def published_rows(html: str, key: str) -> tuple[list[str], list[list[str]]]:
 
 @pytest.mark.parametrize("key", ["neighbours", "any"])
 def test_every_published_figure_sits_beside_its_recomputed_value(run, key):
-    """neighbours must have published figures; every other strand that has them is checked."""
+    """Neighbours must have published figures; every other strand that has them is checked."""
     keys = [key] if key == "neighbours" else [
         k for k in STRANDS if k != "neighbours"
         and (run["folder"] / "tables" / f"{k}_published.csv").exists()]

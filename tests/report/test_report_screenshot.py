@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from _report_shots import (FIGURE_SECTION, FIRST_SCREEN, blankness, chromium, figure_page,
-                           screenshot)
+from _report_shots import FIGURE_SECTION, FIRST_SCREEN, blankness, chromium, figure_page, screenshot
 
 from sosstats.report import reproduce
 
