@@ -102,7 +102,9 @@ def test_user_frame_text_experience(ctx: StrandContext) -> None:
     before = ws.copy()
     user = ws.assign(experience=ws["experience"].astype(str))
     sec = survey.run(StrandContext(seed=SEED, quick=True, frames={"worker_survey": user}))
-    assert sec.simulated is False and sec.truth is None
+    # the families' views and case records are still simulated: the banner stays, no truth
+    assert sec.simulated is True and sec.truth is None
+    assert "the user's `worker_survey` and otherwise `simulate_evaluation" in sec.method
     assert list(dict.fromkeys(sec.tables["tools_by_experience"]["domain"].astype(str))) == [
         "new", "2 years", "2 years plus"]
     pd.testing.assert_frame_equal(ws, before)
