@@ -1,4 +1,5 @@
-"""Designing the next evaluation: size and power of the 2017 study's design, by simulation.
+"""Designing the next evaluation: size and power of the 2017 study's design, by simulation
+=======================================================================================
 
 The 2017 Signs of Safety evaluation compared family outcomes between experience groups of ten
 pilot LAs. Before running the next one, a methodologist asks: with ten pilots (or twenty), 270
@@ -16,7 +17,7 @@ script answers with sosstats.design:
 Run: ``python examples/design.py`` (20 to 50 s on two shared cores). It writes
 ``design_size.png`` and ``design_power.png`` to ``$SOSSTATS_EXAMPLE_OUT`` (default: the current
 folder) and prints their paths.
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Unit-level matched comparisons: cohort 2 vs cohort 1 families, and 5-day-trained workers.
+"""Unit-level matched comparisons: cohort 2 vs cohort 1 families, and 5-day-trained workers
+========================================================================================
 
 ``sosstats.neighbours`` compares pilot *local authorities* with similar LAs; this script compares
 *units*. It runs the analyses an evaluator would, on a simulated evaluation large enough for
@@ -22,7 +23,7 @@ Run: ``python examples/matching.py``. It writes three figures (``matching_love_f
 ``matching_love_workers.png``, ``matching_rosenbaum_workers.png``) to the folder named by the
 environment variable ``SOSSTATS_EXAMPLE_OUT`` (default: the current directory), creating it if
 needed, and prints each file's full path.
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Families in workers in pilots: a Bayesian multilevel analysis of the evaluation's outcomes.
+"""Families in workers in pilots: a Bayesian multilevel analysis of the evaluation's outcomes
+==========================================================================================
 
 The 270 families of the Signs of Safety evaluation were seen by social workers in ten pilot
 local authorities, and most had more than one worker. This script runs the multilevel
@@ -18,7 +19,7 @@ analysis an evaluator would, on a simulated evaluation with the study's shape an
 
 Run: ``python examples/multilevel.py``; figures go to ``$SOSSTATS_EXAMPLE_OUT`` (default:
 here). Needs the ``bayes`` extra (PyMC, nutpie, ArviZ).
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Signs of Safety pilots against their statistical nearest neighbours, on real DfE data.
+"""Signs of Safety pilots against their statistical nearest neighbours, on real DfE data
+=====================================================================================
 
 An evaluator's analysis end to end:
 
@@ -12,7 +13,7 @@ An evaluator's analysis end to end:
 
 Run: ``python examples/neighbours.py``; figures are written to ``$SOSSTATS_EXAMPLE_OUT`` (default:
 the current folder).
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Time 1 / Time 2 change in family outcomes, with inference that holds with ten pilots.
+"""Time 1 / Time 2 change in family outcomes, with inference that holds with ten pilots
+====================================================================================
 
 The Signs of Safety evaluation interviewed 270 families at Time 1 and re-interviewed 184 at
 Time 2. This script runs the panel analyses an evaluator would, on a simulated evaluation with
@@ -19,7 +20,7 @@ the study's shape (the real family data are not public):
 Run: ``python examples/panel.py``. It writes two figures, ``panel_coefficients.png`` and
 ``panel_change_by_group.png``, to the folder named by the environment variable
 ``SOSSTATS_EXAMPLE_OUT`` (default: the current directory) and prints each path it writes.
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""The evaluation report from Python: run two strands, look at their results, write the report.
+"""The evaluation report from Python: run two strands, look at their results, write the report
+===========================================================================================
 
 ``sosstats reproduce`` runs all six strands and writes the report; this script does the same
 through the API for two fast strands (Time 1 / Time 2 change and value for money), prints what
 came back, renders one strand as a page of its own and writes the whole report to
 ``$SOSSTATS_EXAMPLE_OUT`` (or a temporary folder).
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 

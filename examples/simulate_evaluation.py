@@ -1,4 +1,5 @@
-"""A simulated Signs of Safety evaluation, and the truths a method should recover from it.
+"""A simulated Signs of Safety evaluation, and the truths a method should recover from it
+======================================================================================
 
 Builds one synthetic evaluation with the study's shape (152 LAs, 10 pilots in three experience
 groups, 270 families at T1 and about 184 at T2, about 200 workers, 121 diarists), prints what is
@@ -8,7 +9,7 @@ differences over all years.
 
 Run: ``python examples/simulate_evaluation.py``; the event-study figure is written to
 ``$SOSSTATS_EXAMPLE_OUT`` (default: the current folder), and the script prints its path.
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 

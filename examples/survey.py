@@ -1,4 +1,5 @@
-"""Survey tables of the Signs of Safety evaluation, with inference that respects the ten pilots.
+"""Survey tables of the Signs of Safety evaluation, with inference that respects the ten pilots
+============================================================================================
 
 Most findings of the 2017 evaluation are survey tables: social workers' use of each tool "with
 all / some / no families", families' views of their worker at Time 1 and Time 2, and case
@@ -20,7 +21,7 @@ public), with the design-based table, interval and test beside what the naive an
    bootstrap) and whether recording improved from Time 1 to Time 2.
 
 Run: ``python examples/survey.py``; figures go to ``$SOSSTATS_EXAMPLE_OUT`` (default: here).
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Value for money of Signs of Safety: unit costs, diaries, avoided costs, budget and CEA.
+"""Value for money of Signs of Safety: unit costs, diaries, avoided costs, budget and CEA
+======================================================================================
 
 A commissioner asks whether the approach was worth its cost. This script answers the way the
 2017 evaluation set out to (time diaries, unit costs, process costs against statistical
@@ -23,7 +24,7 @@ g. cost-effectiveness of the experience groups on the families' outcomes (cost o
 
 Every money input is ILLUSTRATIVE unless a source is named; prices are 2015/16 unless said.
 Run: ``python examples/vfm.py``; figures go to ``$SOSSTATS_EXAMPLE_OUT`` (default: here).
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 

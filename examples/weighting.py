@@ -1,4 +1,5 @@
-"""Attrition: making the families re-interviewed at Time 2 stand for all 270 seen at Time 1.
+"""Attrition: making the families re-interviewed at Time 2 stand for all 270 seen at Time 1
+========================================================================================
 
 The Signs of Safety evaluation interviewed 270 families at Time 1 and fewer at Time 2. If the
 families who dropped out differ from those who stayed, naive Time 2 figures and T1 -> T2 changes
@@ -22,7 +23,7 @@ with the study's shape and a known truth (the real family data are not public):
    imputed estimates against the simulator's truth for all 270 families.
 
 Run: ``python examples/weighting.py``; figures go to ``$SOSSTATS_EXAMPLE_OUT`` (default: here).
-"""
+"""  # noqa: D205, D400
 
 from __future__ import annotations
 
