@@ -176,7 +176,7 @@ def _axes_of(ax: Any, which: str) -> list[Any]:
 
 
 def money_axis(ax: Any, which: str = "y", currency: str = "£", *,
-               decimals: int | None = None) -> Any:
+               decimals: int | None = None, nbins: int | None = None) -> Any:
     """Show an axis as money in ``currency`` with thousands separators and no offset text.
 
     Tick labels read ``£1,000,000`` (never ``1e7`` or an offset such as ``+1.2e6``). When
@@ -193,13 +193,17 @@ def money_axis(ax: Any, which: str = "y", currency: str = "£", *,
         Symbol before the digits ("£" by default).
     decimals : int, optional
         Digits after the decimal point; None chooses from the tick spacing.
+    nbins : int, optional
+        At most about this many intervals between ticks (a
+        :class:`~matplotlib.ticker.MaxNLocator`), so long labels such as ``£12,500,000`` do
+        not run into each other on a horizontal axis; None keeps the axis's locator.
 
     Returns
     -------
     matplotlib.axes.Axes
         ``ax``, for chaining.
     """
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     for axis in _axes_of(ax, which):
         def fmt(value: float, _pos: Any, axis: Any = axis) -> str:
@@ -211,10 +215,12 @@ def money_axis(ax: Any, which: str = "y", currency: str = "£", *,
             return money_label(value, currency, decimals=digits)
 
         axis.set_major_formatter(FuncFormatter(fmt))
+        if nbins is not None:
+            axis.set_major_locator(MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
     return ax
 
 
-def plain_axis(ax: Any, which: str = "y") -> Any:
+def plain_axis(ax: Any, which: str = "y", *, nbins: int | None = None) -> Any:
     """Plain numbers with thousands separators, no offset or scientific notation (``12,500``).
 
     Parameters
@@ -223,13 +229,15 @@ def plain_axis(ax: Any, which: str = "y") -> Any:
         Axes whose axis to format.
     which : {"x", "y", "both"}
         Which axis.
+    nbins : int, optional
+        At most about this many tick intervals (see :func:`money_axis`).
 
     Returns
     -------
     matplotlib.axes.Axes
         ``ax``, for chaining.
     """
-    return money_axis(ax, which, currency="")
+    return money_axis(ax, which, currency="", nbins=nbins)
 
 
 def integer_year_axis(ax: Any, which: str = "x", *, years: Sequence[float] | None = None) -> Any:

@@ -65,13 +65,15 @@ def ceac(result: Any, ax: Any = None) -> Any:
     curves = result.ceac
     for option in curves.columns:
         ax.plot(curves.index, curves[option], color=option_colour(result, option),
-                label=str(option))
+                label=str(option), zorder=2)
     if len(result.options) > 2:
         front = result.ceaf
-        ax.plot(front.index, front["probability"], color="black", linewidth=2.5, alpha=0.4,
-                label="frontier (CEAF)")
+        # a wide pale band under the option curves: drawn on top, a translucent black line
+        # darkened the curve it followed, which then no longer matched its legend colour
+        ax.plot(front.index, front["probability"], color="0.8", linewidth=6,
+                solid_capstyle="round", zorder=1, label="frontier (CEAF)")
     ax.set_ylim(-0.02, 1.02)
-    money_axis(ax, "x")
+    money_axis(ax, "x", nbins=5)
     ax.set_xlabel("willingness to pay per unit of effect (£)")
     ax.set_ylabel("probability cost-effective")
     ax.set_title("Cost-effectiveness acceptability")
@@ -84,7 +86,8 @@ def evpi(result: Any, ax: Any = None) -> Any:
     ax = _axes(ax)
     curve = result.evpi
     ax.plot(curve.index, curve.to_numpy())
-    money_axis(ax, "both")
+    money_axis(ax, "x", nbins=5)
+    money_axis(ax, "y")
     ax.set_xlabel("willingness to pay per unit of effect (£)")
     ax.set_ylabel("EVPI per person (£)")
     ax.set_title("Expected value of perfect information")

@@ -170,7 +170,7 @@ class AvoidedCosts(Result):
         ax.set_yticks(y, la_names(codes, names=names) if show_names else codes)
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.invert_yaxis()
-        money_axis(ax, "x")
+        money_axis(ax, "x", nbins=5)
         ax.set_xlabel("cost avoided (positive) or added (negative), £")
         ax.set_title("Process costs against statistical neighbours")
         return ax

@@ -112,7 +112,7 @@ class OneWay(TableResult):
         ax.set_yticks(pos)
         ax.set_yticklabels([f"{p} ({lo:,.4g} to {hi:,.4g})"
                             for p, lo, hi in zip(t.index, t["low"], t["high"])])
-        (money_axis if money else plain_axis)(ax, "x")
+        (money_axis if money else plain_axis)(ax, "x", nbins=5)
         base = money_label(b) if money else f"{b:,.4g}"
         ax.set_xlabel(f"{self.name}{' (£)' if money else ''}")
         ax.set_title(f"One-way sensitivity of {self.name} (base {base})")

@@ -131,3 +131,22 @@ def test_diary_shares_in_per_cent():
     ax = diary_costs(d, 30.0, n_resamples=10, rng=0).plot()
     labels = _labels(ax.xaxis)
     assert labels[0] == "0%" and labels[-1] == "100%"
+
+
+def test_ceac_frontier_lies_under_the_option_curves(cea_result):
+    """A translucent frontier drawn on top changed the colour of the curve it followed."""
+    ax = cea_result.plot(kind="ceac")
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    front = lines.pop("frontier (CEAF)")
+    assert front.get_alpha() in (None, 1.0)
+    assert all(front.get_zorder() < ln.get_zorder() for ln in lines.values())
+
+
+@pytest.mark.parametrize("kind", ["ceac", "evpi"])
+def test_money_tick_labels_do_not_run_into_each_other(cea_result, kind):
+    ax = cea_result.plot(kind=kind)
+    ax.figure.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()
+             and ax.get_xlim()[0] <= t.get_position()[0] <= ax.get_xlim()[1]]
+    assert len(boxes) >= 3
+    assert not any(boxes[i].overlaps(boxes[i + 1]) for i in range(len(boxes) - 1))
