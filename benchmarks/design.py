@@ -1,24 +1,43 @@
-"""simulate_study on the study's design: in-process vs process pool vs Dask, and a hand loop.
+"""simulate_study on the study's design vs the hand-written loop a user writes today.
 
-The design is the Signs of Safety evaluation as ``simulate_evaluation`` draws it (270 families
-in ten pilot LAs, 30% attrition at T2); each replicate reshapes the families' SDQ to the long
-two-wave frame (five columns, numpy) and fits ``change_model("sdq ~ C(cohort) +
-C(experience)", ..., cluster="la_code")`` with ``inference="cr2"`` and with ``"wild"`` (all
-1,024 sign vectors). The truth: SDQ falls by 1.5 for every family (the intercept of the change)
-and cohort and experience shift levels, not changes (true coefficients 0).
+The design is the Signs of Safety evaluation as ``simulate_evaluation`` draws it: 270 families
+in ten pilot LAs, SDQ at T1 and T2 with the simulator's outcome model, about 32% lost at T2.
+Each replicate fits the first-difference change model ``sdq ~ C(experience) + C(cohort)`` on
+the respondents, clustered by pilot. The truth: SDQ falls by 1.5 for every family (the
+intercept of the change) and experience and cohort shift levels, not changes (0).
 
-Printed for each backend: wall time, compute time inside the replicates (summed over workers),
-per-replicate cost and the scheduling overhead (wall - compute / workers), the speed-up from 1
-to 2 workers, and that every backend gave the same numbers bit for bit. Beside it the peer a
-user writes today: a loop over ``simulate_evaluation`` + statsmodels OLS of the change with
-cluster-robust (CR1-type, normal) SEs, collecting rows in a list of dicts. Both loops spend most
-of their time in the simulator, so the estimator step (the same pre-drawn data sets) is timed
-alone as well.
+What each side computes, per replicate (the same replicates: replicate ``i`` of both draws
+its data from ``SeedSequence(SEED).spawn(n)[i]``, so they fit the same data sets and the
+script checks that their point estimates agree):
 
-Run ``python benchmarks/design.py`` (10,000 replicates of each estimator on each backend: about
-6-7 minutes a run in one process on 2 cores, half that on 2 workers, 45 minutes in all);
-``--n 1000`` for about 5 minutes, ``--estimators cr2`` for one, ``--skip-dask`` without
-dask.distributed. On a shared machine the wall times vary by up to 2x between runs.
+* the peer (``peer_loop``): ``simulate_evaluation(rng=rng_i)`` (the whole evaluation: 152 LAs'
+  indicator panels, workers, families, diaries, survey, views, case records), then
+  ``statsmodels`` OLS of the change with ``cov_type="cluster"`` (CR1 with the small-sample
+  factor, normal p-values and intervals), rows collected in a list of dicts and summarised
+  with pandas at the end;
+* sosstats (the public path): ``simulate_study(evaluation_families(), design.estimator(kind),
+  n)`` with ``kind = "cr2"`` (Bell-McCaffrey CR2 covariance, Satterthwaite df per term, t
+  intervals) or ``"wild"`` (wild cluster restricted bootstrap per term over all 1,024 sign
+  vectors: p-value and interval by test inversion, CR1 SE), and the study's summary (bias,
+  RMSE, coverage, rejection with Monte Carlo SEs). ``evaluation_families`` simulates only the
+  families table (bit for bit ``simulate_evaluation``'s) and the estimator fits a chunk of
+  replicates at once: CR2 in one stacked kernel call, wild with change_model's kernel per
+  replicate on arrays built without formulaic.
+
+So sosstats does more inference per replicate (CR2 and its df; or 1,024 bootstrap fits and
+two root searches per term) and less simulation (only what the estimator reads). The
+attribution rows split the speed-up: the same public estimator on the per-replicate path,
+with ``simulate_evaluation``'s whole evaluation and with the families-only design.
+
+Printed: per-replicate cost of each, the ratio to the peer, the process pool and a 2-worker
+Dask LocalCluster with their scheduling overhead, Dask with 1 worker (scaling 1 -> 2), and
+whether every backend gave the same numbers bit for bit.
+
+``python benchmarks/design.py --quick`` (under a minute): 1,000 replicates of sosstats per
+run, the peer on 200. ``python benchmarks/design.py`` : 10,000 replicates per sosstats run and
+the peer on 1,000 (``--peer-n 10000`` for the issue's full figure: about 7 minutes more).
+BLAS runs one thread for both sides (what simulate_study's runner does; it favours the peer,
+whose small statsmodels fits slow down with two threads on a busy machine).
 """
 
 from __future__ import annotations
@@ -32,50 +51,34 @@ import numpy as np
 import pandas as pd
 
 from sosstats.datasets import simulate_evaluation
-from sosstats.design import simulate_study
-from sosstats.panel.change import change_model
+from sosstats.design import evaluation_families, simulate_study
+from sosstats.design._execution import one_blas_thread
+from sosstats.design._seeds import RootSeed
 
-FORMULA = "sdq ~ C(cohort) + C(experience)"
-TRUTH = {"Intercept": -1.5, "C(cohort)[T.2]": 0.0, "C(experience)[T.2 years]": 0.0,
-         "C(experience)[T.2 years plus]": 0.0}
 SEED = 20170901
+DESIGN = evaluation_families()
+TRUTH = DESIGN.truth
 
 
-def study_design(rng: np.random.Generator) -> pd.DataFrame:
-    """One evaluation's families as a long two-wave frame (family, LA, cohort, experience, sdq)."""
+def evaluation_long(rng: np.random.Generator) -> pd.DataFrame:
+    """Attribution only: the same long frame, from the whole simulate_evaluation."""
     fam = simulate_evaluation(rng=rng).families
     n = len(fam)
-    twice = np.repeat(np.arange(n), 2)          # (categoricals keep their level order)
-    long = fam[["family_id", "la_code", "cohort", "experience"]].iloc[twice]
-    return long.reset_index(drop=True).assign(
-        wave=np.tile(np.array(["t1", "t2"], dtype=object), n),
-        sdq=fam[["sdq_t1", "sdq_t2"]].to_numpy(dtype=float).ravel())
-
-
-def fit_cr2(data: pd.DataFrame):
-    return change_model(FORMULA, data, entity="family_id", time="wave", cluster="la_code",
-                        inference="cr2")
-
-
-def fit_wild(data: pd.DataFrame):
-    return change_model(FORMULA, data, entity="family_id", time="wave", cluster="la_code",
-                        inference="wild")
-
-
-def fit_cr1(data: pd.DataFrame):
-    return change_model(FORMULA, data, entity="family_id", time="wave", cluster="la_code",
-                        inference="cr1")
-
-
-ESTIMATORS = {"cr2": fit_cr2, "wild": fit_wild}
+    two = np.repeat(np.arange(n), 2)
+    long = fam[["family_id", "la_code", "experience", "cohort"]].iloc[two].reset_index(
+        drop=True)
+    return long.assign(wave=np.tile([1, 2], n),
+                       sdq=fam[["sdq_t1", "sdq_t2"]].to_numpy(float).ravel(),
+                       responded=np.repeat(fam["responded_t2"].to_numpy(), 2))
 
 
 # -- the peer: the loop a user writes today ---------------------------------------------------
 def peer_fit(fam: pd.DataFrame) -> list[dict]:
+    """Statsmodels OLS of the change on the respondents, cluster-robust by pilot."""
     import statsmodels.formula.api as smf
 
     d = fam.dropna(subset=["sdq_t1", "sdq_t2"]).assign(change=lambda f: f.sdq_t2 - f.sdq_t1)
-    fit = smf.ols("change ~ C(cohort) + C(experience)", d).fit(
+    fit = smf.ols("change ~ C(experience) + C(cohort)", d).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(d["la_code"])[0]})
     ci = fit.conf_int()
     return [{"term": t, "estimate": fit.params[t], "std_error": fit.bse[t],
@@ -83,42 +86,63 @@ def peer_fit(fam: pd.DataFrame) -> list[dict]:
             for t in fit.params.index]
 
 
-def peer_loop(n: int) -> pd.DataFrame:
+def peer_loop(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the hand loop: replicate i from the same seed as simulate_study's replicate i."""
+    root = RootSeed(SEED)
     rows = []
     for r in range(n):
-        fam = simulate_evaluation(rng=np.random.default_rng([SEED, r])).families
+        fam = simulate_evaluation(rng=root.generator(r)).families
         for row in peer_fit(fam):
             row["replicate"] = r
             rows.append(row)
     out = pd.DataFrame(rows)
-    truth = out["term"].map({"Intercept": -1.5, "C(cohort)[T.2]": 0.0,
-                             "C(experience)[T.2 years]": 0.0,
-                             "C(experience)[T.2 years plus]": 0.0})
+    truth = out["term"].map(TRUTH)
     out["covered"] = (out.ci_lower <= truth) & (truth <= out.ci_upper)
-    return out.groupby("term")["covered"].mean()
+    out["rejected"] = out.p_value <= 0.05
+    summary = out.groupby("term")[["covered", "rejected"]].mean()
+    return out, summary
 
 
-def line(label: str, res, workers: int, base_wall: float | None = None) -> str:
+def line(label: str, wall: float, n: int, peer_per: float | None, extra: str = "") -> str:
+    ratio = f"{peer_per / (wall / n):6.1f}x the peer" if peer_per else ""
+    return f"  {label:<44} {wall:8.2f} s  {1e3 * wall / n:8.2f} ms/rep  {ratio}{extra}"
+
+
+def backend_line(label: str, res, workers: int, base_wall: float, peer_per: float) -> str:
     t = res.timing
     overhead = t["wall_s"] - t["compute_s"] / workers
-    speed = f"{base_wall / t['wall_s']:5.2f}x" if base_wall else "     -"
-    return (f"  {label:<26} wall {t['wall_s']:8.2f} s  compute {t['compute_s']:8.2f} s  "
-            f"{1e3 * t['per_replicate_s']:7.1f} ms/rep  overhead {overhead:7.2f} s "
-            f"({1e3 * overhead / res.n_replicates:6.2f} ms/rep)  speed-up {speed}")
+    return line(label, t["wall_s"], res.n_replicates, peer_per,
+                f"  speed-up {base_wall / t['wall_s']:4.2f}x; overhead {overhead:6.2f} s "
+                f"({1e3 * overhead / res.n_replicates:5.2f} ms/rep)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=10_000, help="replicates per run (10,000)")
+    ap.add_argument("--quick", action="store_true", help="1,000 replicates; peer 200")
+    ap.add_argument("--n", type=int, default=None, help="sosstats replicates per run")
+    ap.add_argument("--peer-n", type=int, default=None, help="peer replicates")
     ap.add_argument("--estimators", default="cr2,wild")
     ap.add_argument("--skip-dask", action="store_true")
-    ap.add_argument("--skip-peer", action="store_true")
     args = ap.parse_args()
-    n = args.n
-    print(f"cores available: {len(os.sched_getaffinity(0))}; {n:,} replicates per run")
-    warnings.simplefilter("ignore")      # attrition's "families dropped" note, every replicate
+    n = args.n or (1_000 if args.quick else 10_000)
+    m = args.peer_n or (200 if args.quick else 1_000)
+    attr = 50 if args.quick else 200
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"cores available: {len(os.sched_getaffinity(0))}; load average {load:.2f}; "
+          f"sosstats {n:,} replicates per run, the peer {m:,}")
+    warnings.simplefilter("ignore")      # statsmodels' and the few-cluster notes
 
-    client = cluster1 = cluster2 = None
+    with one_blas_thread():
+        t0 = time.perf_counter()
+        peer_rows, peer_summary = peer_loop(m)
+        peer_wall = time.perf_counter() - t0
+    peer_per = peer_wall / m
+    print("\n== the peer: simulate_evaluation + statsmodels OLS, cluster SEs (CR1, normal) ==")
+    print(line(f"hand loop, {m} replicates", peer_wall, m, None))
+    print(peer_summary.rename(columns={"covered": "coverage", "rejected": "rejection"})
+          .to_string(float_format=lambda v: f"{v:.3f}"))
+
+    client = None
     if not args.skip_dask:
         from distributed import Client, LocalCluster
 
@@ -126,92 +150,56 @@ def main() -> None:
         cluster2 = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                 dashboard_address=":0")
         client = Client(cluster2)
-        print(f"Dask LocalCluster(n_workers=2, threads_per_worker=1) started in "
+        print(f"\nDask LocalCluster(n_workers=2, threads_per_worker=1) started in "
               f"{time.perf_counter() - t0:.1f} s (not counted below)")
 
-    results = {}
-    for name in args.estimators.split(","):
-        est = ESTIMATORS[name]
-        print(f"\n== change_model(inference={name!r}) on simulate_evaluation's families ==")
-        here = simulate_study(study_design, est, n, truth=TRUTH, rng=SEED)
-        print(line("in-process", here, 1))
-        pool = simulate_study(study_design, est, n, truth=TRUTH, rng=SEED, n_jobs=2)
-        print(line("process pool, n_jobs=2", pool, 2, here.timing["wall_s"]))
+    results, dask_wall = {}, {}
+    for kind in args.estimators.split(","):
+        est = DESIGN.estimator(kind)
+        print(f"\n== sosstats: simulate_study(evaluation_families(), "
+              f"estimator({kind!r}), n) ==")
+        here = simulate_study(DESIGN, est, n, rng=SEED)
+        assert here.settings["batched"] == n
+        print(line(f"in-process, batched ({n:,})", here.timing["wall_s"], n, peer_per))
+        check = here.replicates[here.replicates.replicate < m].reset_index(drop=True)
+        mine = check.set_index(["replicate", "term"])["estimate"]
+        theirs = peer_rows.set_index(["replicate", "term"])["estimate"].reindex(mine.index)
+        print(f"  same data sets as the peer: max |estimate difference| over {m} replicates "
+              f"{np.nanmax(np.abs(mine.to_numpy() - theirs.to_numpy())):.1e}")
+        # attribution: the same public estimator per replicate
+        per_fam = simulate_study(DESIGN.simulate, est, attr, rng=SEED)
+        per_ev = simulate_study(evaluation_long, est, attr, rng=SEED)
+        print(line(f"  per replicate, families-only design ({attr})",
+                   per_fam.timing["wall_s"], attr, peer_per))
+        print(line(f"  per replicate, whole simulate_evaluation ({attr})",
+                   per_ev.timing["wall_s"], attr, peer_per))
+        pool = simulate_study(DESIGN, est, n, rng=SEED, n_jobs=2)
+        print(backend_line("process pool, n_jobs=2", pool, 2, here.timing["wall_s"], peer_per))
         same = [here.replicates.equals(pool.replicates)]
         if client is not None:
-            dask = simulate_study(study_design, est, n, truth=TRUTH, rng=SEED, client=client)
-            print(line("Dask, 2 workers", dask, 2, here.timing["wall_s"]))
+            dask = simulate_study(DESIGN, est, n, rng=SEED, client=client)
+            print(backend_line("Dask, 2 workers", dask, 2, here.timing["wall_s"], peer_per))
             same.append(here.replicates.equals(dask.replicates))
+            dask_wall[kind] = dask.timing["wall_s"]
         print(f"  identical bit for bit on every backend: {all(same)}")
         t = here.tidy().set_index("term")
-        print(t[["n_ok", "bias", "bias_mcse", "coverage", "coverage_mcse", "rejection_rate",
+        print(t[["n_ok", "bias", "coverage", "coverage_mcse", "rejection_rate",
                  "rejection_rate_mcse"]].to_string(float_format=lambda v: f"{v:.4f}"))
-        results[name] = here
+        results[kind] = here
 
     if client is not None:
-        client.close()
-        cluster2.close()
         from distributed import Client, LocalCluster
 
-        cluster1 = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                dashboard_address=":0")
-        with Client(cluster1) as c1:
-            name = args.estimators.split(",")[0]
-            one = simulate_study(study_design, ESTIMATORS[name], n, truth=TRUTH, rng=SEED,
-                                 client=c1)
-            print(f"\nDask with 1 worker ({name}): wall {one.timing['wall_s']:.2f} s; "
-                  f"in-process {results[name].timing['wall_s']:.2f} s")
-        cluster1.close()
-
-    # the estimator step alone, on the same pre-drawn data sets, with one BLAS thread for all
-    # (as simulate_study's runner; a 2-thread BLAS slows these small fits 1.5-3x here)
-    from sosstats.design._execution import one_blas_thread
-
-    with one_blas_thread():
-        timings, sim, k = estimator_step(n, args.skip_peer)
-    print(f"\n== estimator step alone, {k} pre-drawn data sets, one BLAS thread ==")
-    print(f"  simulate_evaluation + long frame     {1e3 * sim:8.1f} ms / replicate")
-    for name, s in timings.items():
-        print(f"  {name:<36} {1e3 * s:8.1f} ms / fit")
-    peer_summary(n, args.skip_peer, results, timings)
-
-
-def estimator_step(n: int, skip_peer: bool) -> tuple[dict[str, float], float, int]:
-    k = min(n, 100)
-    fams = [simulate_evaluation(rng=np.random.default_rng([SEED, r])).families for r in range(k)]
-    t0 = time.perf_counter()
-    for _ in range(k):
-        study_design(np.random.default_rng(0))
-    sim = (time.perf_counter() - t0) / k
-    longs = [study_design(np.random.default_rng(r)) for r in range(k)]
-    timings = {}
-    for name, est in {**ESTIMATORS, "cr1 (the peer's kind)": fit_cr1}.items():
-        t0 = time.perf_counter()
-        for d in longs:
-            est(d)
-        timings[name] = (time.perf_counter() - t0) / k
-    if not skip_peer:
-        t0 = time.perf_counter()
-        for f in fams:
-            peer_fit(f)
-        timings["peer (statsmodels OLS, cluster SE)"] = (time.perf_counter() - t0) / k
-    return timings, sim, k
-
-
-def peer_summary(n: int, skip_peer: bool, results: dict, timings: dict[str, float]) -> None:
-    if not skip_peer:
-        m = min(n, 400)
-        t0 = time.perf_counter()
-        cov = peer_loop(m)
-        wall_peer = time.perf_counter() - t0
-        print(f"\n== the peer's whole loop, {m} replicates: {wall_peer:.2f} s "
-              f"({1e3 * wall_peer / m:.1f} ms/rep); its normal-theory CR1 coverage: ==")
-        print(cov.to_string(float_format=lambda v: f"{v:.3f}"))
-        for name, res in results.items():
-            per = res.timing["wall_per_replicate_s"]
-            print(f"  sosstats {name} in-process {1e3 * per:.1f} ms/rep: "
-                  f"{wall_peer / m / per:.2f}x the peer's speed (whole loop); estimator step "
-                  f"{timings['peer (statsmodels OLS, cluster SE)'] / timings[name]:.2f}x")
+        client.close()
+        cluster2.close()
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                          dashboard_address=":0") as cluster1, Client(cluster1) as c1:
+            for kind, res in results.items():
+                one = simulate_study(DESIGN, DESIGN.estimator(kind), n, rng=SEED, client=c1)
+                print(f"\nDask with 1 worker ({kind}): wall {one.timing['wall_s']:.2f} s; "
+                      f"2 workers {dask_wall[kind]:.2f} s (scaling 1 -> 2: "
+                      f"{one.timing['wall_s'] / dask_wall[kind]:.2f}x); in-process "
+                      f"{res.timing['wall_s']:.2f} s")
 
 
 if __name__ == "__main__":

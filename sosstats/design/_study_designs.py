@@ -57,7 +57,8 @@ class EvaluationFamilies(_Design):
         """The simulator's coefficients of the SDQ change (``time_t2``; 0 for the others).
 
         SDQ is rounded and clipped to 0-40 at each wave, so the expected change of a group
-        differs from these by rounding error (about 0.01 points, see docs/design.md).
+        differs from these by 0.002 to 0.008 points (numerical integration over the
+        simulator's model; docs/design.md).
         """
         return {"Intercept": float(OUTCOMES["sdq"]["coef"][4]),
                 "C(experience)[T.2 years]": 0.0, "C(experience)[T.2 years plus]": 0.0,
