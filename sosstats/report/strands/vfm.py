@@ -345,6 +345,8 @@ def run(ctx: StrandContext) -> Section:
         tables["nmb"] = nmb[nmb["wtp"].isin(at)].reset_index(drop=True)
 
     notes = _notes(caught_all)
+    # columns that are empty throughout (no test statistic for a cost, say) are left out
+    tables = {k: v.dropna(axis=1, how="all") for k, v in tables.items()}
     ctx.step(0.9, "figures and truth")
 
     # figures --------------------------------------------------------------------------------
