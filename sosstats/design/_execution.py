@@ -17,6 +17,10 @@ traceback) and the chunk goes on. Three backends hand out the same chunks:
   gathered with ``as_completed`` as they finish; a task that fails as a whole (a worker lost,
   a payload that does not unpickle there) is recorded as the failure of each of its replicates.
 
+A task whose design and estimator have ``simulate_batch`` / ``fit_batch`` runs each chunk as
+one batch (:mod:`sosstats.design._batched`); replicates the batch fit sends back run the
+per-replicate steps above.
+
 Because the seed of replicate ``i`` depends only on the root and ``i``, the chunking and the
 backend change nothing in the numbers. The runner does no pandas work per row: the estimator's
 table is turned into arrays column by column, once per replicate.

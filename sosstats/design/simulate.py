@@ -156,8 +156,13 @@ def simulate_study(design: Callable[[np.random.Generator], pd.DataFrame] | Any,
     What is vectorised: the runner does no per-row pandas work (each replicate's table becomes
     numpy arrays column by column; the summary is one ``bincount`` pass over all replicates),
     and the estimators' own kernels are batched inside a replicate (the wild bootstrap's sign
-    vectors, randomisation inference's permutations, CR2's cluster blocks). Replicates
-    themselves run one after another within a task.
+    vectors, randomisation inference's permutations, CR2's cluster blocks). When the design
+    has ``simulate_batch`` and the estimator ``fit_batch`` (:func:`study_2017` and
+    :func:`evaluation_families` with :func:`change_estimator`'s ``"cr2"`` / ``"wild"``), each
+    task is simulated as one batch of arrays and fitted in one call (CR2: one stacked kernel
+    for all its replicates), with the per-replicate numbers (CR2 to rounding, wild bit for
+    bit) and independent of the batching; ``settings["batched"]`` counts the replicates that
+    ran so. Other replicates run one after another within a task.
 
     References
     ----------
