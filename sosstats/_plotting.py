@@ -100,10 +100,22 @@ def _panel_figure_class() -> type:
         def ravel(self) -> np.ndarray:
             return self.panels.ravel()
 
+    PanelFigure.__module__ = __name__
+    PanelFigure.__qualname__ = "PanelFigure"
     return PanelFigure
 
 
 _PANEL_FIGURE: type | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """Make ``sosstats._plotting.PanelFigure`` on first use (so that pickles find it)."""
+    global _PANEL_FIGURE
+    if name == "PanelFigure":
+        if _PANEL_FIGURE is None:
+            _PANEL_FIGURE = _panel_figure_class()
+        return _PANEL_FIGURE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def new_figure(nrows: int, ncols: int, *, figsize: tuple[float, float], ravel: bool = False,
@@ -132,11 +144,8 @@ def new_figure(nrows: int, ncols: int, *, figsize: tuple[float, float], ravel: b
     """
     import matplotlib.pyplot as plt
 
-    global _PANEL_FIGURE
-    if _PANEL_FIGURE is None:
-        _PANEL_FIGURE = _panel_figure_class()
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False,
-                             FigureClass=_PANEL_FIGURE, **kwargs)
+                             FigureClass=__getattr__("PanelFigure"), **kwargs)
     axes = axes.ravel() if ravel else axes
     fig.panels = axes
     return fig, axes

@@ -13,6 +13,7 @@ the Bayesian multilevel results need a sampler and are under ``@pytest.mark.slow
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import matplotlib
@@ -529,3 +530,81 @@ def test_caterpillar_labels_las_by_name():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["E06900001", "Bristol"]
     named = caterpillar(table, "la_code", names={"E06900001": "Oakford"})
     assert [t.get_text() for t in named.get_yticklabels()] == ["Oakford", "Bristol"]
+
+
+# -- the shared helpers (sosstats._plotting) ----------------------------------------------------
+def test_money_label_and_axis():
+    from sosstats._plotting import money_axis, money_label
+
+    assert money_label(1_250_000) == "£1,250,000"
+    assert money_label(-30_000) == "\u2212£30,000"
+    assert money_label(-0.2) == "£0" and money_label(0.25, decimals=2) == "£0.25"
+    assert money_label(float("nan")) == ""
+    ax = plt.figure().add_subplot()
+    ax.plot([0, 1], [2.0e7, 2.0e7 + 5e4])         # offset territory: "+2e7"
+    money_axis(ax, "y")
+    ax.figure.canvas.draw()
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch(r"£\d{2},\d{3},000", s) for s in labels), labels
+    from sosstats.errors import DataError
+
+    with pytest.raises(DataError, match="which"):
+        money_axis(ax, "z")
+
+
+def test_integer_year_axis_never_ticks_half_years():
+    from sosstats._plotting import integer_year_axis
+
+    ax = plt.figure().add_subplot()
+    ax.plot([2014, 2015, 2016], [1, 2, 3])
+    integer_year_axis(ax)
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(s.isdigit() and len(s) == 4 for s in labels)
+    assert {"2014", "2015", "2016"} <= set(labels)
+    ax2 = plt.figure().add_subplot()
+    ax2.plot([2014, 2016], [1, 2])
+    integer_year_axis(ax2, years=[2014, 2015, 2016])
+    assert list(ax2.get_xticks()) == [2014, 2015, 2016]
+
+
+def test_label_points_is_deterministic_and_checks_lengths():
+    from sosstats._plotting import label_points
+    from sosstats.errors import DataError
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=25), rng.uniform(size=25)
+    labels = [f"LA number {i}" for i in range(25)]
+    offsets = []
+    for _ in range(2):
+        ax = plt.figure(figsize=(5, 4)).add_subplot()
+        ax.scatter(x, y)
+        texts = label_points(ax, x, y, labels)
+        offsets.append([t.xyann for t in texts])
+        boxes = [Text_extent(t) for t in texts if t.get_visible()]
+        assert len(boxes) == 25
+        assert not any(boxes[i].overlaps(boxes[j]) for i in range(25) for j in range(i + 1, 25))
+    assert offsets[0] == offsets[1]
+    with pytest.raises(DataError, match="same length"):
+        label_points(ax, [1, 2], [1], ["a", "b"])
+
+
+def Text_extent(t):                                   # noqa: N802 - the label's own box
+    from matplotlib.text import Text
+
+    t.figure.canvas.draw()
+    return Text.get_window_extent(t)
+
+
+def test_panel_figure_is_a_figure_that_indexes_like_its_axes_and_pickles():
+    import pickle
+
+    from sosstats._plotting import new_figure
+
+    fig, axes = new_figure(2, 2, figsize=(4, 4))
+    assert isinstance(fig, Figure) and bool(fig)
+    assert fig[1, 0] is axes[1, 0] and fig.shape == (2, 2) and fig.size == 4 and len(fig) == 2
+    assert list(fig.flat) == list(axes.flat) and list(fig.ravel()) == list(axes.ravel())
+    again = pickle.loads(pickle.dumps(fig))
+    assert isinstance(again, Figure) and len(again.axes) == 4
