@@ -338,3 +338,23 @@ def test_study_2017_batched_equals_per_replicate(structure):
         per_rep = simulate_study(design.simulate, est, 16, rng=12, truth=design.truth)
         assert batched.settings["batched"] == 16
         _compare(batched, per_rep, exact=exact)
+
+
+def test_an_estimator_failing_on_every_replicate_stops_early_on_the_batched_path():
+    design = evaluation_families()
+    est = change_estimator("sdq ~ C(no_such_column)", "cr2")   # parsed, but not in the batch
+    with pytest.raises(DesignError, match="each of the first 5 replicates"):
+        simulate_study(design, est, 50, rng=1)
+
+
+def test_a_design_whose_batch_fails_runs_per_replicate():
+    class Broken(type(evaluation_families())):
+        def simulate_batch(self, generators):
+            raise RuntimeError("no batch today")
+
+    design = Broken(152, 10, 200, 270)
+    est = design.estimator()
+    res = simulate_study(design, est, 6, rng=3)
+    ref = simulate_study(evaluation_families(), est, 6, rng=3)
+    assert res.settings["batched"] == 0 and ref.settings["batched"] == 6
+    _compare(res, ref, exact=False)
