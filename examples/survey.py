@@ -39,7 +39,9 @@ from sosstats.datasets import simulate_evaluation  # noqa: E402
 from sosstats.survey import SurveyDesign, cohens_kappa  # noqa: E402
 from sosstats.weighting import attrition_weights  # noqa: E402
 
-OUT = Path(os.environ.get("SOSSTATS_EXAMPLE_OUT", Path(__file__).resolve().parent))
+# (a default that is not evaluated when the variable is set: sphinx-gallery, which runs the
+# script for the documentation, defines no __file__)
+OUT = Path(os.environ.get("SOSSTATS_EXAMPLE_OUT") or Path(__file__).resolve().parent)
 pd.set_option("display.width", 120)
 pd.set_option("display.max_columns", 12)
 
