@@ -23,6 +23,7 @@ Rao, J. N. K. and Scott, A. J. (1981, 1984); Thomas, D. R. and Rao, J. N. K. (19
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,7 +35,7 @@ from sosstats._kernels import rao_scott as rs
 from sosstats._multiplicity import ADJUSTMENTS, adjust_pvalues
 from sosstats._results import TableResult
 from sosstats._validate import as_list, check_columns, check_option, shown_values
-from sosstats.errors import DataError, DesignError
+from sosstats.errors import DataError, DesignError, SosstatsWarning
 
 if TYPE_CHECKING:   # pragma: no cover
     from sosstats.survey.design import SurveyDesign
@@ -52,7 +53,7 @@ def levels_of(values: pd.Series, name: str, *, role: str = "column",
     """Integer codes (-1 for missing) and the levels of a categorical column.
 
     A pandas ``Categorical`` keeps its declared categories and their order (so a Likert item's
-    order survives and an unused level is seen as an empty row); anything else uses its sorted
+    order survives; :func:`chisq` leaves out a level nobody gave); anything else uses its sorted
     distinct values. Fewer than two levels is a :class:`DataError` naming the column.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -206,15 +207,42 @@ class ChisqItemsResult(TableResult):
                 f"p_adjusted: {ADJUSTMENTS[self.adjust]} across the {len(self.results)} items."]
 
 
+def _drop_unused(codes: np.ndarray, levels: list, ok: np.ndarray, name: str,
+                 role: str) -> tuple[np.ndarray, list]:
+    """Leave out declared levels no respondent of the table has, with a warning naming them.
+
+    A Likert item declared with all its answers often has one nobody gave in a small survey;
+    as Stata's ``svy: tabulate``, the table is the levels that occur. A level that occurs but
+    only with weight 0 is not unused: it stays, and the empty row is then an error.
+    """
+    seen = np.bincount(codes[ok], minlength=len(levels)) > 0
+    if seen.all():
+        return codes, levels
+    unused = [levels[i] for i in np.flatnonzero(~seen)]
+    kept = [lev for lev, s in zip(levels, seen) if s]
+    if len(kept) < 2:
+        raise DataError(f"{role} {name!r} has {len(kept)} level(s) that occur in the table "
+                        f"({shown_values(kept) if kept else 'none'}); a table needs at least "
+                        "two.")
+    warnings.warn(f"{role} {name!r}: level(s) {shown_values(unused)} occur in no respondent "
+                  "of the table and are left out of it (its df count the levels that occur).",
+                  SosstatsWarning, stacklevel=5)
+    remap = np.full(len(levels), -1, dtype=np.intp)
+    remap[seen] = np.arange(len(kept))
+    return np.where(codes >= 0, remap[np.maximum(codes, 0)], -1), kept
+
+
 def _cell_pieces(design: SurveyDesign, row: str, col: str
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, list, list]:
     """Cell proportions and totals (r, c) with their design covariances (C order)."""
     data = design.data
     rcodes, rlev = levels_of(data[row], row, role="row")
     ccodes, clev = levels_of(data[col], col, role="column")
-    r, c = len(rlev), len(clev)
     w = np.asarray(design.weights, dtype=float)
     ok = (rcodes >= 0) & (ccodes >= 0)
+    rcodes, rlev = _drop_unused(rcodes, rlev, ok, row, "row")
+    ccodes, clev = _drop_unused(ccodes, clev, ok, col, "column")
+    r, c = len(rlev), len(clev)
     cell = np.where(ok, rcodes * c + ccodes, 0)
     wd = np.where(ok, w, 0.0)
     totals = np.bincount(cell, weights=wd, minlength=r * c)

@@ -18,7 +18,7 @@ import pytest
 from scipy import stats
 
 from sosstats._kernels import rao_scott as rs
-from sosstats.errors import DataError, DesignError
+from sosstats.errors import DataError, DesignError, SosstatsWarning
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 INPUTS = pd.read_csv(FIX / "survey_tests_chisq_inputs_r.csv")
@@ -337,14 +337,28 @@ def test_chisq_many_items_with_holm_and_bh(api_designs):
 # ---------------------------------------------------------------------------------------------
 # bad input
 # ---------------------------------------------------------------------------------------------
-def test_chisq_empty_row_is_named(api_designs):
+def test_chisq_unused_level_is_left_out_with_a_warning(api_designs):
+    # an answer nobody gave (a declared Categorical level) used to make the table refuse; the
+    # test is now the one on the levels that occur, as Stata's svy: tabulate
     data = _clus1()
+    plain = chisq(SurveyDesign(data, cluster="dnum", weights="pw", fpc="fpc"), "api_band",
+                  "stype")
     data["api_band"] = pd.Categorical(data["api_band"], BANDS + ["top"])   # unused level
     d = SurveyDesign(data, cluster="dnum", weights="pw", fpc="fpc")
-    with pytest.raises(DataError, match=r"empty row or column: row 'api_band' level 'top'"):
-        chisq(d, "api_band", "stype")
-    with pytest.raises(DataError, match=r"column 'api_band' level 'top'"):
-        chisq(d, "stype", "api_band")
+    for row, col in (("api_band", "stype"), ("stype", "api_band")):
+        with pytest.warns(SosstatsWarning, match=r"'api_band': level\(s\) 'top' occur in no"):
+            res = chisq(d, row, col)
+        assert "top" not in list(res.row_levels) + list(res.col_levels)
+        assert res.test.statistic == pytest.approx(plain.test.statistic, rel=1e-12)
+        assert res.test.p_value == pytest.approx(plain.test.p_value, rel=1e-12)
+
+
+def test_chisq_unused_levels_leaving_one_is_an_error():
+    data = _clus1()
+    data["one"] = pd.Categorical(["a"] * len(data), ["a", "b"])
+    d = SurveyDesign(data, cluster="dnum", weights="pw", fpc="fpc")
+    with pytest.raises(DataError, match=r"column 'one' has 1 level\(s\)"):
+        chisq(d, "sch.wide", "one")
 
 
 def test_chisq_level_with_zero_weight_only_is_empty():
