@@ -73,7 +73,7 @@ def ceac(result: Any, ax: Any = None) -> Any:
         ax.plot(front.index, front["probability"], color="0.8", linewidth=6,
                 solid_capstyle="round", zorder=1, label="frontier (CEAF)")
     ax.set_ylim(-0.02, 1.02)
-    money_axis(ax, "x", nbins=5)
+    money_axis(ax, "x", nbins=6)
     ax.set_xlabel("willingness to pay per unit of effect (£)")
     ax.set_ylabel("probability cost-effective")
     ax.set_title("Cost-effectiveness acceptability")
@@ -86,7 +86,7 @@ def evpi(result: Any, ax: Any = None) -> Any:
     ax = _axes(ax)
     curve = result.evpi
     ax.plot(curve.index, curve.to_numpy())
-    money_axis(ax, "x", nbins=5)
+    money_axis(ax, "x", nbins=6)
     money_axis(ax, "y")
     ax.set_xlabel("willingness to pay per unit of effect (£)")
     ax.set_ylabel("EVPI per person (£)")
