@@ -110,14 +110,22 @@ class OneWay(TableResult):
                 label="high value")
         ax.axvline(b, color="black", linewidth=1)
         ax.set_yticks(pos)
-        ax.set_yticklabels([f"{p} ({lo:,.4g} to {hi:,.4g})"
+        ax.set_yticklabels([f"{p} ({_range_number(lo)} to {_range_number(hi)})"
                             for p, lo, hi in zip(t.index, t["low"], t["high"])])
         (money_axis if money else plain_axis)(ax, "x", nbins=5)
-        base = money_label(b) if money else f"{b:,.4g}"
+        base = money_label(b) if money else _range_number(b)
         ax.set_xlabel(f"{self.name}{' (£)' if money else ''}")
         ax.set_title(f"One-way sensitivity of {self.name} (base {base})")
         ax.legend(loc="best", fontsize="small")
         return ax
+
+
+def _range_number(value: float) -> str:
+    """Plain number for a tornado label: ``750,000``, ``35.33``, ``0.015`` (never ``7.5e+05``)."""
+    if abs(value) >= 1e4:
+        return f"{value:,.0f}"
+    text = f"{value:,.4g}"
+    return text if "e" not in text else f"{value:,.6f}".rstrip("0").rstrip(".")
 
 
 def one_way(model: Callable[..., Any], base: Mapping[str, float],

@@ -119,6 +119,9 @@ def test_tornado_axis_in_pounds():
     ax = ow.plot()
     _assert_money(ax.xaxis)
     assert "£19,000,000" in ax.get_title()
+    ranges = [t.get_text() for t in ax.get_yticklabels()]
+    assert "saving (4,000,000 to 6,000,000)" in ranges           # not "4e+06 to 6e+06"
+    assert not any("e+" in s for s in ranges)
     plain = ow.plot(money=False)
     labels = _labels(plain.xaxis)
     assert all("£" not in s and "e" not in s for s in labels)
