@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sosstats._kernels.cluster import cluster_vcov
 from sosstats._kernels.cluster_cr2_batched import ols_cr2_batched
@@ -211,6 +213,20 @@ def test_batch_size_changes_no_number_on_the_batched_path(batch):
     ref = simulate_study(design, design.estimator(), 64, rng=2026, batch_size=64)
     res = simulate_study(design, design.estimator(), 64, rng=2026, batch_size=batch)
     pd.testing.assert_frame_equal(ref.replicates, res.replicates, check_exact=True)
+
+
+_STUDY = study_2017(structure="fixed", effect=-2.0)
+_REF = {}
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(1, 30), batch=st.integers(1, 31))
+def test_any_batch_size_gives_the_numbers_of_one_batch(n, batch):
+    if n not in _REF:
+        _REF[n] = simulate_study(_STUDY, _STUDY.estimator(), n, rng=31, batch_size=n)
+    res = simulate_study(_STUDY, _STUDY.estimator(), n, rng=31, batch_size=batch)
+    assert res.settings["batched"] == n
+    pd.testing.assert_frame_equal(_REF[n].replicates, res.replicates, check_exact=True)
 
 
 def test_batched_path_on_a_pool_and_on_dask_is_bit_for_bit_the_in_process_one():
