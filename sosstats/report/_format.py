@@ -13,8 +13,8 @@ import pandas as pd
 
 from sosstats._results import format_number
 
-__all__ = ["format_cell", "display_frame", "markdown_table", "markdown_to_html", "markdown_inline", "figure_png",
-           "as_figure"]
+__all__ = ["format_cell", "display_frame", "markdown_table", "markdown_to_html", "markdown_inline",
+           "figure_png", "as_figure"]
 
 #: columns whose whole numbers are labels (years, codes), printed without thousands separators
 _LABEL_COLUMN = re.compile(r"year|code|id$|^id|wave|cohort", re.I)

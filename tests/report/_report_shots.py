@@ -56,13 +56,19 @@ def blankness(png: Path) -> tuple[float, float]:
     return float(image.std()), non_white
 
 
-def figure_page(section, path: Path) -> Path:
-    """Write a page holding ``section``'s heading, banner and figures only (no tables)."""
+def figure_page(report, key: str, path: Path) -> Path:
+    """Write strand ``key``'s page with its heading, banner and figures only (no text, tables).
+
+    A fragment URL (``report.html#figure-...``) gives a blank headless screenshot, so the
+    figure section is rendered as a page of its own (``render_html(report, only=key)``).
+    """
     from sosstats.report import render_html
 
-    slim = dataclasses.replace(section, method="", tables={}, truth=None, published=None,
-                               naive="", caveats=[], notes=[])
-    path.write_text(render_html(slim), encoding="utf-8")
+    slim = dataclasses.replace(report.sections[key], question="", method="", tables={},
+                               truth=None, published=None, naive="", caveats=[], notes=[])
+    slim_report = dataclasses.replace(report, sections={key: slim}, failures={}, order=[key],
+                                      _png=dict(report._png))
+    path.write_text(render_html(slim_report, only=key), encoding="utf-8")
     return path
 
 
@@ -78,7 +84,7 @@ def main() -> None:  # pragma: no cover (run by hand)
                         "--output", str(folder)], check=False)
         screenshot(folder / "report.html", FIRST_SCREEN)
         report = reproduce(strands=["change"], quick=True, quiet=True)
-        screenshot(figure_page(report.sections["change"], Path(tmp) / "figure.html"),
+        screenshot(figure_page(report, "change", Path(tmp) / "figure.html"),
                    FIGURE_SECTION)
     for png in (FIRST_SCREEN, FIGURE_SECTION):
         print(png, "std %.3f, non-white %.2f" % blankness(png))

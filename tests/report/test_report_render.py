@@ -158,7 +158,10 @@ def test_one_strand_renders_as_a_page_of_its_own(report):
 
 def test_a_lone_section_renders(report):
     section = report.sections["beta"]
-    assert list(html_sections(render_html(section))) == ["beta"]
+    page = render_html(section)
+    assert list(html_sections(page)) == ["beta"]
+    assert "<b>seed</b>" not in page and "run time" not in page  # no run behind it
+    assert "seed" not in render_markdown(section).splitlines()[2]
     assert "figures/beta_trace.png" in render_markdown(section)
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import os
 
+import _report_shots as shots
 import pytest
-from _report_shots import FIGURE_SECTION, FIRST_SCREEN, blankness, chromium, figure_page, screenshot
 
 from sosstats.report import reproduce
 
 
 @pytest.fixture
 def browser():
-    if chromium() is None:
+    if shots.chromium() is None:
         if os.environ.get("CI"):
             pytest.fail("CI is set but chromium is not installed: install the Debian package "
                         "`chromium` (.ci/run does) to test the report in a browser")
@@ -27,7 +27,7 @@ def browser():
 
 
 def assert_not_blank(png):
-    std, non_white = blankness(png)
+    std, non_white = shots.blankness(png)
     assert std > 0.05, f"{png.name}: pixel values hardly vary (std {std:.3f})"
     assert non_white > 0.03, f"{png.name}: only {non_white:.1%} of pixels are not white"
 
@@ -35,24 +35,25 @@ def assert_not_blank(png):
 def test_blank_page_is_detected(browser, tmp_path):
     page = tmp_path / "blank.html"
     page.write_text("<!DOCTYPE html><html><body></body></html>")
-    std, non_white = blankness(screenshot(page, tmp_path / "blank.png"))
+    std, non_white = shots.blankness(shots.screenshot(page, tmp_path / "blank.png"))
     assert std < 0.01 and non_white < 0.001
 
 
 def test_report_screens_are_not_blank(browser, fake_strands, tmp_path):
     report = reproduce(tmp_path / "report", quiet=True)
-    first = screenshot(tmp_path / "report" / "report.html", tmp_path / "first.png")
+    first = shots.screenshot(tmp_path / "report" / "report.html", tmp_path / "first.png")
     assert_not_blank(first)
-    page = figure_page(report.sections["beta"], tmp_path / "figure.html")
+    page = shots.figure_page(report, "beta", tmp_path / "figure.html")
     assert page.read_text().count("data:image/png;base64,") == 1
-    assert_not_blank(screenshot(page, tmp_path / "figure.png"))
+    assert_not_blank(shots.screenshot(page, tmp_path / "figure.png"))
 
 
 @pytest.mark.slow
 def test_readme_screenshots_from_the_real_quick_report(browser, quick_report, tmp_path):
     assert quick_report["returncode"] == 0, quick_report["stderr"][-3000:]
-    assert_not_blank(screenshot(quick_report["folder"] / "report.html", FIRST_SCREEN))
+    first = quick_report["folder"] / "report.html"
+    assert_not_blank(shots.screenshot(first, shots.FIRST_SCREEN))
     report = reproduce(strands=["change"], quick=True, quiet=True)
     assert report.ok and report.sections["change"].figures
-    page = figure_page(report.sections["change"], tmp_path / "figure.html")
-    assert_not_blank(screenshot(page, FIGURE_SECTION))
+    page = shots.figure_page(report, "change", tmp_path / "figure.html")
+    assert_not_blank(shots.screenshot(page, shots.FIGURE_SECTION))
