@@ -156,3 +156,15 @@ def test_user_frame_replaces_simulation(ctx: StrandContext) -> None:
     pd.testing.assert_frame_equal(fam, before)
     assert "frames you supplied" in sec.method
     assert np.isfinite(fixed["estimate"]).all()
+
+
+@pytest.mark.slow
+def test_full_run_adds_the_main_worker_model() -> None:
+    """Without quick (about 90 s here): 4 x (1000 + 2000) and the membership-ignored model."""
+    sec = multilevel.run(StrandContext(seed=SEED, quick=False))
+    assert "4 chains x (1000 tuning + 2000 draws)" in sec.method
+    side = sec.tables["main_worker"].set_index("component")
+    assert list(side.columns) == ["membership", "main_worker_only", "truth"]
+    assert side.loc["sigma_worker_id", "truth"] == 1.0
+    assert "main worker only" in sec.naive and "main_worker" in sec.results
+    assert sec.truth["covered"].sum() >= 21
