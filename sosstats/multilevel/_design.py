@@ -24,6 +24,7 @@ from sosstats._validate import (
     check_weights,
 )
 from sosstats.errors import DataError, DesignError, SosstatsWarning
+from sosstats.multilevel._correlated import check_slope_variation, resolve_correlated
 from sosstats.multilevel._levels import (
     Level,
     check_nesting,
@@ -65,7 +66,11 @@ class Slope:
 
 @dataclass(frozen=True, eq=False)
 class Design:
-    """Everything the sampler and the results need, as arrays (see :func:`build_design`)."""
+    """Everything the sampler and the results need, as arrays (see :func:`build_design`).
+
+    ``correlated`` names the levels whose intercept and slopes share an LKJ-correlated
+    covariance (see :mod:`sosstats.multilevel._correlated`); empty for independent slopes.
+    """
 
     formula: str
     response: str
@@ -82,6 +87,7 @@ class Design:
     collapsed: bool
     model_spec: Any = field(default=None, repr=False)
     unit: str | None = None
+    correlated: tuple[str, ...] = ()
 
     @property
     def collapse_ratio(self) -> float:
@@ -234,7 +240,7 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
                  cross_classified: bool = False, repeated: str | None = None,
                  random_slopes: dict[str, Any] | None = None, trials: str | None = None,
                  weights: str | None = None, collapse: bool = True,
-                 missing: str = "drop") -> Design:
+                 missing: str = "drop", correlated_slopes: Any = False) -> Design:
     """Check the inputs of a multilevel model and build its arrays.
 
     See :class:`sosstats.multilevel.MultilevelModel` for the parameters. Rows with a missing
@@ -291,6 +297,8 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
             level_objs.append(column_level(kept, n, "repeated" if n == repeated else "group"))
     check_nesting(level_objs, cross_classified=cross_classified)
     slopes = _slopes(random_slopes, terms, level_objs)
+    check_slope_variation(slopes, X, level_objs)
+    correlated = resolve_correlated(correlated_slopes, slopes, level_objs)
     w = None
     if weights is not None:  # likelihood weights, rescaled to sum to the number of rows
         w = check_weights(kept[weights], f"weights column {weights!r}")
@@ -305,7 +313,8 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
     return Design(formula=formula, response=response, family=family, terms=terms,
                   has_intercept=has_intercept, rows=rows, fit=fit, levels=level_objs,
                   slopes=slopes, categories=resp.categories, frame=kept,
-                  n_dropped=int(miss_y.sum()), collapsed=collapsed, model_spec=spec, unit=unit)
+                  n_dropped=int(miss_y.sum()), collapsed=collapsed, model_spec=spec, unit=unit,
+                  correlated=correlated)
 
 
 def uncollapsed(design: Design) -> Design:

@@ -16,8 +16,13 @@ with random intercepts :math:`u^{(l)} = \sigma_l z^{(l)}`, :math:`z^{(l)} \sim N
 :math:`v^{(l,t)} = \tau_{l,t} z^{(l,t)}`, and for a multiple-membership level :math:`m`
 the weighted sum of the unit's groups' effects (Browne, Goldstein & Rasbash 2001),
 computed as a gather ``u[index] * weight`` summed over a padded
-``(units, K)`` array. Predictors are centred (:math:`\bar x`) when the model has an intercept
-or cutpoints; the reported ``beta`` holds the intercept of the uncentred formula,
+``(units, K)`` array. At a level with ``correlated_slopes`` the intercept and slopes of group
+:math:`g` are drawn jointly, :math:`(u_g, v_g)^\top = L z_g` with
+:math:`L = \operatorname{diag}(\tau) L_\Omega` from PyMC's ``LKJCholeskyCov`` (an LKJ prior on
+the correlation matrix; Lewandowski, Kurowicka & Joe 2009) and :math:`z_g \sim N(0, I)`, see
+:mod:`sosstats.multilevel._correlated`. Predictors are centred (:math:`\bar x`) when the
+model has an intercept or cutpoints; the reported ``beta`` holds the intercept of the
+uncentred formula,
 :math:`\alpha_c - \bar x^\top b`, and the reported ``cutpoints`` are :math:`c + \bar x^\top b`.
 
 Likelihood weights enter as ``pm.Potential(sum_i w_i log p(y_i | eta_i))`` (weights rescaled
@@ -43,8 +48,9 @@ import pytensor.tensor as pt
 from scipy.special import gammaln
 
 from sosstats.errors import DataError
+from sosstats.multilevel._correlated import effect_names, pair_index, pair_labels
 from sosstats.multilevel._design import Design, Rows
-from sosstats.multilevel.priors import Prior, Priors
+from sosstats.multilevel.priors import Prior, Priors, correlated_sd_prior
 
 __all__ = ["build_model", "sample_model", "prior_predictive", "resolve_sampler"]
 
@@ -102,6 +108,9 @@ def build_model(design: Design, priors: Priors, *, rows: Rows | None = None,
         coords["coef"] = coefs
     for lev in design.levels:
         coords[lev.name] = list(lev.labels)
+    for name in design.correlated:
+        coords[f"effect_{name}"] = effect_names(design.slopes, name)
+        coords[f"corr_pair_{name}"] = pair_labels(design.slopes, name)
     if design.family == "ordinal":
         cats = design.categories
         coords["cutpoint"] = [f"{a}|{b}" for a, b in zip(cats[:-1], cats[1:])]
@@ -129,6 +138,9 @@ def build_model(design: Design, priors: Priors, *, rows: Rows | None = None,
         if parts:
             pm.Deterministic("beta", pt.concatenate(parts), dims="term")
         for lev in design.levels:
+            if lev.name in design.correlated:
+                eta = eta + _correlated_level(design, priors, lev.name, rows)
+                continue
             sigma = _rv(f"sigma_{lev.name}", priors[f"sigma_{lev.name}"])
             if lev.name == absorb:
                 mean = pm.Normal(f"mean_{lev.name}", alpha_c, sigma, dims=lev.name)
@@ -148,6 +160,8 @@ def build_model(design: Design, priors: Priors, *, rows: Rows | None = None,
             else:
                 eta = eta + u[rows.codes[lev.name]]
         for s in design.slopes:
+            if s.level in design.correlated:
+                continue
             key = f"{s.level}_{s.term}"
             tau = _rv(f"slope_sigma_{key}", priors[f"slope_sigma_{key}"])
             z = pm.Normal(f"slope_z_{key}", 0.0, 1.0, dims=s.level)
@@ -155,6 +169,41 @@ def build_model(design: Design, priors: Priors, *, rows: Rows | None = None,
             eta = eta + v[rows.codes[s.level]] * rows.X[:, s.column]
         _likelihood(design, priors, rows, eta, shift, predictive)
     return model
+
+
+def _correlated_level(design: Design, priors: Priors, name: str, rows: Rows) -> Any:
+    r"""Correlated intercept and slopes of level ``name``; returns their part of ``eta``.
+
+    ``chol_<name>`` is the packed Cholesky factor :math:`L = \operatorname{diag}(\tau)L_\Omega`
+    of ``LKJCholeskyCov`` (SD priors stacked by ``correlated_sd_prior``, LKJ ``eta`` from
+    the prior ``corr_<name>``), ``z_<name>`` the ``(groups,
+    effects)`` standard normals, and the effects ``z L^T``. Deterministics keep the names of
+    independent effects (``sigma_<name>``, ``u_<name>``, ``slope_sigma_<name>_<term>``,
+    ``slope_u_<name>_<term>``), so every summary reads them as before, and add
+    ``corr_<name>`` (dims ``corr_pair_<name>``: each correlation once).
+    """
+    slopes = [s for s in design.slopes if s.level == name]
+    p = 1 + len(slopes)
+    dist, params = correlated_sd_prior(priors, design, name)
+    sd_dist = _DIST[dist].dist(**params, shape=p)
+    chol, corr, stds = pm.LKJCholeskyCov(f"chol_{name}", n=p,
+                                         eta=priors[f"corr_{name}"].params["eta"],
+                                         sd_dist=sd_dist, compute_corr=True,
+                                         store_in_trace=False)
+    z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=(name, f"effect_{name}"))
+    effects = pt.dot(z, chol.T)
+    pm.Deterministic(f"sigma_{name}", stds[0])
+    u = pm.Deterministic(f"u_{name}", effects[:, 0], dims=name)
+    a, b = pair_index(p)
+    pm.Deterministic(f"corr_{name}", corr[a, b], dims=f"corr_pair_{name}")
+    codes = rows.codes[name]
+    out = u[codes]
+    for k, s in enumerate(slopes, start=1):
+        key = f"{s.level}_{s.term}"
+        pm.Deterministic(f"slope_sigma_{key}", stds[k])
+        v = pm.Deterministic(f"slope_u_{key}", effects[:, k], dims=name)
+        out = out + v[codes] * rows.X[:, s.column]
+    return out
 
 
 def _absorbing_level(design: Design, centred: tuple[str, ...]) -> str | None:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
+from sosstats.multilevel._correlated import pair_labels
 from sosstats.multilevel._design import Design
 from sosstats.multilevel._posterior import (
     latent_residual_variance,
@@ -35,7 +36,8 @@ from sosstats.multilevel._posterior import (
     stack,
 )
 
-__all__ = ["interval_frame", "variance_components", "vpc_table", "icc_table", "group_table"]
+__all__ = ["interval_frame", "variance_components", "correlation_table", "vpc_table",
+           "icc_table", "group_table"]
 
 
 def interval_frame(draws: np.ndarray, labels: list[str], level: float,
@@ -57,13 +59,37 @@ def _scale_draws(design: Design, posterior: Any) -> tuple[list[str], np.ndarray]
 
 
 def variance_components(design: Design, posterior: Any, level: float) -> pd.DataFrame:
-    """SD and variance of every random effect (and the Gaussian residual): mean, sd, interval."""
+    """SD and variance of every random effect (and the Gaussian residual): mean, sd, interval.
+
+    A model with ``correlated_slopes`` adds, per correlated level, one row per pair of its
+    effects, ``"<level>: corr(Intercept, <term>)"``, holding the posterior of the correlation
+    in the columns ``corr_mean, corr_sd, corr_lower, corr_upper``, ``corr_median`` (its SD
+    and variance columns are NaN, as the correlation columns are on the SD rows).
+    """
     names, sd = _scale_draws(design, posterior)
     out = interval_frame(sd, names, level, "sd_")
     var = interval_frame(sd ** 2, names, level, "var_")
     out = pd.concat([out, var], axis=1)
+    if design.correlated:
+        out = pd.concat([out, correlation_table(design, posterior, level)])
     out.index.name = "component"
     return out
+
+
+def correlation_table(design: Design, posterior: Any, level: float) -> pd.DataFrame:
+    r"""Posterior of each correlation of a correlated level's effects (one row per pair).
+
+    The draws are :math:`\Omega_{ab} = (L_\Omega L_\Omega^\top)_{ab}` from the LKJ-Cholesky
+    factor (see :mod:`sosstats.multilevel._correlated`); rows are labelled
+    ``"<level>: corr(<a>, <b>)"``.
+    """
+    parts = []
+    for name in design.correlated:
+        draws = stack(posterior, f"corr_{name}")
+        table = interval_frame(draws, pair_labels(design.slopes, name), level, "corr_")
+        table["corr_median"] = np.median(draws, axis=0)
+        parts.append(table)
+    return pd.concat(parts)
 
 
 def _level_variances(design: Design, posterior: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sosstats._validate import check_int, check_option, check_rng
-from sosstats.errors import DataError
+from sosstats.errors import DataError, DesignError
 from sosstats.multilevel._centring import resolve_centring
 from sosstats.multilevel._design import Design, build_design
 from sosstats.multilevel.priors import Priors, resolve_priors
@@ -70,7 +70,20 @@ class MultilevelModel:
     random_slopes : dict, optional
         ``{level: [term, ...]}``: independent (non-centred) random slopes of design terms
         (``"wave[T.t2]"``) or of data columns (all their design terms) at a level that is not
-        multiple membership. The term must also be a fixed effect.
+        multiple membership. The term must also be a fixed effect, and vary within some
+        group of the level (a slope on a term constant within every group is the intercept
+        again, a :class:`~sosstats.errors.DesignError`).
+    correlated_slopes : bool, str, list of str or dict, default False
+        Correlate each named level's random intercept and slopes, as lme4's
+        ``(1 + x | group)``: True for every level with ``random_slopes``, a level name, a
+        list, or ``{level: bool}``. The effects of a group are
+        :math:`\operatorname{diag}(\tau) L_\Omega z_g`, :math:`z_g \sim N(0, I)`
+        (non-centred), with the same SD priors as independent effects and an LKJ prior
+        :math:`\Omega \sim \mathrm{LKJ}(\eta)` on the correlation matrix (default
+        :math:`\eta = 2`; override with ``priors={"corr_<level>": ("lkj", {"eta": 4})}``);
+        see :mod:`sosstats.multilevel._correlated`. Correlated levels are always sampled
+        non-centred. :meth:`MultilevelResult.variance_components` then has one row per
+        correlation, ``"<level>: corr(Intercept, <term>)"``. False keeps independent slopes.
     trials : str, optional
         Column of binomial trials (``family="binomial"`` only).
     weights : str, optional
@@ -102,7 +115,10 @@ class MultilevelModel:
         the data or without membership, weights not summing to one under ``"strict"``),
         unknown prior names.
     DesignError
-        A level with a single group, collinear fixed effects, no level at all.
+        A level with a single group, collinear fixed effects, no level at all, a random slope
+        on a term constant within every group of its level, ``correlated_slopes`` naming a
+        level without random slopes (an LKJ prior on a single effect) or a
+        multiple-membership level, or ``centred`` naming a correlated level.
 
     Notes
     -----
@@ -129,16 +145,19 @@ class MultilevelModel:
                  random_slopes: dict[str, Any] | None = None, trials: str | None = None,
                  weights: str | None = None, priors: Mapping[str, Any] | None = None,
                  collapse: bool = True, missing: str = "drop",
-                 centred: str | bool | list[str] | None = "auto") -> None:
+                 centred: str | bool | list[str] | None = "auto",
+                 correlated_slopes: bool | str | list[str] | dict[str, bool] = False) -> None:
         self.formula = formula
         self.family = family
         self._design = build_design(
             formula, data, family=family, levels=levels, membership=membership, unit=unit,
             membership_weights=membership_weights, cross_classified=cross_classified,
             repeated=repeated, random_slopes=random_slopes, trials=trials, weights=weights,
-            collapse=collapse, missing=missing)
+            collapse=collapse, missing=missing, correlated_slopes=correlated_slopes)
         self._priors = resolve_priors(self._design, priors)
-        self._centred = resolve_centring(self._design, self._priors, centred)
+        self._centred = _drop_correlated(self._design,
+                                         resolve_centring(self._design, self._priors, centred),
+                                         centred)
 
     @property
     def design(self) -> Design:
@@ -279,3 +298,18 @@ class MultilevelModel:
         model = build_model(design, self._priors, rows=rows, centred=self._centred,
                             predictive=True)
         return prior_predictive(model, draws=draws, seed=seed)
+
+
+def _drop_correlated(design: Design, chosen: tuple[str, ...], asked: Any) -> tuple[str, ...]:
+    """Leave correlated levels out of the centred ones (they are sampled non-centred).
+
+    ``"auto"`` and ``True`` drop them quietly; a list that names one raises DesignError.
+    """
+    if not design.correlated:
+        return chosen
+    named = [n for n in chosen if n in design.correlated]
+    if named and not (asked is True or (isinstance(asked, str) and asked == "auto")):
+        raise DesignError(f"`centred` names the correlated level(s) {', '.join(map(repr, named))};"
+                          " correlated intercepts and slopes are always sampled non-centred "
+                          "(diag(sd) L z). Leave them out of `centred`.")
+    return tuple(n for n in chosen if n not in design.correlated)

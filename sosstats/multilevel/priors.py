@@ -22,7 +22,15 @@ parameter                 Gaussian                          logit / ordinal / lo
 ``sigma`` (residual)      :math:`\text{Exponential}(1/s_y)`
 ``cutpoints`` (ordinal)                                     :math:`N(0, 2.5)`, ordered
 ``alpha`` (neg. binomial)                                   :math:`\text{Exponential}(1)`
+``corr_<level>``          :math:`\mathrm{LKJ}(\eta = 2)`    :math:`\mathrm{LKJ}(\eta = 2)`
 ========================  ================================  ==================================
+
+``corr_<level>`` exists only for a level with ``correlated_slopes``: the LKJ prior
+(Lewandowski, Kurowicka & Joe 2009) on the correlation matrix of the level's intercept and
+slopes, written ``("lkj", {"eta": ...})`` (density :math:`\propto \det(\Omega)^{\eta-1}`;
+:math:`\eta = 1` uniform, larger values favour weaker correlations). The SD priors of such a
+level (``sigma_<level>``, ``slope_sigma_<level>_<term>``) are the usual ones but must share
+one distribution family (they form one vector ``sd_dist`` of PyMC's ``LKJCholeskyCov``).
 
 The intercept (and the ordinal cutpoints) are those at the mean of the predictors: the sampler
 works with centred predictors, as rstanarm and brms do, and reports the intercept of the
@@ -46,17 +54,19 @@ import numpy as np
 import pandas as pd
 
 from sosstats.errors import DataError
+from sosstats.multilevel._correlated import DEFAULT_ETA, effect_names
 from sosstats.multilevel._design import Design
 
-__all__ = ["Prior", "Priors", "default_priors", "resolve_priors"]
+__all__ = ["Prior", "Priors", "default_priors", "resolve_priors", "correlated_sd_prior"]
 
 LOCATION = {"normal": ("mu", "sigma"), "studentt": ("nu", "mu", "sigma")}
 SCALE = {"halfnormal": ("sigma",), "exponential": ("lam",), "halfstudentt": ("nu", "sigma"),
          "halfcauchy": ("beta",)}
-_POSITIVE = {"sigma", "lam", "nu", "beta"}
+CORRELATION = {"lkj": ("eta",)}
+_POSITIVE = {"sigma", "lam", "nu", "beta", "eta"}
 _PRETTY = {"normal": "Normal", "studentt": "StudentT", "halfnormal": "HalfNormal",
            "exponential": "Exponential", "halfstudentt": "HalfStudentT",
-           "halfcauchy": "HalfCauchy"}
+           "halfcauchy": "HalfCauchy", "lkj": "LKJCorr"}
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,8 @@ class Prior:
     Location parameters (intercept, coefficients, cutpoints) take ``"normal"`` (``mu``,
     ``sigma``) or ``"studentt"`` (``nu``, ``mu``, ``sigma``); standard deviations and
     ``alpha`` take ``"halfnormal"`` (``sigma``), ``"exponential"`` (``lam``),
-    ``"halfstudentt"`` (``nu``, ``sigma``) or ``"halfcauchy"`` (``beta``).
+    ``"halfstudentt"`` (``nu``, ``sigma``) or ``"halfcauchy"`` (``beta``); the correlations of
+    a level with ``correlated_slopes`` take ``"lkj"`` (``eta``).
     """
 
     dist: str
@@ -88,7 +99,7 @@ class Prior:
 
 
 def _check_prior(name: str, spec: Any, kind: str) -> Prior:
-    allowed = LOCATION if kind == "location" else SCALE
+    allowed = {"location": LOCATION, "scale": SCALE, "correlation": CORRELATION}[kind]
     if isinstance(spec, Prior):
         dist, params = spec.dist, dict(spec.params)
     elif isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Mapping):
@@ -228,7 +239,34 @@ def default_priors(design: Design) -> tuple[dict[str, Prior], dict[str, str]]:
     if fam == "negative_binomial":
         entries["alpha"] = Prior("exponential", {"lam": 1.0})
         roles["alpha"] = "negative binomial size (var = mu + mu^2/alpha)"
+    for name in design.correlated:
+        effects = ", ".join(effect_names(design.slopes, name))
+        entries[f"corr_{name}"] = Prior("lkj", {"eta": DEFAULT_ETA})
+        roles[f"corr_{name}"] = f"correlation of {name} effects ({effects}), Cholesky"
     return entries, roles
+
+
+def correlated_sd_prior(priors: Priors, design: Design, level: str) -> tuple[str, dict[str,
+                                                                                    np.ndarray]]:
+    """One distribution family and stacked parameters of a correlated level's SD priors.
+
+    Raises
+    ------
+    DataError
+        The level's SD priors (``sigma_<level>`` and ``slope_sigma_<level>_<term>``) use
+        different distribution families.
+    """
+    names = [f"sigma_{level}"] + [f"slope_sigma_{s.level}_{s.term}" for s in design.slopes
+                                  if s.level == level]
+    found = [priors[n] for n in names]
+    dists = {p.dist for p in found}
+    if len(dists) > 1:
+        shown = ", ".join(f"{n}: {p}" for n, p in zip(names, found))
+        raise DataError(f"the SD priors of the correlated level {level!r} must share one "
+                        f"distribution family (they form one vector in LKJCholeskyCov); got "
+                        f"{shown}.")
+    dist = found[0].dist
+    return dist, {k: np.array([p.params[k] for p in found]) for k in found[0].params}
 
 
 def resolve_priors(design: Design, overrides: Mapping[str, Any] | None = None) -> Priors:
@@ -270,7 +308,12 @@ def resolve_priors(design: Design, overrides: Mapping[str, Any] | None = None) -
             raise DataError(f"`priors` names {name!r}, which is not a parameter of this model; "
                             f"the names are {', '.join(valid)}.")
         kind = "location" if name in ("Intercept", "cutpoints") else "scale"
+        if entries[name].dist == "lkj":
+            kind = "correlation"
         entries[name] = _check_prior(name, spec, kind)
     notes = ["Intercept and cutpoints are at the mean of the predictors (centred design)."] \
         if design.centred else []
-    return Priors(entries, roles, design.terms, notes)
+    priors = Priors(entries, roles, design.terms, notes)
+    for name in design.correlated:
+        correlated_sd_prior(priors, design, name)
+    return priors
