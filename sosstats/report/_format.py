@@ -13,18 +13,24 @@ import pandas as pd
 
 from sosstats._results import format_number
 
-__all__ = ["format_cell", "display_frame", "markdown_table", "markdown_to_html", "markdown_inline",
-           "figure_png", "as_figure"]
+__all__ = ["MISSING", "format_cell", "display_frame", "markdown_table", "markdown_to_html",
+           "markdown_inline", "figure_png", "as_figure"]
+
+#: how a missing value (NaN, None, NA) is shown
+MISSING = "\u2013"
 
 #: columns whose whole numbers are labels (years, codes), printed without thousands separators
 _LABEL_COLUMN = re.compile(r"year|code|id$|^id|wave|cohort", re.I)
 
 
 def format_cell(value: Any, column: Any = "") -> str:
-    """One table entry as text: numbers via :func:`format_number`, years and codes plainly."""
+    """One table entry as text: numbers via :func:`format_number`, years and codes plainly.
+
+    Missing values show as an en dash; booleans as yes/no.
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA \
             or value is pd.NaT:
-        return ""
+        return MISSING
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, numbers.Integral):

@@ -6,7 +6,7 @@ import base64
 from functools import lru_cache
 from typing import Any
 
-from sosstats.report._format import display_frame, markdown_inline, markdown_to_html
+from sosstats.report._format import MISSING, display_frame, markdown_inline, markdown_to_html
 from sosstats.report._report import SIMULATED_BANNER, Report
 from sosstats.report._section import Section
 
@@ -38,14 +38,18 @@ def _inline(text: str) -> Any:
 
 def _table(frame: Any, caption: str = "", ident: str = "") -> dict[str, Any]:
     header, rows = display_frame(frame)
-    numeric = [[_looks_numeric(c) for c in row] for row in rows]
+    numeric = [[_kind(c) if i or _kind(c) != "long" else "" for i, c in enumerate(row)]
+               for row in rows]  # the first column names the row: never small print
     return {"header": header, "rows": [list(zip(r, n)) for r, n in zip(rows, numeric)],
             "caption": _inline(caption) if caption else "", "id": ident}
 
 
-def _looks_numeric(text: str) -> bool:
+def _kind(text: str) -> str:
+    """CSS class of a cell: ``num`` (right-aligned), ``long`` (small print) or none."""
     stripped = text.replace(",", "").replace("-", "").replace(".", "").replace("e", "")
-    return bool(text) and stripped.replace("+", "").isdigit()
+    if text == MISSING or (text and stripped.replace("+", "").isdigit()):
+        return "num"
+    return "long" if len(text) > 60 else ""
 
 
 def section_context(report: Report, key: str) -> dict[str, Any]:

@@ -115,12 +115,20 @@ def test_numbers_are_formatted_readably(report):
 
 @pytest.mark.parametrize("value, column, text", [
     (12345, "children", "12,345"), (2016, "year", "2016"), (2016.0, "year", "2016"),
-    (1234567.0, "cost", "1,234,567"), (0.000123456, "p", "0.0001235"), (np.nan, "x", ""),
-    (None, "x", ""), (True, "covered", "yes"), (np.int64(7), "n", "7"), ("E09000001", "x",
-                                                                        "E09000001"),
+    (1234567.0, "cost", "1,234,567"), (0.000123456, "p", "0.0001235"), (np.nan, "x", "\u2013"),
+    (None, "x", "\u2013"), (pd.NA, "x", "\u2013"), (True, "covered", "yes"),
+    (np.int64(7), "n", "7"), ("E09000001", "x", "E09000001"),
     (np.float64(1.5), "x", "1.5"), (np.inf, "x", "inf")])
 def test_format_cell(value, column, text):
     assert format_cell(value, column) == text
+
+
+def test_long_text_cells_are_small_print_but_not_the_row_names():
+    long = "x" * 70
+    page = render_html(Section(key="k", title="T", question="Q", method="M", tables={
+        "t": pd.DataFrame({"quantity": [long], "value": [1.5], "source": [long]})}))
+    row = re.search(r'<table id="table-k-t">.*?<tbody>\s*<tr>(.*?)</tr>', page, re.S).group(1)
+    assert row == f'<td>{long}</td><td class="num">1.5</td><td class="long">{long}</td>'
 
 
 def test_markdown_pipe_table_escapes_pipes():
