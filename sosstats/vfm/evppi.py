@@ -179,11 +179,20 @@ def _values(frame: pd.DataFrame, cols: list[Any], name: str) -> np.ndarray:
     return x
 
 
-def _value(inb: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``mean_s max(0, max_d inb) - max(0, max_d mean_s inb)`` per WTP; ``inb`` is (S, K, D)."""
-    best_each = np.maximum(inb.max(axis=2), 0.0).mean(axis=0)           # (K,)
-    best_mean = np.maximum(inb.mean(axis=0).max(axis=1), 0.0)           # (K,)
-    out = best_each - best_mean
+def _value(d_effect: np.ndarray, d_cost: np.ndarray, wtp: np.ndarray,
+           scale: np.ndarray) -> np.ndarray:
+    """``mean_s max(0, max_d inb) - max(0, max_d mean_s inb)`` per WTP, ``inb = wtp de - dc``.
+
+    ``d_effect`` and ``d_cost`` are ``(S, D)``; one ``(S, K)`` array is kept, not ``(S, K, D)``.
+    """
+    best = np.zeros((d_effect.shape[0], wtp.size))
+    inb = np.empty_like(best)
+    for j in range(d_effect.shape[1]):
+        np.multiply(d_effect[:, [j]], wtp[None, :], out=inb)
+        inb -= d_cost[:, [j]]
+        np.maximum(best, inb, out=best)
+    means = wtp[:, None] * d_effect.mean(axis=0) - d_cost.mean(axis=0)   # (K, D)
+    out = best.mean(axis=0) - np.maximum(means.max(axis=1), 0.0)
     out[out <= TIE_RTOL * scale + TIE_ATOL] = 0.0
     return out
 
@@ -306,8 +315,7 @@ def evppi(result: Any, parameters: Any, *, groups: Any = None, wtp: Any = None,
     frame = _parameters(parameters, n)
     sets = _groups(groups, list(frame.columns))
     scale = lam * np.abs(reps.effect).max() + np.abs(reps.cost).max()
-    raw = lam[None, :, None] * d_effect[:, None, :] - d_cost[:, None, :]   # (S, K, D)
-    evpi = _value(raw, scale)
+    evpi = _value(d_effect, d_cost, lam, scale)
     Y = np.hstack([d_effect, d_cost])                                # (S, 2D)
     others = list(result.options[1:])
     names = [f"effect[{o}]" for o in others] + [f"cost[{o}]" for o in others]
@@ -325,8 +333,7 @@ def evppi(result: Any, parameters: Any, *, groups: Any = None, wtp: Any = None,
                               "draws or smaller groups).")
         fitted, edf = Smoother(X, P).fit(Y)
         D = d_cost.shape[1]
-        g = lam[None, :, None] * fitted[:, None, :D] - fitted[:, None, D:]
-        values[name] = _value(g, scale)
+        values[name] = _value(fitted[:, :D], fitted[:, D:], lam, scale)
         edfs[name] = edf
         with np.errstate(divide="ignore", invalid="ignore"):
             r2s[name] = np.where(var > 0, 1 - ((Y - fitted) ** 2).mean(axis=0) / var, np.nan)
