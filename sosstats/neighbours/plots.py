@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sosstats._plotting import la_names, label_points, new_axes, plain_axis
+from sosstats.errors import DataError
 
 __all__ = ["forest_plot", "draw_funnel"]
 
@@ -23,6 +24,9 @@ def _labels(frame: pd.DataFrame, code: str, names: Any, show_names: bool) -> lis
         return codes
     extra = dict(names) if isinstance(names, Mapping) else {}
     if isinstance(names, pd.DataFrame):
+        if "la_code" not in names or "la_name" not in names:
+            raise DataError("`names` must have columns 'la_code' and 'la_name'; it has "
+                            f"{', '.join(map(str, names.columns))}.")
         extra = dict(zip(names["la_code"].astype(str), names["la_name"].astype(str)))
     if code == "la_code" and "la_name" in frame:
         own = dict(zip(codes, frame["la_name"].astype(str)))
@@ -61,8 +65,8 @@ def forest_plot(per_la: pd.DataFrame, *, estimate: float, lower: float, upper: f
     -------
     matplotlib.axes.Axes
     """
-    ax = new_axes(ax, figsize=(6, 0.35 * len(per_la) + 1.8))
     labels = _labels(per_la, "la_code", names, show_names)
+    ax = new_axes(ax, figsize=(6, 0.35 * len(per_la) + 1.8))
     diffs = per_la["difference"].to_numpy(dtype=float)
     y = np.arange(len(labels), 0, -1, dtype=float)
     ok = np.isfinite(diffs)

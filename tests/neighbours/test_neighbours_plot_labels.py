@@ -149,3 +149,15 @@ def test_neighbour_bar_plot_names_the_neighbours():
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert "Bristol" in ax.get_title()
     assert labels and not any(s.startswith("E0") or s.startswith("E1") for s in labels)
+
+
+def test_names_frame_without_the_columns_is_refused():
+    from sosstats.errors import DataError
+
+    per_la = pd.DataFrame({"la_code": ["E06000023"], "difference": [1.0]})
+    with pytest.raises(DataError, match="'la_name'"):
+        forest_plot(per_la, estimate=0.0, lower=-1, upper=1,
+                    names=pd.DataFrame({"code": ["E06000023"]}))
+    assert plt.get_fignums() == []                        # refused before drawing
+    ax = forest_plot(per_la, estimate=0.0, lower=-1, upper=1, names={"E06000023": "Brizzle"})
+    assert ax.get_yticklabels()[0].get_text() == "Brizzle"
