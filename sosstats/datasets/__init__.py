@@ -11,6 +11,8 @@
   :func:`find_duplicate_indicators`).
 - :func:`signs_of_safety_pilots` and :func:`published_2016` give the study's pilots and its
   published 2015/16 comparison.
+- :func:`simulate_census` draws census-shaped child-level data (600,000 children in 20,000
+  workers in 152 LAs by default) with a known multilevel logit, for national-scale models.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from sosstats.datasets.loaders import (
     load_la_indicators,
     load_statistical_neighbours,
 )
+# Importable here; entered in __all__ once tests/test_public_api_inputs.py lists it (lead).
+from sosstats.datasets._simulate_census import Census, simulate_census  # noqa: F401
 from sosstats.datasets.published import published_2016, signs_of_safety_pilots
 from sosstats.datasets.simulate import COVARIATES, Evaluation, simulate_evaluation
 
