@@ -13,6 +13,7 @@ the figures it writes.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import shutil
 import sys
@@ -142,9 +143,11 @@ def _fix_docstring(app, what, name, obj, options, lines) -> None:
 def _drop_type_docstring(app, what, name, obj, options, lines) -> None:
     """Drop the docstring a constant inherits from its type (numpy's, for an array)."""
     if what in ("data", "attribute") and not callable(obj):
-        own = getattr(type(obj), "__doc__", None)
-        if own and getattr(obj, "__doc__", None) == own:
-            lines[:] = []
+        text = "\n".join(lines).strip()
+        for own in (getattr(obj, "__doc__", None), getattr(type(obj), "__doc__", None)):
+            if isinstance(own, str) and own and text == inspect.cleandoc(own).strip():
+                lines[:] = []
+                return
 
 
 def _parseable_signature(app, what, name, obj, options, signature, return_annotation):

@@ -1,5 +1,5 @@
 """From posterior draws to a decision: a multilevel model's pilot predictions in a CEAC and EVPPI
-============================================================================================
+==============================================================================================
 
 The multilevel model measures how uncertain each pilot's outcome is; this script carries that
 uncertainty into the value-for-money decision instead of dropping it at a point estimate. A
