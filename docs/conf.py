@@ -47,7 +47,7 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip", "auto_examples/*.json",
                     "auto_examples/*.md5", "auto_examples/*.pickle"]
 templates_path = ["_templates"]
-html_static_path = ["_static"]
+
 
 # -- warnings as errors, nitpicky cross-references ---------------------------------------------
 # The build runs with -W -n. sosstats' own names must all resolve. Third-party names cannot be
