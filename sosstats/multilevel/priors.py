@@ -242,7 +242,7 @@ def default_priors(design: Design) -> tuple[dict[str, Prior], dict[str, str]]:
     for name in design.correlated:
         effects = ", ".join(effect_names(design.slopes, name))
         entries[f"corr_{name}"] = Prior("lkj", {"eta": DEFAULT_ETA})
-        roles[f"corr_{name}"] = f"correlation of {name} effects ({effects}), Cholesky"
+        roles[f"corr_{name}"] = f"correlations of {name} effects ({effects})"
     return entries, roles
 
 
