@@ -33,9 +33,11 @@ def _build_parser() -> argparse.ArgumentParser:
                     "the published figures beside the recomputed ones.")
     nb.add_argument("--data", choices=["real", "simulated"], default="real",
                     help="shipped DfE data (default) or a simulated evaluation")
-    nb.add_argument("--model", choices=["2021", "2025"], default=None,
-                    help="DfE statistical-neighbour model (default: the one closest to the "
-                         "published figures, per indicator)")
+    nb.add_argument("--model", choices=["2021", "2025", "closest-per-indicator"], default=None,
+                    help="DfE statistical-neighbour model for every row (default: 2021, the "
+                         "April 2021 list, closest in time to 2015/16); 'closest-per-indicator' "
+                         "gives each row the list closest to the published figures, a labelled "
+                         "sensitivity")
     nb.add_argument("--year", type=int, default=None,
                     help="year ending 31 March (default: 2016, i.e. 2015/16, for the real "
                          "data; the last simulated year for simulated data)")

@@ -37,7 +37,7 @@ import pytest
 from sosstats.errors import SosstatsError
 
 SUBPACKAGES = ["datasets", "neighbours", "matching", "panel", "weighting", "multilevel", "vfm",
-               "survey", "design"]
+               "survey", "design", "report"]
 
 
 # ----------------------------------------------------------------------------- shared data
@@ -574,6 +574,16 @@ EXEMPT.update({
     "design.AllocationSet": "the allocations made by restricted_allocations (entered above)",
     "design.MeanDifferenceResult": "the result of the ready-made designs' estimator, built by "
                                    "simulate_study's replicates, not by users from data",
+    "report.reproduce": "takes strand names and user frames, not one frame; unknown strands, a "
+                        "non-integer seed, bad formats, an unwritable folder and a user frame "
+                        "missing a column are tested in tests/report/test_report_api.py",
+    "report.render_html": "renders a Report or Section (no user frame); tests/report",
+    "report.render_markdown": "renders a Report or Section (no user frame); tests/report",
+    "report.Report": "the result of reproduce (a container of sections), not built from data",
+    "report.Section": "a data class a strand fills in (renderers read it); tests/report",
+    "report.StrandContext": "the inputs handed to every strand (seed, quick, frames); its frames "
+                            "are checked by reproduce against each strand's FRAMES",
+    "report.StrandFailure": "a record of a strand that raised (key, error, traceback)",
 })
 
 _RESULTS = ("Result", "Comparison", "Sensitivity", "Balance", "Overlap", "Ranking", "Bounds", "Rates", "Tests",
@@ -602,7 +612,7 @@ _COVERED_IN_MODULE_TESTS = {
     "vfm": {"annuity", "avoided_costs", "beta_probability", "break_even", "budget",
             "discount", "discount_factors", "discount_rates", "gamma_cost",
             "incremental_analysis", "lognormal_ratio", "normal", "one_way", "psa", "quadrant",
-            "reprice", "training_cost", "unit_cost"},
+            "reprice", "training_cost", "unit_cost", "evppi"},
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 from sosstats._results import Result, TableResult
 
 SUBPACKAGES = ("neighbours", "matching", "panel", "weighting", "multilevel", "vfm", "datasets",
-               "survey", "design")
+               "survey", "design", "report")
 
 #: Public classes that are not results: fitted models, prior and cost specifications, data.
 NOT_RESULTS = {

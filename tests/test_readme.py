@@ -16,7 +16,7 @@ def test_exactly_two_setup_commands_at_the_top():
     head = README.split("## ")[0]
     commands = re.findall(r"```bash\n(.*?)\n```", head, re.S)
     assert len(commands) == 2
-    assert "sosstats neighbours" in commands[0] and "pip install" in commands[0]
+    assert "sosstats reproduce" in commands[0] and "pip install" in commands[0]
     assert "pytest" in commands[1] and "[test]" in commands[1]
 
 
