@@ -132,7 +132,8 @@ def _coefficient_figure(fit: Any, truths: pd.Series) -> Any:
         pos = np.arange(len(terms))[::-1]
         ax.scatter(truths.reindex(terms).to_numpy(float), pos, marker="x", color="crimson",
                    zorder=5, label="simulator's truth")
-        ax.legend(loc="lower right", fontsize=8)
+        # outside the axes: inside, it sat over the last term's interval
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_title("SDQ change (T2 - T1): first differences, CR2 by pilot", fontsize=10)
     return ax.figure
 
