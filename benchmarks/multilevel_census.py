@@ -86,7 +86,7 @@ def run_sosstats(children, draws: int, tune: int, chains: int, max_attempts: int
     """Collapse and fit until the criteria hold (doubling draws); time every attempt."""
     start = time.perf_counter()
     table = census_table(children, "rereferred", COVARIATES, worker="worker_id",
-                         la="la_code", pilot="pilot")
+                         la="la_code", la_covariates="pilot")
     collapse_s = time.perf_counter() - start
     print(f"  collapsed {table.n_rows:,} rows to {table.n_cells:,} non-empty cells "
           f"({table.successes.shape[0]:,} workers x {table.successes.shape[1]} patterns) in "

@@ -47,29 +47,47 @@ import pandas as pd
 from sosstats.errors import DataError
 from sosstats.multilevel._collapse import collapse
 
-__all__ = ["CensusTable", "census_table", "build_census_model", "fit_census"]
+__all__ = ["CensusTable", "census_table", "table_from_design", "build_census_model",
+           "fit_census"]
 
 
 @dataclass(frozen=True, eq=False)
 class CensusTable:
-    """Worker-by-pattern sufficient statistics of a binary outcome (see :func:`census_table`)."""
+    """Worker-by-pattern sufficient statistics of a binary outcome (see :func:`census_table`).
 
-    successes: np.ndarray      # (W, P)
-    trials: np.ndarray         # (W, P)
-    patterns: np.ndarray       # (P, q) dummy columns
-    terms: tuple[str, ...]     # names of the q columns
-    worker_la: np.ndarray      # (W,) LA code of each worker
-    la_pilot: np.ndarray       # (L,) 0/1
+    ``successes`` and ``trials`` are ``(W, P)`` (workers x row-level covariate patterns);
+    ``patterns`` is ``(P, q)`` with column names ``terms``; ``la_X`` is ``(L, r)``, the
+    LA-level covariates (the pilot flag) named ``la_terms``; ``worker_la`` the LA of each
+    worker. ``worker_name`` / ``la_name`` name the posterior variables (``sigma_<name>``,
+    ``u_<name>``) and ``term_order`` the entries of ``beta``.
+    """
+
+    successes: np.ndarray
+    trials: np.ndarray
+    patterns: np.ndarray
+    terms: tuple[str, ...]
+    la_X: np.ndarray
+    la_terms: tuple[str, ...]
+    worker_la: np.ndarray
     workers: tuple[str, ...]
     las: tuple[str, ...]
     n_rows: int
-    n_cells: int               # non-empty cells
+    n_cells: int
+    worker_name: str = "worker"
+    la_name: str = "la"
+    term_order: tuple[str, ...] = ()
+
+    @property
+    def la_trials(self) -> np.ndarray:
+        """Trials (children) per LA."""
+        return np.bincount(self.worker_la, weights=self.trials.sum(axis=1),
+                           minlength=len(self.las))
 
     @property
     def pilot_mean(self) -> float:
-        """Child-weighted share of children in pilot LAs."""
-        per_worker = self.trials.sum(axis=1)
-        return float(np.dot(per_worker, self.la_pilot[self.worker_la]) / per_worker.sum())
+        """Child-weighted mean of the first LA-level covariate (the share in pilot LAs)."""
+        n = self.la_trials
+        return float(np.dot(n, self.la_X[:, 0]) / n.sum()) if self.la_X.shape[1] else 0.0
 
 
 def _dummies(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
@@ -91,8 +109,40 @@ def _dummies(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
     return X, [f"C({column})[T.{lev}]" for lev in levels[1:]]
 
 
+def _nesting(lower: np.ndarray, upper: np.ndarray, n_lower: int) -> np.ndarray | None:
+    """The upper group of each lower group, or None when ``lower`` is not nested in ``upper``."""
+    parent = np.full(n_lower, -1, dtype=np.int64)
+    parent[lower] = upper
+    return parent if bool((parent[lower] == upper).all()) else None
+
+
+def _la_constant(Z: np.ndarray, l_code: np.ndarray, n_las: int) -> np.ndarray | None:
+    """``(L, r)`` LA values of row columns ``Z``, or None when one varies within an LA."""
+    out = np.zeros((n_las, Z.shape[1]))
+    out[l_code] = Z
+    return out if bool((out[l_code] == Z).all()) else None
+
+
+def _build_table(Xrow: np.ndarray, terms: Sequence[str], la_X: np.ndarray,
+                 la_terms: Sequence[str], w_code: np.ndarray, worker_la: np.ndarray,
+                 y: np.ndarray, trials: np.ndarray | None, workers: Sequence[str],
+                 las: Sequence[str], **names: Any) -> CensusTable:
+    cells = collapse(Xrow, [w_code], y, trials)
+    W, P = len(workers), cells.patterns.shape[0]
+    S = np.zeros((W, P))
+    N = np.zeros((W, P))
+    S[cells.cell_groups[:, 0], cells.cell_pattern] = cells.successes
+    N[cells.cell_groups[:, 0], cells.cell_pattern] = cells.trials
+    order = names.pop("term_order", None) or ("Intercept", *terms, *la_terms)
+    return CensusTable(successes=S, trials=N, patterns=cells.patterns, terms=tuple(terms),
+                       la_X=la_X, la_terms=tuple(la_terms), worker_la=worker_la,
+                       workers=tuple(map(str, workers)), las=tuple(map(str, las)),
+                       n_rows=int(y.shape[0]), n_cells=cells.n_cells, term_order=tuple(order),
+                       **names)
+
+
 def census_table(data: pd.DataFrame, outcome: str, covariates: Sequence[str], *, worker: str,
-                 la: str, pilot: str) -> CensusTable:
+                 la: str, la_covariates: str | Sequence[str] = ()) -> CensusTable:
     r"""Collapse child rows to the worker-by-pattern table of successes and trials.
 
     Parameters
@@ -105,8 +155,8 @@ def census_table(data: pd.DataFrame, outcome: str, covariates: Sequence[str], *,
         Categorical or binary child-level columns (treatment-coded, first level reference).
     worker, la : str
         Group columns; each worker must belong to one LA.
-    pilot : str
-        Binary LA-level column (constant within an LA).
+    la_covariates : str or sequence of str
+        Numeric or binary LA-level columns (constant within an LA), e.g. the pilot flag.
 
     Returns
     -------
@@ -115,10 +165,11 @@ def census_table(data: pd.DataFrame, outcome: str, covariates: Sequence[str], *,
     Raises
     ------
     DataError
-        On a missing column, a non-binary outcome, a worker in two LAs or a pilot flag that
-        varies within an LA.
+        On a missing column, a non-binary outcome, a worker in two LAs or an LA-level column
+        that varies within an LA.
     """
-    cols = [outcome, *covariates, worker, la, pilot]
+    la_cols = [la_covariates] if isinstance(la_covariates, str) else list(la_covariates)
+    cols = [outcome, *covariates, worker, la, *la_cols]
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise DataError(f"data: missing column(s) {missing}.")
@@ -131,34 +182,71 @@ def census_table(data: pd.DataFrame, outcome: str, covariates: Sequence[str], *,
     w_code = w_cat.cat.codes.to_numpy().astype(np.int64)
     l_code = l_cat.cat.codes.to_numpy().astype(np.int64)
     W, L = len(w_cat.cat.categories), len(l_cat.cat.categories)
-    worker_la = np.full(W, -1, dtype=np.int64)
-    worker_la[w_code] = l_code
-    if (worker_la[w_code] != l_code).any():
-        bad = w_cat.cat.categories[np.unique(w_code[worker_la[w_code] != l_code])][:3]
+    worker_la = _nesting(w_code, l_code, W)
+    if worker_la is None:
+        parent = np.full(W, -1, dtype=np.int64)
+        parent[w_code] = l_code
+        bad = w_cat.cat.categories[np.unique(w_code[parent[w_code] != l_code])][:3]
         raise DataError(f"{worker}: workers must be nested in {la}; {list(bad)} appear in more "
                         "than one LA.")
-    p = data[pilot].to_numpy(dtype=float)
-    la_pilot = np.zeros(L)
-    la_pilot[l_code] = p
-    if (la_pilot[l_code] != p).any() or not set(np.unique(p)) <= {0.0, 1.0}:
-        raise DataError(f"{pilot}: must be 0/1 and constant within each {la}.")
+    Z = np.zeros((len(data), len(la_cols)))
+    for k, c in enumerate(la_cols):
+        if not (pd.api.types.is_bool_dtype(data[c]) or pd.api.types.is_numeric_dtype(data[c])) \
+                or data[c].isna().any():
+            raise DataError(f"{c}: an LA-level covariate must be numeric or bool, with no "
+                            "missing values.")
+        Z[:, k] = data[c].to_numpy(dtype=float)
+    la_X = _la_constant(Z, l_code, L)
+    if la_X is None:
+        raise DataError(f"{la_cols}: LA-level covariates must be constant within each {la}.")
     parts, terms = [], []
     for c in covariates:
         X, names = _dummies(data, c)
         parts.append(X)
         terms.extend(names)
     X = np.column_stack(parts) if parts else np.zeros((len(data), 0))
-    cells = collapse(X, [w_code], y.to_numpy(dtype=float))
-    P = cells.patterns.shape[0]
-    S = np.zeros((W, P))
-    N = np.zeros((W, P))
-    S[cells.cell_groups[:, 0], cells.cell_pattern] = cells.successes
-    N[cells.cell_groups[:, 0], cells.cell_pattern] = cells.trials
-    return CensusTable(successes=S, trials=N, patterns=cells.patterns, terms=tuple(terms),
-                       worker_la=worker_la, la_pilot=la_pilot,
-                       workers=tuple(map(str, w_cat.cat.categories)),
-                       las=tuple(map(str, l_cat.cat.categories)), n_rows=len(data),
-                       n_cells=cells.n_cells)
+    return _build_table(X, terms, la_X, la_cols, w_code, worker_la, y.to_numpy(dtype=float),
+                        None, w_cat.cat.categories, l_cat.cat.categories)
+
+
+def table_from_design(design: Any) -> CensusTable | None:
+    """The census table of a ``MultilevelModel`` design, or None when the design is not one.
+
+    A design qualifies when it is a Bernoulli/binomial logit with an intercept, no likelihood
+    weights, no random slopes and exactly two grouping levels (data columns), one nested in
+    the other. Columns of the design matrix constant within every upper-level group enter
+    at the upper level (``la_X``); the others define the row patterns. Posterior names follow
+    the design (``sigma_<level>``, ``u_<level>``, ``beta`` over ``design.terms``).
+    """
+    if design.family not in ("bernoulli", "binomial") or not design.has_intercept:
+        return None
+    rows = design.rows
+    if rows.weights is not None or design.slopes or len(design.levels) != 2:
+        return None
+    if any(lev.kind != "group" for lev in design.levels):
+        return None
+    a, b = design.levels
+    parent = _nesting(a.codes, b.codes, len(a.labels))
+    lower, upper = (a, b) if parent is not None else (b, a)
+    if parent is None:
+        parent = _nesting(b.codes, a.codes, len(b.labels))
+        if parent is None:
+            return None
+    if len(lower.labels) == len(upper.labels):
+        return None
+    cols = [j for j, t in enumerate(design.terms) if t != "Intercept"]
+    X = rows.X[:, cols]
+    L = len(upper.labels)
+    la_cols, row_cols = [], []
+    for k, j in enumerate(cols):
+        (la_cols if _la_constant(X[:, [k]], upper.codes, L) is not None else row_cols).append(k)
+    la_X = _la_constant(X[:, la_cols], upper.codes, L)
+    terms = [design.terms[cols[k]] for k in row_cols]
+    la_terms = [design.terms[cols[k]] for k in la_cols]
+    return _build_table(X[:, row_cols], terms, la_X, la_terms, lower.codes.astype(np.int64),
+                        parent, rows.y.astype(float), rows.trials, lower.labels, upper.labels,
+                        worker_name=lower.name, la_name=upper.name,
+                        term_order=tuple(design.terms))
 
 
 def build_census_model(table: CensusTable, *, la: str = "centred",
@@ -168,7 +256,8 @@ def build_census_model(table: CensusTable, *, la: str = "centred",
     ``la`` and ``worker`` are each ``"centred"`` or ``"non-centred"``; a centred worker level
     draws the workers' means ``v_j ~ N(m_{l(j)}, sigma_W)`` directly.
 
-    Posterior names: ``beta`` (dims ``term``: ``Intercept``, the covariate terms, ``pilot``),
+    Posterior names (with the default level names): ``beta`` (dims ``term``, in
+    ``table.term_order``: ``Intercept``, the covariate terms, the LA-level terms),
     ``sigma_la``, ``sigma_worker``, ``u_la`` (dims ``la``), ``u_worker`` (dims ``worker``);
     the likelihood is the ``loglik`` potential.
     """
@@ -178,53 +267,64 @@ def build_census_model(table: CensusTable, *, la: str = "centred",
     for name, value in (("la", la), ("worker", worker)):
         if value not in ("centred", "non-centred"):
             raise DataError(f"{name}: expected 'centred' or 'non-centred', got {value!r}.")
-    S, N, Xp = table.successes, table.trials, table.patterns
+    wn, ln = table.worker_name, table.la_name
+    S, N, Xp, Z = table.successes, table.trials, table.patterns, table.la_X
     n_pattern = N.sum(axis=0)
-    x_mean = (n_pattern @ Xp) / n_pattern.sum() if Xp.shape[1] else np.zeros(0)
+    total = n_pattern.sum()
+    x_mean = (n_pattern @ Xp) / total
     Xc = Xp - x_mean
-    x_sd = np.sqrt((n_pattern @ (Xc ** 2)) / n_pattern.sum()) if Xp.shape[1] else np.zeros(0)
-    p_mean = table.pilot_mean
-    p_sd = max(np.sqrt(p_mean * (1 - p_mean)), 1e-3)
-    pc = table.la_pilot - p_mean
+    x_sd = np.sqrt((n_pattern @ (Xc ** 2)) / total)
+    n_la = table.la_trials
+    z_mean = (n_la @ Z) / total
+    Zc = Z - z_mean
+    z_sd = np.sqrt((n_la @ (Zc ** 2)) / total)
     S_worker = S.sum(axis=1)
     S_pattern = S.sum(axis=0)
-    Nf = N  # float table; empty cells contribute 0
-    coords = {"term": ["Intercept", *table.terms, "pilot"], "coef": list(table.terms),
-              "la": list(table.las), "worker": list(table.workers)}
+    coords = {"term": list(table.term_order), wn: list(table.workers), ln: list(table.las)}
     with pm.Model(coords=coords) as model:
         alpha = pm.Normal("intercept_centred", 0.0, 2.5)
-        delta = pm.Normal("pilot_effect", 0.0, 2.5 / p_sd)
-        sigma_la = pm.HalfNormal("sigma_la", 1.0)
-        sigma_w = pm.HalfNormal("sigma_worker", 1.0)
-        la_mean = alpha + delta * pc
+        sigma_la = pm.HalfNormal(f"sigma_{ln}", 1.0)
+        sigma_w = pm.HalfNormal(f"sigma_{wn}", 1.0)
+        la_mean: Any = alpha
+        g = None
+        if Z.shape[1]:
+            g = pm.Normal("b_la", 0.0, 2.5 / np.maximum(z_sd, 1e-3), shape=Z.shape[1])
+            la_mean = alpha + pt.dot(Zc, g)
         if la == "centred":
-            m = pm.Normal("mean_la", la_mean, sigma_la, dims="la")
-            u_la = pm.Deterministic("u_la", m - la_mean, dims="la")
+            m = pm.Normal(f"mean_{ln}", la_mean, sigma_la, dims=ln)
+            pm.Deterministic(f"u_{ln}", m - la_mean, dims=ln)
         else:
-            z_la = pm.Normal("z_la", 0.0, 1.0, dims="la")
-            u_la = pm.Deterministic("u_la", sigma_la * z_la, dims="la")
+            z_la = pm.Normal(f"z_{ln}", 0.0, 1.0, dims=ln)
+            u_la = pm.Deterministic(f"u_{ln}", sigma_la * z_la, dims=ln)
             m = la_mean + u_la
         if worker == "centred":
-            v = pm.Normal("mean_worker", m[table.worker_la], sigma_w, dims="worker")
-            pm.Deterministic("u_worker", v - m[table.worker_la], dims="worker")
+            v = pm.Normal(f"mean_{wn}", m[table.worker_la], sigma_w, dims=wn)
+            pm.Deterministic(f"u_{wn}", v - m[table.worker_la], dims=wn)
         else:
-            z_w = pm.Normal("z_worker", 0.0, 1.0, dims="worker")
-            u_w = pm.Deterministic("u_worker", sigma_w * z_w, dims="worker")
+            z_w = pm.Normal(f"z_{wn}", 0.0, 1.0, dims=wn)
+            u_w = pm.Deterministic(f"u_{wn}", sigma_w * z_w, dims=wn)
             v = m[table.worker_la] + u_w
+        b = None
         if Xp.shape[1]:
-            b = pm.Normal("b", 0.0, 2.5 / np.maximum(x_sd, 1e-3), dims="coef")
+            b = pm.Normal("b", 0.0, 2.5 / np.maximum(x_sd, 1e-3), shape=Xp.shape[1])
             xb = pt.dot(Xc, b)
             eta = v[:, None] + xb[None, :]
             linear = pt.dot(S_worker, v) + pt.dot(S_pattern, xb)
-            shift = pt.dot(x_mean, b)
-            beta = pt.concatenate([pt.reshape(alpha - shift - delta * p_mean, (1,)), b,
-                                   pt.reshape(delta, (1,))])
         else:
             eta = v[:, None]
             linear = pt.dot(S_worker, v)
-            beta = pt.stack([alpha - delta * p_mean, delta])
-        pm.Potential("loglik", linear - pt.sum(Nf * pt.softplus(eta)))
-        pm.Deterministic("beta", beta, dims="term")
+        pm.Potential("loglik", linear - pt.sum(N * pt.softplus(eta)))
+        intercept = alpha
+        if b is not None:
+            intercept = intercept - pt.dot(x_mean, b)
+        if g is not None:
+            intercept = intercept - pt.dot(z_mean, g)
+        entries = {"Intercept": intercept}
+        for k, t in enumerate(table.terms):
+            entries[t] = b[k]
+        for k, t in enumerate(table.la_terms):
+            entries[t] = g[k]
+        pm.Deterministic("beta", pt.stack([entries[t] for t in table.term_order]), dims="term")
     return model
 
 

@@ -209,7 +209,7 @@ def test_census_model_logp_equals_rowwise_bernoulli(small_census):
 
     ch = small_census.children
     table = census_table(ch, "rereferred", ["age_band", "previous_referral"],
-                         worker="worker_id", la="la_code", pilot="pilot")
+                         worker="worker_id", la="la_code", la_covariates="pilot")
     assert table.n_cells < len(ch)
     model = build_census_model(table, la="non-centred")
     # Row-wise reference with the same parameterisation, computed from the point's values.
@@ -234,20 +234,20 @@ def test_census_table_bad_input(small_census):
 
     ch = small_census.children.copy()
     with pytest.raises(DataError, match="missing column"):
-        census_table(ch, "nope", [], worker="worker_id", la="la_code", pilot="pilot")
+        census_table(ch, "nope", [], worker="worker_id", la="la_code", la_covariates="pilot")
     bad = ch.copy()
     bad.loc[0, "pilot"] = not bad.loc[0, "pilot"]
     with pytest.raises(DataError, match="pilot"):
-        census_table(bad, "rereferred", [], worker="worker_id", la="la_code", pilot="pilot")
+        census_table(bad, "rereferred", [], worker="worker_id", la="la_code", la_covariates="pilot")
     bad = ch.copy()
     bad["la_code"] = bad["la_code"].cat.codes.to_numpy()
     bad.loc[0, "la_code"] = (bad.loc[0, "la_code"] + 1) % 20
     with pytest.raises(DataError, match="nested"):
-        census_table(bad, "rereferred", [], worker="worker_id", la="la_code", pilot="pilot")
+        census_table(bad, "rereferred", [], worker="worker_id", la="la_code", la_covariates="pilot")
     bad = ch.copy()
     bad["rereferred"] = bad["rereferred"] * 2
     with pytest.raises(DataError, match="rereferred"):
-        census_table(bad, "rereferred", [], worker="worker_id", la="la_code", pilot="pilot")
+        census_table(bad, "rereferred", [], worker="worker_id", la="la_code", la_covariates="pilot")
 
 
 @pytest.mark.slow
@@ -260,7 +260,7 @@ def test_census_model_recovers_simulator_truths():
 
     census = simulate_census(11, n_children=60_000, n_workers=2_000)
     table = census_table(census.children, "rereferred", ["age_band", "previous_referral"],
-                         worker="worker_id", la="la_code", pilot="pilot")
+                         worker="worker_id", la="la_code", la_covariates="pilot")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         idata, _ = fit_census(table, draws=600, tune=600, chains=2, seed=2)
@@ -278,3 +278,32 @@ def test_census_model_recovers_simulator_truths():
     # LA effects track the truth
     u_la = idata.posterior["u_la"].mean(("chain", "draw")).to_series()
     assert np.corrcoef(u_la.to_numpy(), t["u_la"].loc[u_la.index].to_numpy())[0, 1] > 0.8
+
+
+def test_table_from_a_multilevel_design_equals_census_table(small_census):
+    """The hook's adapter: a MultilevelModel design gives the same worker x pattern table."""
+    from sosstats.multilevel import MultilevelModel
+    from sosstats.multilevel._census_model import census_table, table_from_design
+
+    ch = small_census.children
+    model = MultilevelModel("rereferred ~ C(age_band) + previous_referral + pilot", ch,
+                            levels=["la_code", "worker_id"], family="bernoulli")
+    got = table_from_design(model.design)
+    want = census_table(ch, "rereferred", ["age_band", "previous_referral"],
+                        worker="worker_id", la="la_code", la_covariates="pilot")
+    assert got is not None
+    assert got.worker_name == "worker_id" and got.la_name == "la_code"
+    assert got.term_order == tuple(model.design.terms)
+    assert len(got.la_terms) == 1 and "pilot" in got.la_terms[0]
+    np.testing.assert_array_equal(got.patterns, want.patterns)
+    np.testing.assert_array_equal(got.successes, want.successes)
+    np.testing.assert_array_equal(got.trials, want.trials)
+    np.testing.assert_array_equal(got.worker_la, want.worker_la)
+    np.testing.assert_array_equal(got.la_X, want.la_X)
+    # designs the census model does not cover give None
+    one_level = MultilevelModel("rereferred ~ previous_referral", ch, levels=["worker_id"],
+                                family="bernoulli")
+    assert table_from_design(one_level.design) is None
+    gaussian = MultilevelModel("child_id ~ previous_referral", ch,
+                               levels=["la_code", "worker_id"])
+    assert table_from_design(gaussian.design) is None
