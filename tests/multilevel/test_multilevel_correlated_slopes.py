@@ -175,6 +175,25 @@ def test_correlated_model_structure_and_prior_correlation(sleep):
     assert abs(draws.var() - 0.2) < 0.02
 
 
+def test_effects_have_the_covariance_of_the_cholesky_factor(sleep):
+    pm = pytest.importorskip("pymc")
+    model = sleep_model(sleep, correlated_slopes=True).build()
+    # fix L = [[2, 0], [1.5, 1]] (packed row-wise); the effects z L^T then have covariance
+    # L L^T = [[4, 3], [3, 3.25]] (z @ L without the transpose would give [[6.25, 1.5],
+    # [1.5, 1]]), SDs 2 and sqrt(3.25) and correlation 3 / (2 sqrt(3.25)) = 0.832.
+    fixed = pm.do(model, {"chol_Subject": np.array([2.0, 1.5, 1.0])})
+    u, v, sd0, sd1, corr = pm.draw(
+        [fixed[n] for n in ("u_Subject", "slope_u_Subject_Days", "sigma_Subject",
+                            "slope_sigma_Subject_Days", "corr_Subject")],
+        draws=2000, random_seed=3)
+    # 36,000 (draw, subject) pairs: sampling SE of each entry below 0.04
+    np.testing.assert_allclose(np.cov(u.ravel(), v.ravel()), [[4.0, 3.0], [3.0, 3.25]],
+                               atol=0.15)
+    np.testing.assert_allclose(sd0, 2.0)
+    np.testing.assert_allclose(sd1, np.sqrt(3.25))
+    np.testing.assert_allclose(corr[:, 0], 3.0 / (2.0 * np.sqrt(3.25)))
+
+
 def test_nested_and_crossed_levels(sleep):
     pytest.importorskip("pymc")
     d = sleep.copy()
