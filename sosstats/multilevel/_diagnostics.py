@@ -38,8 +38,8 @@ def parameter_names(posterior: Any, *, group_effects: bool = False) -> list[str]
     names = []
     for var in posterior.data_vars:
         v = str(var)
-        if v in ("beta", "sigma", "cutpoints", "alpha") or v.startswith(("sigma_",
-                                                                            "slope_sigma_")):
+        if v in ("beta", "sigma", "cutpoints", "alpha") or v.startswith((
+                "sigma_", "slope_sigma_", "corr_")):
             names.append(v)
         elif group_effects and v.startswith(("z_", "slope_z_")):
             names.append(v)

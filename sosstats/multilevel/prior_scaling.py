@@ -50,8 +50,8 @@ def prior_targets(priors: Priors, names: str | Sequence[str] | None) -> list[str
     ``"beta[cohort]"``; a name without a prior raises :class:`DataError` listing the priors.
     """
     every = priors.names()
-    if names is None:
-        return every
+    if names is None:   # an LKJ correlation prior has no scale: it is left as it is
+        return [n for n in every if priors[n].dist != "lkj"]
     out: list[str] = []
     for name in as_list(names):
         coefs = [k for k in every if k.startswith("beta[")]

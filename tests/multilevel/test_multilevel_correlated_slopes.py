@@ -304,3 +304,20 @@ def test_recovers_a_known_correlation():
         assert vc.loc[name, "sd_lower"] < truth < vc.loc[name, "sd_upper"], name
     # 2 x 1000 draws: measured R-hat up to 1.013 (sigma_g); 1.02 flags chains that disagree
     assert res.diagnostics().table["r_hat"].max() < 1.02
+
+
+def test_correlations_are_reported_and_checked_like_the_sds(sleep_fit):
+    # the correlation is a reported parameter: in tidy() (so its R-hat / ESS are checked and
+    # warned about) as the SDs are, not only in variance_components()
+    terms = [str(t) for t in sleep_fit.tidy()["term"]]
+    assert any("corr(Intercept, Days)" in t for t in terms), terms
+
+
+def test_prior_scaling_leaves_the_lkj_prior_alone(sleep):
+    # the LKJ correlation prior has no scale: prior_sensitivity(method="power") must not try to
+    # raise it to a power (its log density has no entry for "lkj")
+    from sosstats.multilevel.prior_scaling import prior_targets
+
+    priors = sleep_model(sleep, correlated_slopes=True).priors
+    targets = prior_targets(priors, None)
+    assert "corr_Subject" not in targets and "sigma_Subject" in targets
