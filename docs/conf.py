@@ -120,14 +120,6 @@ _DOCSTRING_FIXES = {
          "Largest allowed absolute difference between a sequence mean and the overall mean "
          "of a standardised covariate."),
     ],
-    "sosstats.vfm.discount_factors": [
-        ("years ``start_year .. start_year + n_years - 1``.",
-         "years ``start_year`` to ``start_year + n_years - 1``."),
-    ],
-    "sosstats.vfm.discount_rates": [
-        ("year ``start_year .. start_year + n_years - 1``.",
-         "year ``start_year`` to ``start_year + n_years - 1``."),
-    ],
 }
 
 

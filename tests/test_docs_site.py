@@ -29,9 +29,6 @@ BUILT = ("_build", "auto_examples", "generated")  # build outputs inside docs/
 # workspace, scratch notes.
 OUTSIDE = re.compile(r"(?<![\w-])shared/|\.\./shared|/work/|/notes/")
 TEXT = {".py", ".md", ".rst", ".txt", ".html", ".j2", ".jinja", ".css", ".toml", ".cfg"}
-# Known offenders whose fix is pending with their owner (the strict xfail below fails as soon as
-# one is fixed, so the entry is then removed).
-PENDING = {"sosstats/datasets/data/SOURCES.md"}
 
 
 def _source_files() -> list[Path]:
@@ -52,15 +49,8 @@ def _outside_citations(path: Path) -> list[str]:
 
 
 def test_no_file_cites_a_path_outside_the_package():
-    found = [hit for path in _source_files()
-             if str(path.relative_to(ROOT)) not in PENDING for hit in _outside_citations(path)]
+    found = [hit for path in _source_files() for hit in _outside_citations(path)]
     assert not found, "paths a user does not have:\n" + "\n".join(found)
-
-
-@pytest.mark.parametrize("rel", sorted(PENDING))
-@pytest.mark.xfail(strict=True, reason="citation outside the package; fix pending with its owner")
-def test_pending_citation_fixed(rel: str):
-    assert not _outside_citations(ROOT / rel)
 
 
 def test_the_outside_path_check_can_fail():

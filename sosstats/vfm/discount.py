@@ -56,7 +56,7 @@ def _check_rates(rates: np.ndarray, name: str) -> None:
 
 def discount_rates(n_years: int, *, rate: Any = None, schedule: Any = None,
                    start_year: int = 0) -> np.ndarray:
-    """Rate applying to each year ``start_year .. start_year + n_years - 1``.
+    """Rate applying to each year ``start_year`` to ``start_year + n_years - 1``.
 
     See :func:`discount` for ``rate``, ``schedule`` and ``start_year``.
     """
@@ -89,7 +89,7 @@ def discount_rates(n_years: int, *, rate: Any = None, schedule: Any = None,
 
 def discount_factors(n_years: int, *, rate: Any = None, schedule: Any = None,
                      start_year: int = 0) -> np.ndarray:
-    r"""Discount factors of years ``start_year .. start_year + n_years - 1``.
+    r"""Discount factors of years ``start_year`` to ``start_year + n_years - 1``.
 
     ``D_0 = 1`` and ``D_t = D_{t-1} / (1 + r_t)`` (see :func:`discount`).
     """
