@@ -37,7 +37,9 @@ whether every backend gave the same numbers bit for bit.
 run, the peer on 200. ``python benchmarks/design.py`` : 10,000 replicates per sosstats run and
 the peer on 1,000 (``--peer-n 10000`` for the issue's full figure: about 7 minutes more).
 BLAS runs one thread for both sides (what simulate_study's runner does; it favours the peer,
-whose small statsmodels fits slow down with two threads on a busy machine).
+whose small statsmodels fits slow down with two threads on a busy machine). The in-process
+rows print CPU time too: on a shared machine the load changes between the peer's run and
+sosstats', which moves the wall-time ratio; the CPU-time ratio moves much less.
 """
 
 from __future__ import annotations
@@ -133,12 +135,13 @@ def main() -> None:
     warnings.simplefilter("ignore")      # statsmodels' and the few-cluster notes
 
     with one_blas_thread():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         peer_rows, peer_summary = peer_loop(m)
-        peer_wall = time.perf_counter() - t0
+        peer_wall, peer_cpu = time.perf_counter() - t0, time.process_time() - c0
     peer_per = peer_wall / m
     print("\n== the peer: simulate_evaluation + statsmodels OLS, cluster SEs (CR1, normal) ==")
-    print(line(f"hand loop, {m} replicates", peer_wall, m, None))
+    print(line(f"hand loop, {m} replicates", peer_wall, m, None,
+               f"  CPU {1e3 * peer_cpu / m:.2f} ms/rep"))
     print(peer_summary.rename(columns={"covered": "coverage", "rejected": "rejection"})
           .to_string(float_format=lambda v: f"{v:.3f}"))
 
@@ -158,9 +161,13 @@ def main() -> None:
         est = DESIGN.estimator(kind)
         print(f"\n== sosstats: simulate_study(evaluation_families(), "
               f"estimator({kind!r}), n) ==")
+        c0 = time.process_time()
         here = simulate_study(DESIGN, est, n, rng=SEED)
+        cpu = time.process_time() - c0
         assert here.settings["batched"] == n
-        print(line(f"in-process, batched ({n:,})", here.timing["wall_s"], n, peer_per))
+        print(line(f"in-process, batched ({n:,})", here.timing["wall_s"], n, peer_per,
+                   f"  CPU {1e3 * cpu / n:.2f} ms/rep: {peer_cpu / m / (cpu / n):.1f}x "
+                   "the peer's CPU time"))
         check = here.replicates[here.replicates.replicate < m].reset_index(drop=True)
         mine = check.set_index(["replicate", "term"])["estimate"]
         theirs = peer_rows.set_index(["replicate", "term"])["estimate"].reindex(mine.index)
