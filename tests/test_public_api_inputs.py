@@ -574,6 +574,13 @@ EXEMPT.update({
     "design.AllocationSet": "the allocations made by restricted_allocations (entered above)",
     "design.MeanDifferenceResult": "the result of the ready-made designs' estimator, built by "
                                    "simulate_study's replicates, not by users from data",
+    "design.evaluation_families": "a design factory of keyword numbers, no frame; tested in "
+                                  "tests/design/test_design_batched.py",
+    "design.change_estimator": "an estimator factory (a formula and options, no frame); tested "
+                               "in tests/design/test_design_batched.py",
+    "design.EvaluationFamilies": "a design object made by evaluation_families (input to "
+                                 "simulate_study)",
+    "design.ChangeEstimator": "an estimator made by change_estimator (input to simulate_study)",
     "report.reproduce": "takes strand names and user frames, not one frame; unknown strands, a "
                         "non-integer seed, bad formats, an unwritable folder and a user frame "
                         "missing a column are tested in tests/report/test_report_api.py",

@@ -19,6 +19,13 @@ SUBPACKAGES = ("neighbours", "matching", "panel", "weighting", "multilevel", "vf
 
 #: Public classes that are not results: fitted models, prior and cost specifications, data.
 NOT_RESULTS = {
+    "Report": "the whole evaluation's report (sections of tables and figures), rendered by "
+              "render_html / render_markdown; its tables are the strands' result tables",
+    "Section": "one strand of the report (a data class of tables and figures)",
+    "StrandContext": "the inputs handed to a report strand",
+    "StrandFailure": "a record of a strand that raised",
+    "EvaluationFamilies": "a simulation design (input to simulate_study)",
+    "ChangeEstimator": "an estimator of simulation studies (input to simulate_study)",
     "FittedNeighbours": "a fitted neighbour model (input to compare / did)",
     "StatisticalNeighbours": "a neighbour model specification",
     "Imputations": "a container of m imputed data sets (input to pool / mi_change_model)",
