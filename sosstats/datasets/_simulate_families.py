@@ -23,7 +23,10 @@ __all__ = [
     "OUTCOMES",
     "ATTRITION",
     "FamilyDraws",
+    "WORKER_CHANGE_T2",
+    "WAVES",
     "draw_worker_allocation",
+    "draw_t2_memberships",
     "draw_families",
     "simulate_workers",
     "simulate_families",
@@ -56,6 +59,10 @@ CONCERN_LEVELS: tuple[str, ...] = ("fewer", "same", "more")
 _PREVIOUS_REFERRAL_SHARE = 204 / 270
 _N_WORKERS_PROBS = np.array([0.41, 0.50, 0.09])       # one, two, three workers per family
 _WEIGHT_SHAPE = 2.0                                   # gamma shape of the contact shares
+#: Share of families whose workers changed between T1 and T2 in the study ("a third").
+WORKER_CHANGE_T2 = 1 / 3
+#: Wave labels of ``memberships_by_wave`` (those of :func:`sosstats.panel.wide_to_long`).
+WAVES: tuple[str, ...] = ("t1", "t2")
 
 _TERMS = ("intercept", "cohort_2", "experience_2_years", "experience_2_years_plus", "time_t2",
           "previous_referral", "agency_worker")
@@ -186,6 +193,43 @@ def _memberships(rng: np.random.Generator, n_families: int, counts: np.ndarray,
     return workers, valid, weights
 
 
+def draw_t2_memberships(rng: np.random.Generator, workers: np.ndarray, valid: np.ndarray,
+                        weights: np.ndarray, counts: np.ndarray, la_idx: np.ndarray,
+                        share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""Workers of each family at T2: the T1 workers, plus a new one for a share of families.
+
+    With probability ``share`` a family changes worker between T1 and T2: a new worker,
+    uniform among the workers of its LA not already among its T1 workers, joins the T1 ones
+    (families whose LA has no other worker cannot change). Holding the T1 workers' relative
+    shares, the new worker's share is :math:`s \sim \mathrm{Beta}(2, 2k)` with :math:`k` the
+    number of T1 workers (the marginal of a Dirichlet(2, ..., 2) over the :math:`k + 1`
+    workers, as the T1 shares are gamma(2) draws normalised), the others' :math:`(1 - s) w_j`.
+    Three uniform / beta draws per family whatever ``share`` (so the draws do not depend on it).
+
+    Returns ``(n, 4)`` worker indices, mask and weights (column 3: the new worker) and the
+    bool ``changed`` per family.
+    """
+    n = workers.shape[0]
+    fam_la = la_idx[workers[:, 0]]
+    m = counts[fam_la]
+    start = np.cumsum(counts)[fam_la] - m
+    k = valid.sum(axis=1)
+    u_change, u_pick = rng.random(n), rng.random(n)
+    s = rng.beta(_WEIGHT_SHAPE, _WEIGHT_SHAPE * np.maximum(k, 1))
+    changed = (u_change < share) & (k < m)
+    # the r-th worker of the LA not among the family's: skip its sorted offsets in turn
+    offsets = np.sort(np.where(valid, workers - start[:, None], np.iinfo(np.int64).max), axis=1)
+    pick = np.floor(u_pick * np.maximum(m - k, 1)).astype(np.int64)
+    for j in range(offsets.shape[1]):
+        pick += pick >= offsets[:, j]
+    new = np.where(changed, start + pick, workers[:, 0])
+    s = np.where(changed, s, 0.0)
+    workers_t2 = np.column_stack([workers, new])
+    valid_t2 = np.column_stack([valid, changed])
+    weights_t2 = np.column_stack([weights * (1.0 - s)[:, None], s])
+    return workers_t2, valid_t2, weights_t2, changed
+
+
 def _draw(rng: np.random.Generator, spec: dict, eta: np.ndarray) -> np.ndarray:
     """One draw of an outcome given its linear predictor (incl. random effects)."""
     if spec["link"] == "identity":
@@ -220,12 +264,22 @@ class FamilyDraws:
     z_pilot: np.ndarray
     columns: dict[str, np.ndarray]
     responded: np.ndarray      # (n,) bool
+    workers_t2: np.ndarray | None = None    # (n, 4) T2 worker indices (column 3: new worker)
+    valid_t2: np.ndarray | None = None      # (n, 4) T2 membership mask
+    weights_t2: np.ndarray | None = None    # (n, 4) T2 contact shares
+    changed_t2: np.ndarray | None = None    # (n,) bool: a new worker between T1 and T2
 
 
 def draw_families(rng: np.random.Generator, n_families: int, counts: np.ndarray,
                   la_idx: np.ndarray, pilot_exp: np.ndarray, agency: np.ndarray,
-                  n_pilots: int) -> FamilyDraws:
+                  n_pilots: int, change_rng: np.random.Generator | None = None,
+                  worker_change: float = 0.0) -> FamilyDraws:
     """Every random draw of :func:`simulate_families`, in its order, as arrays.
+
+    With ``change_rng`` the T2 memberships are drawn from it (:func:`draw_t2_memberships`,
+    ``worker_change`` the share of families who change worker); T2 outcomes then use the T2
+    workers' effects. ``rng`` is consumed exactly as without it, so every T1 value, every
+    other draw and, when no family changes, every T2 value are the same.
 
     The families, their memberships, covariates, random effects, all outcomes at T1 and T2 and
     the T2 response, without building frames or the truth dictionaries: what
@@ -244,6 +298,13 @@ def draw_families(rng: np.random.Generator, n_families: int, counts: np.ndarray,
     z_worker = rng.standard_normal(n_workers)
     z_pilot = rng.standard_normal(n_pilots)
     worker_mix = np.einsum("ij,ij->i", weights, z_worker[workers])    # invalid weights are 0
+    t2 = None
+    if change_rng is not None:
+        t2 = draw_t2_memberships(change_rng, workers, valid, weights, counts, la_idx,
+                                 worker_change)
+    mix_change = None
+    if t2 is not None and t2[3].any():
+        mix_change = np.einsum("ij,ij->i", t2[2], z_worker[t2[0]]) - worker_mix
     design = np.column_stack([np.ones(n), cohort2, exp == 1, exp == 2, np.zeros(n), prev,
                               agency_worker]).astype(float)
     columns: dict[str, np.ndarray] = {}
@@ -255,7 +316,10 @@ def draw_families(rng: np.random.Generator, n_families: int, counts: np.ndarray,
         eta1 = design @ coef + re
         if spec["waves"] == "both":
             columns[f"{name}_t1"] = _draw(rng, spec, eta1)
-        columns[f"{name}_t2"] = _draw(rng, spec, eta1 + coef[4])
+        eta2 = eta1 + coef[4]
+        if mix_change is not None:   # the T2 workers' effects replace the T1 workers'
+            eta2 = eta2 + s * spec["sd_worker"] * mix_change
+        columns[f"{name}_t2"] = _draw(rng, spec, eta2)
     columns["feelings_t1"] += 1.0           # ordinal codes 0..4 -> 1..5
     columns["feelings_t2"] += 1.0
     a = ATTRITION
@@ -263,14 +327,22 @@ def draw_families(rng: np.random.Generator, n_families: int, counts: np.ndarray,
              + a["feelings_t1"] * columns["feelings_t1"] + a["cohort_2"] * cohort2)
     responded = rng.random(n) < 1.0 / (1.0 + np.exp(-eta_r))
     return FamilyDraws(workers, valid, weights, fam_la, exp, cohort2, prev, reason,
-                       agency_worker, z_family, z_worker, z_pilot, columns, responded)
+                       agency_worker, z_family, z_worker, z_pilot, columns, responded,
+                       *(t2 if t2 is not None else ()))
 
 
 def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndarray,
                       la_idx: np.ndarray, pilot_codes: np.ndarray, pilot_exp: np.ndarray,
-                      agency: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Draw families and memberships; return both frames and the truth about them."""
-    d = draw_families(rng, n_families, counts, la_idx, pilot_exp, agency, pilot_codes.size)
+                      agency: np.ndarray, change_rng: np.random.Generator | None = None,
+                      worker_change: float = 0.0,
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame | None]:
+    """Draw families and memberships; return both frames, the truth and the wave memberships.
+
+    The last item is ``memberships_by_wave`` (``family_id, wave, worker_id, weight``; T1 rows
+    are ``memberships``'s), or None without ``change_rng``.
+    """
+    d = draw_families(rng, n_families, counts, la_idx, pilot_exp, agency, pilot_codes.size,
+                      change_rng=change_rng, worker_change=worker_change)
     n, n_workers = n_families, la_idx.size
     workers, valid, weights, fam_la, exp = d.workers, d.valid, d.weights, d.fam_la, d.exp
     cohort2, prev, reason, agency_worker = d.cohort2, d.prev, d.reason, d.agency_worker
@@ -335,6 +407,23 @@ def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndar
         "worker_id": workers[valid] + 1,
         "weight": weights[valid],
     })
+    by_wave = None
+    if d.workers_t2 is not None:
+        v2 = d.valid_t2
+        t2 = pd.DataFrame({
+            "family_id": np.broadcast_to(family_id[:, None], v2.shape)[v2],
+            "worker_id": d.workers_t2[v2] + 1,
+            "weight": d.weights_t2[v2],
+        })
+        both = pd.concat([members, t2], ignore_index=True)
+        wave = np.repeat([0, 1], [len(members), len(t2)])
+        order = np.lexsort((np.arange(wave.size), wave, both["family_id"].to_numpy()))
+        by_wave = pd.DataFrame({
+            "family_id": both["family_id"].to_numpy()[order],
+            "wave": pd.Categorical.from_codes(wave[order], categories=list(WAVES), ordered=True),
+            "worker_id": both["worker_id"].to_numpy()[order],
+            "weight": both["weight"].to_numpy()[order],
+        })
     truth = {
         "outcomes": out_truth,
         "attrition": dict(ATTRITION),
@@ -346,7 +435,12 @@ def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndar
             "n_workers": {"1": 0.41, "2": 0.50, "3": 0.09},
         },
     }
-    return frame, members, truth
+    if d.changed_t2 is not None:
+        truth["worker_change"] = {
+            "share_t2": float(worker_change),
+            "realised_t2": float(d.changed_t2.mean()) if n else float("nan"),
+        }
+    return frame, members, truth, by_wave
 
 
 def simulate_diaries(rng: np.random.Generator, n_diarists: int,

@@ -81,7 +81,13 @@ class Evaluation:
     survey_settings : dict
         The survey arguments used (``n_survey``, ``n_case_records``, ``survey_icc``,
         ``survey_effect_scale``, ``coder_error``); ``simulate_evaluation(rng, **sizes,
-        **survey_settings)`` rebuilds the evaluation.
+        **survey_settings)`` rebuilds the evaluation (with ``worker_change_t2`` from
+        ``truth["families"]["worker_change"]["share_t2"]`` when it is not 0).
+    memberships_by_wave : pandas.DataFrame
+        ``family_id, wave, worker_id, weight``: each family's workers at T1 (``wave`` "t1",
+        the rows of ``memberships``) and at T2 ("t2"; weights sum to 1 within family x wave),
+        for long T1/T2 models (``MultilevelModel(..., membership=ev.memberships_by_wave,
+        repeated="family_id")``). T2 rows are given for every family, interviewed at T2 or not.
     """
 
     las: pd.DataFrame
@@ -98,6 +104,7 @@ class Evaluation:
     family_views: pd.DataFrame = field(default_factory=pd.DataFrame)
     case_records: pd.DataFrame = field(default_factory=pd.DataFrame)
     survey_settings: dict[str, Any] = field(default_factory=dict)
+    memberships_by_wave: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def pilots(self) -> pd.DataFrame:
@@ -193,6 +200,7 @@ def simulate_evaluation(
     survey_icc: float = 0.1,
     survey_effect_scale: float = 1.0,
     coder_error: float = 0.2,
+    worker_change_t2: float = 0.0,
 ) -> Evaluation:
     r"""Simulate a whole Signs of Safety evaluation with known true effects.
 
@@ -240,20 +248,28 @@ def simulate_evaluation(
         Probability that a case-record coder reports one level off the true recording
         quality (coder 1 half down, half up; coder 2, lenient, a quarter down, three
         quarters up); in [0, 1].
+    worker_change_t2 : float, default 0.0
+        Share of families whose workers change between T1 and T2 (the study: a third,
+        :data:`~sosstats.datasets._simulate_families.WORKER_CHANGE_T2`); in [0, 1]. A family
+        that changes gains a new worker of its LA at T2 (``memberships_by_wave``) and its T2
+        outcomes take the T2 workers' effects. 0 (the default) keeps every frame exactly as
+        before this option existed: T2 workers are the T1 workers.
 
     Returns
     -------
     Evaluation
         Frozen dataclass with ``las``, ``la_indicators``, ``workers``, ``families``,
         ``memberships``, ``diaries``, ``truth``, ``seed``, ``rng_state``, ``sizes``,
-        ``worker_survey``, ``family_views``, ``case_records`` and ``survey_settings``.
+        ``worker_survey``, ``family_views``, ``case_records``, ``survey_settings`` and
+        ``memberships_by_wave``.
 
     Raises
     ------
     DataError
         A size that is not an integer, bad ``years``, ``suppression_share``, ``survey_icc``
         or ``coder_error`` out of range, a non-finite ``survey_effect_scale``, unknown
-        indicators in ``pilot_effects`` or groups in ``start_years``, a bad ``rng``.
+        indicators in ``pilot_effects`` or groups in ``start_years``, a bad ``rng``,
+        ``worker_change_t2`` outside [0, 1].
     DesignError
         A size below its minimum, ``n_pilots >= n_las``, ``n_workers < n_pilots``,
         ``n_diarists > n_workers`` or ``n_case_records > n_families``.
@@ -367,6 +383,15 @@ def simulate_evaluation(
     ``sum(weight * truth["families"]["outcomes"][o]["worker_effect"][worker_id])`` over its
     memberships; its variance is :math:`\sigma_W^2 \sum_j w_{fj}^2`, not :math:`\sigma_W^2`.
 
+    **Workers by wave.** ``memberships_by_wave`` (``family_id, wave, worker_id, weight``) gives
+    each family's workers at T1 (the rows of ``memberships``) and at T2. With
+    ``worker_change_t2 = c`` a family changes worker between the waves with probability
+    :math:`c` (if its LA has another worker): a new worker :math:`j'` of its LA joins, with
+    share :math:`s \sim \mathrm{Beta}(2, 2k)` (:math:`k` T1 workers) and the T1 shares
+    scaled by :math:`1 - s`; the T2 linear predictor uses the T2 weights,
+    :math:`\sigma_W \sum_j w_{f2j} z_j`. ``truth["families"]["worker_change"]`` has
+    ``share_t2`` (:math:`c`) and ``realised_t2`` (the share that changed).
+
     References
     ----------
     Baginsky, M., Moriarty, J., Manthorpe, J. et al. (2017). *Evaluation of Signs of Safety in
@@ -424,12 +449,15 @@ def simulate_evaluation(
         raise DesignError(f"`n_case_records` ({n_case_records}) cannot exceed `n_families` "
                           f"({n_families}): case records are those of interviewed families.")
 
+    change = _check_share(worker_change_t2, "worker_change_t2", 0.0, 1.0)
+
     gen = check_rng(rng)
     rng_state = gen.bit_generator.state
     root = np.random.SeedSequence(int(gen.integers(0, 2**63)))
     g_las, g_ind, g_workers, g_fam, g_diary = (np.random.default_rng(s) for s in root.spawn(5))
     # later parts draw from further children, so the frames above do not change
     g_survey, g_views, g_records = (np.random.default_rng(s) for s in root.spawn(3))
+    g_change = np.random.default_rng(root.spawn(1)[0])   # T2 memberships
 
     las, z, las_truth = simulate_las(g_las, sizes["n_las"], sizes["n_pilots"], starts)
     indicators, ind_truth = simulate_indicators(g_ind, las, z, year_arr, effects,
@@ -440,9 +468,9 @@ def simulate_evaluation(
     workers, counts, la_idx, worker_truth = simulate_workers(
         g_workers, pilot_codes, pilots["child_population"].to_numpy(dtype=float), pilot_exp,
         sizes["n_workers"])
-    families, memberships, family_truth = simulate_families(
+    families, memberships, family_truth, memberships_by_wave = simulate_families(
         g_fam, sizes["n_families"], counts, la_idx, pilot_codes, pilot_exp,
-        workers["agency"].to_numpy())
+        workers["agency"].to_numpy(), change_rng=g_change, worker_change=change)
     diaries, diary_truth = simulate_diaries(g_diary, sizes["n_diarists"], sizes["n_workers"])
 
     icc, scale = settings["survey_icc"], settings["survey_effect_scale"]
@@ -480,4 +508,4 @@ def simulate_evaluation(
                       memberships=memberships, diaries=diaries, truth=truth, seed=seed,
                       rng_state=rng_state, sizes=sizes, worker_survey=worker_survey,
                       family_views=family_views, case_records=case_records,
-                      survey_settings=settings)
+                      survey_settings=settings, memberships_by_wave=memberships_by_wave)

@@ -200,8 +200,38 @@ def collapse_rows(rows: Rows) -> Rows:
                 trials=n, weights=None)
 
 
+def _membership_wave(membership: pd.DataFrame, membership_wave: str | None,
+                     data: pd.DataFrame) -> str | None:
+    """Return the wave column of wave-specific memberships, or None.
+
+    ``"auto"`` takes a ``membership`` column named ``wave`` (the name
+    :func:`sosstats.panel.wide_to_long` gives the data's wave column); None never treats a
+    column as the wave. A wave column must also be a column of ``data``.
+    """
+    if membership_wave is None:
+        return None
+    if membership_wave == "auto":
+        if "wave" not in membership.columns:
+            return None
+        membership_wave = "wave"
+    elif not isinstance(membership_wave, str):
+        raise DataError("`membership_wave` must be a column name, 'auto' or None; got "
+                        f"{membership_wave!r}.")
+    elif membership_wave not in membership.columns:
+        raise DataError(f"`membership_wave` {membership_wave!r} is not a column of "
+                        "`membership`.")
+    if membership_wave not in data.columns:
+        raise DataError(f"`membership` has a wave column {membership_wave!r} (wave-specific "
+                        f"memberships) but `data` has no column {membership_wave!r}: give long "
+                        "data, one row per unit x wave (sosstats.panel.wide_to_long), or keep "
+                        f"one wave's rows of `membership` and drop its {membership_wave!r} "
+                        "column.")
+    return membership_wave
+
+
 def _level_specs(levels: Any, repeated: str | None, membership: pd.DataFrame | None,
-                 unit: str | None, data: pd.DataFrame) -> tuple[list[str], str | None, str | None]:
+                 unit: str | None, data: pd.DataFrame, membership_wave: str | None = "auto",
+                 ) -> tuple[list[str], str | None, str | None, str | None]:
     names = as_list(levels)
     if len(set(names)) != len(names):
         raise DataError(f"`levels` repeats a name: {names!r}.")
@@ -210,28 +240,34 @@ def _level_specs(levels: Any, repeated: str | None, membership: pd.DataFrame | N
         names = [n for n in names if n != repeated] + [repeated]
     if not names:
         raise DesignError("give at least one grouping level in `levels` (or `repeated=`).")
-    mm_name = None
+    mm_name = wave = None
     if membership is not None:
         membership = check_frame(membership, "membership")
+        wave = _membership_wave(membership, membership_wave, data)
         found = [n for n in names if n in membership.columns and n != repeated]
         if len(found) != 1:
             raise DataError("`membership` must have exactly one column named in `levels` (the "
                             f"grouping column, e.g. 'worker_id'); found {found or 'none'}.")
         mm_name = found[0]
+        if wave is not None and wave in names:
+            raise DataError(f"the wave column {wave!r} of `membership` is also named in "
+                            "`levels`.")
         if unit is None:
             candidates = [c for c in membership.columns
-                          if c not in (mm_name, "weight") and c in data.columns]
+                          if c not in (mm_name, "weight", wave) and c in data.columns]
             unit = repeated if repeated is not None else (
                 candidates[0] if len(candidates) == 1 else None)
             if unit is None:
                 raise DataError("give `unit=`, the ID column shared by `data` and `membership` "
                                 "(e.g. 'family_id').")
         check_columns(data, unit, what="`unit` column")
+        if wave is not None and wave == unit:
+            raise DataError(f"`unit` and the membership wave column are both {wave!r}.")
     for n in names:
         if n != mm_name and n not in data.columns:
             raise DataError(f"level {n!r} is not a column of `data`"
                             f"{' nor of `membership`' if membership is not None else ''}.")
-    return names, mm_name, unit
+    return names, mm_name, unit, wave
 
 
 def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
@@ -240,10 +276,15 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
                  cross_classified: bool = False, repeated: str | None = None,
                  random_slopes: dict[str, Any] | None = None, trials: str | None = None,
                  weights: str | None = None, collapse: bool = True,
-                 missing: str = "drop", correlated_slopes: Any = False) -> Design:
+                 missing: str = "drop", correlated_slopes: Any = False,
+                 membership_wave: str | None = "auto") -> Design:
     """Check the inputs of a multilevel model and build its arrays.
 
-    See :class:`sosstats.multilevel.MultilevelModel` for the parameters. Rows with a missing
+    See :class:`sosstats.multilevel.MultilevelModel` for the parameters. ``membership_wave``
+    names the wave column of wave-specific memberships (a column of both ``membership`` and
+    ``data``; ``"auto"``: ``"wave"`` when ``membership`` has it, None: never): each data row
+    then takes its unit's memberships at its own wave, weights normalised within each unit x
+    wave (see :func:`sosstats.multilevel._levels.membership_level`). Rows with a missing
     outcome are dropped with a :class:`~sosstats.errors.SosstatsWarning` (``missing="drop"``)
     or raise (``missing="raise"``); missing values elsewhere raise.
 
@@ -260,8 +301,9 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
     variables = formula_variables(rhs, data)
     if response in variables:
         raise DataError(f"the outcome {response!r} also appears on the right of the formula.")
-    names, mm_name, unit = _level_specs(levels, repeated, membership, unit, data)
-    extra = [c for c in (unit, trials, weights) if c is not None]
+    names, mm_name, unit, wave = _level_specs(levels, repeated, membership, unit, data,
+                                              membership_wave)
+    extra = [c for c in (unit, wave, trials, weights) if c is not None]
     check_columns(data, extra)
     used = list(dict.fromkeys([response, *variables, *[n for n in names if n != mm_name],
                                *extra]))
@@ -292,7 +334,9 @@ def build_design(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
         if n == mm_name:
             level_objs.append(membership_level(
                 membership, name=n, unit=unit, weight="weight", data_units=data[unit],
-                kept_units=kept[unit], membership_weights=membership_weights))
+                kept_units=kept[unit], membership_weights=membership_weights, wave=wave,
+                data_waves=data[wave] if wave is not None else None,
+                kept_waves=kept[wave] if wave is not None else None))
         else:
             level_objs.append(column_level(kept, n, "repeated" if n == repeated else "group"))
     check_nesting(level_objs, cross_classified=cross_classified)

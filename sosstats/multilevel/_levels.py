@@ -39,7 +39,11 @@ class Level:
         Membership levels: ``(n_units, K)`` group codes and weights, padded with weight 0
         (``K`` is the largest number of groups of one unit).
     row_unit : numpy.ndarray or None
-        Membership levels: the unit code of each data row.
+        Membership levels: the unit code of each data row (with ``wave``, the code of its
+        unit x wave pair: rows of ``mm_index`` are then unit x wave pairs).
+    wave : str or None
+        Membership levels: the wave column of wave-specific memberships (None when a unit's
+        groups are the same at every wave).
     """
 
     name: str
@@ -49,6 +53,7 @@ class Level:
     mm_index: np.ndarray | None = None
     mm_weight: np.ndarray | None = None
     row_unit: np.ndarray | None = None
+    wave: str | None = None
 
     @property
     def n_groups(self) -> int:
@@ -67,7 +72,7 @@ class Level:
         return np.bincount(idx.ravel(), weights=w.ravel(), minlength=self.n_groups)
 
     def mean_sum_sq_weights(self) -> float:
-        """Mean over units of ``sum_j w_j**2`` (1 for a level that is not multiple membership)."""
+        """Mean over units (unit x wave pairs) of ``sum_j w_j**2`` (1 when not membership)."""
         if self.kind != "membership":
             return 1.0
         return float(np.mean(np.sum(self.mm_weight ** 2, axis=1)))
@@ -95,15 +100,23 @@ def column_level(frame: pd.DataFrame, name: str, kind: str = "group") -> Level:
     return Level(name, kind, labels, codes=codes)
 
 
+def _shown(values: np.ndarray, limit: int = 10) -> str:
+    """Up to ``limit`` values, comma separated, with ``...`` when there are more."""
+    return f"{', '.join(map(str, values[:limit]))}{' ...' if values.size > limit else ''}"
+
+
 def membership_level(membership: pd.DataFrame, *, name: str, unit: str, weight: str,
                      data_units: pd.Series, kept_units: pd.Series,
-                     membership_weights: str = "normalise") -> Level:
-    """Multiple-membership level from a long ``(unit, group, weight)`` table.
+                     membership_weights: str = "normalise", wave: str | None = None,
+                     data_waves: pd.Series | None = None,
+                     kept_waves: pd.Series | None = None) -> Level:
+    r"""Multiple-membership level from a long ``(unit, group, weight[, wave])`` table.
 
     Parameters
     ----------
     membership : pandas.DataFrame
-        One row per unit x group with columns ``unit``, ``name`` and ``weight``.
+        One row per unit x group (x wave) with columns ``unit``, ``name`` and ``weight``
+        (and ``wave`` for wave-specific memberships).
     name, unit, weight : str
         Grouping column (also in ``levels``), unit ID column (also in the data), weight column.
     data_units : pandas.Series
@@ -112,21 +125,41 @@ def membership_level(membership: pd.DataFrame, *, name: str, unit: str, weight: 
     kept_units : pandas.Series
         Unit IDs of the rows used in the fit, in row order.
     membership_weights : {"normalise", "strict"}
-        Weights that do not sum to one per unit are rescaled with a warning, or raise.
+        Weights that do not sum to one per unit (per unit x wave) are rescaled with a
+        warning, or raise.
+    wave : str, optional
+        Wave column of ``membership`` and of the data (wave-specific multiple membership):
+        a data row at wave :math:`t` of unit :math:`i` takes the groups and weights of the
+        membership rows of ``(i, t)``, so a family's worker set may change between waves.
+        The "units" of the level are then the unit x wave pairs of the data.
+    data_waves, kept_waves : pandas.Series, optional
+        With ``wave``: the wave of every data row as given, and of the rows used in the fit.
+        Membership rows of a unit x wave pair with no row in the fit (a wave at which the
+        family was not interviewed) are ignored; wave values that appear nowhere in the data
+        are an error.
 
     Raises
     ------
     DataError
         Missing columns or values, negative or non-finite weights, a repeated unit x group
-        pair, units in ``membership`` that are not in the data (named), units of the data with
-        no membership row (named), weights summing to zero, or (``"strict"``) weights that do
-        not sum to one.
+        (x wave) row, units in ``membership`` that are not in the data (named), wave values
+        that are not in the data's wave column (named), units (unit x wave pairs) of the data
+        with no membership row (named), weights summing to zero, or (``"strict"``) weights
+        that do not sum to one.
     DesignError
         Fewer than two groups among the units used.
+
+    Notes
+    -----
+    With :math:`w_{itj}` the weight of group :math:`j` for unit :math:`i` at wave :math:`t`,
+    normalised to :math:`\sum_j w_{itj} = 1` within each unit x wave, the level adds
+    :math:`\sum_j w_{itj} u_j` to the linear predictor of the row of unit :math:`i` at wave
+    :math:`t` (Browne, Goldstein & Rasbash 2001, with memberships indexed by occasion).
     """
     membership = check_frame(membership, "membership")
-    check_columns(membership, [unit, name, weight], name="membership")
-    for col in (unit, name, weight):
+    key_cols = [unit] if wave is None else [unit, wave]
+    check_columns(membership, [*key_cols, name, weight], name="membership")
+    for col in (*key_cols, name, weight):
         if membership[col].isna().any():
             raise DataError(f"`membership` column {col!r} has missing values.")
     w = membership[weight]
@@ -136,42 +169,70 @@ def membership_level(membership: pd.DataFrame, *, name: str, unit: str, weight: 
     if not np.isfinite(w).all() or (w < 0).any():
         raise DataError(f"`membership` weight column {weight!r} must be finite and "
                         "non-negative.")
-    dup = membership.duplicated([unit, name], keep=False)
+    dup = membership.duplicated([*key_cols, name], keep=False)
     if dup.any():
-        pairs = membership.loc[dup, [unit, name]].drop_duplicates().head(5)
-        shown = ", ".join(f"({a!r}, {b!r})" for a, b in pairs.itertuples(index=False))
-        raise DataError(f"`membership` repeats {unit} x {name} pairs: {shown}; give each "
-                        "pair once.")
+        pairs = membership.loc[dup, [*key_cols, name]].drop_duplicates().head(5)
+        shown = ", ".join("(" + ", ".join(map(repr, row)) + ")"
+                          for row in pairs.itertuples(index=False))
+        what = "pairs" if wave is None else "rows"
+        raise DataError(f"`membership` repeats {' x '.join([*key_cols, name])} {what}: {shown}; "
+                        f"give each {what[:-1]} once.")
     known = pd.Index(pd.unique(data_units))
     unknown = ~membership[unit].isin(known).to_numpy()
     if unknown.any():
         names = pd.unique(membership[unit].to_numpy()[unknown])
         raise DataError(f"`membership` has {names.size} {unit} value(s) that are not in `data`: "
-                        f"{', '.join(map(str, names[:10]))}{' ...' if names.size > 10 else ''}.")
-    unit_codes, unit_labels = pd.factorize(kept_units, sort=True)
-    keep = membership[unit].isin(unit_labels).to_numpy()
-    mm_unit = unit_labels.get_indexer(membership[unit].to_numpy()[keep])
+                        f"{_shown(names)}.")
+    if wave is None:
+        unit_codes, unit_labels = pd.factorize(kept_units, sort=True)
+        mm_key = membership[unit].to_numpy()
+        key_text = unit
+    else:
+        data_wave_values = pd.Index(pd.unique(np.asarray(data_waves, dtype=object)))
+        mm_wave = data_wave_values.get_indexer(np.asarray(membership[wave], dtype=object))
+        if (mm_wave < 0).any():
+            bad = pd.unique(np.asarray(membership[wave], dtype=object)[mm_wave < 0])
+            raise DataError(f"`membership` wave column {wave!r} has {bad.size} value(s) that "
+                            f"are not in `data`'s {wave!r} column: "
+                            f"{', '.join(map(repr, bad[:10]))}; the data's waves are "
+                            f"{', '.join(map(repr, data_wave_values[:10]))}.")
+        kept_wave = data_wave_values.get_indexer(np.asarray(kept_waves, dtype=object))
+        kept_key = pd.MultiIndex.from_arrays([np.asarray(kept_units), kept_wave])
+        unit_codes, unit_labels = kept_key.factorize(sort=True)
+        mm_key = pd.MultiIndex.from_arrays([membership[unit].to_numpy(), mm_wave])
+        key_text = f"{unit} x {wave}"
+    mm_all = unit_labels.get_indexer(mm_key)
+    keep = mm_all >= 0
+    mm_unit = mm_all[keep]
     have = np.bincount(mm_unit, minlength=unit_labels.size) > 0
     if not have.all():
         missing = unit_labels[~have]
-        raise DataError(f"{missing.size} {unit} value(s) of `data` have no row in `membership`: "
-                        f"{', '.join(map(str, missing[:10]))}"
-                        f"{' ...' if missing.size > 10 else ''}.")
+        if wave is not None:
+            missing = pd.Index([f"({u}, {data_wave_values[t]})" for u, t in missing[:11]])
+        raise DataError(f"{int((~have).sum())} {key_text} value(s) of `data` have no row in "
+                        f"`membership`: {_shown(np.asarray(missing))}.")
     group_codes, labels = factor_codes(membership[name][keep])
     _single_group(name, labels.size)
     w = w[keep]
     totals = np.bincount(mm_unit, weights=w, minlength=unit_labels.size)
+
+    def unit_text(i: np.ndarray) -> list[str]:
+        if wave is None:
+            return [str(u) for u in unit_labels[i]]
+        return [f"({u}, {data_wave_values[t]})" for u, t in unit_labels[i]]
+
     if (totals <= 0).any():
-        zero = unit_labels[totals <= 0]
-        raise DataError(f"membership weights sum to zero for {unit} "
-                        f"{', '.join(map(str, zero[:10]))}.")
+        zero = np.flatnonzero(totals <= 0)
+        raise DataError(f"membership weights sum to zero for {key_text} "
+                        f"{', '.join(unit_text(zero[:10]))}.")
     off = np.abs(totals - 1.0) > 1e-6
     if off.any():
-        shown = ", ".join(f"{u} ({t:.3g})" for u, t in zip(unit_labels[off][:5], totals[off][:5]))
+        idx = np.flatnonzero(off)[:5]
+        shown = ", ".join(f"{u} ({t:.3g})" for u, t in zip(unit_text(idx), totals[idx]))
         if membership_weights == "strict":
-            raise DataError(f"membership weights must sum to 1 for each {unit}; they do not for "
-                            f"{int(off.sum())} unit(s): {shown}.")
-        warnings.warn(f"membership weights do not sum to 1 for {int(off.sum())} {unit} "
+            raise DataError(f"membership weights must sum to 1 for each {key_text}; they do "
+                            f"not for {int(off.sum())} unit(s): {shown}.")
+        warnings.warn(f"membership weights do not sum to 1 for {int(off.sum())} {key_text} "
                       f"value(s) ({shown}); rescaled to sum to 1. Pass "
                       "membership_weights='strict' to make this an error.",
                       SosstatsWarning, stacklevel=4)
@@ -187,7 +248,7 @@ def membership_level(membership: pd.DataFrame, *, name: str, unit: str, weight: 
     mm_index[mm_unit, slot] = group_codes
     mm_weight[mm_unit, slot] = w
     return Level(name, "membership", labels, mm_index=mm_index, mm_weight=mm_weight,
-                 row_unit=np.asarray(unit_codes, dtype=np.int64))
+                 row_unit=np.asarray(unit_codes, dtype=np.int64), wave=wave)
 
 
 def check_nesting(levels: list[Level], *, cross_classified: bool) -> None:
