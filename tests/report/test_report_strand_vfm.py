@@ -162,3 +162,19 @@ def test_cea_truth_is_the_simulators_expectation() -> None:
         g = d.groupby("g").agg(y=("y", "mean"), p=("p", "mean"), n=("y", "size"))
         se = np.sqrt(g["y"] * (1 - g["y"]) / g["n"])
         assert ((g["y"] - g["p"]).abs() < 4 * se).all(), (name, g)
+
+
+def test_npv_point_estimate_is_one_number(section: Section) -> None:
+    # The NPV at the point inputs (the tornado's base) is the truth row's estimate and the
+    # naive text's figure; the budget's mean over the input draws is named as such (the two
+    # were quoted interchangeably: the naive text paired the point NPV with the draws' interval
+    # and the truth table compared the draws' mean with a truth at the base inputs).
+    ow = section.tables["one_way"].set_index("parameter")
+    point = ow.loc["attribution", "outcome_high"]            # attribution's high end is base
+    assert ow.loc["attribution", "high"] == 1.0
+    truth = section.truth.set_index("quantity")
+    row = truth.loc[[q for q in truth.index if q.startswith("5-year NPV")][0]]
+    assert row["estimate"] == pytest.approx(point, rel=1e-9)
+    mean = section.tables["budget"].set_index("term").loc["npv", "estimate"]
+    assert f"£{point:,.0f}" in section.naive
+    assert f"mean over the input draws £{mean:,.0f}" in section.naive

@@ -387,10 +387,13 @@ def run(ctx: StrandContext) -> Section:
             cost_truth += -delta * pop_total / 1e4 * mean_cost
         truth_rows.append(("process costs avoided a year (£, mean unit costs)", cost_truth,
                            total["estimate"], total["ci_lower"], total["ci_upper"]))
+        # like for like: the truth and the estimate both at the base inputs (the point
+        # estimate of the avoided costs, as the row above), the interval over the draws
         npv_truth = float(npv(**{**base, "avoided": cost_truth}))
         npv_row = view.tidy().set_index("term").loc["npv"]
-        truth_rows.append(("5-year NPV (£, other inputs at base)", npv_truth,
-                           npv_row["estimate"], npv_row["ci_lower"], npv_row["ci_upper"]))
+        truth_rows.append(("5-year NPV (£, other inputs at base; interval over the input "
+                           "draws)", npv_truth, float(npv(**base)), npv_row["ci_lower"],
+                           npv_row["ci_upper"]))
         ct = _cea_truth(ev, fam, memberships)
         for option in inc.index:
             for q, col in (("delta_cost", "cost"), ("delta_effect", "effect")):
@@ -452,7 +455,8 @@ def run(ctx: StrandContext) -> Section:
         f"{_money(nmb_o0['ci_upper'])}), and the expected value of perfect information is "
         f"{_money(evpi_at)} per family: "
         "the choice between the groups is uncertain. Likewise the budget's NPV at the "
-        f"estimated avoided costs, {_money(float(npv(**base)))}, hides a 95% interval of "
+        f"estimated avoided costs, {_money(float(npv(**base)))} (mean over the input draws "
+        f"{_money(head.loc['npv', 'estimate'])}), hides a 95% interval of "
         f"{_money(head.loc['npv', 'ci_lower'])} to {_money(head.loc['npv', 'ci_upper'])} "
         f"(P(NPV > 0) = {view.prob_positive:.2f}).")
     truth_note = ""
@@ -531,7 +535,9 @@ def run(ctx: StrandContext) -> Section:
                            "hour and per case.",
             "avoided_costs": "Processes and process costs avoided against statistical "
                              "neighbours, ten pilots pooled, a year.",
-            "budget": "Five-year budget view: NPV, benefit-cost ratio, present values.",
+            "budget": "Five-year budget view: NPV, benefit-cost ratio, present values "
+                      "(estimate: the mean over the input draws; the tornado's base is the "
+                      "NPV at the point inputs).",
             "one_way": "One-way sensitivity of the NPV, sorted by swing.",
             "psa": "Probabilistic sensitivity analysis of the NPV.",
             "cea": "Costs, effects, increments and ICERs by experience group (clustered "
