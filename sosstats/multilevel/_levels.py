@@ -44,6 +44,9 @@ class Level:
     wave : str or None
         Membership levels: the wave column of wave-specific memberships (None when a unit's
         groups are the same at every wave).
+    pair_unit : numpy.ndarray or None
+        Wave-specific membership levels: the unit code of each row of ``mm_index`` (each
+        unit x wave pair).
     """
 
     name: str
@@ -54,6 +57,7 @@ class Level:
     mm_weight: np.ndarray | None = None
     row_unit: np.ndarray | None = None
     wave: str | None = None
+    pair_unit: np.ndarray | None = None
 
     @property
     def n_groups(self) -> int:
@@ -76,6 +80,31 @@ class Level:
         if self.kind != "membership":
             return 1.0
         return float(np.mean(np.sum(self.mm_weight ** 2, axis=1)))
+
+
+    def mean_shared_weights(self) -> float:
+        r"""Mean weight two rows of one unit at different waves share at this level.
+
+        For wave-specific memberships, the covariance of the level's effects on the rows of
+        unit :math:`i` at waves :math:`t \ne t'` is :math:`\sigma^2 \sum_j w_{itj} w_{it'j}`;
+        this is its mean over pairs of waves within units, then over units with at least two
+        waves (``nan`` when none has). Otherwise the rows share all their groups:
+        :meth:`mean_sum_sq_weights` (1 when not membership).
+        """
+        if self.kind != "membership" or self.pair_unit is None:
+            return self.mean_sum_sq_weights()
+        n_units = int(self.pair_unit.max()) + 1 if self.pair_unit.size else 0
+        per_unit = np.zeros((n_units, self.n_groups))
+        np.add.at(per_unit, (np.repeat(self.pair_unit, self.mm_index.shape[1]),
+                             self.mm_index.ravel()), self.mm_weight.ravel())
+        sq = np.bincount(self.pair_unit, weights=np.sum(self.mm_weight ** 2, axis=1),
+                         minlength=n_units)
+        n_w = np.bincount(self.pair_unit, minlength=n_units)
+        ok = n_w >= 2
+        if not ok.any():
+            return float("nan")
+        cross = (np.sum(per_unit ** 2, axis=1) - sq)[ok] / (n_w * (n_w - 1))[ok]
+        return float(np.mean(cross))
 
 
 def factor_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -187,6 +216,7 @@ def membership_level(membership: pd.DataFrame, *, name: str, unit: str, weight: 
         unit_codes, unit_labels = pd.factorize(kept_units, sort=True)
         mm_key = membership[unit].to_numpy()
         key_text = unit
+        pair_unit = None
     else:
         data_wave_values = pd.Index(pd.unique(np.asarray(data_waves, dtype=object)))
         mm_wave = data_wave_values.get_indexer(np.asarray(membership[wave], dtype=object))
@@ -199,6 +229,7 @@ def membership_level(membership: pd.DataFrame, *, name: str, unit: str, weight: 
         kept_wave = data_wave_values.get_indexer(np.asarray(kept_waves, dtype=object))
         kept_key = pd.MultiIndex.from_arrays([np.asarray(kept_units), kept_wave])
         unit_codes, unit_labels = kept_key.factorize(sort=True)
+        pair_unit = pd.factorize(unit_labels.get_level_values(0), sort=True)[0]
         mm_key = pd.MultiIndex.from_arrays([membership[unit].to_numpy(), mm_wave])
         key_text = f"{unit} x {wave}"
     mm_all = unit_labels.get_indexer(mm_key)
@@ -248,7 +279,8 @@ def membership_level(membership: pd.DataFrame, *, name: str, unit: str, weight: 
     mm_index[mm_unit, slot] = group_codes
     mm_weight[mm_unit, slot] = w
     return Level(name, "membership", labels, mm_index=mm_index, mm_weight=mm_weight,
-                 row_unit=np.asarray(unit_codes, dtype=np.int64), wave=wave)
+                 row_unit=np.asarray(unit_codes, dtype=np.int64), wave=wave,
+                 pair_unit=None if pair_unit is None else np.asarray(pair_unit, dtype=np.int64))
 
 
 def check_nesting(levels: list[Level], *, cross_classified: bool) -> None:
