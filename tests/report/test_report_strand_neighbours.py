@@ -169,3 +169,15 @@ def test_user_frame_without_the_analysed_indicators_is_a_clear_error():
                           "indicator": ["other", "other"], "value": [1.0, 2.0]})
     with pytest.raises(DataError, match=r"frames\['la_indicators'\].*icpc_children_rate"):
         strand.run(StrandContext(quick=True, frames={"la_indicators": frame}))
+
+
+def test_headline_and_by_year_share_the_2016_randomization(section):
+    # One test, one p-value: the 2015/16 headline and the 2015/16 rows of the by-year table
+    # used different randomization draws (0.012 vs 0.010 for ICPCs, 0.219 vs 0.245 for S47
+    # to ICPC at seed 0), so a reader saw two p-values for the same comparison.
+    head = section.tables["headline"].dropna(subset=["indicator"]).set_index("indicator")
+    by = section.tables["by_year"]
+    y16 = by[by["year"] == 2016].set_index("indicator")
+    for ind in head.index:
+        assert y16.loc[ind, "p_randomization"] == head.loc[ind, "p_randomization"], ind
+        assert y16.loc[ind, "p_value"] == pytest.approx(head.loc[ind, "p_value"], rel=1e-9)

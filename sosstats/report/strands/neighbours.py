@@ -135,7 +135,7 @@ def _short(indicator: str) -> str:
 
 
 # ------------------------------------------------------------------------------ (a) headline
-def _headline(ctx: StrandContext, inp: dict[str, Any], draws: int, gen: Any,
+def _headline(ctx: StrandContext, inp: dict[str, Any], draws: int, year_seed: int,
               notes: list[str]) -> Any:
     from sosstats.neighbours.reproduce import reproduce_2016
 
@@ -146,7 +146,8 @@ def _headline(ctx: StrandContext, inp: dict[str, Any], draws: int, gen: Any,
     local: list[str] = []
     with _captured(local):
         rep = reproduce_2016(model=inp["model"] if inp["user_nb"] else None, year=2016, k=K,
-                              n_draws=draws, rng=gen, recovery=False,
+                              n_draws=draws, rng=_year_rng(year_seed, 2016),
+                              recovery=False,
                               indicators=inp["long"],
                               neighbours=inp["nb"] if inp["user_nb"] else None,
                               pilots=inp["pilots"])
@@ -179,7 +180,13 @@ def _published_frame(rep: Any, label: str) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------ (b) by year
-def _by_year(inp: dict[str, Any], draws: int, gen: Any,
+def _year_rng(year_seed: int, year: int) -> Any:
+    """The randomization draws of one year: the same for the 2015/16 headline and its
+    by-year row, so the two tables show one p-value for one test."""
+    return np.random.default_rng([year_seed, year])
+
+
+def _by_year(inp: dict[str, Any], draws: int, year_seed: int,
              notes: list[str]) -> tuple[pd.DataFrame, dict[int, Any]]:
     from sosstats._multiplicity import adjust_pvalues
     from sosstats.neighbours import compare
@@ -192,7 +199,8 @@ def _by_year(inp: dict[str, Any], draws: int, gen: Any,
             with _captured(local) as raw:
                 res = compare(inp["long"], inp["pilots"], inp["nb"],
                               indicator=inp["indicators"], year=year, k=K, n_draws=draws,
-                              n_resamples=0, rng=gen, adjust="holm")
+                              n_resamples=0, rng=_year_rng(year_seed, year),
+                              adjust="holm")
         except (DataError, DesignError) as exc:
             skipped.append(f"{year_label(year)} ({exc})")
             continue
@@ -562,9 +570,10 @@ def run(ctx: StrandContext) -> Section:
         inp = _inputs(ctx)
     label = inp["label"]
     ctx.step(0.1, "2015/16 headline")
-    rep = _headline(ctx, inp, draws, gen, notes)
+    year_seed = int(gen.integers(2**32))
+    rep = _headline(ctx, inp, draws, year_seed, notes)
     ctx.step(0.3, "every year")
-    by_year, year_results = _by_year(inp, draws, gen, notes)
+    by_year, year_results = _by_year(inp, draws, year_seed, notes)
     ctx.step(0.55, "difference in differences")
     did_table, event_table, did_results = _did(inp, notes)
     ctx.step(0.7, "synthetic control")
