@@ -122,3 +122,18 @@ def test_unused_answer_level() -> None:
     assert row["percent"] == 0 and 0 < row["ci_upper"] < 10
     tests = sec.tables["tool_tests"].set_index("item")
     assert 0 < tests.loc["tool_danger_statements", "rao_scott_p"] <= 1
+
+
+def test_domain_df_text_matches_the_data(section: Section) -> None:
+    # The caveats said a group lives in "two or three pilots" with "1-2 domain df" while the
+    # method and the tools_by_experience table have 3 or 4 pilots and 2 or 3 df; "1 miss";
+    # the published rows read "safety planning used with not at all".
+    dfs = sorted(set(section.tables["tools_by_experience"]["domain_df"].astype(int)))
+    text = section.method + " ".join(section.caveats)
+    assert "two or three pilots" not in text and "1-2 domain df" not in text
+    expect = f"{dfs[0]} or {dfs[-1]}" if len(dfs) > 1 else f"{dfs[0]}"
+    assert f"domain df is {expect}" in section.method
+    assert f"has {expect} domain df" in " ".join(section.caveats)
+    assert " 1 miss " not in " ".join(section.caveats)
+    assert not section.published["quantity"].str.contains("used with not at all").any()
+    assert section.published["quantity"].str.contains("not used at all").any()

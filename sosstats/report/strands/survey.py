@@ -395,14 +395,18 @@ def run(ctx: StrandContext) -> Section:
                 "case records say (tool use with all / some / no families, feelings about the "
                 "worker, contact found helpful), does it differ by the pilot's experience of "
                 "Signs of Safety, and how far do the two coders agree?")
+    per_group = ws.groupby("experience", observed=True)["la_code"].nunique()
+    lo, hi = int(per_group.min()), int(per_group.max())
+    groups_in = f"{lo}" if lo == hi else f"{lo} or {hi}"
+    groups_df = f"{lo - 1}" if lo == hi else f"{lo - 1} or {hi - 1}"
     method = (
         f"Data: {where}: {len(ws)} workers, {len(t1_rows)} families at T1, "
         f"{len(rec_t1)} case records at T1, in {ws['la_code'].nunique()} pilots.\n\n"
         "**Design.** `SurveyDesign(data, cluster=\"la_code\")`: respondents are clustered in "
         "the pilots, so every standard error is built from the ten pilot totals (Taylor "
         "linearisation, with replacement) and referred to t on 9 df. Experience group is a "
-        "property of the pilot, so each group is a subpopulation that lives in 3 or 4 pilots "
-        "(its domain df is 2 or 3).\n\n"
+        "property of the pilot, so each group is a subpopulation that lives in "
+        f"{groups_in} pilots (its domain df is {groups_df}).\n\n"
         "**Proportions** with Korn-Graubard intervals (Clopper-Pearson at the effective sample "
         "size), which stay inside 0-100% and give a 0% cell an upper bound. **Tests of "
         "tables**: the Rao-Scott F for tool use by experience group, Holm-adjusted over the "
@@ -435,8 +439,8 @@ def run(ctx: StrandContext) -> Section:
          "The user's data (some or all frames): no truth is known, so no truth table is "
          "shown."),
         "Ten pilots are few: a design-based variance from ten pilot totals is itself noisy, "
-        "and a group living in two or three pilots has 1-2 domain df; design effects below 1 "
-        "from such a group are noise, not precision.",
+        f"and a group living in {groups_in} pilots has {groups_df} domain df; design effects "
+        "below 1 from such a group are noise, not precision.",
         "The population shares in the truth table average over pilots; one evaluation's ten "
         "pilots move the group shares away from them, which the design-based intervals allow "
         "for and the naive ones do not, though not fully: over 30 simulated evaluations "
@@ -452,10 +456,11 @@ def run(ctx: StrandContext) -> Section:
     if truth is not None:
         missed = truth[~truth["covered"]]
         caveats.append(
-            f"Of the {len(truth)} 95% intervals in the truth table, {len(missed)} miss the "
-            "truth" + (": " + "; ".join(missed["quantity"]) if len(missed) else "")
-            + ". About one in twenty should; a very narrow interval from a group in two or "
-            "three pilots (a design effect far below 1) is the usual reason.")
+            f"Of the {len(truth)} 95% intervals in the truth table, {len(missed)} "
+            + ("misses" if len(missed) == 1 else "miss") + " the truth"
+            + (": " + "; ".join(missed["quantity"]) if len(missed) else "")
+            + f". About one in twenty should; a very narrow interval from a group in "
+            f"{groups_in} pilots (a design effect far below 1) is the usual reason.")
     captions = {
         "tool_use": "Tool use by all workers (%, Korn-Graubard 95% intervals; naive = "
                     "workers independent).",
@@ -506,8 +511,10 @@ def _published(use: Any, views_t1: Any, views_t2: Any, supervision: Any, n_worke
         for level, pub in zip(TOOL_LEVELS, shares):
             r = _key(est, tool, level)
             if len(r):
+                use_text = ("not used at all" if level == "not at all"
+                            else f"used with {level}")
                 rows.append({"quantity": f"{tool.removeprefix('tool_').replace('_', ' ')} "
-                                         f"used with {level}, % ({where})",
+                                         f"{use_text}, % ({where})",
                              "published": float(pub), "recomputed": 100 * r["estimate"],
                              "source": "study summary: practice measures, worker survey"})
     if supervision is not None:
