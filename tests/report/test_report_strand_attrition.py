@@ -118,3 +118,15 @@ def test_full_run(ctx: StrandContext) -> None:
     assert "400 Rao-Wu bootstrap resamples" in sec.method
     weighted = sec.truth[sec.truth["quantity"].str.endswith("attrition-weighted")]
     assert weighted["covered"].all()
+
+
+def test_sensitivity_figure_uses_the_reports_words(section) -> None:
+    # The library plots labelled with column names ('shared_understanding_t2', 'mean of
+    # sdq_change') and a single y tick 'all'.
+    fig = section.figures["sensitivity"]
+    for ax in fig.axes:
+        words = " ".join([ax.get_xlabel(), ax.get_ylabel(), ax.get_title()]
+                         + [t.get_text() for t in ax.get_yticklabels()])
+        for raw in ("shared_understanding_t2", "sdq_change", "sdq_t2"):
+            assert raw not in words, (raw, words)
+    assert "shared understanding at T2" in fig.axes[0].get_xlabel()

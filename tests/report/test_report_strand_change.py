@@ -149,3 +149,19 @@ def test_separation_falls_back_and_is_noted() -> None:
     assert list(b.loc[b["outcome"] == "knows the goals", "term"]) == ["time"]
     row = sec.truth[sec.truth["quantity"].str.startswith("knows the goals")].iloc[0]
     assert "without experience" in row["quantity"] and row["truth"] == 0.3
+
+
+def test_figure_and_note_words_are_the_reports(section: Section) -> None:
+    # The library plots labelled with column names and lower case ('t1', 'sdq', 'family_id',
+    # 'la_code', 'cr2'); the CR1 warning read as if the strand used CR1.
+    ax = section.figures["change_by_group"].axes[0]
+    words = " ".join([ax.get_title(), ax.get_ylabel(), ax.get_xlabel()]
+                     + [t.get_text() for t in ax.get_xticklabels()])
+    for raw in ("family_id", "la_code", "sdq", "t1", "t2"):
+        assert raw not in words, raw
+    assert {"T1", "T2"} <= {t.get_text() for t in ax.get_xticklabels()}
+    legend = ax.get_legend()
+    assert legend is not None and legend.get_bbox_to_anchor().x0 > ax.bbox.x1 - 1
+    assert "CR2" in section.figures["coefficient_plot"].axes[0].get_xlabel()
+    cr1 = [n for n in section.notes if "CR1" in n]
+    assert cr1 and all(n.startswith("From the CR1 fit shown for comparison") for n in cr1)

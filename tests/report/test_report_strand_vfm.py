@@ -178,3 +178,10 @@ def test_npv_point_estimate_is_one_number(section: Section) -> None:
     mean = section.tables["budget"].set_index("term").loc["npv", "estimate"]
     assert f"£{point:,.0f}" in section.naive
     assert f"mean over the input draws £{mean:,.0f}" in section.naive
+
+
+def test_ce_plane_axis_labels(section: Section) -> None:
+    # The library labelled them 'incremental cost (cost, £)' / '... (not_rereferred)'.
+    ax = section.figures["ce_plane"].axes[0]
+    assert "not_rereferred" not in ax.get_xlabel() and "re-referred" in ax.get_xlabel()
+    assert ax.get_ylabel() == "incremental cost per family (£)"

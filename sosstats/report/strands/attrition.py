@@ -169,6 +169,18 @@ def _estimates_figure(t2: pd.DataFrame, truth: dict[str, float] | None) -> Any:
     return fig
 
 
+def _report_words(ax: Any) -> None:
+    """Put the report's outcome names in place of column names in a library plot's labels."""
+    def words(text: str) -> str:
+        for col in sorted(OUTCOMES, key=len, reverse=True):
+            text = text.replace(col, OUTCOMES[col][0])
+        return text
+
+    ax.set_xlabel(words(ax.get_xlabel()))
+    ax.set_ylabel(words(ax.get_ylabel()))
+    ax.set_title(words(ax.get_title()))
+
+
 def _sensitivity_figure(manski: Any, tip: Any, truth_share: float | None,
                         true_delta: float | None) -> Any:
     """Draw the Manski bounds and the tipping-point band side by side (library plots)."""
@@ -181,6 +193,11 @@ def _sensitivity_figure(manski: Any, tip: Any, truth_share: float | None,
         ax1, ax2 = fig.subplots(1, 2)
         manski.plot(ax=ax1)
     tip.plot(ax=ax2)
+    for ax in (ax1, ax2):
+        if ax is not None:
+            _report_words(ax)
+    if ax1 is not None:
+        ax1.set_yticks([])                         # a single row labelled 'all'
     if truth_share is not None and ax1 is not None:
         ax1.axvline(truth_share, color="crimson", ls="--", lw=1.2, label="truth, all families")
         ax1.legend(fontsize=8)

@@ -135,6 +135,7 @@ def _coefficient_figure(fit: Any, truths: pd.Series) -> Any:
         # outside the axes: inside, it sat over the last term's interval
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_title("SDQ change (T2 - T1): first differences, CR2 by pilot", fontsize=10)
+    ax.set_xlabel("estimate (95% interval, CR2)")      # the library writes 'cr2'
     return ax.figure
 
 
@@ -177,6 +178,18 @@ def _change_figure(long: pd.DataFrame) -> Any:
     ax = fig.add_subplot()
     change_plot(long, "sdq", "wave", by="experience", entity="family_id", cluster="la_code",
                 ax=ax)
+    # the report's words, not the column names the library plot labels with
+    n_families = long["family_id"].nunique()
+    ax.set_title(f"the same {n_families} families at both waves", fontsize=10)
+    ax.set_ylabel("mean SDQ (95% CI, CR2 by pilot)")
+    ax.set_xlabel("wave")
+    ax.set_xticks(ax.get_xticks(), [t.get_text().upper() for t in ax.get_xticklabels()])
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        # outside the axes: inside, it covered the lower T1 whiskers
+        ax.legend(handles, [lab.replace("experience = ", "") for lab in labels],
+                  title="experience", fontsize=8, frameon=False, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))
     return ax.figure
 
 
@@ -428,6 +441,11 @@ def run(ctx: StrandContext) -> Section:
         "binary_change": "Conditional logit of the T2 answer (time = T2 vs T1 log-odds in new "
                          "pilots; time:experience = how the change differs by group).",
     }
+    # the library's CR1 warning comes from the comparison fit; read alone it suggested the
+    # strand's own inference was CR1
+    notes = [("From the CR1 fit shown for comparison (the naive analysis; this strand's "
+              "inference is CR2 and the wild bootstrap): " + n)
+             if n.startswith("Only ") and "CR1" in n else n for n in notes]
     return Section(
         key=KEY, title=TITLE, question=question, method=method, tables=tables,
         figures=figures, naive=naive, caveats=caveats, simulated=not user, truth=truth,

@@ -355,7 +355,11 @@ def run(ctx: StrandContext) -> Section:
     res.plot(ax=ax1, kind="ceac")
     res.plot(ax=ax2, kind="evpi")
     fig_plane = Figure(figsize=(6.5, 5.0), layout="constrained")
-    res.plot(ax=fig_plane.subplots(), kind="plane", wtp=WTP)
+    ax_plane = fig_plane.subplots()
+    res.plot(ax=ax_plane, kind="plane", wtp=WTP)
+    # the library labels with the column names ('cost', 'not_rereferred')
+    ax_plane.set_xlabel("incremental effect (share of families not re-referred by T2)")
+    ax_plane.set_ylabel("incremental cost per family (£)")
     fig_tornado = Figure(figsize=(7.5, 4.5), layout="constrained")
     tornado.plot(ax=fig_tornado.subplots())
 
