@@ -408,21 +408,19 @@ def simulate_families(rng: np.random.Generator, n_families: int, counts: np.ndar
         "weight": weights[valid],
     })
     by_wave = None
-    if d.workers_t2 is not None:
+    if d.workers_t2 is not None:   # T1 rows then T2 rows of each family, built from arrays
         v2 = d.valid_t2
-        t2 = pd.DataFrame({
-            "family_id": np.broadcast_to(family_id[:, None], v2.shape)[v2],
-            "worker_id": d.workers_t2[v2] + 1,
-            "weight": d.weights_t2[v2],
-        })
-        both = pd.concat([members, t2], ignore_index=True)
-        wave = np.repeat([0, 1], [len(members), len(t2)])
-        order = np.lexsort((np.arange(wave.size), wave, both["family_id"].to_numpy()))
+        n1, n2 = int(valid.sum()), int(v2.sum())
+        fam = np.concatenate([members["family_id"].to_numpy(),
+                              np.broadcast_to(family_id[:, None], v2.shape)[v2]])
+        wave = np.repeat(np.array([0, 1], dtype=np.int8), [n1, n2])
+        order = np.lexsort((wave, fam))      # stable: each family's T1 rows keep their order
         by_wave = pd.DataFrame({
-            "family_id": both["family_id"].to_numpy()[order],
+            "family_id": fam[order],
             "wave": pd.Categorical.from_codes(wave[order], categories=list(WAVES), ordered=True),
-            "worker_id": both["worker_id"].to_numpy()[order],
-            "weight": both["weight"].to_numpy()[order],
+            "worker_id": np.concatenate([members["worker_id"].to_numpy(),
+                                         d.workers_t2[v2] + 1])[order],
+            "weight": np.concatenate([members["weight"].to_numpy(), d.weights_t2[v2]])[order],
         })
     truth = {
         "outcomes": out_truth,
