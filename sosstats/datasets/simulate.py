@@ -250,7 +250,7 @@ def simulate_evaluation(
         quarters up); in [0, 1].
     worker_change_t2 : float, default 0.0
         Share of families whose workers change between T1 and T2 (the study: a third,
-        :data:`~sosstats.datasets._simulate_families.WORKER_CHANGE_T2`); in [0, 1]. A family
+        ``sosstats.datasets._simulate_families.WORKER_CHANGE_T2``); in [0, 1]. A family
         that changes gains a new worker of its LA at T2 (``memberships_by_wave``) and its T2
         outcomes take the T2 workers' effects. 0 (the default) keeps every frame exactly as
         before this option existed: T2 workers are the T1 workers.
