@@ -13,6 +13,8 @@ from sosstats.report._section import Section
 __all__ = ["render_html"]
 
 TITLE = "The Signs of Safety evaluation, reproduced"
+#: shown where a strand has no published frame (a strand may say why in captions["published"])
+PUBLISHED_NONE = "No published figure to set beside this strand's estimates."
 
 
 @lru_cache(maxsize=1)
@@ -71,6 +73,8 @@ def section_context(report: Report, key: str) -> dict[str, Any]:
         "published": None if s.published is None else _table(
             s.published, caption("published", "The published 2017 figures beside ours."),
             f"published-{key}"),
+        "published_none": _inline(caption("published", PUBLISHED_NONE))
+        if s.published is None else "",
         "tables": [(name, _table(frame, caption(name, ""), f"table-{key}-{name}"))
                    for name, frame in s.tables.items()],
         "figures": [{"name": name, "id": f"figure-{key}-{name}",

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from sosstats.report._format import markdown_table
-from sosstats.report._render_html import TITLE
+from sosstats.report._render_html import PUBLISHED_NONE, TITLE
 from sosstats.report._report import SIMULATED_BANNER, Report
 from sosstats.report._section import Section
 
@@ -37,6 +37,7 @@ def _section(report: Report, key: str) -> dict[str, Any]:
         "truth_caption": cap("truth", "The simulator's true values beside the estimates."),
         "published": None if s.published is None else markdown_table(s.published),
         "published_caption": cap("published", "The published 2017 figures beside ours."),
+        "published_none": cap("published", PUBLISHED_NONE) if s.published is None else "",
         "tables": [(name, cap(name, ""), markdown_table(frame))
                    for name, frame in s.tables.items()],
         "figures": [(name, cap(name, name).replace("\n", " "), f"figures/{key}_{name}.png")

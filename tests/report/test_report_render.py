@@ -181,3 +181,21 @@ def test_axes_are_accepted_as_figures():
     section = Section(key="k", title="T", question="Q", method="M", figures={"ax": ax})
     assert "data:image/png;base64," in Report(sections={"k": section}).to_html()
     plt.close(fig)
+
+
+def test_a_section_without_published_figures_says_so():
+    # The issue asks for the published figures beside ours in every section; a strand without
+    # any (the multilevel model) had no such heading at all, silently.
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2])
+    plain = Section(key="k", title="T", question="Q", method="M", figures={"f": ax})
+    why = Section(key="w", title="W", question="Q", method="M", figures={"f": ax},
+                  captions={"published": "None: the study fitted no such model."})
+    report = Report(sections={"k": plain, "w": why})
+    for page in (report.to_html(), render_markdown(report)):
+        assert page.count("Published figures beside ours") == 2
+        assert "No published figure to set beside this strand's estimates." in page
+        assert "None: the study fitted no such model." in page
+    plt.close(fig)

@@ -343,6 +343,9 @@ def run(ctx: StrandContext) -> Section:
         method=method, tables=tables, figures={"pilots": fig}, naive=naive_text,
         caveats=caveats, simulated=simulated, truth=truth, notes=notes,
         captions={
+            "published": "None: the 2017 evaluation fitted no multilevel model; its family "
+                         "figures (concerns, re-referral, interviews at T1 and T2) are set "
+                         "beside ours in the change and attrition strands.",
             "fixed_effects": "Posterior means, SDs and 95% credible intervals of the fixed "
                              "effects (SDQ points; lower is better).",
             "variance_components": "SDs and variances of the pilot, worker (membership), "
