@@ -8,6 +8,7 @@ folder as one sosstats may replace).
 from __future__ import annotations
 
 import json
+import errno
 import os
 import shutil
 import tempfile
@@ -74,8 +75,12 @@ def make_temp(target: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     except OSError as exc:
-        raise DataError(f"`output` {str(target)!r}: cannot write in {str(target.parent)!r} "
-                        f"({exc.strerror or exc}).") from None
+        # /proc and other special file systems exist but refuse new folders with ENOENT,
+        # which read alone says the folder is not there
+        there = (" (it exists, but refuses new folders)"
+                 if exc.errno == errno.ENOENT and target.parent.is_dir() else "")
+        raise DataError(f"`output` {str(target)!r}: cannot write in {str(target.parent)!r}"
+                        f"{there} ({exc.strerror or exc}).") from None
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(temp, 0o777 & ~umask)  # mkdtemp makes it private; a report folder is not

@@ -95,3 +95,13 @@ def test_python_m_sosstats_reproduce():
     bad = subprocess.run([sys.executable, "-m", "sosstats", "reproduce", "--seed", "x"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--seed must be a whole number" in bad.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_output_in_proc_says_the_folder_exists(fake_strands, capsys):
+    # mkdir in /proc fails with ENOENT: the message read "cannot write in '/proc' (No such
+    # file or directory)", as if /proc did not exist.
+    assert main(["reproduce", "--output", "/proc/sosstats-x"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "cannot write in '/proc' (it exists, but refuses new folders)" in err
+    assert not os.path.exists("/proc/sosstats-x")
