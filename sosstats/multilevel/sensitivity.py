@@ -26,7 +26,9 @@ approximates the Monte Carlo error of :math:`\Delta_c`,
 :math:`\sqrt{s_c^2/\mathrm{ESS}_c + s_1^2/\mathrm{ESS}_1} / s_1`.
 
 ``method="refit"`` (the default) samples the posterior again for each factor with the same
-seed. ``method="power"`` reuses the draws of the base fit, as in the power-scaling
+seed; the prior scales are inputs of the compiled model, so with nutpie the refits reuse the
+first fit's compile (:mod:`sosstats.multilevel._compiled_cache`) and three scales cost about
+one compile and three samplings. ``method="power"`` reuses the draws of the base fit, as in the power-scaling
 sensitivity analysis of Kallioinen et al. (2023, R package priorsense): the perturbed
 posterior :math:`p_c(\theta \mid y) \propto p(y \mid \theta)\, p_c(\theta)` is reached by
 self-normalised importance weights :math:`w^{(s)} \propto p_c(\theta^{(s)}) /
