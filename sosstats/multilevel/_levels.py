@@ -93,17 +93,22 @@ class Level:
         """
         if self.kind != "membership" or self.pair_unit is None:
             return self.mean_sum_sq_weights()
+        from scipy import sparse
+
         n_units = int(self.pair_unit.max()) + 1 if self.pair_unit.size else 0
-        per_unit = np.zeros((n_units, self.n_groups))
-        np.add.at(per_unit, (np.repeat(self.pair_unit, self.mm_index.shape[1]),
-                             self.mm_index.ravel()), self.mm_weight.ravel())
+        # (units x groups) summed weights, sparse: a census has 10^5-10^6 units x 10^4 groups
+        per_unit = sparse.coo_matrix(
+            (self.mm_weight.ravel(), (np.repeat(self.pair_unit, self.mm_index.shape[1]),
+                                      self.mm_index.ravel())),
+            shape=(n_units, self.n_groups)).tocsr()
         sq = np.bincount(self.pair_unit, weights=np.sum(self.mm_weight ** 2, axis=1),
                          minlength=n_units)
         n_w = np.bincount(self.pair_unit, minlength=n_units)
         ok = n_w >= 2
         if not ok.any():
             return float("nan")
-        cross = (np.sum(per_unit ** 2, axis=1) - sq)[ok] / (n_w * (n_w - 1))[ok]
+        total_sq = np.asarray(per_unit.multiply(per_unit).sum(axis=1)).ravel()
+        cross = (total_sq - sq)[ok] / (n_w * (n_w - 1))[ok]
         return float(np.mean(cross))
 
 

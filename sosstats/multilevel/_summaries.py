@@ -138,7 +138,10 @@ def icc_table(design: Design, posterior: Any, level: float) -> pd.DataFrame:
             shared = v[:, above].sum(axis=1)
             if lev.kind == "repeated":
                 mm = [j for j, other in enumerate(design.levels) if other.kind == "membership"]
-                shared = shared + (v[:, mm] * m[mm]).sum(axis=1)
+                # two rows of one family share the weight their waves' worker sets have in
+                # common (all of it, sum w^2, when memberships are not wave-specific)
+                shared_w = np.array([design.levels[j].mean_shared_weights() for j in mm])
+                shared = shared + (v[:, mm] * shared_w).sum(axis=1)
         cols.append(shared / total)
         names.append(lev.name)
     out = interval_frame(np.column_stack(cols), names, level, "icc_")

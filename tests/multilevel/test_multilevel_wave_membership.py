@@ -209,3 +209,27 @@ def test_wave_memberships_recover_the_worker_sd():
     assert hi - lo < 1.0 and lo > 0.2           # informative, not just the prior
     fam = res.idata.posterior["sigma_family_id"].to_numpy().ravel()
     assert np.quantile(fam, 0.025) < truth["sd_family"] < np.quantile(fam, 0.975)
+
+
+def test_shared_weight_of_a_familys_two_waves(ev, long):
+    # the repeated-unit ICC uses the weight a family's T1 and T2 rows share: equal to sum w^2
+    # when the worker sets do not change, and a brute-force mean over families otherwise
+    mw = ev.memberships_by_wave
+    lev = _design(long, mw).level("worker_id")
+    fam = mw.pivot_table(index=["family_id", "worker_id"], columns="wave", values="weight",
+                         aggfunc="sum", fill_value=0.0, observed=True)
+    seen = long.groupby("family_id")["wave"].nunique()
+    both = fam[fam.index.get_level_values("family_id").isin(seen[seen == 2].index)]
+    t1, t2 = both.iloc[:, 0], both.iloc[:, 1]
+    t1 = t1 / t1.groupby(level="family_id").transform("sum")
+    t2 = t2 / t2.groupby(level="family_id").transform("sum")
+    brute = (t1 * t2).groupby(level="family_id").sum().mean()
+    assert lev.mean_shared_weights() == pytest.approx(brute, rel=1e-10)
+    still = mw[mw["wave"].astype(str) == str(mw["wave"].iloc[0])]
+    same = pd.concat([still.assign(wave=w) for w in pd.unique(long["wave"])])
+    same["wave"] = pd.Categorical(same["wave"], categories=mw["wave"].cat.categories)
+    lev_same = _design(long, same).level("worker_id")
+    # unchanged worker sets: the rows share all their weight, sum w^2 of the family's workers
+    assert lev_same.mean_shared_weights() == pytest.approx(
+        (t1 ** 2).groupby(level="family_id").sum().mean(), rel=1e-10)
+    assert lev_same.mean_shared_weights() > lev.mean_shared_weights()
