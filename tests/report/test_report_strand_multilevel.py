@@ -108,7 +108,9 @@ def test_pilot_effects_shrunk(section: Section) -> None:
     assert ((p["pooling"] > 0) & (p["pooling"] < 1)).all()
     # partial pooling: posterior means nearer 0 than the raw deviations
     assert (p["estimate"].abs() < p["raw_effect"].abs()).sum() >= 8
-    assert ((p["lower"] < p["estimate"]) & (p["estimate"] < p["upper"])).all()
+    # interval columns named as in the other tables (were 'lower' / 'upper')
+    assert not {"lower", "upper"} & set(p.columns)
+    assert ((p["ci_lower"] < p["estimate"]) & (p["estimate"] < p["ci_upper"])).all()
 
 
 def test_naive_beside(section: Section) -> None:

@@ -181,3 +181,12 @@ def test_headline_and_by_year_share_the_2016_randomization(section):
     for ind in head.index:
         assert y16.loc[ind, "p_randomization"] == head.loc[ind, "p_randomization"], ind
         assert y16.loc[ind, "p_value"] == pytest.approx(head.loc[ind, "p_value"], rel=1e-9)
+
+
+def test_event_study_reference_marker_is_visible(section):
+    # The open 'reference' marker was drawn under the filled estimate marker (both zorder 2,
+    # the errorbar's data line later), so year -1 looked like an estimate.
+    for ax in section.figures["event_study"].axes:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        others = [line.get_zorder() for name, line in lines.items() if name != "reference"]
+        assert lines["reference"].get_zorder() > max(others)

@@ -215,7 +215,9 @@ def run(ctx: StrandContext) -> Section:
     vc = res.variance_components()
     vpc = res.vpc()
     pilots = res.group_effects("la_code")
-    pilot_table = pilots[["n", "raw_effect", "estimate", "lower", "upper", "pooling"]].copy()
+    # interval columns named as in every other table of the report
+    pilot_table = pilots[["n", "raw_effect", "estimate", "lower", "upper", "pooling"]] \
+        .rename(columns={"lower": "ci_lower", "upper": "ci_upper"})
     if ev is not None:
         pilot_table.insert(0, "la_name", [names.get(c, c) for c in pilot_table.index])
         pilot_table["truth"] = [sdq_truth["pilot_effect"].get(c, np.nan)

@@ -409,6 +409,11 @@ def _events(did: dict, label: str) -> Any:
     fig, axes = new_figure(1, len(did), figsize=(4.8 * len(did), 3.8), ravel=True)
     for ax, (ind, res) in zip(axes, did.items()):
         res.plot(ax=ax)
+        # the library draws the open 'reference' marker under the filled estimate marker,
+        # so the reference year looked like an estimate; lift it over
+        for line in ax.get_lines():
+            if line.get_label() == "reference":
+                line.set_zorder(5)
         ax.set_title(_short(ind), fontsize="medium")
         ax.set_ylabel("pilot minus neighbours, vs year -1")
     fig.suptitle(f"Event study: pilots minus neighbours, relative to the year before the "
