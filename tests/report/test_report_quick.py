@@ -124,3 +124,21 @@ def test_every_published_figure_sits_beside_its_recomputed_value(run, key):
             assert row[col["published"]] == format_cell(want["published"], "published"), k
             assert row[col["recomputed"]] == format_cell(want["recomputed"], "recomputed"), k
         assert np.isfinite(pd.to_numeric(published["published"], errors="coerce")).any(), k
+
+
+def test_no_p_value_family_is_left_unadjusted_without_saying_so(run):
+    """Every table with p-values has an adjusted column or says in its caption how they are
+    (or are not) adjusted; several tables of p-values (event study, response tests, diary
+    comparison, CEA increments, coefficients) said nothing."""
+    said = re.compile(r"adjust|holm|benjamini|unadjusted", re.I)
+    for key, text in run["md_sections"].items():
+        for name, caption, header in re.findall(
+                r"\n#### (\w+)\n\n(.*?)\n?\n?(\| [^\n]*\|)\n\|---", text, re.S):
+            columns = [c.strip() for c in header.strip("|").split("|")]
+            has_p = any(c.startswith("p_") or c.endswith("_p") or c == "p_value"
+                        for c in columns)
+            if not has_p:
+                continue
+            adjusted = any(said.search(c) or c.endswith(("_bh_all", "_holm"))
+                           for c in columns)
+            assert adjusted or said.search(caption), f"{key}.{name}: {caption!r}"

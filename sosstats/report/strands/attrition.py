@@ -441,12 +441,16 @@ def run(ctx: StrandContext) -> Section:
     captions = {
         "response_rates": "Response at T2 by group (Wilson 95% intervals).",
         "nonresponse": "T1 covariates by response status (Holm-adjusted p-values).",
+        "response_tests": "Response at T2 by group: one chi-square test per grouping, "
+                          "p-values unadjusted (descriptive; the covariates are tested with "
+                          "Holm in nonresponse).",
         "weights": "Two weightings: effective sample size, design effect, balance.",
         "balance": "Standardised differences against the full T1 sample, before and after "
                    "the logit weights.",
         "t2_estimates": "T2 estimates: complete case (families independent / by pilot) and "
                         "weighted (weights fixed / replicate SE).",
-        "weighting_effect": "Weighted minus unweighted mean, replicate SE.",
+        "weighting_effect": "Weighted minus unweighted mean, replicate SE; p-values per "
+                            "outcome, unadjusted.",
         "bounds": "Bounds if dropout depends on the outcome.",
         "tipping_point": "Tipping point of the weighted mean SDQ change (delta in SDQ "
                          "points; true_delta: the shift that reproduces the truth).",

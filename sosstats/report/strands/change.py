@@ -430,16 +430,22 @@ def run(ctx: StrandContext) -> Section:
     ]
     captions = {
         "coefficients": "First-difference coefficients under each kind of inference "
-                        "(families independent, CR1, CR2, wild bootstrap), with the truth.",
-        "mean_change": "Mean T2 - T1 change in SDQ over the families seen twice.",
-        "joint_tests": "Does experience group matter at all? Both experience dummies, one test.",
-        "contrasts": "2 years minus 2 years plus, CR2 standard error and Satterthwaite df.",
+                        "(families independent, CR1, CR2, wild bootstrap), with the truth; "
+                        "p-values per coefficient, unadjusted (the experience groups are "
+                        "tested jointly in joint_tests).",
+        "mean_change": "Mean T2 - T1 change in SDQ over the families seen twice (one test "
+                       "under two kinds of inference: no multiplicity adjustment needed).",
+        "joint_tests": "Does experience group matter at all? Both experience dummies, one test "
+                       "under three kinds of inference (no multiplicity adjustment needed).",
+        "contrasts": "2 years minus 2 years plus, CR2 standard error and Satterthwaite df (a "
+                     "single contrast: no multiplicity adjustment needed).",
         "coefficient_plot": "CR2 coefficient plot (library `fit.plot()`), truth marked x.",
         "intervals": "Each coefficient's 95% interval under the four kinds of inference.",
         "change_by_group": "Mean SDQ at T1 and T2 by experience group, the same families at "
                            "both waves, CR2 intervals by pilot.",
         "binary_change": "Conditional logit of the T2 answer (time = T2 vs T1 log-odds in new "
-                         "pilots; time:experience = how the change differs by group).",
+                         "pilots; time:experience = how the change differs by group); "
+                         "p-values per term, unadjusted.",
     }
     # the library's CR1 warning comes from the comparison fit; read alone it suggested the
     # strand's own inference was CR1

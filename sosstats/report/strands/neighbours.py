@@ -625,13 +625,16 @@ def run(ctx: StrandContext) -> Section:
         captions["did"] = (f"Difference in differences against each pilot's neighbours "
                            f"({label}); p_holm: Holm across indicators (main variant).")
         tables["event_study"] = event_table
-        captions["event_study"] = "Event-time gaps relative to the year before the start."
+        captions["event_study"] = ("Event-time gaps relative to the year before the start; "
+                                   "pointwise p-values and intervals, unadjusted across "
+                                   "event times (the DiD table is the test).")
         figures["event_study"] = _events(did_results, label)
         captions["event_study"] = captions["event_study"] + f" ({label})"
     tables["synthetic_control"] = sc_table
     captions["synthetic_control"] = (
         f"Synthetic control only where every pilot has at least {MIN_SC_FIT_YEARS} pre-period "
-        "years and no perfect pre-period fit; otherwise the reason it was not run.")
+        "years and no perfect pre-period fit; otherwise the reason it was not run. Placebo "
+        "p-values per indicator, unadjusted.")
     if sc_results:
         figures["synthetic_control"] = _synth_figure(sc_results, label)
     if len(naive):

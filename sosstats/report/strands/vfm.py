@@ -534,7 +534,8 @@ def run(ctx: StrandContext) -> Section:
                          "from the input distributions.",
             "time_shares": "Shares of diary time by activity, worker bootstrap intervals.",
             "diary_comparison": "Diary week, 2 years plus minus new (worker bootstrap; the "
-                                "simulator gives every group the same shares).",
+                                "simulator gives every group the same shares); p-values "
+                                "unadjusted across the four measures.",
             "diary_costs": "Per diary week: direct share, hours, cost per worker, per direct "
                            "hour and per case.",
             "avoided_costs": "Processes and process costs avoided against statistical "
@@ -545,7 +546,8 @@ def run(ctx: StrandContext) -> Section:
             "one_way": "One-way sensitivity of the NPV, sorted by swing.",
             "psa": "Probabilistic sensitivity analysis of the NPV.",
             "cea": "Costs, effects, increments and ICERs by experience group (clustered "
-                   "bootstrap).",
+                   "bootstrap); p-values per increment, unadjusted: the choice rests on the "
+                   "CEAC and EVPI, not on these tests.",
             "nmb": "Net monetary benefit per family and its increment over 'new' (95% "
                    "bootstrap interval), at some willingness-to-pay values.",
             "frontier": "Incremental analysis: dominance and extended dominance.",
