@@ -71,6 +71,7 @@ def _digest(text: str) -> str:
 def _old_truth(ev: Evaluation) -> dict:
     t = copy.deepcopy(ev.truth)
     del t["workers"]["survey"], t["families"]["views"], t["families"]["case_records"]
+    t["families"].pop("worker_change", None)   # added later (wave-specific memberships)
     return t
 
 
