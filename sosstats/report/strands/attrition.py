@@ -13,18 +13,15 @@ the true Time 2 means over all 270 families (respondents or not) sit beside the 
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sosstats._validate import check_columns, check_frame, check_numeric_columns
-from sosstats.errors import SosstatsWarning
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
+from sosstats.report.strands._notes import captured_notes
 
 __all__ = ["KEY", "TITLE", "FRAMES", "run"]
 
@@ -53,23 +50,6 @@ OUTCOMES = {
 }
 N_REPLICATES = {True: 60, False: 400}
 PUBLISHED = {"t1": 270, "t2": 184}
-
-
-@contextmanager
-def _captured(notes: list[str]) -> Iterator[None]:
-    """Record the SosstatsWarnings raised inside the block as notes (each message once).
-
-    Other warnings (numpy, pandas) are raised again after the block, for the runner's log.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for w in caught:
-        if issubclass(w.category, SosstatsWarning):
-            if str(w.message) not in notes:
-                notes.append(str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _families(ctx: StrandContext) -> tuple[pd.DataFrame, bool]:
@@ -258,7 +238,7 @@ def run(ctx: StrandContext) -> Section:
     B = N_REPLICATES[bool(ctx.quick)]
 
     ctx.step(0.05, "response rates and non-response tests")
-    with _captured(notes):
+    with captured_notes(notes):
         by = [c for c in ("experience", "cohort", "previous_referral", "agency_worker",
                           "la_code") if c in fam.columns]
         rates = response_rates(fam, "responded_t2", by=by)
@@ -373,7 +353,7 @@ def run(ctx: StrandContext) -> Section:
 
     # ---------------------------------------------------------------- figures
     ctx.step(0.9, "figures")
-    with _captured(notes):
+    with captured_notes(notes):
         figures = {"love_plot": _love_figure(logit),
                    "weighted_vs_unweighted": _estimates_figure(t2, truth_vals),
                    "sensitivity": _sensitivity_figure(

@@ -11,18 +11,15 @@ estimates in ``Section.truth``.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sosstats._validate import check_columns, check_frame, check_numeric_columns
-from sosstats.errors import SosstatsWarning
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
+from sosstats.report.strands._notes import captured_notes
 
 __all__ = ["KEY", "TITLE", "FRAMES", "run"]
 
@@ -45,23 +42,6 @@ INFERENCE_LABELS = {
     "cr2": "CR2 by pilot, Satterthwaite df",
     "wild": "wild cluster restricted bootstrap",
 }
-
-
-@contextmanager
-def _captured(notes: list[str]) -> Iterator[None]:
-    """Record the SosstatsWarnings raised inside the block as notes (each message once).
-
-    Other warnings (numpy, pandas) are raised again after the block, for the runner's log.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for w in caught:
-        if issubclass(w.category, SosstatsWarning):
-            if str(w.message) not in notes:
-                notes.append(str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _families(ctx: StrandContext) -> tuple[pd.DataFrame, bool]:
@@ -227,7 +207,7 @@ def run(ctx: StrandContext) -> Section:
     rng = ctx.rng(KEY)
     ctx.step(0.05, "reshaping the families")
 
-    with _captured(notes):
+    with captured_notes(notes):
         long_all = wide_to_long(families, id="family_id", stubs=["sdq"])
         complete = long_all.groupby("family_id")["sdq"].transform(lambda s: s.notna().all())
         long = long_all[complete.to_numpy(bool)]
@@ -356,7 +336,7 @@ def run(ctx: StrandContext) -> Section:
 
     # ---------------------------------------------------------------- figures
     ctx.step(0.8, "figures")
-    with _captured(notes):
+    with captured_notes(notes):
         figures = {
             "coefficient_plot": _coefficient_figure(fits["cr2"], truths),
             "intervals": _interval_figure({k: tidy[k] for k in fits}, truths),

@@ -20,18 +20,16 @@ neighbour model for the whole strand, named in the title, every table and every 
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sosstats._validate import check_columns, check_frame, check_numeric_columns
-from sosstats.errors import DataError, DesignError, SosstatsWarning
+from sosstats.errors import DataError, DesignError
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
+from sosstats.report.strands._notes import captured_notes
 
 __all__ = ["KEY", "TITLE", "FRAMES", "run", "START_YEAR", "POST_END", "MIN_SC_FIT_YEARS"]
 
@@ -56,23 +54,6 @@ MIN_SC_FIT_YEARS = 5
 K = 10
 #: the years the shipped children-in-need tables cover (years ending 31 March)
 YEARS = tuple(range(2013, 2026))
-
-
-@contextmanager
-def _captured(notes: list[str], prefix: str = "") -> Iterator[list[str]]:
-    """Record the SosstatsWarnings of the block as notes (each once); re-raise the others."""
-    raw: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield raw
-    for w in caught:
-        if issubclass(w.category, SosstatsWarning):
-            raw.append(str(w.message))
-            text = f"{prefix}{w.message}"
-            if text not in notes:
-                notes.append(text)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _user_frame(ctx: StrandContext, name: str) -> pd.DataFrame | None:
@@ -144,7 +125,7 @@ def _headline(ctx: StrandContext, inp: dict[str, Any], draws: int, year_seed: in
                      "no rows for 2016 (the year ending 31 March 2016).")
         return None
     local: list[str] = []
-    with _captured(local):
+    with captured_notes(local):
         rep = reproduce_2016(model=inp["model"] if inp["user_nb"] else None, year=2016, k=K,
                               n_draws=draws, rng=_year_rng(year_seed, 2016),
                               recovery=False,
@@ -196,7 +177,7 @@ def _by_year(inp: dict[str, Any], draws: int, year_seed: int,
     for year in [y for y in inp["years"] if y in YEARS]:
         local: list[str] = []
         try:
-            with _captured(local) as raw:
+            with captured_notes(local) as raw:
                 res = compare(inp["long"], inp["pilots"], inp["nb"],
                               indicator=inp["indicators"], year=year, k=K, n_draws=draws,
                               n_resamples=0, rng=_year_rng(year_seed, year),
@@ -261,7 +242,7 @@ def _did(inp: dict[str, Any], notes: list[str]) -> tuple[pd.DataFrame, pd.DataFr
     for ind in inp["indicators"]:
         for variant, st, end in variants:
             try:
-                with _captured(notes, prefix="DiD (every indicator and variant): "):
+                with captured_notes(notes, prefix="DiD (every indicator and variant): "):
                     res = neighbour_did(inp["long"], inp["pilots"], inp["nb"], indicator=ind,
                                         start_year=st, k=K, post_end=end)
             except (DataError, DesignError) as exc:
@@ -318,7 +299,7 @@ def _synth(inp: dict[str, Any], quick: bool, gen: Any,
         base = {"indicator": ind, "min_fit_years": t0, "pilots_with_fewest": fewest}
         # what an unrestricted synthetic control (every untreated LA a donor) would say
         try:
-            with _captured([]):
+            with captured_notes([]):
                 wide = synthetic_control(inp["long"], inp["pilots"], indicator=ind,
                                          start_year=inp["starts"], rng=gen, n_draws=draws,
                                          progress=False)
@@ -340,7 +321,7 @@ def _synth(inp: dict[str, Any], quick: bool, gen: Any,
             continue
         k_sc = min(K, t0 - 1)   # fewer donors than fitting years: no exact interior fit
         try:
-            with _captured(notes, prefix=f"synthetic control, {ind}: "):
+            with captured_notes(notes, prefix=f"synthetic control, {ind}: "):
                 res = synthetic_control(inp["long"], inp["pilots"], indicator=ind,
                                         start_year=inp["starts"], donors="neighbours",
                                         neighbours=inp["nb"], k=k_sc, rng=gen,
@@ -571,7 +552,7 @@ def run(ctx: StrandContext) -> Section:
     gen = ctx.rng(KEY)
     draws = 1_000 if ctx.quick else 10_000
     ctx.step(0.02, "loading the DfE data")
-    with _captured(notes):
+    with captured_notes(notes):
         inp = _inputs(ctx)
     label = inp["label"]
     ctx.step(0.1, "2015/16 headline")

@@ -13,18 +13,15 @@ percentages sit beside the recomputed ones in ``Section.published``.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sosstats._validate import check_columns, check_frame
-from sosstats.errors import SosstatsWarning
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
+from sosstats.report.strands._notes import captured_notes
 
 __all__ = ["KEY", "TITLE", "FRAMES", "run"]
 
@@ -56,23 +53,6 @@ PUBLISHED_VIEWS = {
 }
 TRUTH_TOOLS = ("tool_safety_planning", "tool_mapping")
 N_RESAMPLES = {True: 500, False: 2000}
-
-
-@contextmanager
-def _captured(notes: list[str]) -> Iterator[None]:
-    """Record the SosstatsWarnings raised inside the block as notes (each message once).
-
-    Other warnings (numpy, pandas) are raised again after the block, for the runner's log.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for w in caught:
-        if issubclass(w.category, SosstatsWarning):
-            if str(w.message) not in notes:
-                notes.append(str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _frame(ctx: StrandContext, name: str) -> tuple[pd.DataFrame, bool]:
@@ -203,7 +183,7 @@ def run(ctx: StrandContext) -> Section:
 
     # ------------------------------------------------------------ 1. workers' survey
     ctx.step(0.05, "workers' survey: tool use")
-    with _captured(notes):
+    with captured_notes(notes):
         design = SurveyDesign(ws, cluster="la_code")
         srs = SurveyDesign(ws)
         use = design.proportion(tools, method="beta")
@@ -228,7 +208,7 @@ def run(ctx: StrandContext) -> Section:
         five = t1_rows["feelings"].astype(object)
         t1_rows["feelings_3"] = five.replace({"very positive": "positive",
                                               "very negative": "negative"}).fillna("no answer")
-    with _captured(notes):
+    with captured_notes(notes):
         t1 = SurveyDesign(t1_rows, cluster="la_code")
         t1_srs = SurveyDesign(t1_rows)
         view_items = [c for c in ("feelings_3", "shared_understanding", "contact")
@@ -246,7 +226,7 @@ def run(ctx: StrandContext) -> Section:
     # ------------------------------------------------------------ 3. case records
     ctx.step(0.6, "case records: coder agreement")
     rec_t1 = cr[cr["wave"].astype(str) == "T1"]
-    with _captured(notes):
+    with captured_notes(notes):
         kappas = {w: cohens_kappa(rec_t1, "coder_1", "coder_2", weights=w, cluster="la_code",
                                   n_resamples=B, rng=rng)
                   for w in (None, "quadratic")}
@@ -366,7 +346,7 @@ def run(ctx: StrandContext) -> Section:
              for t in TRUTH_TOOLS] + [("contact", "helpful", "contact found helpful (T1)")]
     combined = pd.concat([bg, _estimates(helpful_by)], ignore_index=True)
     combined_naive = pd.concat([bgn, _estimates(helpful_by_naive)], ignore_index=True)
-    with _captured(notes):
+    with captured_notes(notes):
         figures = {
             "proportions_by_group": _proportions_figure(combined, combined_naive, items,
                                                         fig_truth),
