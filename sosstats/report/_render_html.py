@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from sosstats.report._format import MISSING, display_frame, markdown_inline, markdown_to_html
-from sosstats.report._report import SIMULATED_BANNER, Report
+from sosstats.report._report import SIMULATED_BANNER, Report, selected
 from sosstats.report._section import Section
 
 __all__ = ["render_html"]
@@ -114,17 +114,7 @@ def render_html(report: Report | Section, *, only: str | None = None) -> str:
     str
         The HTML document: inline CSS, figures embedded as base64 PNG, no scripts.
     """
-    if isinstance(report, Section):
-        report = Report(sections={report.key: report}, order=[report.key])
-        only = report.order[0]
-    keys = report.keys
-    if only is not None:
-        if only not in keys:
-            from sosstats.errors import DataError
-
-            raise DataError(f"`only`: no strand {only!r} in this report; it has "
-                            f"{', '.join(map(repr, keys)) or 'none'}.")
-        keys = [only]
+    report, keys, only = selected(report, only)
     template = _environment().get_template("report.html.j2")
     return template.render(
         title=report.title(only) if only else TITLE, front=only is None, report=report,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sosstats.report._format import markdown_table
 from sosstats.report._render_html import PUBLISHED_NONE, TITLE
-from sosstats.report._report import SIMULATED_BANNER, Report
+from sosstats.report._report import SIMULATED_BANNER, Report, selected
 from sosstats.report._section import Section
 
 __all__ = ["render_markdown"]
@@ -64,17 +64,7 @@ def render_markdown(report: Report | Section, *, only: str | None = None) -> str
         numbers formatted as in the HTML, figures linked as ``figures/<key>_<name>.png``
         (the files :meth:`Report.write` writes).
     """
-    if isinstance(report, Section):
-        report = Report(sections={report.key: report}, order=[report.key])
-        only = report.order[0]
-    keys = report.keys
-    if only is not None:
-        if only not in keys:
-            from sosstats.errors import DataError
-
-            raise DataError(f"`only`: no strand {only!r} in this report; it has "
-                            f"{', '.join(map(repr, keys)) or 'none'}.")
-        keys = [only]
+    report, keys, only = selected(report, only)
     text = _environment().get_template("report.md.j2").render(
         title=report.title(only) if only else TITLE, front=only is None, report=report,
         started=report.started.strftime("%Y-%m-%d %H:%M UTC"), banner=SIMULATED_BANNER,

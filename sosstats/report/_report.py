@@ -173,3 +173,23 @@ class Report:
                 lines.append(f"  {key:<12} {self.elapsed.get(key, 0.0):6.1f} s  "
                              f"{len(s.tables)} tables, {len(s.figures)} figures")
         return "\n".join(lines)
+
+
+def selected(report: Report | Section, only: str | None) -> tuple[Report, list[str], str | None]:
+    """The report, the strand keys to render and ``only``, as both renderers take them.
+
+    A lone :class:`Section` is wrapped in a one-strand report rendered as its own page; an
+    ``only`` that names no strand of the report is a :class:`DataError` listing the strands.
+    """
+    if isinstance(report, Section):
+        report = Report(sections={report.key: report}, order=[report.key])
+        only = report.order[0]
+    keys = report.keys
+    if only is not None:
+        if only not in keys:
+            from sosstats.errors import DataError
+
+            raise DataError(f"`only`: no strand {only!r} in this report; it has "
+                            f"{', '.join(map(repr, keys)) or 'none'}.")
+        keys = [only]
+    return report, keys, only
