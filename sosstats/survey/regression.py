@@ -610,7 +610,7 @@ def olr(design: Any, formula: str, *, categories: Sequence[Any] | None = None,
     """
     from sosstats._kernels.cluster_cr2 import group_sum
     from sosstats.panel._logit import _separation, _separation_error
-    from sosstats.panel.ordered_logit import _label, _Ordered, _ordinal_codes
+    from sosstats.panel._ordered_likelihood import _label, _Ordered, _ordinal_codes
 
     _check_design(design)
     if vcov is not None:

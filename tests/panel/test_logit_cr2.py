@@ -665,7 +665,7 @@ def test_ordered_change_of_a_binary_outcome_is_the_logit_glm(data, ref):
 
 
 def test_ordered_scores_and_cluster_information_are_the_derivatives(data):
-    from sosstats.panel.ordered_logit import _Ordered
+    from sosstats.panel._ordered_likelihood import _Ordered
 
     rng = np.random.default_rng(1)
     x = np.column_stack([data.o1, data.x, data.z]).astype(float)
