@@ -250,11 +250,15 @@ def table_from_design(design: Any) -> CensusTable | None:
 
 
 def build_census_model(table: CensusTable, *, la: str = "centred",
-                       worker: str = "non-centred") -> Any:
+                       worker: str = "non-centred", priors: Any = None) -> Any:
     """The PyMC model of the module notes on ``table``.
 
     ``la`` and ``worker`` are each ``"centred"`` or ``"non-centred"``; a centred worker level
-    draws the workers' means ``v_j ~ N(m_{l(j)}, sigma_W)`` directly.
+    draws the workers' means ``v_j ~ N(m_{l(j)}, sigma_W)`` directly. ``priors`` (the
+    resolved :class:`~sosstats.multilevel.Priors` of the design the table came from; see
+    :mod:`sosstats.multilevel._census_fit`) replaces the default priors of the module notes:
+    the intercept's, each coefficient's and each level's SD prior, as ``MultilevelModel``
+    uses them.
 
     Posterior names (with the default level names): ``beta`` (dims ``term``, in
     ``table.term_order``: ``Intercept``, the covariate terms, the LA-level terms),
@@ -263,6 +267,8 @@ def build_census_model(table: CensusTable, *, la: str = "centred",
     """
     import pymc as pm
     import pytensor.tensor as pt
+
+    from sosstats.multilevel._pymc import _DIST
 
     for name, value in (("la", la), ("worker", worker)):
         if value not in ("centred", "non-centred"):
@@ -281,14 +287,28 @@ def build_census_model(table: CensusTable, *, la: str = "centred",
     S_worker = S.sum(axis=1)
     S_pattern = S.sum(axis=0)
     coords = {"term": list(table.term_order), wn: list(table.workers), ln: list(table.las)}
+
+    def rv(name: str, entries: Sequence[str], default: tuple[str, dict[str, Any]],
+           **kwargs: Any) -> Any:
+        if priors is None:
+            dist, params = default
+        else:
+            chosen = [priors[e] for e in entries]
+            dist = chosen[0].dist
+            params = {k: (np.array([c.params[k] for c in chosen]) if "shape" in kwargs
+                          else chosen[0].params[k]) for k in chosen[0].params}
+        return _DIST[dist](name, **params, **kwargs)
+
     with pm.Model(coords=coords) as model:
-        alpha = pm.Normal("intercept_centred", 0.0, 2.5)
-        sigma_la = pm.HalfNormal(f"sigma_{ln}", 1.0)
-        sigma_w = pm.HalfNormal(f"sigma_{wn}", 1.0)
+        alpha = rv("intercept_centred", ["Intercept"], ("normal", {"mu": 0.0, "sigma": 2.5}))
+        sigma_la = rv(f"sigma_{ln}", [f"sigma_{ln}"], ("halfnormal", {"sigma": 1.0}))
+        sigma_w = rv(f"sigma_{wn}", [f"sigma_{wn}"], ("halfnormal", {"sigma": 1.0}))
         la_mean: Any = alpha
         g = None
         if Z.shape[1]:
-            g = pm.Normal("b_la", 0.0, 2.5 / np.maximum(z_sd, 1e-3), shape=Z.shape[1])
+            g = rv("b_la", [f"beta[{t}]" for t in table.la_terms],
+                   ("normal", {"mu": 0.0, "sigma": 2.5 / np.maximum(z_sd, 1e-3)}),
+                   shape=Z.shape[1])
             la_mean = alpha + pt.dot(Zc, g)
         if la == "centred":
             m = pm.Normal(f"mean_{ln}", la_mean, sigma_la, dims=ln)
@@ -306,7 +326,9 @@ def build_census_model(table: CensusTable, *, la: str = "centred",
             v = m[table.worker_la] + u_w
         b = None
         if Xp.shape[1]:
-            b = pm.Normal("b", 0.0, 2.5 / np.maximum(x_sd, 1e-3), shape=Xp.shape[1])
+            b = rv("b", [f"beta[{t}]" for t in table.terms],
+                   ("normal", {"mu": 0.0, "sigma": 2.5 / np.maximum(x_sd, 1e-3)}),
+                   shape=Xp.shape[1])
             xb = pt.dot(Xc, b)
             eta = v[:, None] + xb[None, :]
             linear = pt.dot(S_worker, v) + pt.dot(S_pattern, xb)

@@ -57,6 +57,15 @@ class MultilevelModel:
     unit : str, optional
         Unit ID column shared by ``data`` and ``membership`` (default ``repeated``, or the one
         column other than the level and ``weight`` that both share).
+    membership_wave : str, "auto" or None, default ``"auto"``
+        Wave-specific memberships: the column of ``membership`` (also a column of long
+        ``data``, one row per unit x wave) saying at which wave a unit had those workers, as
+        :attr:`sosstats.datasets.Evaluation.memberships_by_wave` gives it (a family's workers
+        at T1 and at T2). Each data row then takes its unit's workers at its own wave, the
+        weights normalised within unit x wave. ``"auto"``: the column ``wave`` when
+        ``membership`` has one; None: never (one worker set per unit for every wave).
+        Wave values not in the data, and unit x wave rows without memberships, raise
+        :class:`~sosstats.errors.DataError`.
     membership_weights : {"normalise", "strict"}, default ``"normalise"``
         Membership weights not summing to one per unit are rescaled with a
         :class:`~sosstats.errors.SosstatsWarning`, or raise :class:`~sosstats.errors.DataError`.
@@ -146,14 +155,16 @@ class MultilevelModel:
                  weights: str | None = None, priors: Mapping[str, Any] | None = None,
                  collapse: bool = True, missing: str = "drop",
                  centred: str | bool | list[str] | None = "auto",
-                 correlated_slopes: bool | str | list[str] | dict[str, bool] = False) -> None:
+                 correlated_slopes: bool | str | list[str] | dict[str, bool] = False,
+                 membership_wave: str | None = "auto") -> None:
         self.formula = formula
         self.family = family
         self._design = build_design(
             formula, data, family=family, levels=levels, membership=membership, unit=unit,
             membership_weights=membership_weights, cross_classified=cross_classified,
             repeated=repeated, random_slopes=random_slopes, trials=trials, weights=weights,
-            collapse=collapse, missing=missing, correlated_slopes=correlated_slopes)
+            collapse=collapse, missing=missing, correlated_slopes=correlated_slopes,
+            membership_wave=membership_wave)
         self._priors = resolve_priors(self._design, priors)
         self._centred = _drop_correlated(self._design,
                                          resolve_centring(self._design, self._priors, centred),
@@ -207,7 +218,7 @@ class MultilevelModel:
             rng: int | np.random.Generator | None = None, sampler: str = "auto",
             target_accept: float = 0.9, progress: bool | None = None,
             cores: int | None = None, level: float = 0.95,
-            reuse: bool = True) -> MultilevelResult:
+            reuse: bool = True, likelihood: str = "auto") -> MultilevelResult:
         """Sample the posterior and return a :class:`MultilevelResult`.
 
         Parameters
@@ -237,12 +248,27 @@ class MultilevelModel:
             normal a posteriori, dropped from the draws; see
             :func:`sosstats.multilevel._pymc.group_capacity`), so that data sets whose group
             counts differ a little share one compiled model.
+        likelihood : {"auto", "rows", "census"}, default ``"auto"``
+            How a two-level nested logit (children in workers in LAs: Bernoulli or binomial,
+            an intercept, no weights or random slopes) is sampled. ``"census"``: on the table
+            of successes and trials per worker and covariate pattern, whose gradient has no
+            gather over rows (the same model and priors; the national-scale path, see
+            :mod:`sosstats.multilevel._census_fit`); ``"rows"``: on the (collapsed) rows;
+            ``"auto"``: the table when the model qualifies and has at least 20,000 fit rows.
+            ``result.idata.posterior.attrs["sosstats_likelihood"]`` records the path.
 
         Warns
         -----
         SosstatsWarning
             R-hat > 1.01, ESS < 400, any divergence or E-BFMI < 0.3, naming the parameters.
         """
+        from sosstats.multilevel._census_fit import (
+            LIKELIHOODS,
+            census_table_for,
+            centring_of,
+            standard_posterior,
+        )
+        from sosstats.multilevel._census_model import build_census_model
         from sosstats.multilevel._diagnostics import compute_diagnostics, warn_diagnostics
         from sosstats.multilevel._pymc import build_model, resolve_sampler, sample_model
 
@@ -262,11 +288,21 @@ class MultilevelModel:
         name = resolve_sampler(sampler)
         if not isinstance(reuse, bool):
             raise DataError(f"`reuse` must be True or False; got {reuse!r}.")
-        model = build_model(self._design, self._priors, centred=self._centred, pad=True)
+        check_option(likelihood, LIKELIHOODS, "likelihood")
+        table = census_table_for(self._design, self._priors, likelihood)
+        if table is None:
+            model = build_model(self._design, self._priors, centred=self._centred, pad=True)
+        else:
+            model = build_census_model(table, priors=self._priors,
+                                       **centring_of(table, self._centred))
         idata, timings = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed,
                                       sampler=name, target_accept=float(target_accept),
                                       progress=progress, cores=cores, reuse=reuse)
-        idata = _drop_padding(idata, self._design)
+        if table is None:
+            idata = _drop_padding(idata, self._design)
+            idata.posterior.attrs["sosstats_likelihood"] = "rows"
+        else:
+            idata = standard_posterior(idata, self._design, table)
         idata.posterior.attrs["sosstats_seed"] = seed
         diag = compute_diagnostics(idata)
         result = MultilevelResult(

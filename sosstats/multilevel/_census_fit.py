@@ -1,0 +1,108 @@
+r"""The national-scale path of :meth:`MultilevelModel.fit`: a logit on worker x pattern counts.
+
+When the model is a Bernoulli or binomial logit with an intercept, no likelihood weights, no
+random slopes and exactly two nested grouping levels (children in workers in LAs), its
+likelihood depends on the data only through the table of successes and trials per
+(lower-level group, covariate pattern) (:mod:`sosstats.multilevel._census_model`). Sampling
+that table instead of the rows removes every gather over rows from the gradient: at the
+children-in-need census shape (600,000 children, 20,000 workers, 152 LAs) it is what makes the
+fit take minutes rather than hours (``benchmarks/multilevel_census.py``).
+
+``likelihood="auto"`` (the default of :meth:`MultilevelModel.fit`) takes this path when the
+design qualifies and has at least :data:`CENSUS_MIN_ROWS` fit rows (after identical rows are
+summed); ``"census"`` asks for it whatever the size (refused, naming the reason, when the
+design does not qualify); ``"rows"`` never takes it. The model is the same: the priors are
+the model's resolved priors, the centring of each level follows ``centred=``, and the
+posterior is returned under the names of the row-wise model (``beta``, ``b``,
+``intercept_centred``, ``sigma_<level>``, ``u_<level>``, ``z_<level>``), so every method of
+:class:`~sosstats.multilevel.MultilevelResult` works on it. With binomial trials the sampler
+centres the predictors at their trial-weighted means (the row-wise model at their row means):
+the intercept's prior then sits at a slightly different point; Bernoulli rows are unaffected.
+The compiled-model cache is not used on this path (the census graph has no swappable inputs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sosstats.errors import DesignError
+from sosstats.multilevel._census_model import CensusTable, table_from_design
+
+__all__ = ["CENSUS_MIN_ROWS", "LIKELIHOODS", "census_table_for", "standard_posterior"]
+
+#: Fit rows (after collapsing identical rows) from which ``likelihood="auto"`` uses the table.
+CENSUS_MIN_ROWS = 20_000
+
+LIKELIHOODS = ("auto", "rows", "census")
+
+
+def _stackable(priors: Any, terms: tuple[str, ...]) -> bool:
+    """Whether the coefficient priors of ``terms`` share one family (one vector variable)."""
+    dists = {priors.coefficient(t).dist for t in terms}
+    return len(dists) <= 1
+
+
+def census_table_for(design: Any, priors: Any, likelihood: str) -> CensusTable | None:
+    """Return the worker x pattern table :meth:`MultilevelModel.fit` samples (None: the rows).
+
+    Raises
+    ------
+    DesignError
+        ``likelihood="census"`` on a design the table cannot represent (the reason named).
+    """
+    if likelihood == "rows":
+        return None
+    if likelihood == "auto" and design.fit.n < CENSUS_MIN_ROWS:
+        return None
+    table = table_from_design(design)
+    reason = None
+    if table is None:
+        reason = ("it needs a Bernoulli or binomial logit with an intercept, no weights, no "
+                  "random slopes and exactly two grouping levels, one nested in the other")
+    elif not (_stackable(priors, table.terms) and _stackable(priors, table.la_terms)):
+        reason = ("the coefficient priors of the row-level (or of the upper-level) terms "
+                  "must share one distribution family")
+    if reason is None:
+        return table
+    if likelihood == "census":
+        raise DesignError(f"likelihood='census' cannot fit this model: {reason}. Use "
+                          "likelihood='rows' (or 'auto').")
+    return None
+
+
+def centring_of(table: CensusTable, centred: tuple[str, ...]) -> dict[str, str]:
+    """``build_census_model``'s ``la`` / ``worker`` arguments from the model's centred levels."""
+    return {"la": "centred" if table.la_name in centred else "non-centred",
+            "worker": "centred" if table.worker_name in centred else "non-centred"}
+
+
+def standard_posterior(idata: Any, design: Any, table: CensusTable) -> Any:
+    """Rename the census model's posterior to the row-wise model's variables, in place.
+
+    Adds ``b`` (dims ``coef``: the terms other than the intercept, in design order),
+    ``intercept_centred`` at the design's predictor means and ``z_<level>`` for both levels;
+    drops the census-only ``b_la`` and ``mean_<level>``.
+    """
+    post = idata.posterior
+    attrs = dict(post.attrs)
+    beta = post["beta"]
+    coefs = [t for t in design.terms if t != "Intercept"]
+    drop = [v for v in ("b", "b_la", f"mean_{table.la_name}", f"mean_{table.worker_name}")
+            if v in post.data_vars]
+    post = post.drop_vars(drop)
+    if coefs:
+        b = beta.sel(term=coefs).rename(term="coef")
+        post["b"] = b.drop_vars("coef").assign_coords(coef=coefs)
+        x_mean = design.x_mean[[design.terms.index(t) for t in coefs]]
+        centre = (post["b"] * np.asarray(x_mean)[None, None, :]).sum("coef")
+    else:
+        centre = 0.0
+    post["intercept_centred"] = beta.sel(term="Intercept", drop=True) + centre
+    for name in (table.la_name, table.worker_name):
+        post[f"z_{name}"] = post[f"u_{name}"] / post[f"sigma_{name}"]
+    post.attrs.update(attrs)
+    post.attrs["sosstats_likelihood"] = "census"
+    idata.posterior = post
+    return idata

@@ -1,0 +1,127 @@
+"""MultilevelModel.fit's national-scale path (likelihood="census" / "auto").
+
+- the census model built from a MultilevelModel (its priors, its centring) has the row-wise
+  model's log density, up to a constant, at matched points (1e-9);
+- a fit on the census path returns the row-wise model's posterior names, and every result
+  method (tidy, variance components, posterior predictive check) works on it;
+- "auto" keeps small models on the rows; bad values of ``likelihood`` and a model the table
+  cannot represent raise.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sosstats.errors import DataError, DesignError
+
+pytest.importorskip("pymc")
+
+FORMULA = "rereferred ~ C(age_band) + previous_referral + pilot"
+PRIORS = {"sigma_worker_id": ("halfnormal", {"sigma": 0.7}),
+          "beta": ("normal", {"mu": 0.0, "sigma": 1.5}),
+          "Intercept": ("normal", {"mu": -1.0, "sigma": 2.0})}
+
+
+@pytest.fixture(scope="module")
+def census():
+    from sosstats.datasets import simulate_census
+
+    return simulate_census(5, n_children=3000, n_workers=200, n_las=20, n_pilots=4)
+
+
+@pytest.fixture(scope="module")
+def model(census):
+    from sosstats.multilevel import MultilevelModel
+
+    return MultilevelModel(FORMULA, census.children, levels=["la_code", "worker_id"],
+                           family="bernoulli", priors=PRIORS, centred=None)
+
+
+def test_census_model_has_the_row_wise_log_density(model):
+    """Census and row-wise models, same priors and centring: logp differences agree (1e-9)."""
+    from sosstats.multilevel._census_fit import census_table_for, centring_of
+    from sosstats.multilevel._census_model import build_census_model
+    from sosstats.multilevel._pymc import build_model
+
+    table = census_table_for(model.design, model.priors, "census")
+    assert table is not None
+    assert centring_of(table, model.centred) == {"la": "non-centred", "worker": "non-centred"}
+    census = build_census_model(table, priors=model.priors, **centring_of(table, model.centred))
+    rows = build_model(model.design, model.priors, centred=model.centred)
+    logp_c, logp_r = census.compile_logp(), rows.compile_logp()
+    terms = list(model.design.terms)
+    coefs = [t for t in terms if t != "Intercept"]
+    row_terms, la_terms = list(table.terms), list(table.la_terms)
+    rng = np.random.default_rng(3)
+    diffs_c, diffs_r = [], []
+    for _ in range(2):
+        b = rng.normal(scale=0.4, size=len(coefs))
+        alpha = rng.normal()
+        common = {"sigma_la_code_log__": rng.normal(scale=0.3),
+                  "sigma_worker_id_log__": rng.normal(scale=0.3),
+                  "z_la_code": rng.normal(size=20), "z_worker_id": rng.normal(size=200)}
+        point_r = dict(common, intercept_centred=alpha, b=b)
+        # the census model centres at the child means, as the row-wise model (Bernoulli rows)
+        point_c = dict(common, intercept_centred=alpha,
+                       b=b[[coefs.index(t) for t in row_terms]],
+                       b_la=b[[coefs.index(t) for t in la_terms]])
+        diffs_c.append(float(logp_c(point_c)))
+        diffs_r.append(float(logp_r(point_r)))
+    want = diffs_r[0] - diffs_r[1]
+    got = diffs_c[0] - diffs_c[1]
+    assert got == pytest.approx(want, rel=1e-9, abs=1e-9)
+
+
+def test_fit_on_the_census_path_gives_the_row_wise_result(model, census):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(draws=200, tune=300, chains=2, rng=4, likelihood="census")
+    post = res.idata.posterior
+    assert post.attrs["sosstats_likelihood"] == "census"
+    for name in ("beta", "b", "intercept_centred", "sigma_la_code", "sigma_worker_id",
+                 "u_la_code", "z_la_code", "u_worker_id", "z_worker_id"):
+        assert name in post.data_vars, name
+    assert "b_la" not in post.data_vars
+    assert list(post["beta"].coords["term"].values) == list(model.design.terms)
+    # intercept_centred is the intercept at the predictors' means, as on the row path
+    x_mean = model.design.x_mean[1:]
+    beta = post["beta"].values
+    np.testing.assert_allclose(post["intercept_centred"].values,
+                               beta[..., 0] + beta[..., 1:] @ x_mean, rtol=1e-10, atol=1e-10)
+    tidy = res.tidy()
+    assert list(tidy["term"]) == [*model.design.terms, "sigma_la_code", "sigma_worker_id"]
+    assert tidy["estimate"].notna().all()
+    vc = res.variance_components()
+    assert len(vc) >= 2
+    check = res.ppc("mean", ndraws=50)
+    assert check.observed == pytest.approx(census.children["rereferred"].mean())
+    assert 0.01 < check.p_value < 0.99
+
+
+def test_auto_keeps_small_models_on_the_rows(model):
+    from sosstats.multilevel._census_fit import CENSUS_MIN_ROWS, census_table_for
+
+    assert model.design.fit.n < CENSUS_MIN_ROWS
+    assert census_table_for(model.design, model.priors, "auto") is None
+    assert census_table_for(model.design, model.priors, "rows") is None
+
+
+def test_bad_likelihood_values(model, census):
+    from sosstats.multilevel import MultilevelModel
+
+    with pytest.raises(DataError, match="likelihood"):
+        model.fit(draws=10, tune=10, chains=1, likelihood="collapsed")
+    gaussian = MultilevelModel("age ~ previous_referral", census.children.assign(
+        age=census.children["age_band"].cat.codes.astype(float)),
+        levels=["la_code", "worker_id"])
+    with pytest.raises(DesignError, match="likelihood='census'.*logit"):
+        gaussian.fit(draws=10, tune=10, chains=1, likelihood="census")
+    mixed = MultilevelModel(FORMULA, census.children, levels=["la_code", "worker_id"],
+                            family="bernoulli",
+                            priors={"beta": {"previous_referral": ("studentt", {
+                                "nu": 3, "mu": 0.0, "sigma": 1.0})}})
+    with pytest.raises(DesignError, match="one distribution family"):
+        mixed.fit(draws=10, tune=10, chains=1, likelihood="census")
