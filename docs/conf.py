@@ -91,7 +91,6 @@ nitpick_ignore = [
     ("py:data", "RAKE_SWEEPS"),
     ("py:data", "MIN_DRAWS"),  # sosstats.vfm.evppi
     ("py:class", "SurveyContrastResult"),  # sosstats.survey._regression_result
-    ("py:func", "simulate_census"),  # imported by sosstats.datasets, not in its __all__
     ("py:func", "dfe_recovery"),  # sosstats.neighbours.reproduce
     ("py:func", "sosstats.neighbours.ranking.as_ranking"),
     ("py:func", "barnard_rubin_df"),  # sosstats.weighting.rubin

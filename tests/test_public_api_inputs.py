@@ -550,6 +550,10 @@ CASES.update({
 })
 
 EXEMPT.update({
+    "multilevel.clear_compiled_cache": "takes no data (empties the compiled-model cache); "
+                                       "tests/multilevel/test_multilevel_compiled_reuse.py",
+    "multilevel.compiled_cache_info": "takes no data; tests/multilevel",
+    "multilevel.set_compiled_cache": "takes two keyword options, no frame; tests/multilevel",
     "survey.SurveyDesign": "entered through every survey case above: each builds "
                            "SurveyDesign(data, cluster=, weights=) from the mutated frame",
     "design.simulate_study": "takes callables (design, estimator), not a frame; its bad inputs "
@@ -595,7 +599,7 @@ EXEMPT.update({
 
 _RESULTS = ("Result", "Comparison", "Sensitivity", "Balance", "Overlap", "Ranking", "Bounds", "Rates", "Tests",
             "Point", "Weights", "Imputations", "Costs", "Cost", "View", "Amount", "Even",
-            "OneWay", "Evaluation", "Check", "Prior", "Priors", "Ratio", "Probability",
+            "OneWay", "Evaluation", "Census", "Check", "Prior", "Priors", "Ratio", "Probability",
             "Parameter", "Neighbours", "Effect")
 _CONSTANTS = {"COVARIATES", "DUPLICATE_INDICATORS", "METHODS", "DEFAULT_WTP", "GREEN_BOOK",
               "QUADRANTS"}
@@ -604,7 +608,7 @@ _COVERED_IN_MODULE_TESTS = {
     # the capability's own test module; entering them here is the next step of the sweep
     "datasets": {"find_duplicate_indicators", "load_indicator_dictionary", "load_la_indicators",
                  "load_statistical_neighbours", "published_2016", "signs_of_safety_pilots",
-                 "simulate_evaluation"},
+                 "simulate_evaluation", "simulate_census"},
     "neighbours": {"from_published", "funnel_limits", "funnel_plot", "learn_weights",
                    "neighbour_recovery", "neighbour_stability", "poisson_interval",
                    "randomization_distribution", "reproduce_2016", "simulated_comparison"},

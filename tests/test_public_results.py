@@ -35,6 +35,7 @@ NOT_RESULTS = {
     "BetaProbability": "an input distribution", "GammaCost": "an input distribution",
     "LognormalRatio": "an input distribution", "NormalParameter": "an input distribution",
     "Evaluation": "the simulated data set",
+    "Census": "the simulated census-shaped data set (children, truth)",
     "SurveyDesign": "a survey design (the input of every survey estimate and test)",
     "Study2017": "a simulation design (input to simulate_study)",
     "MatchedDiD": "a simulation design (input to simulate_study)",

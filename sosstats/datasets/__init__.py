@@ -24,8 +24,7 @@ from sosstats.datasets.loaders import (
     load_la_indicators,
     load_statistical_neighbours,
 )
-# Importable here; entered in __all__ once tests/test_public_api_inputs.py lists it (lead).
-from sosstats.datasets._simulate_census import Census, simulate_census  # noqa: F401
+from sosstats.datasets._simulate_census import Census, simulate_census
 from sosstats.datasets.published import published_2016, signs_of_safety_pilots
 from sosstats.datasets.simulate import COVARIATES, Evaluation, simulate_evaluation
 
@@ -33,6 +32,8 @@ __all__ = [
     "COVARIATES",
     "Evaluation",
     "simulate_evaluation",
+    "Census",
+    "simulate_census",
     "DUPLICATE_INDICATORS",
     "find_duplicate_indicators",
     "load_la_indicators",
