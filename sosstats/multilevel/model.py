@@ -242,7 +242,8 @@ class MultilevelModel:
             (same terms, family, levels and padded group counts, slopes and prior families;
             new data and prior scales are swapped in) instead of compiling again, which takes
             8-15 s however small the model. The draws are the same either way for the same
-            seed. See :mod:`sosstats.multilevel._compiled_cache` (``clear_compiled_cache``,
+            seed. See :mod:`sosstats.multilevel._compiled_cache`
+            (:func:`~sosstats.multilevel.clear_compiled_cache`,
             ``set_compiled_cache(enabled=False)``). Non-centred levels of up to 5,000
             groups are sampled with up to 25% extra groups that no data touch (standard
             normal a posteriori, dropped from the draws; see
@@ -254,7 +255,8 @@ class MultilevelModel:
             of successes and trials per worker and covariate pattern, whose gradient has no
             gather over rows (the same model and priors; the national-scale path, see
             :mod:`sosstats.multilevel._census_fit`); ``"rows"``: on the (collapsed) rows;
-            ``"auto"``: the table when the model qualifies and has at least 20,000 fit rows.
+            ``"auto"``: the table when the model qualifies and has at least 10,000 fit rows
+            (after identical rows are summed).
             ``result.idata.posterior.attrs["sosstats_likelihood"]`` records the path.
 
         Warns

@@ -233,3 +233,21 @@ def test_shared_weight_of_a_familys_two_waves(ev, long):
     assert lev_same.mean_shared_weights() == pytest.approx(
         (t1 ** 2).groupby(level="family_id").sum().mean(), rel=1e-10)
     assert lev_same.mean_shared_weights() > lev.mean_shared_weights()
+
+
+def test_multilevel_model_passes_membership_wave_through(ev, long):
+    """``MultilevelModel(membership_wave=)`` reaches the design: a named column, and errors."""
+    from sosstats.multilevel import MultilevelModel
+
+    mw = ev.memberships_by_wave.rename(columns={"wave": "time"})
+    data = long.rename(columns={"wave": "time"}).assign(wave=long["wave"])
+    model = MultilevelModel("sdq ~ wave + cohort", data, levels=LEVELS, repeated="family_id",
+                            membership=mw, membership_wave="time")
+    want = _design(data, mw, membership_wave="time")
+    got = model.design.level("worker_id")
+    assert got.wave == "time"
+    assert np.array_equal(got.mm_index, want.level("worker_id").mm_index)
+    assert np.array_equal(got.mm_weight, want.level("worker_id").mm_weight)
+    with pytest.raises(DataError, match="`membership_wave` 'when' is not a column"):
+        MultilevelModel("sdq ~ wave + cohort", long, levels=LEVELS, repeated="family_id",
+                        membership=ev.memberships_by_wave, membership_wave="when")
