@@ -26,7 +26,14 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in (ROOT / ".ci" / "run").read_text()
 
 
-@pytest.mark.parametrize("index", range(len(re.findall(r"```python\n", README))))
+SNIPPETS = re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+# a snippet that samples a Bayesian model (a full-length MultilevelModel fit) runs in CI's
+# slow job, as the examples and doc pages that sample do
+@pytest.mark.parametrize("index", [
+    pytest.param(i, marks=[pytest.mark.slow] if ".fit(" in block and "MultilevelModel" in block
+                 else []) for i, block in enumerate(SNIPPETS)])
 def test_python_snippets_run(index, monkeypatch, tmp_path):
     import matplotlib
 
