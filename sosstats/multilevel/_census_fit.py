@@ -41,6 +41,17 @@ CENSUS_MIN_ROWS = 10_000
 LIKELIHOODS = ("auto", "rows", "census")
 
 
+def max_table_cells(design: Any) -> int:
+    """Largest dense worker x pattern table taken: 4 cells per fit row, at least 10^6.
+
+    With categorical covariates the census table has about 2 cells per fit row (600,000
+    children: 20,000 workers x 16 patterns for 142,000 fit rows); a continuous covariate
+    makes every row its own pattern and the dense table workers x rows, which would not fit
+    in memory at census size.
+    """
+    return max(4 * design.fit.n, 1_000_000)
+
+
 def _stackable(priors: Any, terms: tuple[str, ...]) -> bool:
     """Whether the coefficient priors of ``terms`` share one family (one vector variable)."""
     dists = {priors.coefficient(t).dist for t in terms}
@@ -59,12 +70,16 @@ def census_table_for(design: Any, priors: Any, likelihood: str) -> CensusTable |
         return None
     if likelihood == "auto" and design.fit.n < CENSUS_MIN_ROWS:
         return None
-    table = table_from_design(design)
     reason = None
-    if table is None:
+    try:
+        table = table_from_design(design, max_cells=max_table_cells(design))
+    except DesignError as exc:          # a dense table too large for the rows it replaces
+        table, reason = None, str(exc)
+    if reason is None and table is None:
         reason = ("it needs a Bernoulli or binomial logit with an intercept, no weights, no "
                   "random slopes and exactly two grouping levels, one nested in the other")
-    elif not (_stackable(priors, table.terms) and _stackable(priors, table.la_terms)):
+    elif reason is None and not (_stackable(priors, table.terms)
+                                 and _stackable(priors, table.la_terms)):
         reason = ("the coefficient priors of the row-level (or of the upper-level) terms "
                   "must share one distribution family")
     if reason is None:

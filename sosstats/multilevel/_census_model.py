@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats.errors import DataError
+from sosstats.errors import DataError, DesignError
 from sosstats.multilevel._collapse import collapse
 
 __all__ = ["CensusTable", "census_table", "table_from_design", "build_census_model",
@@ -126,9 +126,14 @@ def _la_constant(Z: np.ndarray, l_code: np.ndarray, n_las: int) -> np.ndarray | 
 def _build_table(Xrow: np.ndarray, terms: Sequence[str], la_X: np.ndarray,
                  la_terms: Sequence[str], w_code: np.ndarray, worker_la: np.ndarray,
                  y: np.ndarray, trials: np.ndarray | None, workers: Sequence[str],
-                 las: Sequence[str], **names: Any) -> CensusTable:
+                 las: Sequence[str], max_cells: int | None = None, **names: Any) -> CensusTable:
     cells = collapse(Xrow, [w_code], y, trials)
     W, P = len(workers), cells.patterns.shape[0]
+    if max_cells is not None and W * P > max_cells:
+        raise DesignError(f"the row-level covariates take {P:,} patterns, so the worker x "
+                          f"pattern table would have {W * P:,} cells (at most {max_cells:,} "
+                          "here): the table pays off only with categorical covariates of few "
+                          "patterns, not with a continuous one")
     S = np.zeros((W, P))
     N = np.zeros((W, P))
     S[cells.cell_groups[:, 0], cells.cell_pattern] = cells.successes
@@ -209,7 +214,7 @@ def census_table(data: pd.DataFrame, outcome: str, covariates: Sequence[str], *,
                         None, w_cat.cat.categories, l_cat.cat.categories)
 
 
-def table_from_design(design: Any) -> CensusTable | None:
+def table_from_design(design: Any, max_cells: int | None = None) -> CensusTable | None:
     """The census table of a ``MultilevelModel`` design, or None when the design is not one.
 
     A design qualifies when it is a Bernoulli/binomial logit with an intercept, no likelihood
@@ -217,6 +222,8 @@ def table_from_design(design: Any) -> CensusTable | None:
     the other. Columns of the design matrix constant within every upper-level group enter
     at the upper level (``la_X``); the others define the row patterns. Posterior names follow
     the design (``sigma_<level>``, ``u_<level>``, ``beta`` over ``design.terms``).
+    A dense table of more than ``max_cells`` cells (workers x patterns) raises DesignError
+    before it is allocated.
     """
     if design.family not in ("bernoulli", "binomial") or not design.has_intercept:
         return None
@@ -246,7 +253,7 @@ def table_from_design(design: Any) -> CensusTable | None:
     return _build_table(X[:, row_cols], terms, la_X, la_terms, lower.codes.astype(np.int64),
                         parent, rows.y.astype(float), rows.trials, lower.labels, upper.labels,
                         worker_name=lower.name, la_name=upper.name,
-                        term_order=tuple(design.terms))
+                        term_order=tuple(design.terms), max_cells=max_cells)
 
 
 def build_census_model(table: CensusTable, *, la: str = "centred",

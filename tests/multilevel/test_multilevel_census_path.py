@@ -125,3 +125,19 @@ def test_bad_likelihood_values(model, census):
                                 "nu": 3, "mu": 0.0, "sigma": 1.0})}})
     with pytest.raises(DesignError, match="one distribution family"):
         mixed.fit(draws=10, tune=10, chains=1, likelihood="census")
+
+
+def test_a_continuous_covariate_keeps_the_rows():
+    """Every row its own pattern: the dense table would be workers x rows, so it is refused."""
+    from sosstats.datasets import simulate_census
+    from sosstats.multilevel import MultilevelModel
+    from sosstats.multilevel._census_fit import CENSUS_MIN_ROWS, census_table_for
+
+    ch = simulate_census(2, n_children=12_000, n_workers=400, n_las=20, n_pilots=4).children
+    ch = ch.assign(score=np.random.default_rng(0).normal(size=len(ch)))
+    model = MultilevelModel("rereferred ~ score + pilot", ch, levels=["la_code", "worker_id"],
+                            family="bernoulli")
+    assert model.design.fit.n >= CENSUS_MIN_ROWS
+    assert census_table_for(model.design, model.priors, "auto") is None
+    with pytest.raises(DesignError, match="patterns.*continuous"):
+        census_table_for(model.design, model.priors, "census")
