@@ -96,6 +96,8 @@ def test_fit_on_the_census_path_gives_the_row_wise_result(model, census):
     assert tidy["estimate"].notna().all()
     vc = res.variance_components()
     assert len(vc) >= 2
+    assert len(res.group_effects("la_code")) == 20
+    assert np.isfinite(res.vpc().select_dtypes("number").to_numpy()).all()
     check = res.ppc("mean", ndraws=50)
     assert check.observed == pytest.approx(census.children["rereferred"].mean())
     assert 0.01 < check.p_value < 0.99
