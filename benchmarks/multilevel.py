@@ -27,6 +27,11 @@ the worker SD and the pilot effects (the smallest over the ten), and their ratio
 sosstats / PyMC, end to end and per second of sampling (without nutpie's compile, which is
 most of the wall time on the 270-family model). Requirement (issue 5): at least 5x the PyMC
 figure on each, with every R-hat <= 1.01 on the sosstats side.
+
+National scale (issue 18): ``benchmarks/multilevel_census.py`` fits the census-shaped logit
+(600,000 children, 20,000 workers, 152 LAs) through ``MultilevelModel.fit``'s worker x pattern
+likelihood beside PyMC's default; the model above has a continuous covariate, so it keeps the
+rows.
 """
 
 from __future__ import annotations
