@@ -59,7 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="report folder (default ./sosstats-report); replaced only if it is a "
                          "previous sosstats report")
     rp.add_argument("--quick", action="store_true",
-                    help="short chains, fewer draws and replicates (a few minutes in all)")
+                    help="short chains, fewer draws and replicates (under a minute on two cores)")
     rp.add_argument("--seed", default="0", metavar="N", help="random seed (default 0)")
     rp.add_argument("--format", default="html,md", metavar="FORMATS",
                     help="html, md or html,md (default)")

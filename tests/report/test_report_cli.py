@@ -105,3 +105,12 @@ def test_output_in_proc_says_the_folder_exists(fake_strands, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "cannot write in '/proc' (it exists, but refuses new folders)" in err
     assert not os.path.exists("/proc/sosstats-x")
+
+
+def test_quick_help_says_how_long(capsys):
+    # --quick said "a few minutes in all"; the quick run takes 30-50 s on two cores
+    with pytest.raises(SystemExit) as exit_:
+        main(["reproduce", "--help"])
+    assert exit_.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "under a minute on two cores" in out and "a few minutes" not in out
