@@ -381,6 +381,12 @@ def resolve_sampler(sampler: str) -> str:
     if sampler == "nutpie" and importlib.util.find_spec("nutpie") is None:
         raise DataError("sampler='nutpie' but nutpie is not installed; pip install nutpie or "
                         "use sampler='pymc'.")
+    if sampler == "numpyro":
+        missing = [m for m in ("jax", "numpyro") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise DataError(f"sampler='numpyro' needs {' and '.join(missing)}, not installed: "
+                            "pip install 'sosstats[jax]' (CPU; see JAX's guide for a GPU "
+                            "build) or use sampler='nutpie'.")
     return sampler
 
 
@@ -469,9 +475,13 @@ def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: i
             idata.posterior = idata.posterior.drop_vars(drop)
         timings = {"compile_s": t1 - t0, "sample_s": t2 - t1, "total_s": t2 - t0}
     else:
+        # "numpyro": PyMC's JAX backend (the model compiled to JAX, sampled by NumPyro's NUTS
+        # with chains vectorised on one device, or in parallel on several)
+        extra = {"nuts_sampler": "numpyro", "chain_method": "vectorized"} \
+            if sampler == "numpyro" else {}
         idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
                           progressbar=progress, target_accept=target_accept,
-                          compute_convergence_checks=False, model=model)
+                          compute_convergence_checks=False, model=model, **extra)
         t2 = time.perf_counter()
         timings = {"compile_s": float("nan"), "sample_s": t2 - t0, "total_s": t2 - t0}
     idata.posterior.attrs["sampler"] = sampler

@@ -24,7 +24,7 @@ from sosstats.multilevel.results import MultilevelResult
 
 __all__ = ["MultilevelModel"]
 
-SAMPLERS = ("auto", "nutpie", "pymc")
+SAMPLERS = ("auto", "nutpie", "pymc", "numpyro")
 
 
 class MultilevelModel:
@@ -227,8 +227,11 @@ class MultilevelModel:
             Posterior draws and tuning steps per chain, and the number of chains.
         rng : int, Generator or None
             Seeds the sampler (a seed is drawn from it; the result records it).
-        sampler : {"auto", "nutpie", "pymc"}
-            ``"auto"``: nutpie when importable, else PyMC's NUTS.
+        sampler : {"auto", "nutpie", "pymc", "numpyro"}
+            ``"auto"``: nutpie when importable, else PyMC's NUTS. ``"numpyro"``: PyMC's JAX
+            backend (NumPyro's NUTS, chains vectorised), where ``jax`` and ``numpyro`` are
+            installed (``pip install 'sosstats[jax]'``); on a GPU build of JAX it samples on
+            the GPU. Optional: nothing needs it.
         target_accept : float, default 0.9
             NUTS target acceptance rate (raise towards 0.99 after divergences).
         progress : bool, optional

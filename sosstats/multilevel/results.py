@@ -106,7 +106,7 @@ class MultilevelResult(Result):
     n_groups : dict
         Number of groups per level, highest level first.
     sampler : str
-        ``"nutpie"`` or ``"pymc"``.
+        ``"nutpie"``, ``"pymc"`` or ``"numpyro"``.
     seed : int
         Seed handed to the sampler (drawn from ``rng``).
     timings : dict
