@@ -87,7 +87,8 @@ def diagnostics(idata, reported=REPORTED, workers="u_worker_id") -> dict:
     return out
 
 
-def run_sosstats(children, draws: int, tune: int, chains: int, max_attempts: int) -> dict:
+def run_sosstats(children, draws: int, tune: int, chains: int, max_attempts: int,
+                 sampler: str = "nutpie") -> dict:
     """Specify (checks, collapsing) and fit until the criteria hold (doubling draws).
 
     Every attempt is timed; the table's collapsing happens inside each ``fit``.
@@ -101,7 +102,7 @@ def run_sosstats(children, draws: int, tune: int, chains: int, max_attempts: int
     attempts = []
     for attempt in range(max_attempts):
         res = model.fit(draws=draws, tune=tune, chains=chains, rng=1, cores=CORES,
-                        target_accept=0.8, likelihood="census")
+                        target_accept=0.8, likelihood="census", sampler=sampler)
         idata, timings = res.idata, res.timings
         diag = diagnostics(idata)
         attempts.append((draws, timings, diag))
@@ -117,7 +118,7 @@ def run_sosstats(children, draws: int, tune: int, chains: int, max_attempts: int
 
 
 def rowwise_model(children):
-    """The row-wise PyMC model of the module notes (as a PyMC user writes it)."""
+    """Build the row-wise PyMC model of the module notes (as a PyMC user writes it)."""
     import pymc as pm
 
     ch = children
@@ -188,6 +189,9 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=800)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--attempts", type=int, default=3)
+    parser.add_argument("--sampler", choices=("nutpie", "numpyro"), default="nutpie",
+                        help="sosstats' sampler: nutpie (default) or the optional JAX backend "
+                             "(needs the jax extra)")
     parser.add_argument("--pymc-draws", type=int, default=250)
     parser.add_argument("--pymc-tune", type=int, default=250)
     parser.add_argument("--pymc", choices=("run", "extrapolate", "skip"), default=None,
@@ -208,10 +212,12 @@ def main() -> None:
           f"load average now {os.getloadavg()[0]:.1f})")
     census = simulate_census(0, n_children=args.children, n_workers=args.workers)
     t = census.truth
-    ours = run_sosstats(census.children, args.draws, args.tune, args.chains, args.attempts)
+    ours = run_sosstats(census.children, args.draws, args.tune, args.chains, args.attempts,
+                        args.sampler)
     d = ours["diag"]
     ess_s = d["min_ess"] / ours["wall"]
-    print(f"\nsosstats (MultilevelModel.fit, census likelihood, nutpie): {ours['wall']:.0f} s to "
+    print(f"\nsosstats (MultilevelModel.fit, census likelihood, {args.sampler}): "
+          f"{ours['wall']:.0f} s to "
           f"{'R-hat <= 1.01 and bulk ESS >= 400' if ours['ok'] else 'the last attempt (NOT met)'}"
           f" ({ours['wall'] / 60:.1f} min; goal 30 min); min bulk ESS {d['min_ess']:.0f}, max "
           f"R-hat {d['max_rhat']:.3f}; {ess_s:.2f} ESS/s; worker effects: min ESS "
