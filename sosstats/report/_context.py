@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +26,8 @@ class StrandContext:
     frames : mapping of str to DataFrame
         Frames the user supplied in place of the simulated or shipped ones, by table name
         (``"families"``, ``"memberships"``, ``"la_indicators"``, ...). A strand that uses a
-        frame checks its required columns with :func:`sosstats._validate.check_columns`-style
-        errors naming the frame and the column.
+        frame gets it with :meth:`user_frame`, which checks the user's frame (required and
+        numeric columns) with errors naming the frame and the column.
     progress : callable or None
         ``progress(fraction, text)`` with fraction in [0, 1]: the strand's own progress, shown
         under the strand's bar.
@@ -60,6 +60,32 @@ class StrandContext:
         if name in self.frames:
             return self.frames[name]
         return getattr(self.evaluation(), name)
+
+    def user_frame(self, name: str, required: Iterable[str] = (), *,
+                   numeric: Iterable[str] = (), numeric_nan: Iterable[str] = ()
+                   ) -> pd.DataFrame:
+        """Return frame ``name`` as :meth:`frame` does, checking it first if it is the user's.
+
+        A frame the user supplied must be a non-empty DataFrame with the ``required`` columns,
+        the ``numeric`` columns numeric without NaN and the ``numeric_nan`` columns numeric
+        (NaN allowed); each check raises :class:`~sosstats.errors.DataError` naming the frame
+        as ``frames['<name>']`` (:func:`~sosstats._validate.check_frame`,
+        :func:`~sosstats._validate.check_columns`,
+        :func:`~sosstats._validate.check_numeric_columns`, in that order). The shared
+        simulation's tables are returned as they are. The frame is not copied.
+        """
+        from sosstats._validate import check_columns, check_frame, check_numeric_columns
+
+        data = self.frame(name)
+        if name in self.frames:
+            where = f"frames[{name!r}]"
+            data = check_frame(data, name=where)
+            check_columns(data, list(required), name=where)
+            if numeric := list(numeric):
+                check_numeric_columns(data, numeric, name=where)
+            if numeric_nan := list(numeric_nan):
+                check_numeric_columns(data, numeric_nan, name=where, allow_nan=True)
+        return data
 
     def step(self, fraction: float, text: str = "") -> None:
         """Report the strand's progress (a no-op without a progress callback)."""

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_columns, check_frame, check_numeric_columns
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
 from sosstats.report.strands._notes import captured_notes
@@ -55,13 +54,8 @@ PUBLISHED = {"t1": 270, "t2": 184}
 def _families(ctx: StrandContext) -> tuple[pd.DataFrame, bool]:
     """Return the families frame with the working columns added, and whether it is the user's."""
     user = "families" in ctx.frames
-    data = ctx.frame("families")
-    if user:
-        where = "frames['families']"
-        check_frame(data, name=where)
-        check_columns(data, FRAMES["families"], name=where)
-        check_numeric_columns(data, ["sdq_t1", "feelings_t1"], name=where)
-        check_numeric_columns(data, ["sdq_t2"], name=where, allow_nan=True)
+    data = ctx.user_frame("families", FRAMES["families"], numeric=["sdq_t1", "feelings_t1"],
+                          numeric_nan=["sdq_t2"])
     fam = data.copy()
     responded = fam["responded_t2"].astype(bool)
     fam["sdq_change"] = fam["sdq_t2"] - fam["sdq_t1"]

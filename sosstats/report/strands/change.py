@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_columns, check_frame, check_numeric_columns
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
 from sosstats.report.strands._notes import captured_notes
@@ -47,14 +46,10 @@ INFERENCE_LABELS = {
 def _families(ctx: StrandContext) -> tuple[pd.DataFrame, bool]:
     """Return the families frame (the user's, checked, or the simulation's) and whose it is."""
     user = "families" in ctx.frames
-    data = ctx.frame("families")
-    if user:
-        where = "frames['families']"
-        check_frame(data, name=where)
-        check_columns(data, FRAMES["families"], name=where)
-        check_numeric_columns(data, ["sdq_t1", "sdq_t2", "shared_understanding_t1",
-                                     "shared_understanding_t2", "knows_goals_t1",
-                                     "knows_goals_t2"], name=where, allow_nan=True)
+    data = ctx.user_frame("families", FRAMES["families"],
+                          numeric_nan=["sdq_t1", "sdq_t2", "shared_understanding_t1",
+                                       "shared_understanding_t2", "knows_goals_t1",
+                                       "knows_goals_t2"])
     data = data.copy()
     labels = set(pd.Series(data["experience"]).dropna().astype(str).unique())
     if labels <= set(EXPERIENCE_ORDER):      # keep 'new' the reference group, whatever the dtype

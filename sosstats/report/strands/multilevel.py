@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_columns, check_frame
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
 
@@ -60,11 +59,8 @@ _SD_TRUTH = {
 
 
 def _frame(ctx: StrandContext, name: str) -> pd.DataFrame:
-    """Return frame ``name`` (the user's or the simulation's) with its required columns checked."""
-    where = f"frames['{name}']" if name in ctx.frames else name
-    data = check_frame(ctx.frame(name), where)
-    check_columns(data, FRAMES[name], name=where)
-    return data
+    """Return frame ``name`` (the user's, its required columns checked, or the simulation's)."""
+    return ctx.user_frame(name, FRAMES[name])
 
 
 def _notes(caught: list[warnings.WarningMessage], what: str) -> list[str]:

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_columns, check_frame, check_numeric_columns
 from sosstats.errors import DataError, DesignError
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
@@ -56,13 +55,12 @@ K = 10
 YEARS = tuple(range(2013, 2026))
 
 
-def _user_frame(ctx: StrandContext, name: str) -> pd.DataFrame | None:
+def _user_frame(ctx: StrandContext, name: str, numeric: tuple[str, ...] = ()
+                ) -> pd.DataFrame | None:
+    """Return the user's frame ``name``, its columns checked, or None if none was given."""
     if name not in ctx.frames:
         return None
-    where = f"frames[{name!r}]"
-    data = check_frame(ctx.frames[name], name=where)
-    check_columns(data, FRAMES[name], name=where)
-    return data
+    return ctx.user_frame(name, FRAMES[name], numeric=numeric)
 
 
 def _inputs(ctx: StrandContext) -> dict[str, Any]:
@@ -72,11 +70,10 @@ def _inputs(ctx: StrandContext) -> dict[str, Any]:
     from sosstats.neighbours.reproduce import DEFAULT_MODEL, MODEL_LABELS
 
     headline = [str(i) for i in published_2016()["indicator"].dropna()]
-    own = _user_frame(ctx, "la_indicators")
+    own = _user_frame(ctx, "la_indicators", numeric=("year",))
     if own is None:
         long = load_la_indicators(indicators=headline + ["child_population_0_17", "icpc"])
     else:
-        check_numeric_columns(own, ["year"], name="frames['la_indicators']")
         long = own.copy()
         long["year"] = pd.to_numeric(long["year"]).astype(int)
     indicators = [i for i in headline if i in set(long["indicator"])]
@@ -91,12 +88,11 @@ def _inputs(ctx: StrandContext) -> dict[str, Any]:
         label = (str(nb["model"].iloc[0]) if "model" in nb and nb["model"].nunique() == 1
                  else "user-supplied neighbour list")
         model = label
-    pilots_frame = _user_frame(ctx, "pilots")
+    pilots_frame = _user_frame(ctx, "pilots", numeric=("start_year",))
     if pilots_frame is None:
         pilots = signs_of_safety_pilots()["la_code"].tolist()
         starts = dict.fromkeys(pilots, START_YEAR)
     else:
-        check_numeric_columns(pilots_frame, ["start_year"], name="frames['pilots']")
         pilots = pilots_frame["la_code"].astype(str).tolist()
         starts = dict(zip(pilots, pilots_frame["start_year"].astype(int)))
     names = (long.drop_duplicates("la_code").set_index("la_code")["la_name"].astype(str)

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sosstats._validate import check_columns, check_frame
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
 from sosstats.report.strands._notes import captured_notes
@@ -58,12 +57,7 @@ N_RESAMPLES = {True: 500, False: 2000}
 def _frame(ctx: StrandContext, name: str) -> tuple[pd.DataFrame, bool]:
     """Return frame ``name`` (the user's, its columns checked, or the simulation's) and whose."""
     user = name in ctx.frames
-    data = ctx.frame(name)
-    if user:
-        where = f"frames[{name!r}]"
-        check_frame(data, name=where)
-        check_columns(data, FRAMES[name], name=where)
-    data = data.copy()
+    data = ctx.user_frame(name, FRAMES[name]).copy()
     if "experience" in data.columns:
         labels = set(pd.Series(data["experience"]).dropna().astype(str).unique())
         if labels <= set(EXPERIENCE_ORDER):        # the study's order, whatever the dtype
