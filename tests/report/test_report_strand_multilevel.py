@@ -170,3 +170,34 @@ def test_full_run_adds_the_main_worker_model() -> None:
     assert side.loc["sigma_worker_id", "truth"] == 1.0
     assert "main worker only" in sec.naive and "main_worker" in sec.results
     assert sec.truth["covered"].sum() >= 21
+
+
+def test_fit_notes_as_the_other_strands() -> None:
+    """_fit takes notes with captured_notes, like the other strands.
+
+    A sosstats warning becomes one note prefixed with the fit, once however often it is
+    raised; any other warning (numpy, PyMC) goes on to the runner's log instead of becoming a
+    note (the strand's own catch turned every warning into a note).
+    """
+    import warnings
+
+    from sosstats.errors import SosstatsWarning
+
+    class Model:
+        def fit(self, **kwargs):
+            warnings.warn("R-hat above 1.01", SosstatsWarning, stacklevel=2)
+            warnings.warn("R-hat above 1.01", SosstatsWarning, stacklevel=2)
+            warnings.warn("overflow in exp", RuntimeWarning, stacklevel=2)
+            return kwargs
+
+    notes = ["membership model: R-hat above 1.01"]
+    with pytest.warns(RuntimeWarning, match="overflow in exp"):
+        got = multilevel._fit(Model(), {"draws": 10}, 3, "main-worker model", notes)
+    assert got["rng"] == 3 and got["draws"] == 10 and got["progress"] is False
+    assert notes == ["membership model: R-hat above 1.01", "main-worker model: R-hat above 1.01"]
+
+
+def test_notes_name_the_fit(section: Section) -> None:
+    # quick chains: the sampler's sosstats warnings (R-hat, ESS) are the notes, by fit
+    assert section.notes and all(n.startswith("membership model: ") for n in section.notes)
+    assert any("R-hat" in n for n in section.notes)

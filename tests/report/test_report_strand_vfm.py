@@ -185,3 +185,30 @@ def test_ce_plane_axis_labels(section: Section) -> None:
     ax = section.figures["ce_plane"].axes[0]
     assert "not_rereferred" not in ax.get_xlabel() and "re-referred" in ax.get_xlabel()
     assert ax.get_ylabel() == "incremental cost per family (£)"
+
+
+def test_notes_as_the_other_strands(ctx: StrandContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The strand takes notes with captured_notes, like the other strands.
+
+    A sosstats warning from a vfm function becomes one note, however often it is raised; any
+    other warning goes on to the runner's log instead of becoming a note (the strand's own
+    catch turned every warning into a note).
+    """
+    import warnings
+
+    import sosstats.vfm
+    from sosstats.errors import SosstatsWarning
+
+    real = sosstats.vfm.cea
+
+    def cea(*args, **kwargs):
+        for _ in range(2):
+            warnings.warn("few clusters in the bootstrap", SosstatsWarning, stacklevel=2)
+        warnings.warn("divide by zero", RuntimeWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sosstats.vfm, "cea", cea)
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        sec = vfm.run(ctx)
+    assert sec.notes.count("few clusters in the bootstrap") == 1
+    assert not any("divide by zero" in n for n in sec.notes)

@@ -9,7 +9,6 @@ posterior beside the simulator's truth and beside a single-level regression with
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
+from sosstats.report.strands._notes import captured_notes
 
 __all__ = ["KEY", "TITLE", "FRAMES", "run"]
 
@@ -63,22 +63,10 @@ def _frame(ctx: StrandContext, name: str) -> pd.DataFrame:
     return ctx.user_frame(name, FRAMES[name])
 
 
-def _notes(caught: list[warnings.WarningMessage], what: str) -> list[str]:
-    """Return the unique warning messages, each prefixed with the fit it came from."""
-    out: list[str] = []
-    for w in caught:
-        text = f"{what}: {w.message}"
-        if text not in out:
-            out.append(text)
-    return out
-
-
-def _fit(model: Any, settings: dict[str, int], seed: int, what: str) -> tuple[Any, list[str]]:
-    """Fit quietly (no progress bar), returning the result and its warnings as notes."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = model.fit(rng=seed, progress=False, target_accept=TARGET_ACCEPT, **settings)
-    return res, _notes(caught, what)
+def _fit(model: Any, settings: dict[str, int], seed: int, what: str, notes: list[str]) -> Any:
+    """Fit quietly (no progress bar); its sosstats warnings become notes prefixed ``what: ``."""
+    with captured_notes(notes, prefix=f"{what}: "):
+        return model.fit(rng=seed, progress=False, target_accept=TARGET_ACCEPT, **settings)
 
 
 def _ols(long: pd.DataFrame) -> pd.DataFrame:
@@ -201,7 +189,8 @@ def run(ctx: StrandContext) -> Section:
     model = MultilevelModel(FORMULA, long, levels=["la_code", "worker_id"],
                             membership=memberships, repeated="family_id")
     ctx.step(0.05, "compiling and sampling the membership model")
-    res, notes = _fit(model, settings, int(seeds[0]), "membership model")
+    notes: list[str] = []
+    res = _fit(model, settings, int(seeds[0]), "membership model", notes)
     ctx.step(0.6 if not ctx.quick else 0.85, "summarising")
 
     tidy = res.tidy()
@@ -245,8 +234,7 @@ def run(ctx: StrandContext) -> Section:
         with_main = long.merge(main, on="family_id")
         nested = MultilevelModel(FORMULA, with_main, levels=["la_code", "worker_id"],
                                  repeated="family_id")
-        res_main, notes_main = _fit(nested, settings, int(seeds[1]), "main-worker model")
-        notes += notes_main
+        res_main = _fit(nested, settings, int(seeds[1]), "main-worker model", notes)
         side = pd.DataFrame({"membership": vc["sd_mean"],
                              "main_worker_only": res_main.variance_components()["sd_mean"]})
         if sdq_truth is not None:

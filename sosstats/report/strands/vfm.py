@@ -10,7 +10,6 @@ each set beside the simulator's truth and, where the study published a figure, b
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 
 from sosstats.report._context import StrandContext
 from sosstats.report._section import Section
+from sosstats.report.strands._notes import captured_notes
 
 __all__ = ["KEY", "TITLE", "FRAMES", "run"]
 
@@ -117,15 +117,6 @@ def _cea_truth(ev: Any, fam: pd.DataFrame, memberships: pd.DataFrame) -> pd.Data
     return frame.groupby("experience")[["cost", "effect"]].mean()
 
 
-def _notes(caught: list[warnings.WarningMessage]) -> list[str]:
-    out: list[str] = []
-    for w in caught:
-        text = str(w.message)
-        if text not in out:
-            out.append(text)
-    return out
-
-
 def run(ctx: StrandContext) -> Section:
     """Run the value-for-money strand.
 
@@ -185,8 +176,8 @@ def run(ctx: StrandContext) -> Section:
     truth_rows: list[tuple] = []
     results: dict[str, Any] = {}
 
-    with warnings.catch_warnings(record=True) as caught_all:
-        warnings.simplefilter("always")
+    notes: list[str] = []
+    with captured_notes(notes):
 
         # a. unit cost of a social worker hour (illustrative PSSRU-style inputs) ------------
         ctx.step(0.05, "unit costs")
@@ -340,7 +331,6 @@ def run(ctx: StrandContext) -> Section:
         nmb = res.nmb()
         tables["nmb"] = nmb[nmb["wtp"].isin(at)].reset_index(drop=True)
 
-    notes = _notes(caught_all)
     # columns that are empty throughout (no test statistic for a cost, say) are left out
     tables = {k: v.dropna(axis=1, how="all") for k, v in tables.items()}
     ctx.step(0.9, "figures and truth")
