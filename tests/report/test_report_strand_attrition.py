@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -130,3 +131,22 @@ def test_sensitivity_figure_uses_the_reports_words(section) -> None:
         for raw in ("shared_understanding_t2", "sdq_change", "sdq_t2"):
             assert raw not in words, (raw, words)
     assert "shared understanding at T2" in fig.axes[0].get_xlabel()
+
+
+def test_love_plot_rows_in_words(section: Section) -> None:
+    # The rows were labelled with the column names ('agency_worker', 'sdq_t1'); the points
+    # must stay those of the library's love plot, row for row.
+    from matplotlib.figure import Figure
+
+    ax = section.figures["love_plot"].axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "agency worker" in labels and "previous referral" in labels
+    assert "SDQ at T1 (0-40)" in labels
+    assert not any("_" in label for label in labels)
+    library = Figure().add_subplot()
+    section.results["logit"].plot(ax=library)
+    raw = [t.get_text() for t in library.get_yticklabels()]
+    assert labels == [attrition._covariate_label(c) for c in raw]
+    assert list(ax.get_yticks()) == list(library.get_yticks())
+    for ours, theirs in zip(ax.collections, library.collections):
+        np.testing.assert_array_equal(ours.get_offsets(), theirs.get_offsets())

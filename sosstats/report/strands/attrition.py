@@ -35,6 +35,10 @@ FRAMES: dict[str, tuple[str, ...]] = {
 
 #: T1 covariates of the response model (family-level: a resample of pilots keeps them all)
 COVARIATES = ["previous_referral", "agency_worker", "feelings_t1", "sdq_t1", "cohort"]
+#: the love plot's words for the covariates (the library labels its rows with column names)
+COVARIATE_LABELS = {"previous_referral": "previous referral", "agency_worker": "agency worker",
+                    "feelings_t1": "feelings about the worker at T1 (1-5)",
+                    "sdq_t1": "SDQ at T1 (0-40)", "cohort": "cohort"}
 FORMULA = ("responded_t2 ~ previous_referral + agency_worker + feelings_t1 + sdq_t1 "
            "+ C(cohort)")
 #: T2 outcomes: column -> (label, kind, key in truth["families"]["t2_all_means"])
@@ -106,7 +110,15 @@ def _love_figure(logit: Any) -> Any:
     fig = Figure(figsize=(6.5, 3.6), layout="constrained")
     ax = fig.add_subplot()
     logit.plot(ax=ax)
+    # the same rows and points, labelled in words ('agency worker', not 'agency_worker')
+    ax.set_yticks(ax.get_yticks(), [_covariate_label(t.get_text())
+                                     for t in ax.get_yticklabels()])
     return ax.figure
+
+
+def _covariate_label(column: str) -> str:
+    """Return the report's words for covariate ``column`` (underscores as spaces otherwise)."""
+    return COVARIATE_LABELS.get(column, column.replace("_", " "))
 
 
 def _estimates_figure(t2: pd.DataFrame, truth: dict[str, float] | None) -> Any:
