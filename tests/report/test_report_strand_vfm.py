@@ -91,10 +91,10 @@ def test_published_beside(section: Section) -> None:
 
 
 def test_cea_tables(section: Section) -> None:
-    acc = section.tables["acceptability"].set_index("wtp")
+    acc = section.tables["acceptability"].set_index("WTP (£ per re-referral avoided)")
     options = ["new", "2 years", "2 years plus"]
     assert np.allclose(acc[options].sum(axis=1), 1.0)
-    assert (acc["evpi"] >= 0).all()
+    assert (acc["EVPI (£ per family)"] >= 0).all()
     assert set(acc["option"]) <= set(options)
     cea = section.tables["cea"].set_index("term")
     icer = cea.loc["icer[2 years vs new]", "estimate"]
@@ -104,14 +104,14 @@ def test_cea_tables(section: Section) -> None:
     # the naive point ICER is in the text, beside the CEAC and EVPI that qualify it
     assert f"£{abs(icer):,.0f}" in section.naive and "perfect information" in section.naive
     nmb = section.tables["nmb"]
-    assert set(nmb["wtp"]) == set(acc.index)
+    assert set(nmb["WTP (£ per re-referral avoided)"]) == set(acc.index)
 
 
 def test_budget_and_sensitivity(section: Section) -> None:
     b = section.tables["budget"].set_index("term")["estimate"]
     assert b["npv"] == pytest.approx(b["pv_avoided"] - b["pv_investment"], rel=1e-9)
     ow = section.tables["one_way"]
-    assert (ow["swing"].diff().dropna() <= 0).all()          # sorted largest first
+    assert (ow["swing (£)"].diff().dropna() <= 0).all()          # sorted largest first
     psa = section.tables["psa"].set_index("term")
     assert psa.loc["NPV", "ci_lower"] < psa.loc["NPV", "estimate"] < psa.loc["NPV", "ci_upper"]
 
@@ -135,8 +135,8 @@ def test_user_frame_replaces_simulation(ctx: StrandContext, section: Section) ->
     # shares are ratios of sums: doubling every minute leaves them; the cost per worker doubles
     pd.testing.assert_series_equal(sec.tables["time_shares"]["share"],
                                    section.tables["time_shares"]["share"])
-    cost = sec.tables["diary_costs"].set_index("group")["cost_per_worker"]
-    base = section.tables["diary_costs"].set_index("group")["cost_per_worker"]
+    cost = sec.tables["diary_costs"].set_index("group")["cost per worker (£)"]
+    base = section.tables["diary_costs"].set_index("group")["cost per worker (£)"]
     assert cost["all diarists"] == pytest.approx(2 * base["all diarists"], rel=1e-9)
     pd.testing.assert_frame_equal(diaries, before)
 
@@ -170,7 +170,7 @@ def test_npv_point_estimate_is_one_number(section: Section) -> None:
     # were quoted interchangeably: the naive text paired the point NPV with the draws' interval
     # and the truth table compared the draws' mean with a truth at the base inputs).
     ow = section.tables["one_way"].set_index("parameter")
-    point = ow.loc["attribution", "outcome_high"]            # attribution's high end is base
+    point = ow.loc["attribution", "NPV at high (£)"]            # attribution's high end is base
     assert ow.loc["attribution", "high"] == 1.0
     truth = section.truth.set_index("quantity")
     row = truth.loc[[q for q in truth.index if q.startswith("5-year NPV")][0]]
@@ -212,3 +212,49 @@ def test_notes_as_the_other_strands(ctx: StrandContext, monkeypatch: pytest.Monk
         sec = vfm.run(ctx)
     assert sec.notes.count("few clusters in the bootstrap") == 1
     assert not any("divide by zero" in n for n in sec.notes)
+
+
+def test_money_columns_name_the_pound(section: Section, ctx: StrandContext) -> None:
+    """Every money figure says it is in pounds, by its column or by a ``unit`` column.
+
+    The tables showed costs, NMB, ICERs and unit costs as bare numbers ('cost_per_case',
+    'nmb', 'evpi', 'swing'); the numbers themselves are unchanged.
+    """
+    t = section.tables
+    money = {"unit_cost_items": ["cost per year (£)", "cost per working hour (£)",
+                                 "cost per direct hour (£)"],
+             "diary_costs": ["cost per worker (£)", "cost per direct hour (£)",
+                             "cost per case (£)"],
+             "avoided_costs": ["unit cost (£)"],
+             "one_way": ["NPV at low (£)", "NPV at high (£)", "swing (£)"],
+             "frontier": ["cost (£ per family)", "delta cost (£ per family)",
+                          "ICER (£ per re-referral avoided)"],
+             "acceptability": ["WTP (£ per re-referral avoided)", "EVPI (£ per family)"],
+             "nmb": ["WTP (£ per re-referral avoided)", "NMB (£ per family)",
+                     "incremental NMB (£ per family)", "ci_lower (£ per family)",
+                     "ci_upper (£ per family)"]}
+    for name, columns in money.items():
+        assert set(columns) <= set(t[name].columns), (name, list(t[name].columns))
+    bare = {"cost", "delta_cost", "icer", "nmb", "incremental_nmb", "evpi", "wtp", "swing",
+            "outcome_low", "outcome_high", "unit_cost", "per_year", "cost_per_worker",
+            "cost_per_case", "cost_per_direct_hour"}
+    for name, table in t.items():
+        assert not bare & set(table.columns), (name, bare & set(table.columns))
+    # tidy tables mix pounds with shares and counts: a unit per row
+    cea = t["cea"].set_index("term")["unit"]
+    assert cea["cost[new]"] == "£ per family" and cea["effect[new]"] == "share not re-referred"
+    assert cea["icer[2 years vs new]"] == "£ per re-referral avoided"
+    budget = t["budget"].set_index("term")["unit"]
+    assert budget["npv"] == "£" and budget["bcr"] == "ratio"
+    assert t["psa"].set_index("term").loc["NPV", "unit"] == "£"
+    assert t["one_way"]["unit"].notna().all() and t["psa"]["unit"].notna().all()
+    assert t["avoided_costs"].set_index("term").loc["cost[total: pooled]", "unit"] == "£ a year"
+    assert set(t["unit_cost"]["unit"]) == {"£ per year", "£ per working hour",
+                                           "£ per direct hour"}
+    assert t["diary_comparison"]["unit"].notna().all()
+    # the numbers are the library's, unchanged
+    res = section.results["cea"]
+    np.testing.assert_array_equal(t["frontier"]["ICER (£ per re-referral avoided)"],
+                                  res.frontier["icer"])
+    np.testing.assert_array_equal(t["cea"]["estimate"], res.tidy()["estimate"])
+    assert section.truth["quantity"].str.contains("delta cost (£ per family)", regex=False).sum() == 2

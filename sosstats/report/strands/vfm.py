@@ -64,6 +64,71 @@ def _frame(ctx: StrandContext, name: str) -> pd.DataFrame:
     return ctx.user_frame(name, FRAMES[name])
 
 
+#: the unit of each budget input (one-way and PSA tables), and of the NPV they move
+PARAMETER_UNITS = {"avoided": "£ a year", "attribution": "share", "trainer_fee": "£ per "
+                   "trainee-day", "hourly_cost": "£ per working hour", "lead_share": "share",
+                   "turnover": "share a year", "fee_first": "£ per pilot (year 0)",
+                   "fee_later": "£ per pilot a year", "discount_rate": "rate a year",
+                   "NPV": "£"}
+#: the unit of each tidy row, by the term's name before '[' (CEA, diary comparison, budget)
+TERM_UNITS = {"cost": "£ per family", "delta_cost": "£ per family",
+              "effect": "share not re-referred", "delta_effect": "share not re-referred",
+              "icer": "£ per re-referral avoided", "direct_share": "share",
+              "hours_per_worker": "hours per worker", "cost_per_worker": "£ per worker",
+              "cost_per_case": "£ per case", "pv_investment": "£", "pv_avoided": "£",
+              "npv": "£", "net_undiscounted": "£", "bcr": "ratio"}
+#: money columns of the wide tables, renamed with their unit (the numbers are unchanged)
+MONEY_COLUMNS = {
+    "unit_cost_items": {"per_year": "cost per year (£)",
+                        "per_working_hour": "cost per working hour (£)",
+                        "per_direct_hour": "cost per direct hour (£)"},
+    "diary_costs": {"cost_per_worker": "cost per worker (£)",
+                    "cost_per_direct_hour": "cost per direct hour (£)",
+                    "cost_per_case": "cost per case (£)"},
+    "avoided_costs": {"unit_cost": "unit cost (£)"},
+    "one_way": {"outcome_low": "NPV at low (£)", "outcome_high": "NPV at high (£)",
+                "swing": "swing (£)"},
+    "frontier": {"cost": "cost (£ per family)", "delta_cost": "delta cost (£ per family)",
+                 "icer": "ICER (£ per re-referral avoided)"},
+    "acceptability": {"wtp": "WTP (£ per re-referral avoided)",
+                      "evpi": "EVPI (£ per family)"},
+    "nmb": {"wtp": "WTP (£ per re-referral avoided)", "nmb": "NMB (£ per family)",
+            "incremental_nmb": "incremental NMB (£ per family)",
+            "ci_lower": "ci_lower (£ per family)", "ci_upper": "ci_upper (£ per family)"},
+}
+
+
+def _with_units(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Name the unit of every money figure: a column per unit, or a ``unit`` column by row.
+
+    Wide tables get their money columns renamed (``cost per case (£)``); tidy tables, whose
+    rows mix pounds with shares and counts, get a ``unit`` column beside the term. No number
+    changes.
+    """
+    out = {name: table.rename(columns=MONEY_COLUMNS.get(name, {}))
+           for name, table in tables.items()}
+
+    def by_term(table: pd.DataFrame, column: str, units: dict[str, str]) -> pd.DataFrame:
+        stem = table[column].astype(str).str.split("[", n=1, regex=False).str[0]
+        table = table.copy()
+        table.insert(table.columns.get_loc(column) + 1, "unit", stem.map(units))
+        return table
+
+    for name in ("cea", "diary_comparison", "budget"):
+        if name in out:
+            out[name] = by_term(out[name], "term", TERM_UNITS)
+    if "one_way" in out:
+        out["one_way"] = by_term(out["one_way"], "parameter", PARAMETER_UNITS)
+    if "psa" in out:
+        out["psa"] = by_term(out["psa"], "term", PARAMETER_UNITS)
+    if "avoided_costs" in out:
+        out["avoided_costs"] = by_term(out["avoided_costs"], "quantity",
+                                       {"processes": "processes a year", "cost": "£ a year"})
+    if "unit_cost" in out and "unit" in out["unit_cost"]:
+        out["unit_cost"] = out["unit_cost"].assign(unit="£ " + out["unit_cost"]["unit"])
+    return out
+
+
 def _money(x: float) -> str:
     return f"{'-' if x < 0 else ''}£{abs(x):,.0f}"
 
@@ -332,7 +397,7 @@ def run(ctx: StrandContext) -> Section:
         tables["nmb"] = nmb[nmb["wtp"].isin(at)].reset_index(drop=True)
 
     # columns that are empty throughout (no test statistic for a cost, say) are left out
-    tables = {k: v.dropna(axis=1, how="all") for k, v in tables.items()}
+    tables = {k: v.dropna(axis=1, how="all") for k, v in _with_units(tables).items()}
     ctx.step(0.9, "figures and truth")
 
     # figures --------------------------------------------------------------------------------
@@ -389,7 +454,8 @@ def run(ctx: StrandContext) -> Section:
             for q, col in (("delta_cost", "cost"), ("delta_effect", "effect")):
                 term = f"{q}[{option} vs new]"
                 tv = ct.loc[option, col] - ct.loc["new", col]
-                truth_rows.append((f"{q.replace('_', ' ')}: {option} vs new", tv,
+                unit = "£ per family" if q == "delta_cost" else "share not re-referred"
+                truth_rows.append((f"{q.replace('_', ' ')} ({unit}): {option} vs new", tv,
                                    inc.loc[option, q], conf.loc[term].iloc[0],
                                    conf.loc[term].iloc[1]))
         truth = pd.DataFrame(truth_rows, columns=["quantity", "truth", "estimate", "ci_lower",
