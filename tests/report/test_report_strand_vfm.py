@@ -257,4 +257,5 @@ def test_money_columns_name_the_pound(section: Section, ctx: StrandContext) -> N
     np.testing.assert_array_equal(t["frontier"]["ICER (£ per re-referral avoided)"],
                                   res.frontier["icer"])
     np.testing.assert_array_equal(t["cea"]["estimate"], res.tidy()["estimate"])
-    assert section.truth["quantity"].str.contains("delta cost (£ per family)", regex=False).sum() == 2
+    quantities = section.truth["quantity"]
+    assert quantities.str.contains("delta cost (£ per family)", regex=False).sum() == 2
