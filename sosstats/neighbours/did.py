@@ -136,7 +136,9 @@ class DiDResult(Result):
         ax.errorbar(x, y, yerr=err, fmt="o", color="C0", capsize=3,
                     label=f"estimate, {self.level:.0%} CI")
         ref = ev["event_time"] == self.reference_event
-        ax.plot(x[ref], y[ref], "o", mfc="white", color="C0", label="reference")
+        # above the filled estimates (errorbar lines sit at zorder 2), so the open marker reads
+        # as the normalised reference period rather than one more estimate
+        ax.plot(x[ref], y[ref], "o", mfc="white", color="C0", zorder=3, label="reference")
         integer_year_axis(ax, "x", years=x)
         ax.set_xlabel("event time (years since the LA's first treated year)")
         ax.set_ylabel(f"{self.indicator}: LA minus neighbour mean")
