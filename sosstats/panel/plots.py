@@ -18,20 +18,50 @@ from sosstats.errors import DataError, SosstatsWarning
 __all__ = ["coefficient_plot", "change_plot", "change_means"]
 
 
-def _axes(ax: Any) -> Any:
+# how the documents name each kind of inference (``result.inference`` is the lower-case option)
+_INFERENCE_NAMES = {"cr0": "CR0", "cr1": "CR1", "cr2": "CR2", "cr3": "CR3",
+                    "wild": "wild bootstrap"}
+
+
+def _axes(ax: Any, **kwargs: Any) -> Any:
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(6, 4))
+        _, ax = plt.subplots(figsize=kwargs.pop("figsize", (6, 4)), **kwargs)
     return ax
+
+
+def _inference_name(inference: Any) -> str:
+    """``'cr2'`` -> ``'CR2'``, ``'wild'`` -> ``'wild bootstrap'``; other text unchanged."""
+    return _INFERENCE_NAMES.get(str(inference).lower(), str(inference))
+
+
+def _readable(column: Any) -> str:
+    """Return ``column`` as axis text: underscores to spaces (``sdq_total`` -> ``sdq total``)."""
+    return str(column).replace("_", " ")
+
+
+def _group_order(values: pd.Series) -> list[Any]:
+    """Return the groups of ``values`` in legend order.
+
+    A Categorical's category order (ordered or not), numbers and booleans sorted, anything else
+    in order of first appearance.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = set(values.unique().tolist())
+        return [c for c in values.cat.categories if c in present]
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return sorted(pd.unique(values).tolist())
+    return pd.unique(values).tolist()
 
 
 def coefficient_plot(result: Any, ax: Any = None, *, terms: list[str] | None = None) -> Any:
     """Horizontal coefficient plot of a :class:`~sosstats.panel.ChangeResult`.
 
     Points are estimates, bars the intervals of ``result.conf_int()`` (t with the kernel's df,
-    or the wild bootstrap interval); the intercept is left out unless named in ``terms``.
-    Returns the matplotlib Axes.
+    or the wild bootstrap interval); the intercept is left out unless named in ``terms``. The
+    x-label names the inference as the documents do (``CR2``, ``CR1``, ``CR3``,
+    ``wild bootstrap``). Returns the matplotlib Axes.
     """
     ax = _axes(ax)
     ci = result.conf_int()
@@ -49,7 +79,8 @@ def coefficient_plot(result: Any, ax: Any = None, *, terms: list[str] | None = N
     ax.axvline(0.0, color="grey", lw=0.8, ls="--")
     ax.set_yticks(pos)
     ax.set_yticklabels(terms)
-    ax.set_xlabel(f"estimate ({result.level:.0%} interval, {result.inference})")
+    ax.set_xlabel(f"estimate ({result.level:.0%} interval, "
+                  f"{_inference_name(result.inference)})")
     ax.set_title(f"{result.method}: {result.formula}")
     return ax
 
@@ -121,8 +152,10 @@ def change_means(data: pd.DataFrame, outcome: str, time: str, by: str | None = N
 def _change_means(data: pd.DataFrame, outcome: str, time: str, by: str | None, *,
                   entity: str | None, cluster: str | None, sample: str,
                   level: float) -> pd.DataFrame:
-    """:func:`change_means` (called by it and :func:`change_plot`, so a warning points at the
-    caller's line)."""
+    """Compute :func:`change_means`.
+
+    Called by it and by :func:`change_plot`, so that a warning points at the caller's line.
+    """
     from sosstats.panel._design import wave_order
 
     data = check_frame(data)
@@ -196,7 +229,10 @@ def change_plot(data: pd.DataFrame, outcome: str, time: str, by: str | None = No
     outcome, time : str
         Numeric outcome and wave column (ordered categorical order, else sorted).
     by : str, optional
-        Grouping column (cohort, experience group); one line per group.
+        Grouping column (cohort, experience group); one line per group. The legend, titled
+        with the column, lists the groups in the column's category order when it is a
+        Categorical (ordered or not), sorted when numeric, else in order of first appearance,
+        and sits beside the axes (right of them, top-aligned) so that it covers no line.
     entity : str, optional
         Entity id column; required with ``sample="complete"`` (the default).
     cluster : str, optional
@@ -209,10 +245,14 @@ def change_plot(data: pd.DataFrame, outcome: str, time: str, by: str | None = No
     level : float
         Interval level.
     ax : matplotlib Axes, optional
+        Axes to draw into; by default a new figure (constrained layout, so the legend beside
+        the axes is kept inside the saved figure).
 
     Returns
     -------
     matplotlib.axes.Axes
+        Axis labels are the column names with underscores as spaces (``sdq_total`` is
+        labelled ``mean sdq total``).
 
     See Also
     --------
@@ -221,9 +261,14 @@ def change_plot(data: pd.DataFrame, outcome: str, time: str, by: str | None = No
     table = _change_means(data, outcome, time, by, entity=entity, cluster=cluster,
                           sample=sample, level=level)
     waves = list(dict.fromkeys(table["wave"]))
-    ax = _axes(ax)
-    groups = [(None, table)] if by is None else list(table.groupby(by, observed=True,
-                                                                   sort=True))
+    ax = _axes(ax, figsize=(6, 4) if by is None else (7.5, 4), layout="constrained")
+    if by is None:
+        groups = [(None, table)]
+    else:
+        # the table's `by` column is plain values: order by the data's column (a Categorical's
+        # categories), not alphabetically
+        drawn = dict(list(table.groupby(by, observed=True, sort=False)))
+        groups = [(g, drawn[g]) for g in _group_order(data[by]) if g in drawn]
     x = np.arange(len(waves))
     for i, (label, sub) in enumerate(groups):
         sub = sub.set_index("wave").reindex(waves)
@@ -232,13 +277,14 @@ def change_plot(data: pd.DataFrame, outcome: str, time: str, by: str | None = No
                          sub["ci_upper"].to_numpy(dtype=float) - mean])
         shift = (i - (len(groups) - 1) / 2) * 0.04
         ax.errorbar(x + shift, mean, yerr=err, marker="o", capsize=3,
-                    label=None if label is None else f"{by} = {label}")
+                    label=None if label is None else str(label))
     ax.set_xticks(x)
     ax.set_xticklabels([str(w) for w in waves])
-    ax.set_xlabel(time)
+    ax.set_xlabel(_readable(time))
     how = (f"CR2 by {cluster}, Satterthwaite df" if cluster is not None
            else "units independent")
-    ax.set_ylabel(f"mean {outcome} ({level:.0%} CI, {how})")
+    # two lines: on one, the interval's description ran off a 4-inch-high figure
+    ax.set_ylabel(f"mean {_readable(outcome)}\n({level:.0%} CI, {how})")
     counts = table.groupby("wave", sort=False)["n"].sum().reindex(waves)
     if sample == "complete":
         ax.set_title(f"the same {int(counts.iloc[0])} {entity} at every wave", fontsize="medium")
@@ -247,5 +293,7 @@ def change_plot(data: pd.DataFrame, outcome: str, time: str, by: str | None = No
         ax.set_title(f"all observed at each wave ({sizes}): not the same units",
                      fontsize="medium")
     if by is not None:
-        ax.legend()
+        # beside the axes, not over the lines and whiskers
+        ax.legend(title=_readable(by), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0, frameon=False, fontsize="small")
     return ax
