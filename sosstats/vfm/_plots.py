@@ -20,6 +20,27 @@ def _axes(ax: Any) -> Any:
     return new_axes(ax, figsize=(6, 4.5))
 
 
+def _axis_text(column: Any) -> str:
+    """Return a column name as axis text: underscores to spaces (``not_rereferred``)."""
+    return str(column).replace("_", " ").strip()
+
+
+def _plane_labels(result: Any) -> tuple[str, str]:
+    """Return the (x, y) labels of the plane: the effect and cost columns in words.
+
+    The effect column is named (it is the unit of the effect): ``incremental effect (not
+    rereferred)``; the cost column only where it says more than "cost" (``incremental cost
+    (£)``, but ``incremental cost: total spend (£)`` for a column ``total_spend``).
+    """
+    effect = _axis_text(result.effect_column)
+    cost = _axis_text(result.cost_column)
+    x = ("incremental effect" if effect.lower() in ("", "effect", "effects")
+         else f"incremental effect ({effect})")
+    y = ("incremental cost (£)" if cost.lower() in ("", "cost", "costs")
+         else f"incremental cost: {cost} (£)")
+    return x, y
+
+
 def option_colour(result: Any, option: Any) -> str:
     """Return the colour of ``option`` on every picture of ``result``: ``C{i}``, i its place."""
     options = [str(o) for o in result.options]
@@ -32,7 +53,8 @@ def plane(result: Any, ax: Any = None, wtp: float | None = None, max_points: int
 
     One cloud per option against the reference, its point estimate, the axes through the
     origin and the threshold line ``cost = wtp * effect`` (points below it are cost-effective
-    at ``wtp``). At most ``max_points`` replicates per option are drawn.
+    at ``wtp``). At most ``max_points`` replicates per option are drawn. The axes name the
+    effect and cost columns in words, the cost axis in pounds.
     """
     ax = _axes(ax)
     reps = result._reps
@@ -51,8 +73,9 @@ def plane(result: Any, ax: Any = None, wtp: float | None = None, max_points: int
     ax.plot(xs, lam * xs, color="firebrick", linestyle="--",
             label=f"WTP {money_label(lam)} per unit")
     ax.set_xlim(lo, hi)
-    ax.set_xlabel(f"incremental effect ({result.effect_column})")
-    ax.set_ylabel(f"incremental cost ({result.cost_column}, £)")
+    xlabel, ylabel = _plane_labels(result)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     money_axis(ax, "y")
     ax.set_title("Cost-effectiveness plane")
     ax.legend(loc="best", fontsize="small")
