@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -59,8 +60,8 @@ def test_truth(section: Section) -> None:
 def test_design_intervals_wider_than_naive(section: Section) -> None:
     by = section.tables["tools_by_experience"]
     alls = by[by["level"] == "all families"]
-    width = alls["ci_upper"] - alls["ci_lower"]
-    naive = alls["naive_ci_upper"] - alls["naive_ci_lower"]
+    width = alls["ci_upper (%)"] - alls["ci_lower (%)"]
+    naive = alls["naive_ci_upper (%)"] - alls["naive_ci_lower (%)"]
     assert (width > naive).mean() >= 5 / 6
     tests = section.tables["tool_tests"]
     assert len(tests) == 7
@@ -119,7 +120,7 @@ def test_unused_answer_level() -> None:
     sec = survey.run(StrandContext(seed=5, quick=True))
     use = sec.tables["tool_use"].set_index(["tool", "use"])
     row = use.loc[("danger_statements", "not at all")]
-    assert row["percent"] == 0 and 0 < row["ci_upper"] < 10
+    assert row["share (%)"] == 0 and 0 < row["ci_upper (%)"] < 10
     tests = sec.tables["tool_tests"].set_index("item")
     assert 0 < tests.loc["tool_danger_statements", "rao_scott_p"] <= 1
 
@@ -137,3 +138,51 @@ def test_domain_df_text_matches_the_data(section: Section) -> None:
     assert " 1 miss " not in " ".join(section.caveats)
     assert not section.published["quantity"].str.contains("used with not at all").any()
     assert section.published["quantity"].str.contains("not used at all").any()
+
+
+def test_one_unit_for_shares(section: Section) -> None:
+    """Every share in the strand's tables is a percentage in a %-named column.
+
+    tool_use and the published table showed percentages (0-100) while tools_by_experience,
+    views, helpful_contrasts, percent agreement and the truth table showed proportions (0-1)
+    under the same column names.
+    """
+    t = section.tables
+    share_cols = ["share (%)", "ci_lower (%)", "ci_upper (%)"]
+    for name in ("tool_use", "tools_by_experience", "views"):
+        table = t[name]
+        assert set(share_cols) <= set(table.columns), (name, list(table.columns))
+        assert not {"estimate", "percent", "ci_lower", "ci_upper"} & set(table.columns), name
+        values = table[[c for c in table.columns if c.endswith("(%)")]]
+        assert ((values >= 0) & (values <= 100)).all().all(), name
+        assert (table["share (%)"] > 1).any(), name             # percent, not proportions
+    # the same share, in the same unit, in the tables and the published comparison
+    lib = section.results["tools_by_experience"].tidy()
+    np.testing.assert_allclose(t["tools_by_experience"]["share (%)"], 100 * lib["estimate"])
+    use = t["tool_use"].set_index(["tool", "use"])
+    pub = section.published.set_index("quantity")["recomputed"]
+    row = [q for q in pub.index if q.startswith("safety planning used with all families")][0]
+    assert use.loc[("safety_planning", "all families"), "share (%)"] == pytest.approx(pub[row])
+    # differences of shares in percentage points; the tests' statistics unchanged
+    contr = t["helpful_contrasts"].set_index("term")
+    assert {"difference (% points)", "ci_lower (% points)", "ci_upper (% points)"} <= set(
+        contr.columns)
+    raw = section.results["helpful"].tidy().set_index("term")
+    assert contr.loc["2 years - rest", "difference (% points)"] == pytest.approx(
+        100 * raw.loc["2 years - rest", "estimate"])
+    assert contr.loc["2 years - rest", "statistic"] == raw.loc["2 years - rest", "statistic"]
+    # percent agreement in %, the chance-corrected coefficients on their own scale
+    agree = t["agreement"].set_index("method")
+    assert agree.loc["Percent agreement", "unit"] == "%"
+    assert 50 < agree.loc["Percent agreement", "estimate"] <= 100
+    assert (agree.drop(index="Percent agreement")["unit"] == "coefficient").all()
+    assert (agree.drop(index="Percent agreement")["estimate"] <= 1).all()
+    # truth: shares in %, the contrast in % points, kappas as coefficients
+    truth = section.truth.set_index("quantity")
+    shares = truth[truth.index.str.endswith("(%)")]
+    assert len(shares) == 9 and (shares["estimate"] > 1).any()
+    assert ((shares["truth"] > 0) & (shares["truth"] < 100)).all()
+    points = truth[truth.index.str.contains("% points", regex=False)]
+    assert len(points) == 1
+    assert points["estimate"].iloc[0] == pytest.approx(
+        100 * raw.loc["2 years - rest", "estimate"])

@@ -83,9 +83,25 @@ def _key(tab: pd.DataFrame, variable: str, level: str, domain: Any = None) -> pd
     return rows.iloc[0] if len(rows) else pd.Series(dtype=float)
 
 
-def _truth_row(quantity: str, truth: float, est: pd.Series, method: str) -> dict[str, Any]:
-    lo, hi = float(est["ci_lower"]), float(est["ci_upper"])
-    return {"quantity": quantity, "truth": float(truth), "estimate": float(est["estimate"]),
+def _percent(frame: pd.DataFrame, columns: dict[str, str], unit: str = "%") -> pd.DataFrame:
+    """Return ``frame`` with proportions ``columns`` as percentages, renamed ``new (unit)``.
+
+    Every proportion in the strand's tables is shown this way (0-100, a ``%``-named column),
+    as in the headline tool-use and published tables; a difference of proportions is in
+    percentage points (``unit="% points"``).
+    """
+    out = frame.copy()
+    for old in columns:
+        out[old] = 100 * out[old].astype(float)
+    return out.rename(columns={old: f"{new} ({unit})" for old, new in columns.items()})
+
+
+def _truth_row(quantity: str, truth: float, est: pd.Series, method: str,
+               scale: float = 1.0) -> dict[str, Any]:
+    """Return one truth-table row; ``scale=100`` gives a proportion's row in percent."""
+    lo, hi = scale * float(est["ci_lower"]), scale * float(est["ci_upper"])
+    truth = scale * float(truth)
+    return {"quantity": quantity, "truth": truth, "estimate": scale * float(est["estimate"]),
             "ci_lower": lo, "ci_upper": hi, "covered": bool(lo <= truth <= hi),
             "method": method}
 
@@ -237,12 +253,12 @@ def run(ctx: StrandContext) -> Section:
     for _, r in est.iterrows():
         n = _key(naive_est, r["variable"], str(r["level"]))
         tool_rows.append({"tool": str(r["variable"]).removeprefix("tool_"),
-                          "use": str(r["level"]), "percent": 100 * r["estimate"],
-                          "ci_lower": 100 * r["ci_lower"], "ci_upper": 100 * r["ci_upper"],
-                          "naive_ci_lower": 100 * n["ci_lower"],
-                          "naive_ci_upper": 100 * n["ci_upper"], "deff": r["deff"],
-                          "ess": r["ess"], "n": r["n"]})
-    tool_use = pd.DataFrame(tool_rows)
+                          "use": str(r["level"]), "share": r["estimate"],
+                          "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"],
+                          "naive_ci_lower": n["ci_lower"], "naive_ci_upper": n["ci_upper"],
+                          "deff": r["deff"], "ess": r["ess"], "n": r["n"]})
+    intervals = {c: c for c in ("ci_lower", "ci_upper", "naive_ci_lower", "naive_ci_upper")}
+    tool_use = _percent(pd.DataFrame(tool_rows), {"share": "share", **intervals})
 
     bg = _estimates(by_group)
     bgn = _estimates(by_group_naive)
@@ -254,6 +270,7 @@ def run(ctx: StrandContext) -> Section:
     tools_by["naive_ci_upper"] = [
         _key(bgn, r["variable"], str(r["level"]), r["domain"])["ci_upper"]
         for _, r in tools_by.iterrows()]
+    tools_by = _percent(tools_by, {"estimate": "share", **intervals})
 
     tests = tool_tests.tidy()
     test_cols = [c for c in ("item", "statistic", "df_num", "df_den", "p_value", "p_adjusted",
@@ -265,12 +282,16 @@ def run(ctx: StrandContext) -> Section:
     views_parts = [_estimates(views_t1).assign(wave="T1")]
     if views_t2 is not None:
         views_parts.append(_estimates(views_t2).assign(wave="T2"))
-    views = pd.concat(views_parts, ignore_index=True)[
-        ["wave", "variable", "level", "estimate", "ci_lower", "ci_upper", "deff", "n"]]
+    views = _percent(pd.concat(views_parts, ignore_index=True)[
+        ["wave", "variable", "level", "estimate", "ci_lower", "ci_upper", "deff", "n"]],
+        {"estimate": "share", "ci_lower": "ci_lower", "ci_upper": "ci_upper"})
 
     contr = pd.concat([helpful.tidy().assign(question="each group vs the rest (one-sided)"),
                        cohort.tidy().assign(question="cohort 2 vs cohort 1")],
                       ignore_index=True)
+    # differences of two shares: percentage points (the statistic, df and p are unchanged)
+    contr = _percent(contr, {"estimate": "difference", "std_error": "std_error",
+                             "ci_lower": "ci_lower", "ci_upper": "ci_upper"}, unit="% points")
     h = t1_rows.assign(_h=(t1_rows["contact"].astype(object) == "helpful").astype(float))
     two = h["experience"].astype(str) == "2 years"
     p2, pr = h.loc[two, "_h"].mean(), h.loc[~two, "_h"].mean()
@@ -289,7 +310,14 @@ def run(ctx: StrandContext) -> Section:
                            "naive_ci_upper": nv["ci_upper"], "nobs": r["nobs"]})
     kappa_table = pd.DataFrame(kappa_rows)
     agree_table = agree.tidy()[["method", "estimate", "std_error", "ci_lower", "ci_upper", "df",
-                                "boot_lower", "boot_upper", "nobs"]]
+                                "boot_lower", "boot_upper", "nobs"]].copy()
+    # percent agreement is a proportion, shown in percent like every other share; kappa,
+    # AC1 and alpha are chance-corrected coefficients (1 = perfect agreement), left as they are
+    share_row = agree_table["method"] == "Percent agreement"
+    numbers = ["estimate", "std_error", "ci_lower", "ci_upper", "boot_lower", "boot_upper"]
+    agree_table[numbers] = agree_table[numbers].astype(float)
+    agree_table.loc[share_row, numbers] *= 100
+    agree_table.insert(1, "unit", np.where(share_row, "%", "coefficient"))
 
     tables = {"tool_use": tool_use, "tools_by_experience": tools_by,
               "tool_tests": tool_tests_table, "views": views,
@@ -309,22 +337,23 @@ def run(ctx: StrandContext) -> Section:
                 fig_truth[(tool, g)] = value
                 rows.append(_truth_row(
                     f"{tool.removeprefix('tool_').replace('_', ' ')} with all families, "
-                    f"{g} pilots", value, _key(bg, tool, "all families", g),
-                    "design-based proportion, Korn-Graubard"))
+                    f"{g} pilots (%)", value, _key(bg, tool, "all families", g),
+                    "design-based proportion, Korn-Graubard", scale=100))
         for g in EXPERIENCE_ORDER:
             fig_truth[("contact", g)] = tv[g]["helpful"]
-            rows.append(_truth_row(f"contact found helpful at T1, {g} pilots", tv[g]["helpful"],
+            rows.append(_truth_row(f"contact found helpful at T1, {g} pilots (%)",
+                                   tv[g]["helpful"],
                                    _key(_estimates(helpful_by), "contact", "helpful", g),
-                                   "design-based proportion, Korn-Graubard"))
+                                   "design-based proportion, Korn-Graubard", scale=100))
         counts = t1_rows["experience"].astype(str).value_counts()
         rest = [g for g in EXPERIENCE_ORDER if g != "2 years"]
         rest_truth = (sum(counts.get(g, 0) * tv[g]["helpful"] for g in rest)
                       / sum(counts.get(g, 0) for g in rest))
         c2 = helpful.tidy().set_index("term").loc["2 years - rest"]
         rows.append(_truth_row("contact found helpful at T1: 2 years minus the rest "
-                               "(rest weighted by its families)",
+                               "(rest weighted by its families; % points)",
                                tv["2 years"]["helpful"] - rest_truth, c2,
-                               "domain contrast, t on 9 df"))
+                               "domain contrast, t on 9 df", scale=100))
         for w, res in kappas.items():
             rows.append(_truth_row(f"Cohen's kappa ({w or 'unweighted'}), case records at T1",
                                    tk["quadratic" if w else "unweighted"], res.tidy().iloc[0],
@@ -438,14 +467,16 @@ def run(ctx: StrandContext) -> Section:
     captions = {
         "tool_use": "Tool use by all workers (%, Korn-Graubard 95% intervals; naive = "
                     "workers independent).",
-        "tools_by_experience": "Tool use by experience group (subpopulations; domain_df = "
+        "tools_by_experience": "Tool use by experience group (%; subpopulations; domain_df = "
                                "pilots in the group minus 1).",
         "tool_tests": "Tool use by experience group: Rao-Scott F (Holm across the tools) "
                       "beside the naive Pearson p.",
-        "views": "Families' views at T1 (concerns at T2), design-based shares.",
-        "helpful_contrasts": "Contact found helpful at T1: group contrasts, t on 9 df.",
+        "views": "Families' views at T1 (concerns at T2), design-based shares (%).",
+        "helpful_contrasts": "Contact found helpful at T1: group contrasts in percentage "
+                             "points, t on 9 df.",
         "agreement": "Agreement of the two coders at T1, cluster-robust and bootstrap "
-                     "intervals.",
+                     "intervals (percent agreement in %, the other coefficients on their "
+                     "own scale, 1 = perfect).",
         "kappa": "Cohen's kappa: clustered by pilot beside the naive (files independent).",
         "proportions_by_group": "Shares by experience group: design-based and naive "
                                 "intervals, and the simulator's population share.",
