@@ -65,7 +65,7 @@ class Bars:
             self.progress.update(self.tasks[key], text="running")
 
     def step(self, fraction: float, text: str = "") -> None:
-        """The running strand reports ``fraction`` of its work done (``ctx.step``)."""
+        """Show that the running strand has done ``fraction`` of its work (``ctx.step``)."""
         if self.progress is not None and self.current is not None:
             self.progress.update(self.tasks[self.current], completed=fraction, text=text)
 

@@ -40,7 +40,7 @@ class StrandContext:
     _evaluation: Any = field(default=None, repr=False)
 
     def rng(self, key: str) -> Any:
-        """A numpy Generator for strand ``key``, from the run's seed and the key alone."""
+        """Return a numpy Generator for strand ``key``, from the run's seed and the key alone."""
         import zlib
 
         import numpy as np
@@ -48,7 +48,7 @@ class StrandContext:
         return np.random.default_rng([self.seed, zlib.crc32(key.encode())])
 
     def evaluation(self) -> Any:
-        """The simulated evaluation the simulated strands share (made once, from ``seed``)."""
+        """Return the simulated evaluation the strands share (made once, from ``seed``)."""
         if self._evaluation is None:
             from sosstats.datasets import simulate_evaluation
 
@@ -56,7 +56,7 @@ class StrandContext:
         return self._evaluation
 
     def frame(self, name: str) -> pd.DataFrame:
-        """The user's frame ``name`` if given, else the shared simulation's table of that name."""
+        """Return the user's frame ``name`` if given, else the simulation's table of that name."""
         if name in self.frames:
             return self.frames[name]
         return getattr(self.evaluation(), name)

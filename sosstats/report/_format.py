@@ -90,7 +90,7 @@ def markdown_inline(text: str) -> str:
 
 
 def as_figure(obj: Any) -> Any:
-    """A matplotlib Figure from a Figure, an Axes (its figure) or an array of Axes."""
+    """Return a matplotlib Figure from a Figure, an Axes (its figure) or an array of Axes."""
     if hasattr(obj, "savefig"):
         return obj
     if hasattr(obj, "figure") and hasattr(obj.figure, "savefig"):
@@ -102,7 +102,7 @@ def as_figure(obj: Any) -> Any:
 
 
 def figure_png(obj: Any, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes."""
+    """Return the figure as PNG bytes."""
     buffer = io.BytesIO()
     as_figure(obj).savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()

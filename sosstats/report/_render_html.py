@@ -55,7 +55,7 @@ def _kind(text: str) -> str:
 
 
 def section_context(report: Report, key: str) -> dict[str, Any]:
-    """What the template needs to draw strand ``key`` (ran or failed)."""
+    """Return what the template needs to draw strand ``key`` (ran or failed)."""
     if key in report.failures:
         f = report.failures[key]
         return {"key": key, "title": report.title(key), "failed": True, "error": f.error,

@@ -114,13 +114,13 @@ class Report:
         return float(sum(self.elapsed.values()))
 
     def to_html(self) -> str:
-        """The report as one self-contained HTML page (inline CSS, figures as base64 PNG)."""
+        """Return the report as one self-contained HTML page (inline CSS, base64 PNG figures)."""
         from sosstats.report._render_html import render_html
 
         return render_html(self)
 
     def to_markdown(self) -> str:
-        """The report as Markdown; figures are linked as ``figures/<key>_<name>.png``."""
+        """Return the report as Markdown; figures are linked as ``figures/<key>_<name>.png``."""
         from sosstats.report._render_markdown import render_markdown
 
         return render_markdown(self)
@@ -142,7 +142,7 @@ class Report:
         return write_report(self, directory, check_formats(formats))
 
     def run_log(self) -> str:
-        """The text of ``run.log``: settings, time per strand, notes, failures' tracebacks."""
+        """Return the text of ``run.log``: settings, time per strand, notes, tracebacks."""
         lines = [f"sosstats {self.version} reproduce",
                  f"started {self.started.isoformat(timespec='seconds')}",
                  f"seed {self.seed}, quick {self.quick}", ""]
@@ -176,7 +176,7 @@ class Report:
 
 
 def selected(report: Report | Section, only: str | None) -> tuple[Report, list[str], str | None]:
-    """The report, the strand keys to render and ``only``, as both renderers take them.
+    """Return the report, the strand keys to render and ``only``, as both renderers take them.
 
     A lone :class:`Section` is wrapped in a one-strand report rendered as its own page; an
     ``only`` that names no strand of the report is a :class:`DataError` listing the strands.

@@ -115,7 +115,7 @@ def reproduce(output: str | os.PathLike[str] | None = None, *,
 
 
 def check_strands(strands: str | Iterable[str] | None) -> list[str]:
-    """The chosen strand keys, in report order (the message lists the valid keys)."""
+    """Return the chosen strand keys, in report order (the message lists the valid keys)."""
     valid = list(_registry.STRANDS)
     if strands is None:
         return valid
@@ -150,7 +150,7 @@ def _load(keys: list[str]) -> tuple[dict[str, ModuleType], dict[str, StrandFailu
 
 def check_frames(frames: Mapping[str, pd.DataFrame] | None, keys: list[str],
                  modules: dict[str, ModuleType]) -> dict[str, pd.DataFrame]:
-    """Copies of the user's frames, each checked against every chosen strand that uses it."""
+    """Return copies of the user's frames, each checked against every chosen strand using it."""
     if frames is None:
         return {}
     if not isinstance(frames, Mapping):

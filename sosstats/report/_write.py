@@ -7,8 +7,8 @@ folder as one sosstats may replace).
 
 from __future__ import annotations
 
-import json
 import errno
+import json
 import os
 import shutil
 import tempfile
@@ -29,7 +29,7 @@ MARKER = ".sosstats-report"
 
 
 def check_formats(formats: Any) -> tuple[str, ...]:
-    """``formats`` as a tuple of ``"html"``/``"md"`` (a string may list them, comma-separated)."""
+    """Return ``formats`` (names, or one comma-separated string) as a tuple of html/md."""
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",")]
     if not isinstance(formats, Iterable):
@@ -43,12 +43,12 @@ def check_formats(formats: Any) -> tuple[str, ...]:
 
 
 def is_report(path: Path) -> bool:
-    """True when ``path`` is a folder sosstats wrote (it carries the marker file)."""
+    """Return True when ``path`` is a folder sosstats wrote (it carries the marker file)."""
     return (path / MARKER).is_file()
 
 
 def check_output(output: str | os.PathLike[str]) -> Path:
-    """The report folder as an absolute path, refused if it exists and is not ours to replace.
+    """Return the report folder as an absolute path, refused if it is not ours to replace.
 
     An existing folder may be replaced when it is empty or a previous sosstats report; a file,
     or a folder holding anything else, is refused (nothing is deleted that sosstats did not

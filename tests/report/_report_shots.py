@@ -46,7 +46,7 @@ def screenshot(page: Path, png: Path, size: tuple[int, int] = (1280, 900)) -> Pa
 
 
 def blankness(png: Path) -> tuple[float, float]:
-    """(standard deviation of the pixel values, share of pixels that are not near-white)."""
+    """Return (SD of the pixel values, share of pixels that are not near-white)."""
     import matplotlib.image as mpimg
 
     image = mpimg.imread(png)[..., :3].astype(float)

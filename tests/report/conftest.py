@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 
 @pytest.fixture
 def fake_strands(monkeypatch):
-    """The registry points at the fake strands alpha, beta and gamma (gamma raises)."""
+    """Point the registry at the fake strands alpha, beta and gamma (gamma raises)."""
     from _report_fakes import install
 
     return install(monkeypatch)

@@ -127,9 +127,11 @@ def test_every_published_figure_sits_beside_its_recomputed_value(run, key):
 
 
 def test_no_p_value_family_is_left_unadjusted_without_saying_so(run):
-    """Every table with p-values has an adjusted column or says in its caption how they are
-    (or are not) adjusted; several tables of p-values (event study, response tests, diary
-    comparison, CEA increments, coefficients) said nothing."""
+    """Every table with p-values has an adjusted column or says how they are (not) adjusted.
+
+    The caption says it where the table has no adjusted column; several tables of p-values
+    (event study, response tests, diary comparison, CEA increments, coefficients) said nothing.
+    """
     said = re.compile(r"adjust|holm|benjamini|unadjusted", re.I)
     for key, text in run["md_sections"].items():
         for name, caption, header in re.findall(

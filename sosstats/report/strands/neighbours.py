@@ -158,8 +158,11 @@ def _published_frame(rep: Any, label: str) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------ (b) by year
 def _year_rng(year_seed: int, year: int) -> Any:
-    """The randomization draws of one year: the same for the 2015/16 headline and its
-    by-year row, so the two tables show one p-value for one test."""
+    """Return the randomization draws of one year.
+
+    The same for the 2015/16 headline and its by-year row, so the two tables show one p-value
+    for one test.
+    """
     return np.random.default_rng([year_seed, year])
 
 
