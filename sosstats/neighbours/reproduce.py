@@ -466,9 +466,8 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
 
     sens = None
     if sensitivity and year == 2016 and todo:
-        with _noted(f"{year_label(year)} sensitivity variants (other indicators, DfE SN models)"):
-            sens = _sensitivity(todo, lambda *a: run(*a, noted=False), wide, model, lists,
-                                present)
+        sens = _sensitivity(todo, lambda *a: run(*a, noted=False), wide, model, lists, present,
+                            label=f"{year_label(year)} sensitivity")
     extra = None
     if all_indicators:
         if indicators is None:
@@ -487,15 +486,36 @@ def reproduce_2016(*, model: str | None = None, year: int = 2016, k: int = 10,
 
 
 def _sensitivity(todo: list, run: Any, wide: pd.DataFrame, model: str, lists: dict,
-                 present: set) -> pd.DataFrame:
-    """Recompute the headline with one choice changed at a time (no randomization draws)."""
+                 present: set, label: str = "sensitivity") -> pd.DataFrame:
+    """Recompute the headline with one choice changed at a time (no randomization draws).
+
+    Each SosstatsWarning is re-issued once, prefixed by ``label``, the indicators and the
+    variants (neighbour list, other pilots kept or excluded) that raised it.
+    """
     rows = []
     main = model if model in lists else DEFAULT_MODEL
     others = [m for m in lists if m != main]
+    seen: dict[str, tuple[list[str], list[str]]] = {}
+    asked: list[str] = []
+
+    def noted_run(ind: str, use: str, excl: bool) -> Any:
+        asked.append(ind)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SosstatsWarning)
+            res = run(ind, use, excl, 0)
+        for w in caught:
+            if issubclass(w.category, SosstatsWarning):
+                variants, inds = seen.setdefault(str(w.message), ([], []))
+                variants.append(f"{MODEL_LABELS.get(use, use)}, other pilots "
+                                f"{'excluded' if excl else 'kept'}")
+                inds.append(ind)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return res
 
     def add(pub: Any, variant: str, ind: str, use: str, excl: bool, note: str,
             closest: tuple[float, float] | None = None) -> None:
-        res = run(ind, use, excl, 0)
+        res = noted_run(ind, use, excl)
         stats = _row_stats(res, ind)
         pilots, snn = closest if closest else (stats["pilots"], stats["snn"])
         rows.append({"label": pub["label"], "short_label": pub["short_label"],
@@ -515,7 +535,7 @@ def _sensitivity(todo: list, run: Any, wide: pd.DataFrame, model: str, lists: di
                 add(pub, alt, str(alt), main, True, DEFINITIONS.get(str(alt), str(alt)))
         if "2021" in lists and "2025" in lists:
             use, excl = str(pub["best_model"]), pub["best_other_pilots"] == "exclude"
-            res = run(ind, use, excl, 0)
+            res = noted_run(ind, use, excl)
             weight = "icpc" if pub["unit"] == "working days" else "child_population_0_17"
             closest = (_closest(res, wide, ind, str(pub["best_pilot_agg"]),
                                 str(pub["best_snn_agg"]), weight)
@@ -528,6 +548,11 @@ def _sensitivity(todo: list, run: Any, wide: pd.DataFrame, model: str, lists: di
                              "pilots": closest[0], "snn": closest[1],
                              "difference": closest[0] - closest[1],
                              "note": f"closest to the published figures per indicator: {agg}"})
+    for message, (variants, inds) in seen.items():
+        which = ("every indicator" if set(inds) == set(asked)
+                 else "indicators " + ", ".join(dict.fromkeys(inds)))
+        warnings.warn(f"{label}, {'; '.join(dict.fromkeys(variants))} ({which}): {message}",
+                      SosstatsWarning, stacklevel=3)
     return pd.DataFrame(rows)
 
 
