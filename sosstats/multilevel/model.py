@@ -60,7 +60,7 @@ class MultilevelModel:
     membership_wave : str, "auto" or None, default ``"auto"``
         Wave-specific memberships: the column of ``membership`` (also a column of long
         ``data``, one row per unit x wave) saying at which wave a unit had those workers, as
-        :attr:`sosstats.datasets.Evaluation.memberships_by_wave` gives it (a family's workers
+        ``Evaluation.memberships_by_wave`` gives it (a family's workers
         at T1 and at T2). Each data row then takes its unit's workers at its own wave, the
         weights normalised within unit x wave. ``"auto"``: the column ``wave`` when
         ``membership`` has one; None: never (one worker set per unit for every wave).
