@@ -52,23 +52,13 @@ def _two_waves(fam: pd.DataFrame) -> pd.DataFrame:
 
 # -- 1. event study: the reference marker over the estimates ---------------------------------
 def test_event_study_reference_marker_is_drawn_over_the_estimates():
-    from sosstats.datasets import load_statistical_neighbours
-    from sosstats.neighbours import neighbour_did
-    from sosstats.neighbours.ranking import NeighbourRanking
+    from test_plot_contract import _neighbour_world  # the plot contract's neighbour data
 
-    codes = load_statistical_neighbours()["la_code"].drop_duplicates().sort_values()
-    codes = codes.tolist()[:16]
-    years = np.arange(2012, 2018)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=len(codes))
-    y = 50 + 10 * x[:, None] + rng.normal(0, 1, (len(codes), len(years)))
-    long = pd.DataFrame({"la_code": np.repeat(codes, len(years)),
-                         "year": np.tile(years, len(codes)), "indicator": "rate",
-                         "value": y.ravel()})
-    ranking = NeighbourRanking.from_distances(np.array(codes, dtype=object),
-                                              np.abs(x[:, None] - x[None, :]))
-    res = _quiet(neighbour_did, long, codes[:3], ranking, indicator="rate",
-                 start_year={c: 2015 for c in codes[:3]}, k=4)
+    from sosstats.neighbours import neighbour_did
+
+    long, treated, start, ranking = _neighbour_world()
+    res = _quiet(neighbour_did, long, treated, ranking, indicator="rate", start_year=start,
+                 k=4)
     ax = res.plot()
     ref = [ln for ln in ax.get_lines() if ln.get_label() == "reference"]
     assert len(ref) == 1
