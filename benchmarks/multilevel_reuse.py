@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from sosstats.datasets import simulate_evaluation  # noqa: E402
 from sosstats.multilevel import MultilevelModel, prior_sensitivity  # noqa: E402
-from sosstats.multilevel._compiled_cache import (  # noqa: E402
+from sosstats.multilevel.compiled_cache import (  # noqa: E402
     clear_compiled_cache,
     compiled_cache_info,
 )

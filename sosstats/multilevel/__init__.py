@@ -11,14 +11,14 @@ ArviZ are imported only when a model is built or fitted, so importing this packa
 
 from __future__ import annotations
 
-from sosstats.multilevel._compiled_cache import (
+from sosstats.multilevel.compare import ModelComparison, compare_models
+from sosstats.multilevel.compiled_cache import (
     clear_compiled_cache,
     compiled_cache_info,
     set_compiled_cache,
 )
-from sosstats.multilevel.prior_scaling import scale_priors
-from sosstats.multilevel.compare import ModelComparison, compare_models
 from sosstats.multilevel.model import MultilevelModel
+from sosstats.multilevel.prior_scaling import scale_priors
 from sosstats.multilevel.priors import Prior, Priors
 from sosstats.multilevel.results import MultilevelResult, PosteriorPredictiveCheck
 from sosstats.multilevel.sensitivity import PriorSensitivity, prior_sensitivity

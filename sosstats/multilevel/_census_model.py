@@ -110,7 +110,7 @@ def _dummies(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
 
 
 def _nesting(lower: np.ndarray, upper: np.ndarray, n_lower: int) -> np.ndarray | None:
-    """The upper group of each lower group, or None when ``lower`` is not nested in ``upper``."""
+    """Return the upper group of each lower group (None: ``lower`` not nested in ``upper``)."""
     parent = np.full(n_lower, -1, dtype=np.int64)
     parent[lower] = upper
     return parent if bool((parent[lower] == upper).all()) else None
@@ -215,7 +215,7 @@ def census_table(data: pd.DataFrame, outcome: str, covariates: Sequence[str], *,
 
 
 def table_from_design(design: Any, max_cells: int | None = None) -> CensusTable | None:
-    """The census table of a ``MultilevelModel`` design, or None when the design is not one.
+    """Return the census table of a ``MultilevelModel`` design (None: the design is not one).
 
     A design qualifies when it is a Bernoulli/binomial logit with an intercept, no likelihood
     weights, no random slopes and exactly two grouping levels (data columns), one nested in
@@ -258,7 +258,7 @@ def table_from_design(design: Any, max_cells: int | None = None) -> CensusTable 
 
 def build_census_model(table: CensusTable, *, la: str = "centred",
                        worker: str = "non-centred", priors: Any = None) -> Any:
-    """The PyMC model of the module notes on ``table``.
+    """Build the PyMC model of the module notes on ``table``.
 
     ``la`` and ``worker`` are each ``"centred"`` or ``"non-centred"``; a centred worker level
     draws the workers' means ``v_j ~ N(m_{l(j)}, sigma_W)`` directly. ``priors`` (the

@@ -69,7 +69,7 @@ class _Inputs:
     Every array the likelihood reads and every prior parameter enters the graph as a shared
     variable (static shape unknown), never as a constant, so that one compiled model serves
     every data set and prior scale of the same structure (nutpie's ``with_data``; see
-    :mod:`sosstats.multilevel._compiled_cache`). Data have an unknown static shape (the
+    :mod:`sosstats.multilevel.compiled_cache`). Data have an unknown static shape (the
     number of rows may change); prior parameters keep theirs (``static``), which is part of
     the structure (PyMC's ``LKJCholeskyCov`` needs a known size).
     """
@@ -443,7 +443,7 @@ def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: i
 
     ``timings`` has ``compile_s`` (nutpie only), ``sample_s`` and ``total_s`` in seconds. With
     nutpie and ``reuse`` the compiled model of an earlier fit of the same structure is reused
-    (:mod:`sosstats.multilevel._compiled_cache`; ``compile_s`` is then the time to swap the
+    (:mod:`sosstats.multilevel.compiled_cache`; ``compile_s`` is then the time to swap the
     data in, and ``idata.posterior.attrs["sosstats_compiled_reused"]`` is 1). The model is
     compiled at most once; with nutpie, PyTensor's BLAS link warning is hidden (see
     :func:`_quiet_blas_link_warning`). Transformed free variables (``*_log__``) are dropped
@@ -454,11 +454,11 @@ def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: i
     if sampler == "nutpie":
         import nutpie
 
-        from sosstats.multilevel import _compiled_cache
+        from sosstats.multilevel import compiled_cache
 
-        with _quiet_blas_link_warning(), _compiled_cache.lock:
+        with _quiet_blas_link_warning(), compiled_cache.lock:
             if hasattr(model, INPUTS_ATTR):
-                compiled, hit = _compiled_cache.compiled_for(model, reuse=reuse)
+                compiled, hit = compiled_cache.compiled_for(model, reuse=reuse)
             else:  # not made by build_model (the census model): no inputs to swap
                 compiled, hit = nutpie.compile_pymc_model(model), False
             t1 = time.perf_counter()

@@ -245,7 +245,7 @@ class MultilevelModel:
             (same terms, family, levels and padded group counts, slopes and prior families;
             new data and prior scales are swapped in) instead of compiling again, which takes
             8-15 s however small the model. The draws are the same either way for the same
-            seed. See :mod:`sosstats.multilevel._compiled_cache`
+            seed. See :mod:`sosstats.multilevel.compiled_cache`
             (:func:`~sosstats.multilevel.clear_compiled_cache`,
             ``set_compiled_cache(enabled=False)``). Non-centred levels of up to 5,000
             groups are sampled with up to 25% extra groups that no data touch (standard

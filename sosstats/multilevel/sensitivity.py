@@ -27,9 +27,9 @@ approximates the Monte Carlo error of :math:`\Delta_c`,
 
 ``method="refit"`` (the default) samples the posterior again for each factor with the same
 seed; the prior scales are inputs of the compiled model, so with nutpie the refits reuse the
-first fit's compile (:mod:`sosstats.multilevel._compiled_cache`) and three scales cost about
-one compile and three samplings. ``method="power"`` reuses the draws of the base fit, as in the power-scaling
-sensitivity analysis of Kallioinen et al. (2023, R package priorsense): the perturbed
+first fit's compile (:mod:`sosstats.multilevel.compiled_cache`) and three scales cost about
+one compile and three samplings. ``method="power"`` reuses the draws of the base fit, as in the
+power-scaling sensitivity analysis of Kallioinen et al. (2023, R package priorsense): the perturbed
 posterior :math:`p_c(\theta \mid y) \propto p(y \mid \theta)\, p_c(\theta)` is reached by
 self-normalised importance weights :math:`w^{(s)} \propto p_c(\theta^{(s)}) /
 p_1(\theta^{(s)})`, Pareto-smoothed (PSIS; Vehtari et al. 2024). For normal and half-normal
@@ -66,6 +66,7 @@ from sosstats._results import TableResult
 from sosstats._validate import as_list, check_level, check_option, check_rng
 from sosstats.errors import DataError, SosstatsWarning
 from sosstats.multilevel._design import Design
+from sosstats.multilevel.model import MultilevelModel
 from sosstats.multilevel.prior_scaling import (
     check_scales,
     prior_draws,
@@ -73,7 +74,6 @@ from sosstats.multilevel.prior_scaling import (
     prior_targets,
     scale_priors,
 )
-from sosstats.multilevel.model import MultilevelModel
 from sosstats.multilevel.priors import Priors
 from sosstats.multilevel.results import MultilevelResult
 

@@ -24,7 +24,7 @@ FIT = {"draws": 200, "tune": 200, "chains": 2, "sampler": "nutpie"}
 @pytest.fixture
 def cache():
     pytest.importorskip("nutpie")
-    from sosstats.multilevel import _compiled_cache as cc
+    from sosstats.multilevel import compiled_cache as cc
 
     cc.clear_compiled_cache()
     cc.set_compiled_cache(enabled=True, maxsize=cc.MAXSIZE)
@@ -47,8 +47,8 @@ def fit(m, **kw):
 
 
 def key(m, priors=None):
-    from sosstats.multilevel._compiled_cache import structure_key
     from sosstats.multilevel._pymc import build_model
+    from sosstats.multilevel.compiled_cache import structure_key
 
     return structure_key(build_model(m.design, priors or m.priors, centred=m.centred,
                                      pad=True))
