@@ -9,16 +9,19 @@ children-in-need census shape (600,000 children, 20,000 workers, 152 LAs) it is 
 fit take minutes rather than hours (``benchmarks/multilevel_census.py``).
 
 ``likelihood="auto"`` (the default of :meth:`MultilevelModel.fit`) takes this path when the
-design qualifies and has at least :data:`CENSUS_MIN_ROWS` fit rows (after identical rows are
-summed); ``"census"`` asks for it whatever the size (refused, naming the reason, when the
-design does not qualify); ``"rows"`` never takes it. The model is the same: the priors are
-the model's resolved priors, the centring of each level follows ``centred=``, and the
-posterior is returned under the names of the row-wise model (``beta``, ``b``,
-``intercept_centred``, ``sigma_<level>``, ``u_<level>``, ``z_<level>``), so every method of
-:class:`~sosstats.multilevel.MultilevelResult` works on it. With binomial trials the sampler
-centres the predictors at their trial-weighted means (the row-wise model at their row means):
-the intercept's prior then sits at a slightly different point; Bernoulli rows are unaffected.
-The compiled-model cache is not used on this path (the census graph has no swappable inputs).
+design qualifies, its rows were collapsed (``collapse=True``, the default) to at least
+:data:`CENSUS_MIN_ROWS` fit rows and the dense table has at most 4 cells per fit row;
+``"census"`` asks for it whatever the size (refused, naming the reason, when the design does
+not qualify); ``"rows"`` never takes it. The model is the same: the priors are the model's
+resolved priors, the intercept is centred at the design's predictor means as on the rows,
+the centring of each level follows ``centred=``, and the posterior is returned under the
+row-wise model's names for what the results read (``beta``, ``b``, ``intercept_centred``,
+``sigma_<level>``, ``u_<level>``, ``z_<level>``), so every method of
+:class:`~sosstats.multilevel.MultilevelResult` works on it. Not the same: a centred level has
+no ``mean_<level>``, ``b`` is one vector even where the rows path splits it by prior family
+(``b_<dist>``), and the draws for a seed differ from the rows path's (another graph). The
+compiled-model cache is not used on this path (the census graph has no swappable inputs), so
+``reuse=`` has no effect there and each fit compiles (about 8 s).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ import numpy as np
 from sosstats.errors import DesignError
 from sosstats.multilevel._census_model import CensusTable, table_from_design
 
-__all__ = ["CENSUS_MIN_ROWS", "LIKELIHOODS", "census_table_for", "standard_posterior"]
+__all__ = ["CENSUS_MIN_ROWS", "LIKELIHOODS", "census_model", "census_table_for", "centring_of",
+           "max_table_cells", "standard_posterior"]
 
 #: Fit rows (after collapsing identical rows) from which ``likelihood="auto"`` uses the table.
 #: Measured here (2 cores, 60,000 children in 2,000 workers in 152 LAs, 14,173 fit rows, 2 x
@@ -41,15 +45,17 @@ CENSUS_MIN_ROWS = 10_000
 LIKELIHOODS = ("auto", "rows", "census")
 
 
-def max_table_cells(design: Any) -> int:
-    """Largest dense worker x pattern table taken: 4 cells per fit row, at least 10^6.
+def max_table_cells(design: Any, likelihood: str = "auto") -> int:
+    """Largest dense worker x pattern table taken: 4 cells per fit row (``"census"``: >= 10^6).
 
     With categorical covariates the census table has about 2 cells per fit row (600,000
     children: 20,000 workers x 16 patterns for 142,000 fit rows); a continuous covariate
     makes every row its own pattern and the dense table workers x rows, which would not fit
-    in memory at census size.
+    in memory at census size and costs more than the rows at any size. ``"census"`` (asked
+    for by name) also takes small tables of up to 10^6 cells.
     """
-    return max(4 * design.fit.n, 1_000_000)
+    cells = 4 * design.fit.n
+    return cells if likelihood == "auto" else max(cells, 1_000_000)
 
 
 def _stackable(priors: Any, terms: tuple[str, ...]) -> bool:
@@ -68,11 +74,11 @@ def census_table_for(design: Any, priors: Any, likelihood: str) -> CensusTable |
     """
     if likelihood == "rows":
         return None
-    if likelihood == "auto" and design.fit.n < CENSUS_MIN_ROWS:
+    if likelihood == "auto" and (design.fit.n < CENSUS_MIN_ROWS or not design.collapsed):
         return None
     reason = None
     try:
-        table = table_from_design(design, max_cells=max_table_cells(design))
+        table = table_from_design(design, max_cells=max_table_cells(design, likelihood))
     except DesignError as exc:          # a dense table too large for the rows it replaces
         table, reason = None, str(exc)
     if reason is None and table is None:
@@ -96,12 +102,22 @@ def centring_of(table: CensusTable, centred: tuple[str, ...]) -> dict[str, str]:
             "worker": "centred" if table.worker_name in centred else "non-centred"}
 
 
+def census_model(table: CensusTable, design: Any, priors: Any, centred: tuple[str, ...]) -> Any:
+    """Build the PyMC census model of ``design`` with its priors, centring and centre."""
+    from sosstats.multilevel._census_model import build_census_model
+
+    centre = dict(zip(design.terms, np.asarray(design.x_mean, dtype=float), strict=True))
+    return build_census_model(table, priors=priors, centre=centre,
+                              **centring_of(table, centred))
+
+
 def standard_posterior(idata: Any, design: Any, table: CensusTable) -> Any:
     """Rename the census model's posterior to the row-wise model's variables, in place.
 
-    Adds ``b`` (dims ``coef``: the terms other than the intercept, in design order),
-    ``intercept_centred`` at the design's predictor means and ``z_<level>`` for both levels;
-    drops the census-only ``b_la`` and ``mean_<level>``.
+    Replaces ``b`` (row-level terms) and ``b_la`` by one ``b`` (dims ``coef``: the terms
+    other than the intercept, in design order), adds ``z_<level>`` where a level is centred
+    and drops ``mean_<level>``. ``intercept_centred`` is the sampled one (the model is
+    centred at the design's predictor means, as the rows path).
     """
     post = idata.posterior
     attrs = dict(post.attrs)
@@ -113,11 +129,6 @@ def standard_posterior(idata: Any, design: Any, table: CensusTable) -> Any:
     if coefs:
         b = beta.sel(term=coefs).rename(term="coef")
         post["b"] = b.drop_vars("coef").assign_coords(coef=coefs)
-        x_mean = design.x_mean[[design.terms.index(t) for t in coefs]]
-        centre = (post["b"] * np.asarray(x_mean)[None, None, :]).sum("coef")
-    else:
-        centre = 0.0
-    post["intercept_centred"] = beta.sel(term="Intercept", drop=True) + centre
     for name in (table.la_name, table.worker_name):
         if f"z_{name}" not in post.data_vars:       # a centred level samples u (or its mean)
             post[f"z_{name}"] = post[f"u_{name}"] / post[f"sigma_{name}"]

@@ -37,7 +37,7 @@ pilot effect :math:`N(0, 2.5 / s_x)`, both SDs :math:`\mathrm{HalfNormal}(1)`.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,7 +257,8 @@ def table_from_design(design: Any, max_cells: int | None = None) -> CensusTable 
 
 
 def build_census_model(table: CensusTable, *, la: str = "centred",
-                       worker: str = "non-centred", priors: Any = None) -> Any:
+                       worker: str = "non-centred", priors: Any = None,
+                       centre: Mapping[str, float] | None = None) -> Any:
     """Build the PyMC model of the module notes on ``table``.
 
     ``la`` and ``worker`` are each ``"centred"`` or ``"non-centred"``; a centred worker level
@@ -265,7 +266,10 @@ def build_census_model(table: CensusTable, *, la: str = "centred",
     resolved :class:`~sosstats.multilevel.Priors` of the design the table came from; see
     :mod:`sosstats.multilevel._census_fit`) replaces the default priors of the module notes:
     the intercept's, each coefficient's and each level's SD prior, as ``MultilevelModel``
-    uses them.
+    uses them. ``centre`` (term -> value) is the point at which the sampled intercept
+    ``intercept_centred`` sits (default: the trial-weighted means of the predictors); give
+    the design's predictor means so that the intercept's prior is on the row-wise model's
+    parameter.
 
     Posterior names (with the default level names): ``beta`` (dims ``term``, in
     ``table.term_order``: ``Intercept``, the covariate terms, the LA-level terms),
@@ -285,12 +289,16 @@ def build_census_model(table: CensusTable, *, la: str = "centred",
     n_pattern = N.sum(axis=0)
     total = n_pattern.sum()
     x_mean = (n_pattern @ Xp) / total
+    x_sd = np.sqrt((n_pattern @ ((Xp - x_mean) ** 2)) / total)
+    if centre is not None:
+        x_mean = np.array([centre[t] for t in table.terms], dtype=float)
     Xc = Xp - x_mean
-    x_sd = np.sqrt((n_pattern @ (Xc ** 2)) / total)
     n_la = table.la_trials
     z_mean = (n_la @ Z) / total
+    z_sd = np.sqrt((n_la @ ((Z - z_mean) ** 2)) / total)
+    if centre is not None:
+        z_mean = np.array([centre[t] for t in table.la_terms], dtype=float)
     Zc = Z - z_mean
-    z_sd = np.sqrt((n_la @ (Zc ** 2)) / total)
     S_worker = S.sum(axis=1)
     S_pattern = S.sum(axis=0)
     coords = {"term": list(table.term_order), wn: list(table.workers), ln: list(table.las)}

@@ -476,7 +476,7 @@ def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: i
         timings = {"compile_s": t1 - t0, "sample_s": t2 - t1, "total_s": t2 - t0}
     else:
         # "numpyro": PyMC's JAX backend (the model compiled to JAX, sampled by NumPyro's NUTS
-        # with chains vectorised on one device, or in parallel on several)
+        # with the chains vectorised on JAX's default device; ``cores`` is not used)
         extra = {"nuts_sampler": "numpyro", "chain_method": "vectorized"} \
             if sampler == "numpyro" else {}
         idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,

@@ -258,8 +258,10 @@ class MultilevelModel:
             of successes and trials per worker and covariate pattern, whose gradient has no
             gather over rows (the same model and priors; the national-scale path, see
             :mod:`sosstats.multilevel._census_fit`); ``"rows"``: on the (collapsed) rows;
-            ``"auto"``: the table when the model qualifies and has at least 10,000 fit rows
-            (after identical rows are summed).
+            ``"auto"``: the table when the model qualifies, its rows were collapsed to at
+            least 10,000 fit rows and the table has at most 4 cells per fit row. The census
+            path does not use the compiled-model cache (``reuse`` has no effect there), and
+            its draws for a seed differ from the rows path's.
             ``result.idata.posterior.attrs["sosstats_likelihood"]`` records the path.
 
         Warns
@@ -269,11 +271,10 @@ class MultilevelModel:
         """
         from sosstats.multilevel._census_fit import (
             LIKELIHOODS,
+            census_model,
             census_table_for,
-            centring_of,
             standard_posterior,
         )
-        from sosstats.multilevel._census_model import build_census_model
         from sosstats.multilevel._diagnostics import compute_diagnostics, warn_diagnostics
         from sosstats.multilevel._pymc import build_model, resolve_sampler, sample_model
 
@@ -298,8 +299,7 @@ class MultilevelModel:
         if table is None:
             model = build_model(self._design, self._priors, centred=self._centred, pad=True)
         else:
-            model = build_census_model(table, priors=self._priors,
-                                       **centring_of(table, self._centred))
+            model = census_model(table, self._design, self._priors, self._centred)
         idata, timings = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed,
                                       sampler=name, target_accept=float(target_accept),
                                       progress=progress, cores=cores, reuse=reuse)

@@ -28,9 +28,11 @@ approximates the Monte Carlo error of :math:`\Delta_c`,
 ``method="refit"`` (the default) samples the posterior again for each factor with the same
 seed; the prior scales are inputs of the compiled model, so with nutpie the refits reuse the
 first fit's compile (:mod:`sosstats.multilevel.compiled_cache`) and three scales cost about
-one compile and three samplings. ``method="power"`` reuses the draws of the base fit, as in the
-power-scaling sensitivity analysis of Kallioinen et al. (2023, R package priorsense): the perturbed
-posterior :math:`p_c(\theta \mid y) \propto p(y \mid \theta)\, p_c(\theta)` is reached by
+one compile and three samplings (on the rows path: a national-scale fit on the census table,
+see ``MultilevelModel.fit(likelihood=)``, compiles each refit). ``method="power"`` reuses the
+draws of the base fit, as in the power-scaling sensitivity analysis of Kallioinen et al.
+(2023, R package priorsense): the perturbed posterior
+:math:`p_c(\theta \mid y) \propto p(y \mid \theta)\, p_c(\theta)` is reached by
 self-normalised importance weights :math:`w^{(s)} \propto p_c(\theta^{(s)}) /
 p_1(\theta^{(s)})`, Pareto-smoothed (PSIS; Vehtari et al. 2024). For normal and half-normal
 priors (the defaults other than the Gaussian residual sd's) :math:`p_c \propto p_1^{\alpha}`
@@ -276,7 +278,8 @@ def prior_sensitivity(model: MultilevelModel, *, scales: Sequence[float] = (0.5,
                       base: MultilevelResult | None = None, threshold: float = 0.5,
                       level: float = 0.95, draws: int = 1000, tune: int = 1000,
                       chains: int = 4, rng: int | np.random.Generator | None = None,
-                      sampler: str = "auto", progress: bool | None = None) -> PriorSensitivity:
+                      sampler: str = "auto", progress: bool | None = None,
+                      likelihood: str = "auto") -> PriorSensitivity:
     """Refit ``model`` with its prior scales multiplied by each factor and compare posteriors.
 
     Parameters
@@ -299,9 +302,10 @@ def prior_sensitivity(model: MultilevelModel, *, scales: Sequence[float] = (0.5,
         Flag parameters whose posterior mean moves by more than this many base posterior sds.
     level : float, default 0.95
         Credible level of the equal-tailed intervals.
-    draws, tune, chains, rng, sampler
+    draws, tune, chains, rng, sampler, likelihood
         Passed to :meth:`MultilevelModel.fit` (every refit uses the same seed, drawn from
-        ``rng``).
+        ``rng``; ``likelihood="census"`` fits, which do not reuse compiled models, compile
+        at each refit).
     progress : bool, optional
         Refit counter on stderr (default: shown once refitting takes more than 2 s).
 
@@ -351,7 +355,8 @@ def prior_sensitivity(model: MultilevelModel, *, scales: Sequence[float] = (0.5,
                         "priors (same formula, rows and priors).")
     seed = int(check_rng(rng).integers(0, 2 ** 31 - 1))
     fit_kwargs = {"draws": draws, "tune": tune, "chains": chains, "rng": seed,
-                  "sampler": sampler, "progress": False, "level": level}
+                  "sampler": sampler, "progress": False, "level": level,
+                  "likelihood": likelihood}
     scaled = {c: scale_priors(model.priors, c, targets) for c in factors}
     todo = [c for c in factors if method == "refit" or c == 1.0]
     todo = [c for c in todo if not (c == 1.0 and base is not None)]

@@ -40,39 +40,79 @@ def model(census):
                            family="bernoulli", priors=PRIORS, centred=None)
 
 
-def test_census_model_has_the_row_wise_log_density(model):
+def _binomial(children):
+    """Sum the children to successes / trials per worker x covariate pattern."""
+    keys = ["la_code", "worker_id", "pilot", "age_band", "previous_referral"]
+    agg = (children.groupby(keys, observed=True)["rereferred"].agg(["sum", "size"])
+           .reset_index().rename(columns={"sum": "rereferred", "size": "n"}))
+    return agg.assign(age_band=agg["age_band"].astype(str))
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "binomial"])
+@pytest.mark.parametrize("centred", [None, ["la_code"]])
+def test_census_model_has_the_row_wise_log_density(census, family, centred):
     """Census and row-wise models, same priors and centring: logp differences agree (1e-9)."""
-    from sosstats.multilevel._census_fit import census_table_for, centring_of
-    from sosstats.multilevel._census_model import build_census_model
+    from sosstats.multilevel import MultilevelModel
+    from sosstats.multilevel._census_fit import census_model, census_table_for
     from sosstats.multilevel._pymc import build_model
 
+    data = census.children if family == "bernoulli" else _binomial(census.children)
+    model = MultilevelModel(FORMULA, data, levels=["la_code", "worker_id"], family=family,
+                            trials="n" if family == "binomial" else None, priors=PRIORS,
+                            centred=centred)
     table = census_table_for(model.design, model.priors, "census")
     assert table is not None
-    assert centring_of(table, model.centred) == {"la": "non-centred", "worker": "non-centred"}
-    census = build_census_model(table, priors=model.priors, **centring_of(table, model.centred))
-    rows = build_model(model.design, model.priors, centred=model.centred)
-    logp_c, logp_r = census.compile_logp(), rows.compile_logp()
+    census_pm = census_model(table, model.design, model.priors, model.centred)
+    rows_pm = build_model(model.design, model.priors, centred=model.centred)
+    logp_c, logp_r = census_pm.compile_logp(), rows_pm.compile_logp()
     terms = list(model.design.terms)
     coefs = [t for t in terms if t != "Intercept"]
     row_terms, la_terms = list(table.terms), list(table.la_terms)
+    centre_la = model.design.x_mean[[terms.index(t) for t in la_terms]]
+    la_centred = (table.la_X - centre_la)         # (L, r) LA-level terms at the design's centre
     rng = np.random.default_rng(3)
-    diffs_c, diffs_r = [], []
+    values_c, values_r = [], []
     for _ in range(2):
         b = rng.normal(scale=0.4, size=len(coefs))
         alpha = rng.normal()
         common = {"sigma_la_code_log__": rng.normal(scale=0.3),
                   "sigma_worker_id_log__": rng.normal(scale=0.3),
-                  "z_la_code": rng.normal(size=20), "z_worker_id": rng.normal(size=200)}
+                  "z_worker_id": rng.normal(size=200)}
         point_r = dict(common, intercept_centred=alpha, b=b)
-        # the census model centres at the child means, as the row-wise model (Bernoulli rows)
         point_c = dict(common, intercept_centred=alpha,
                        b=b[[coefs.index(t) for t in row_terms]],
                        b_la=b[[coefs.index(t) for t in la_terms]])
-        diffs_c.append(float(logp_c(point_c)))
-        diffs_r.append(float(logp_r(point_r)))
-    want = diffs_r[0] - diffs_r[1]
-    got = diffs_c[0] - diffs_c[1]
+        if centred is None:
+            point_r["z_la_code"] = point_c["z_la_code"] = rng.normal(size=20)
+        else:   # rows: the LA means absorb the intercept; census: they add the LA terms
+            mean = alpha + rng.normal(scale=0.3, size=20)
+            point_r["mean_la_code"] = mean
+            point_c["mean_la_code"] = mean + la_centred @ point_c["b_la"]
+        assert set(point_r) == {v.name for v in rows_pm.value_vars}
+        assert set(point_c) == {v.name for v in census_pm.value_vars}
+        values_c.append(float(logp_c(point_c)))
+        values_r.append(float(logp_r(point_r)))
+    want = values_r[0] - values_r[1]
+    got = values_c[0] - values_c[1]
     assert got == pytest.approx(want, rel=1e-9, abs=1e-9)
+
+
+def test_census_and_rows_paths_agree(model):
+    """The same model sampled both ways: posterior means within 4 combined MCSEs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = model.fit(draws=400, tune=300, chains=2, rng=8, likelihood="rows")
+        table = model.fit(draws=400, tune=300, chains=2, rng=8, likelihood="census")
+    assert rows.idata.posterior.attrs["sosstats_likelihood"] == "rows"
+    a, b = table.tidy().set_index("term"), rows.tidy().set_index("term")
+    assert list(a.index) == list(b.index)
+    names = [t if t.startswith("sigma_") else f"beta[{t}]" for t in a.index]
+    mcse = np.hypot(table.diagnostics().table.loc[names, "mcse_mean"].to_numpy(),
+                    rows.diagnostics().table.loc[names, "mcse_mean"].to_numpy())
+    gap = (a["estimate"] - b["estimate"]).abs().to_numpy()
+    assert (gap < 4 * mcse).all(), dict(zip(names, gap / mcse))
+    # and the Monte Carlo error is small beside the posterior SD (the check has power)
+    assert (mcse < 0.2 * b["std_error"].to_numpy()).all()
 
 
 def test_fit_on_the_census_path_gives_the_row_wise_result(model, census):
@@ -86,7 +126,8 @@ def test_fit_on_the_census_path_gives_the_row_wise_result(model, census):
         assert name in post.data_vars, name
     assert "b_la" not in post.data_vars
     assert list(post["beta"].coords["term"].values) == list(model.design.terms)
-    # intercept_centred is the intercept at the predictors' means, as on the row path
+    # the sampled intercept_centred is the intercept at the design's predictor means, as on
+    # the rows path (the census model is centred there)
     x_mean = model.design.x_mean[1:]
     beta = post["beta"].values
     np.testing.assert_allclose(post["intercept_centred"].values,
@@ -109,6 +150,21 @@ def test_auto_keeps_small_models_on_the_rows(model):
     assert model.design.fit.n < CENSUS_MIN_ROWS
     assert census_table_for(model.design, model.priors, "auto") is None
     assert census_table_for(model.design, model.priors, "rows") is None
+
+
+def test_auto_takes_the_table_for_a_large_nested_logit_unless_collapse_is_off():
+    from sosstats.datasets import simulate_census
+    from sosstats.multilevel import MultilevelModel
+    from sosstats.multilevel._census_fit import CENSUS_MIN_ROWS, census_table_for
+
+    ch = simulate_census(1, n_children=60_000, n_workers=2_000).children
+    model = MultilevelModel(FORMULA, ch, levels=["la_code", "worker_id"], family="bernoulli")
+    assert model.design.fit.n >= CENSUS_MIN_ROWS
+    table = census_table_for(model.design, model.priors, "auto")
+    assert table is not None and table.trials.sum() == len(ch)
+    raw = MultilevelModel(FORMULA, ch, levels=["la_code", "worker_id"], family="bernoulli",
+                          collapse=False)
+    assert census_table_for(raw.design, raw.priors, "auto") is None
 
 
 def test_bad_likelihood_values(model, census):
@@ -143,3 +199,10 @@ def test_a_continuous_covariate_keeps_the_rows():
     assert census_table_for(model.design, model.priors, "auto") is None
     with pytest.raises(DesignError, match="patterns.*continuous"):
         census_table_for(model.design, model.priors, "census")
+    # few workers: the table (60 x 12,000) fits in memory, but costs more than the rows
+    few = ch.assign(worker_id=ch["la_code"].cat.codes.astype(str) + "-"
+                    + (ch["child_id"] % 3).astype(str))
+    small = MultilevelModel("rereferred ~ score + pilot", few, levels=["la_code", "worker_id"],
+                            family="bernoulli")
+    assert census_table_for(small.design, small.priors, "auto") is None
+    assert census_table_for(small.design, small.priors, "census") is not None
