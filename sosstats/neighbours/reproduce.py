@@ -495,21 +495,21 @@ def _sensitivity(todo: list, run: Any, wide: pd.DataFrame, model: str, lists: di
     rows = []
     main = model if model in lists else DEFAULT_MODEL
     others = [m for m in lists if m != main]
-    seen: dict[str, tuple[list[str], list[str]]] = {}
-    asked: list[str] = []
+    seen: dict[str, dict[str, list[str]]] = {}      # message -> variant -> indicators
+    asked: dict[str, list[str]] = {}                # variant -> indicators run
+    other: set[tuple[str, str]] = set()
 
     def noted_run(ind: str, use: str, excl: bool) -> Any:
-        asked.append(ind)
+        variant = f"{MODEL_LABELS.get(use, use)}, other pilots {'excluded' if excl else 'kept'}"
+        asked.setdefault(variant, []).append(ind)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SosstatsWarning)
             res = run(ind, use, excl, 0)
         for w in caught:
             if issubclass(w.category, SosstatsWarning):
-                variants, inds = seen.setdefault(str(w.message), ([], []))
-                variants.append(f"{MODEL_LABELS.get(use, use)}, other pilots "
-                                f"{'excluded' if excl else 'kept'}")
-                inds.append(ind)
-            else:
+                seen.setdefault(str(w.message), {}).setdefault(variant, []).append(ind)
+            elif (str(w.message), w.category.__name__) not in other:   # once each
+                other.add((str(w.message), w.category.__name__))
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return res
 
@@ -548,11 +548,14 @@ def _sensitivity(todo: list, run: Any, wide: pd.DataFrame, model: str, lists: di
                              "pilots": closest[0], "snn": closest[1],
                              "difference": closest[0] - closest[1],
                              "note": f"closest to the published figures per indicator: {agg}"})
-    for message, (variants, inds) in seen.items():
-        which = ("every indicator" if set(inds) == set(asked)
-                 else "indicators " + ", ".join(dict.fromkeys(inds)))
-        warnings.warn(f"{label}, {'; '.join(dict.fromkeys(variants))} ({which}): {message}",
-                      SosstatsWarning, stacklevel=3)
+    for message, by_variant in seen.items():
+        parts = []
+        for variant, inds in by_variant.items():   # the indicators each variant raised it for
+            which = ("every indicator" if set(inds) == set(asked[variant])
+                     else "indicators " + ", ".join(dict.fromkeys(inds)))
+            parts.append(f"{variant} ({which})")
+        warnings.warn(f"{label}, {'; '.join(parts)}: {message}", SosstatsWarning,
+                      stacklevel=3)
     return pd.DataFrame(rows)
 
 

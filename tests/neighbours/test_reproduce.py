@@ -165,3 +165,25 @@ def test_ranking_and_overlap_are_table_results():
     assert isinstance(overlap, TableResult)
     assert overlap.tidy()["la_code"].tolist() == overlap.per_la["la_code"].tolist()
     assert "share_common" in str(overlap) and overlap.totals["k"] == 10
+
+
+def test_sensitivity_notes_name_each_variant_once():
+    """Each sensitivity note names its neighbour list and other-pilots rule, each once, with
+    the indicators that variant raised it for (four notes read alike before)."""
+    import re
+    import warnings
+
+    from sosstats.errors import SosstatsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reproduce_2016(n_draws=0, recovery=False)
+    notes = [str(w.message) for w in caught if issubclass(w.category, SosstatsWarning)
+             and str(w.message).startswith("2015/16 sensitivity")]
+    assert notes
+    heads = [n.split(": fewer than", 1)[0] for n in notes]
+    assert len(heads) == len(set(heads)), heads
+    for head in heads:
+        variants = re.findall(r"DfE \w+ \d{4} SN model, other pilots (?:excluded|kept) "
+                              r"\((?:every indicator|indicators [^)]+)\)", head)
+        assert variants and len(variants) == len(set(variants)), head
